@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The project's whole test run (README's test command; .ci/run runs exactly this):
+#   1. a virtualenv in .venv with edgert and its test extras installed from this checkout,
+#   2. the pure-C tests of csrc/ under AddressSanitizer + UndefinedBehaviorSanitizer,
+#      and a -Wall -Wextra -Werror compile of every C source,
+#   3. the pytest suite against the installed package,
+#   4. an sdist and a wheel built with `python -m build`, installed in a fresh venv, where the
+#      smoke tests run (catches files missing from the distributions).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+VENV=${EDGERT_TEST_VENV:-.venv}
+
+log() { printf '\n== %s\n' "$*"; }
+
+log "virtualenv $VENV"
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+# shellcheck disable=SC1091
+. "$VENV/bin/activate"
+python -m pip install -q --upgrade pip
+python -m pip install -q -e '.[test]' build
+
+log "C core: warnings and sanitizer tests"
+make -s -C csrc warnings
+make -s -C csrc test
+
+log "pytest"
+set +e
+python -m pytest -q -p no:cacheprovider "$@"
+rc=$?
+set -e
+[ $rc -eq 0 ] || exit $rc
+
+if [ "${EDGERT_SKIP_DIST:-0}" != "1" ]; then
+  log "sdist + wheel in a fresh venv"
+  dist=$(mktemp -d)
+  python -m build -q --outdir "$dist" . >/dev/null
+  "$PY" -m venv "$dist/venv"
+  "$dist/venv/bin/python" -m pip install -q "$dist"/edgert-*.whl pytest
+  (cd "$dist" && "$dist/venv/bin/python" -m pytest -q -p no:cacheprovider \
+      "$OLDPWD/tests/test_smoke.py")
+  rm -rf "$dist"
+fi
