@@ -1,0 +1,1 @@
+"""One module per ``edgert`` subcommand family; each defines ``register(subparsers)``."""

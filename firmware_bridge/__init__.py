@@ -1,0 +1,1 @@
+"""Serial bridge to Edge Impulse firmware boards (AT protocol) and data-forwarder boards."""
