@@ -27,6 +27,11 @@ size_t edgert__v1_scratch_floats(const edgert_spectral_params *p, int32_t n);
  * out: edgert__v1_features_per_axis(p) floats. */
 int edgert__v1_axis(const edgert_spectral_params *p, const float *x, int32_t n, float *out,
                     float *scratch);
+/* peakutils.indexes(y, thres=0) on m values (strict rise then fall, plateaus resolved to
+ * their middle, value above the global minimum): the peak positions in ascending order are
+ * written to idx (as exact floats, up to m/2 of them) and counted in the return value.
+ * dy: m-1 floats of workspace. Exposed for the unit tests. */
+int32_t edgert__v1_peak_indexes(const float *y, int32_t m, float *dy, float *idx);
 
 /* ---- wavelet.c ---- */
 /* Validate level/wavelet and the window length (>= 32 * 2^level samples). */

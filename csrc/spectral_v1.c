@@ -87,7 +87,7 @@ static void sort_peaks(float *idx, int32_t m, const float *mag)
 
 /* peakutils.indexes(mag, thres=0, min_dist=1) on m values: writes the peak bins (ascending)
  * into idx as floats and returns their count. dy: m-1 floats of workspace. */
-static int32_t find_peaks(const float *mag, int32_t m, float *dy, float *idx)
+int32_t edgert__v1_peak_indexes(const float *mag, int32_t m, float *dy, float *idx)
 {
     int32_t i, zeros = 0, count = 0;
     float lo;
@@ -217,7 +217,7 @@ int edgert__v1_axis(const edgert_spectral_params *p, const float *x, int32_t n, 
         const double a = (double)re[k], b = (double)im[k];
         frame[k] = (float)(2.0 / nfft * sqrt(a * a + b * b));
     }
-    n_peaks = find_peaks(frame, half, re, im);
+    n_peaks = edgert__v1_peak_indexes(frame, half, re, im);
     kept = 0;
     for (i = 0; i < n_peaks; i++) {  /* threshold, keeping ascending bin order */
         if ((double)frame[(int32_t)im[i]] >= (double)p->peaks_threshold) im[kept++] = im[i];
