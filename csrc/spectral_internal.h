@@ -14,8 +14,39 @@
 /* ---- filter.c ---- */
 /* Butterworth low/high-pass of even order 2..8 as order/2 second-order sections in scipy's
  * sos layout (b0 b1 b2 a0 a1 a2, a0 == 1), designed in double at cutoff fc for rate fs.
- * type is EDGERT_FILTER_LOW or EDGERT_FILTER_HIGH. */
+ * type is EDGERT_FILTER_LOW or EDGERT_FILTER_HIGH. Section order and gain placement follow
+ * scipy's zpk2sos (whole gain in the first section). The spectral block rounds these to float32
+ * (the reference casts butter's sos to float32) and runs them in double. */
 int edgert__butter_sos(int32_t type, int32_t order, double fc, double fs, double *sos);
+/* Direct form II transposed cascade in double, in place, scipy sosfilt semantics.
+ * zi: 2 doubles per section, state in/out (must not be NULL; zero it for a zero start). */
+void edgert__sosfilt_d(const double *sos, int32_t n_sections, double *x, int32_t n,
+                       double *zi);
+/* Filter x (length n, doubles) with a decimation stage (sos from edgert_decimation_sos,
+ * zi_unit its unit steady state, start state zi_unit * x[0]) and keep x[0], x[r], ...:
+ * writes ceil(n/r) samples to out (out == x allowed). Returns the output length. */
+int32_t edgert__decimate_d(const double *sos, const double *zi_unit, int32_t r,
+                           const double *x, int32_t n, double *out);
+
+/* ---- fft.c ---- */
+/* A real-FFT plan for a power-of-two n (2..65536), living in caller memory:
+ * n/2 complex twiddles exp(-2*pi*i*k/n) and an n/2-entry bit-reversal table. */
+typedef struct {
+    int32_t n;
+    const double *tw;       /* tw[2k], tw[2k+1] = cos, -sin of 2*pi*k/n, k < n/2 */
+    const int32_t *bitrev;  /* n/2 entries */
+} edgert__rfft_plan;
+/* bytes of plan memory (twiddles + table) for n; 0 when n is not a valid length */
+size_t edgert__rfft_plan_bytes(int32_t n);
+/* Fill a plan in mem (edgert__rfft_plan_bytes(n) bytes, 8-byte aligned). */
+int edgert__rfft_plan_init(edgert__rfft_plan *plan, int32_t n, void *mem);
+/* Power spectrum |X_k|^2 of the n real samples x (zero-padded past len; len may be < n):
+ * pw[0..n/2]. work: n doubles. */
+void edgert__rfft_power(const edgert__rfft_plan *plan, const double *x, int32_t len,
+                        double *pw, double *work);
+/* Full spectrum: re/im (n/2+1 each) of the n samples x (zero-padded past len). work: n doubles */
+void edgert__rfft_d(const edgert__rfft_plan *plan, const double *x, int32_t len,
+                    double *re, double *im, double *work);
 
 /* ---- spectral_v1.c ---- */
 /* Features per axis of a v1 block: 1 + 2*peaks_count + (n_power_edges - 1). */
