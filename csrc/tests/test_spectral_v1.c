@@ -86,7 +86,7 @@ static const float k_case63_features[42] = {
     0.163252011f, 0.000531566679f, 0.000388104672f, 0.000421349949f, 0.000762788055f, 0.205224916f,
 };
 
-static const float k_case63_edges[6] = {0.5f, 1.5f, 3.0f, 6.0f, 12.0f, 24.0f};
+static const double k_case63_edges[6] = {0.5, 1.5, 3.0, 6.0, 12.0, 24.0};
 static void k_case63_params(edgert_spectral_params *p)
 {
     memset(p, 0, sizeof *p);
@@ -178,7 +178,7 @@ static const float k_case64_features[21] = {
     0.0f, 0.0f, 0.0996540436f,
 };
 
-static const float k_case64_edges[5] = {0.1f, 0.5f, 1.0f, 2.0f, 5.0f};
+static const double k_case64_edges[5] = {0.1, 0.5, 1.0, 2.0, 5.0};
 static void k_case64_params(edgert_spectral_params *p)
 {
     memset(p, 0, sizeof *p);
@@ -270,7 +270,7 @@ static const float k_case67_features[21] = {
     0.000386475984f, 0.00100001987f, 0.521348645f,
 };
 
-static const float k_case67_edges[5] = {0.1f, 0.5f, 1.0f, 2.0f, 5.0f};
+static const double k_case67_edges[5] = {0.1, 0.5, 1.0, 2.0, 5.0};
 static void k_case67_params(edgert_spectral_params *p)
 {
     memset(p, 0, sizeof *p);
@@ -324,7 +324,7 @@ static void test_reference_cases(void)
 /* 3 + 2 cos(2 pi 5 t) + 0.5 cos(2 pi 12 t) at 64 Hz, 64 samples, N = 64: exact bins 5, 12. */
 static void test_two_tones(void)
 {
-    static const float edges[4] = {0.0f, 4.0f, 6.0f, 32.0f};
+    static const double edges[4] = {0.0, 4.0, 6.0, 32.0};
     float x[64], scratch[1024], out[1 + 2 * 3 + 3];
     edgert_spectral_params p;
     int32_t i;
