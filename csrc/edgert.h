@@ -117,6 +117,13 @@ int edgert_spectral_features_batch(const edgert_spectral_params *p,
 /* Wavelet names as pywt spells them ("db4", "sym8", "bior2.2", "haar", ...):
  * index >= 0 to put in edgert_spectral_params.wavelet, or EDGERT_ERR_PARAM. */
 int edgert_wavelet_index(const char *name);
+/* pywt.wavedec(x, wavelet, level, mode='symmetric') for level 1..16, n >= 1: coefficient
+ * arrays in pywt's order [cA_L, cD_L, ..., cD_1] concatenated into out (n_coeffs floats),
+ * lengths[0..level] = their lengths. Sizes from edgert_wavedec_size(). (wavelet.c) */
+int edgert_wavedec_size(int32_t wavelet, int32_t level, int32_t n, int32_t *n_coeffs,
+                        size_t *scratch_bytes);
+int edgert_wavedec(const float *x, int32_t n, int32_t wavelet, int32_t level,
+                   float *out, int32_t *lengths, void *scratch, size_t scratch_bytes);
 
 /* Plain building blocks, exported for tests and for other families. */
 /* Real FFT, n a power of two 2..65536: out_re/out_im get bins 0..n/2 (n/2+1 each).
