@@ -246,3 +246,42 @@ def test_size_limit():
     raw = _raw()
     with pytest.raises(AcquisitionFormatError, match="over the 10-byte limit"):
         decode(raw, max_bytes=10)
+
+
+# ------------------------------------------------------------------- JS number formatting
+
+KNOWN_JS = {  # String(x) in any JavaScript engine (ECMA-262 Number::toString)
+    16.0: "16", 1e21: "1e+21", 1e20: "100000000000000000000", 1e-7: "1e-7",
+    0.000001: "0.000001", 1.5e-7: "1.5e-7", -0.13: "-0.13", -0.0: "0", 5e-324: "5e-324",
+    0.1 + 0.2: "0.30000000000000004", 123e-20: "1.23e-18", 2.0 ** 53: "9007199254740992",
+    1.7976931348623157e308: "1.7976931348623157e+308", 1e16: "10000000000000000",
+    123456789012345680000.0: "123456789012345680000", 0.0001: "0.0001", -1e-320: "-1e-320",
+}
+
+
+@pytest.mark.parametrize("x, s", sorted(KNOWN_JS.items()))
+def test_js_number_known_values(x, s):
+    from edgert.acquisition.json_codec import js_number
+    assert js_number(x) == s
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node not installed")
+def test_js_number_matches_node_on_random_doubles():
+    from edgert.acquisition.json_codec import js_number
+    rng = np.random.default_rng(7)
+    bits = rng.integers(0, 2 ** 63, 3000, dtype=np.uint64) | \
+        (rng.integers(0, 2, 3000, dtype=np.uint64) << np.uint64(63))
+    xs = bits.view(np.float64)
+    xs = np.concatenate([xs[np.isfinite(xs)], rng.normal(size=500) * 10.0 ** rng.integers(
+        -12, 25, 500), np.round(rng.normal(size=200) * 1000, 3)])
+    hexes = [x.hex() for x in xs.tolist()]
+    script = ("const h=JSON.parse(require('fs').readFileSync(0,'utf8'));"
+              "const b=Buffer.alloc(8);console.log(JSON.stringify(h.map(s=>{"
+              "b.writeBigUInt64BE(BigInt('0x'+s));return JSON.stringify(b.readDoubleBE(0));})))")
+    raw_bits = json.dumps([f"{int(np.float64(x).view(np.uint64)):016x}" for x in xs.tolist()])
+    out = subprocess.run(["node", "-e", script], input=raw_bits.encode(), capture_output=True,
+                         check=True, timeout=60)
+    expected = json.loads(out.stdout)
+    got = [js_number(x) for x in xs.tolist()]
+    assert len(hexes) == len(expected) == len(got)
+    assert got == expected

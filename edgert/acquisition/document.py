@@ -7,6 +7,7 @@ we write is always one we would read back.
 """
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import dataclass, field
@@ -195,16 +196,20 @@ def numeric_values_from_tree(raw: Any, n_axes: int) -> np.ndarray:
     rows = raw
     if n_axes == 1 and any(not isinstance(r, list) for r in raw):
         rows = [r if isinstance(r, list) else [r] for r in raw]
-    for i, row in enumerate(rows):
-        if not isinstance(row, list):
-            raise _err(f"payload.values[{i}] must be an array of {n_axes} numbers (one per "
-                       f"sensor); bare numbers are only allowed with a single sensor")
-        if len(row) != n_axes:
-            raise _err(f"payload.values[{i}] has {len(row)} values but there are {n_axes} "
-                       f"sensors; every row needs one value per sensor")
-        for j, x in enumerate(row):
-            if not _is_number(x):
-                raise _err(f"payload.values[{i}][{j}] is not a number: {x!r}")
+    # fast whole-document checks (C-level iteration); the slow loop only runs to name the
+    # offending element
+    if not (set(map(type, rows)) == {list} and set(map(len, rows)) == {n_axes}
+            and set(map(type, itertools.chain.from_iterable(rows))) <= {int, float}):
+        for i, row in enumerate(rows):
+            if not isinstance(row, list):
+                raise _err(f"payload.values[{i}] must be an array of {n_axes} numbers (one per "
+                           f"sensor); bare numbers are only allowed with a single sensor")
+            if len(row) != n_axes:
+                raise _err(f"payload.values[{i}] has {len(row)} values but there are {n_axes} "
+                           f"sensors; every row needs one value per sensor")
+            for j, x in enumerate(row):
+                if not _is_number(x):
+                    raise _err(f"payload.values[{i}][{j}] is not a number: {x!r}")
     try:
         arr = np.array(rows, dtype=np.float64).reshape(len(rows), n_axes)
     except (OverflowError, ValueError) as e:
