@@ -285,3 +285,59 @@ def test_js_number_matches_node_on_random_doubles():
     got = [js_number(x) for x in xs.tolist()]
     assert len(hexes) == len(expected) == len(got)
     assert got == expected
+
+
+# ------------------------------------------------------------------------------ misc behaviour
+
+def test_pretty_printed_json_signed_by_independent_hmac_verifies():
+    tree = json.loads(encode_json(_doc()))
+    text = json.dumps(tree, indent=2).encode()  # signature still the placeholder
+    sig = _hmac("k", text)
+    signed = text.replace(ZEROS.encode(), sig.encode())
+    assert verify(signed, "k") and not verify(signed, "j")
+    assert sign(text, "k") == signed
+
+
+def test_a_signature_key_inside_payload_does_not_confuse_the_locator():
+    from edgert.acquisition import encode_cbor
+    doc = _doc(extra_payload={"signature": ZEROS, "x": {"signature": "f" * 64}})
+    for enc in (encode_json, encode_cbor):
+        raw = enc(doc, "k")
+        assert verify(raw, "k")
+        assert raw.count(ZEROS.encode()) == 1  # the payload's copy was left alone
+        assert decode(raw).extra_payload == doc.extra_payload
+
+
+def test_missing_sensors_key():
+    raw = _raw().replace(b',"sensors":[{"name":"a0","units":"N/A"},{"name":"a1","units":"N/A"}]',
+                         b"")
+    with pytest.raises(AcquisitionFormatError, match="sensors is missing"):
+        decode(raw)
+
+
+def test_media_type_and_load(tmp_path):
+    from edgert.acquisition import encode_cbor, load, media_type
+    pcm = DataAcquisition(None, "T", 0.0625, [Sensor("audio", "wav")],
+                          np.array([1, 2], dtype=np.int16))
+    assert media_type(encode_json(_doc())) == "application/json"
+    assert media_type(encode_cbor(_doc())) == "application/cbor"
+    assert media_type(encode_cbor(pcm)) == "application/octet-stream"
+    (tmp_path / "a.cbor").write_bytes(encode_cbor(pcm))
+    np.testing.assert_array_equal(load(tmp_path / "a.cbor").values, [1, 2])
+    (tmp_path / "bad.json").write_bytes(b"{}")
+    with pytest.raises(AcquisitionFormatError, match="bad.json"):
+        load(tmp_path / "bad.json")
+
+
+def test_encode_rejects_invalid_documents():
+    for kw, match in [(dict(values=np.array([[1.0, np.nan, 2.0]])), "NaN"),
+                      (dict(values=np.zeros((2, 2))), "shape"),
+                      (dict(values=np.zeros((0, 3))), "empty"),
+                      (dict(alg="HS512"), "alg"),
+                      (dict(interval_ms=0), "interval_ms"),
+                      (dict(sensors=[]), "sensors"),
+                      (dict(signature="xyz"), "64 hex"),
+                      (dict(extra_payload={"values": 1}), "modelled keys"),
+                      (dict(extra_payload={"a": float("inf")}), "NaN/Infinity")]:
+        with pytest.raises(AcquisitionFormatError, match=match):
+            encode_json(_doc(**kw))

@@ -5,7 +5,7 @@ variant), HS256 signing and verification.
 >>> verify(body, hmac_key)                           # True / False (constant time)
 >>> encode_cbor(doc, hmac_key)                       # bytes the firmware would emit, signed
 """
-from .codec import decode, detect_format
+from .codec import decode, detect_format, load, media_type
 from .cbor_codec import encode_cbor
 from .document import (BINARY_I16_REF, MAX_DOCUMENT_BYTES, PLACEHOLDER, DataAcquisition,
                        Sensor)
@@ -26,6 +26,8 @@ __all__ = [
     "detect_format",
     "encode_cbor",
     "encode_json",
+    "load",
+    "media_type",
     "sign",
     "verify",
 ]
