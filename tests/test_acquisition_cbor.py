@@ -101,6 +101,19 @@ def test_firmware_header_without_iat_and_alg_none():
         verify(expected, "k")
 
 
+def test_firmware_alg_none_two_character_signature():
+    """sensor_aq's "none" signer reserves a 1-byte signature: text(2) "00", finished as "30"."""
+    doc = _acc_doc([[1.0, 2.0, 3.0]], alg="none", iat=None)
+    head, pay = _acc_header(b"\xa2\x63ver\x62v1\x63alg\x64none")
+    raw = head[:-2] + b"\x62" + b"30" + pay + b"\x83" + f9(0x3C00) + f9(0x4000) + f9(0x4200) \
+        + b"\xff"
+    back = decode(raw)
+    assert back.signature == "30" and back.alg == "none"
+    assert encode_cbor(back) == raw
+    with pytest.raises(SignatureError, match="not signed"):
+        verify(raw, "k")
+
+
 def test_single_axis_samples_are_bare_floats_and_optional_fields_omitted():
     doc = DataAcquisition(device_name=None, device_type="ESP32", interval_ms=0.1,
                           sensors=[Sensor("temp", "Cel")], values=np.array([[21.5], [100000.0]]),
@@ -261,7 +274,11 @@ def _payload_with(values: bytes, sensors: int = 1, extra: bytes = b"", n_keys: i
     (_payload_with(b"\x9f\x01\xff", extra=b"\x66values\x80", n_keys=5), "(?i)duplicate"),
     (_payload_with(b"\x9f\x01\xff", extra=b"\x01\x02", n_keys=5), "not a text string"),
     (_payload_with(b"\x9f\x01\xff").replace(b"\x64none", b"\x65HS512"), "alg must be one of"),
-    (_payload_with(b"\x9f\x01\xff").replace(b"\x78\x40" + ZEROS, b"\x63abc"), "64 hex"),
+    (_payload_with(b"\x9f\x01\xff").replace(b"\x78\x40" + ZEROS, b"\x63xyz"), "hex text"),
+    (_payload_with(b"\x9f\x01\xff").replace(b"\x78\x40" + ZEROS, b"\x78\x41" + ZEROS + b"0"),
+     "at most 64"),
+    (_payload_with(b"\x9f\x01\xff").replace(b"\x64none", b"\x65HS256").replace(
+        b"\x78\x40" + ZEROS, b"\x63abc"), "exactly 64 hex"),
     (_payload_with(b"\x9f\x01\xff").replace(b"\x63ver", b"\x63vex"), "ver must be"),
     (_payload_with(b"\x9f\x01\xff").replace(b"\x67payload", b"\x67payloaX"), "payload"),
     (_payload_with(b"\x9f\x01\xff").replace(b"\x6binterval_ms\xf9\x4c\x00",

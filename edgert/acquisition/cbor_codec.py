@@ -192,7 +192,7 @@ def encode_cbor(doc: DataAcquisition, hmac_key: str | bytes | None = None) -> by
         tail = b""
 
     head = (b"\xa3" + _text("protected") + _head(5, len(prot)) + b"".join(prot)
-            + _text("signature") + SIGNATURE_HEADER)
+            + _text("signature") + _head(3, len(sig)))  # 64 chars: 78 40
     out = bytearray(head + sig + _text("payload") + _head(5, len(pay)) + b"".join(pay) + tail)
     if sign:
         out[len(head):len(head) + 64] = hmac_hex(key_bytes(hmac_key), bytes(out))

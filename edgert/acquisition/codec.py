@@ -48,7 +48,8 @@ def decode_located(data: bytes, content_type: str | None = None, *,
             f"document is {len(data)} bytes, over the {max_bytes}-byte limit")
     if detect_format(data, content_type) == "json":
         doc = decode_json(data)
-        return doc, (signature_offset_json(data) if need_offset else None)
+        need = need_offset and doc.alg == "HS256"
+        return doc, (signature_offset_json(data) if need else None)
     return decode_cbor_located(data)
 
 
