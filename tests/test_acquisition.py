@@ -341,3 +341,11 @@ def test_encode_rejects_invalid_documents():
                       (dict(extra_payload={"a": float("inf")}), "NaN/Infinity")]:
         with pytest.raises(AcquisitionFormatError, match=match):
             encode_json(_doc(**kw))
+
+
+def test_check_signature_returns_document_or_raises():
+    from edgert.acquisition import check_signature
+    raw = encode_json(_doc(device_name="gerät-ü"), "k")
+    assert check_signature(raw, "k").device_name == "gerät-ü"
+    with pytest.raises(SignatureError, match="does not match"):
+        check_signature(raw, "wrong")
