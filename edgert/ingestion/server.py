@@ -104,7 +104,12 @@ def inspect_document(body: bytes, content_type: str, hmac_key: Optional[str]) ->
     alg = _doc_alg(doc)
     valid = False
     if alg is not None and alg.upper() == "HS256" and hmac_key:
-        valid = bool(acquisition.verify(body, hmac_key))
+        try:
+            valid = bool(acquisition.verify(body, hmac_key, content_type))
+        except AcquisitionFormatError:
+            # HS256 claimed but not verifiable (placeholder left in, or a CBOR signature not
+            # encoded 78 40 + 64 bytes): a document we can read whose signature is not valid.
+            valid = False
     sensors = [{"name": getattr(s, "name", None), "units": getattr(s, "units", None)}
                for s in (getattr(doc, "sensors", None) or [])]
     values = getattr(doc, "values", None)
@@ -333,6 +338,8 @@ class IngestionService:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    error_content_type = "text/plain; charset=utf-8"
+    error_message_format = "%(code)d %(message)s: %(explain)s\n"
     server: "_HTTPServer"
 
     def setup(self) -> None:
