@@ -196,7 +196,7 @@ class IngestionClient:
         ctype = content_type or P.guess_content_type(filename, body)
         headers = self._headers(label=label, no_label=no_label,
                                 disallow_duplicates=disallow_duplicates, add_date_id=add_date_id)
-        headers[P.H_FILE_NAME] = filename
+        headers[P.H_FILE_NAME] = _header_safe(filename)
         headers["Content-Type"] = ctype
         try:
             status, rheaders, data = self._post(f"/api/{category}/data", body, headers)
@@ -247,6 +247,18 @@ class IngestionClient:
             return [UploadOutcome(RETRY, status, "unexpected /files response: "
                                   + data[:200].decode("utf-8", "replace"))] * len(files)
         return [_file_outcome(e, f.filename) for e, f in zip(entries, files)]
+
+
+def _header_safe(value: str) -> str:
+    """HTTP header values are Latin-1 on the wire (http.client refuses anything else): a file
+    name outside it, or with control characters, is sent percent-encoded (UTF-8) instead."""
+    try:
+        value.encode("latin-1")
+        if not any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+            return value
+    except UnicodeEncodeError:
+        pass
+    return P.encode_label(value)
 
 
 def _file_outcome(entry: object, filename: str) -> UploadOutcome:
