@@ -129,3 +129,22 @@ def uploader_cmd(db: str, url: str, n: int):
     code = "from tests.ingest_helpers import uploader_main; uploader_main()"
     env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
     return [sys.executable, "-c", code, db, url, str(n)], root, env
+
+
+def make_binary_i16(pcm, key: Optional[str] = HMAC_KEY) -> bytes:
+    """The firmware's binary variant (ingestion.md): CBOR whose ``values`` is ``9F
+    "Ref-BINARY-i16" FF``, then the raw little-endian int16 samples, HMAC over all of it."""
+    import struct
+
+    tree = _tree(0, "HS256" if key else "none", 1)
+    tree["payload"]["sensors"] = [{"name": "audio", "units": "wav"}]
+    tree["payload"]["interval_ms"] = 0.0625
+    tree["payload"]["values"] = "@@VALUES@@"
+    head = cbor2.dumps(tree)
+    marker = cbor2.dumps("@@VALUES@@")
+    assert head.count(marker) == 1 and head.endswith(marker)  # 'values' is the last key
+    data = head.replace(marker, b"\x9f" + cbor2.dumps("Ref-BINARY-i16") + b"\xff")
+    data += struct.pack(f"<{len(pcm)}h", *pcm)
+    if key:
+        data = _sign_in_place(data, b"\x78\x40" + PLACEHOLDER.encode(), key)
+    return data

@@ -425,7 +425,11 @@ class Outbox:
                 self._wake.wait(max(0.0, seconds))
 
     def _sender(self) -> None:
-        conn = _connect(self.path, "NORMAL")
+        try:
+            conn = _connect(self.path, "NORMAL")
+        except (sqlite3.Error, OutboxError):
+            log.exception("outbox %s: sender cannot open the database", self.path)
+            return
         owner_prefix = uuid.uuid4().hex[:8]
         try:
             while not self._stop.is_set():
@@ -581,6 +585,8 @@ class Outbox:
     def flush(self, timeout: Optional[float] = None) -> bool:
         """Wait until nothing is pending or in flight (dead letters do not count); True if the
         outbox drained within ``timeout`` seconds."""
+        if not self._threads:
+            raise OutboxError("flush() waits for the senders: call start() first")
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             st = self.status()

@@ -196,8 +196,11 @@ class IngestionService:
 
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes,
                after_store: Optional[Callable[[], None]] = None) -> Response:
-        """Handle one request. ``headers`` must be case-insensitive (an ``email.message``
-        object or similar) or have lower-case keys. Never raises."""
+        """Handle one request; never raises. ``headers``: an ``http.server`` header object or
+        any mapping (keys are matched case-insensitively). ``after_store`` runs after a sample
+        was committed, before the answer (fault injection uses it)."""
+        if not hasattr(headers, "get_all"):  # a plain dict: make lookups case-insensitive
+            headers = {str(k).lower(): v for k, v in headers.items()}
         route = self.route(path)
         if route is None:
             return Response.text(404, f"Not found: {method} {path.split('?', 1)[0]}; the "
