@@ -26,6 +26,7 @@ rejects tags/byte strings/undefined, and finds where the CBOR item ends; only th
 """
 from __future__ import annotations
 
+import re
 import struct
 from typing import Any
 
@@ -191,7 +192,7 @@ def encode_cbor(doc: DataAcquisition, hmac_key: str | bytes | None = None) -> by
         tail = b""
 
     head = (b"\xa3" + _text("protected") + _head(5, len(prot)) + b"".join(prot)
-            + _text("signature") + SIGNATURE_HEADER)
+            + _text("signature") + _head(3, len(sig)))  # 64 chars: 78 40
     out = bytearray(head + sig + _text("payload") + _head(5, len(pay)) + b"".join(pay) + tail)
     if sign:
         out[len(head):len(head) + 64] = hmac_hex(key_bytes(hmac_key), bytes(out))
@@ -201,6 +202,15 @@ def encode_cbor(doc: DataAcquisition, hmac_key: str | bytes | None = None) -> by
 # ------------------------------------------------------------------------------------- decoding
 
 _SIMPLE_OK = frozenset((0xF4, 0xF5, 0xF6, 0xF9, 0xFA, 0xFB))
+
+# Fast path for the bulk of a document: a run of samples in an indefinite array, each a number
+# (integer or float of any width) or a definite array of up to 23 numbers, skipped at C speed
+# by one regex match instead of one Python iteration per byte-level item.
+_NUM = (rb"(?:[\x00-\x17\x20-\x37]|[\x18\x38][\s\S]|[\x19\x39\xf9][\s\S]{2}"
+        rb"|[\x1a\x3a\xfa][\s\S]{4}|[\x1b\x3b\xfb][\s\S]{8})")
+_SAMPLE_RUN = re.compile(
+    rb"(?:" + _NUM + rb"|" + rb"|".join(bytes([0x80 + k]) + _NUM + rb"{%d}" % k
+                                          for k in range(1, 24)) + rb")+")
 
 
 def _scan(data: bytes, max_depth: int) -> tuple[int, dict[str, int]]:
@@ -217,6 +227,11 @@ def _scan(data: bytes, max_depth: int) -> tuple[int, dict[str, int]]:
     top: dict[str, int] = {}
     pending_key: str | None = None
     while True:
+        if stack and stack[-1][0] == -1 and not stack[-1][1] and len(stack) < max_depth:
+            m = _SAMPLE_RUN.match(data, pos)
+            if m:
+                stack[-1][2] += 1  # item count only matters for maps and definite arrays
+                pos = m.end()
         start = pos
         if pos >= n:
             raise _err(f"CBOR ends early at byte {pos} (truncated document?)")
