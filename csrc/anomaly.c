@@ -1,6 +1,6 @@
 /* K-means anomaly scoring (learn block type `anomaly`), all windows of a recording per call.
  * Float32 arithmetic as Edge Impulse's SDK does it: scaled features in float, squared
- * differences summed, square root, minus the cluster's maxError; the running minimum starts
+ * differences summed (each step through double, as its pow() does), square root, minus the cluster's maxError; the running minimum starts
  * at 1000. Reentrant, no allocation. */
 #include <math.h>
 #include "edgert.h"
@@ -55,8 +55,10 @@ int edgert_kmeans_score_batch(const edgert_kmeans_params *p, const float *featur
             const float *ctr = p->centers + (size_t)c * (size_t)p->n_axes;
             float sum = 0.0f, dist;
             for (i = 0; i < p->n_axes; i++) {
+                /* the SDK's `dist += pow(x - c, 2)`: the square and the sum in double,
+                 * stored back to float each step (bit-exact with it) */
                 float d = z[i] - ctr[i];
-                sum += d * d;
+                sum = (float)((double)sum + (double)d * (double)d);
             }
             dist = sqrtf(sum) - p->max_error[c];
             if (dist < best) best = dist;
