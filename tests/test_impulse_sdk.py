@@ -22,6 +22,8 @@ from edgert.impulse import Impulse, KerasRunner  # noqa: E402
 DATA = Path(__file__).parent / "data"
 DEMO = DATA / "motion-demo"
 LABELS = ["idle", "snake", "updown", "wave"]
+# the native engine and the TFLite interpreter must both reproduce the SDK
+BACKENDS = ["native", "tflite"]
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +31,9 @@ def sdk():
     return json.loads((DEMO / "ei-sdk-reference.json").read_text())["windows"]
 
 
-@pytest.fixture(scope="module")
-def imp():
-    return Impulse.load(DEMO)
+@pytest.fixture(scope="module", params=BACKENDS)
+def imp(request):
+    return Impulse.load(DEMO, backend=request.param)
 
 
 @pytest.fixture(scope="module")
