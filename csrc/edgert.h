@@ -163,7 +163,53 @@ int edgert_flatten_features_batch(const edgert_flatten_params *p,
 /* Windowing, resampling helpers, K-means anomaly, int8 quantize/dequantize of model I/O.
  * Owned by: csrc/anomaly.c, csrc/window.c */
 
-/* (declarations go here) */
+/* K-means anomaly scorer (learn block type `anomaly`; metadata of GET .../anomaly/{id}/metadata).
+ * For each window: z_i = (x[axes[i]] - mean[i]) / scale[i];
+ * score = min over clusters c of (||z - centers[c]||_2 - max_error[c]), running minimum
+ * starting at 1000 (so a score never exceeds 1000), float32 as Edge Impulse's SDK computes. */
+typedef struct {
+    int32_t n_axes;                /* selected features per window (1..) */
+    const int32_t *axes;           /* n_axes indices into a window's feature row */
+    const float *mean;             /* n_axes */
+    const float *scale;            /* n_axes, all != 0 */
+    int32_t n_clusters;            /* 1.. */
+    const float *centers;          /* n_clusters x n_axes, row-major */
+    const float *max_error;        /* n_clusters */
+} edgert_kmeans_params;
+
+/* Validate the parameters against feature rows of n_features floats: every axis index in
+ * 0..n_features-1, scales non-zero and finite, everything finite. */
+int edgert_kmeans_check(const edgert_kmeans_params *p, int32_t n_features);
+
+/* Scores of n_windows feature rows in one call: row w starts at features + w*stride
+ * (stride >= max(axes)+1); scores[w] receives its score. A NaN/inf in a selected feature
+ * gives EDGERT_ERR_NONFINITE (nothing is written past the failing row). */
+int edgert_kmeans_score_batch(const edgert_kmeans_params *p, const float *features,
+                              int32_t n_windows, int32_t stride, float *scores);
+
+/* Sliding windows over a recording of n_rows time steps: window w covers rows
+ * w*stride .. w*stride+window-1. count = floor((n_rows-window)/stride)+1 when
+ * n_rows >= window; when shorter, 1 (a zero-padded window) if zero_pad else 0. */
+int edgert_window_count(int64_t n_rows, int32_t window, int32_t stride, int32_t zero_pad,
+                        int64_t *count);
+
+/* int8 model I/O. Quantize: q = clamp(round_half_away_from_zero(x / scale) + zero_point,
+ * -128, 127) with x/scale in float32 (TFLite's and the SDK's rule). A NaN/inf input gives
+ * EDGERT_ERR_NONFINITE. Dequantize: x = (q - zero_point) * scale. */
+int edgert_quantize_int8(const float *in, size_t n, float scale, int32_t zero_point,
+                         int8_t *out);
+int edgert_dequantize_int8(const int8_t *in, size_t n, float scale, int32_t zero_point,
+                           float *out);
+
+/* Polyphase resampling by up/down (the rational approximation of f_out/f_in) of n_in time
+ * steps of n_axes interleaved channels. taps: the anti-aliasing FIR at the upsampled rate
+ * (odd length, centred, gain `up` at DC; edgert/windowing.py designs a Kaiser-windowed sinc
+ * like scipy.signal.resample_poly's default). out[m] = sum_j taps[j] * xup[m*down + h - j]
+ * where h = (n_taps-1)/2 and xup is x with up-1 zeros after each sample, zero outside
+ * the recording. n_out must be ceil(n_in*up/down). */
+int edgert_resample_poly(const float *taps, int32_t n_taps, int32_t up, int32_t down,
+                         const float *in, int32_t n_in, int32_t n_axes,
+                         float *out, int32_t n_out);
 
 /* =============================================================== impulse end ===== */
 
