@@ -16,10 +16,10 @@ is ours, written so that the result is exactly what the runtime scorer expects
    ``numpy.random.default_rng(seed)``, then Lloyd iterations until no assignment changes (an
    emptied cluster is re-seeded with the point farthest from its centre).
 5. ``maxError`` of a cluster = the largest distance of a member to its centre, computed the way
-   the runtime scorer computes it - parameters rounded to float32, ``z = (x - mean) / scale``
-   in float32, squared differences summed in axis order in float32, ``sqrtf`` - and then raised
-   by two float32 ulps, so every training window scores ``<= 0`` (inside its own cluster) with
-   the runtime's float32 scorer even if its summation order differs.
+   the runtime scorer (and Edge Impulse's SDK) computes it - parameters rounded to float32,
+   ``z = (x - mean) / scale`` in float32, each ``(z - c)^2`` added in double and stored back to
+   float in axis order, ``sqrtf`` - so every training window scores ``<= 0`` (inside its own
+   cluster) with the runtime's scorer, bit for bit.
 
 The output is a metadata document in the format of Studio's ``GET .../training/anomaly/
 {learnId}/metadata`` (seed 003) and the bundle's learn-block entry pointing to it.
@@ -49,7 +49,6 @@ __all__ = ["StandardScaler", "kmeans_plus_plus", "lloyd", "fit_kmeans", "score_f
 
 DEFAULT_THRESHOLD = 0.3
 MAX_ITER = 300
-_SAFETY_ULPS = 2
 
 
 class StandardScaler:
@@ -145,7 +144,8 @@ def fit_kmeans(x: np.ndarray, k: int, seed: int = 0,
 def cluster_distances_float32(features: np.ndarray, mean: np.ndarray, scale: np.ndarray,
                               centers: np.ndarray) -> np.ndarray:
     """Distances (n, k) as the runtime's float32 scorer computes them: ``z = (x - mean) /
-    scale`` in float32, squares of ``z - center`` summed in axis order in float32, sqrt."""
+    scale`` in float32; each square of ``z - center`` added in double and stored back to float,
+    in axis order; ``sqrtf``."""
     x = np.asarray(features, dtype=np.float32)
     m = np.asarray(mean, dtype=np.float32)
     s = np.asarray(scale, dtype=np.float32)
@@ -153,8 +153,10 @@ def cluster_distances_float32(features: np.ndarray, mean: np.ndarray, scale: np.
     z = (x - m) / s
     acc = np.zeros((x.shape[0], c.shape[0]), dtype=np.float32)
     for a in range(c.shape[1]):
-        diff = z[:, a:a + 1] - c[None, :, a]
-        acc = acc + diff * diff
+        diff = (z[:, a:a + 1] - c[None, :, a]).astype(np.float64)
+        # the SDK's (and edgert's C) `dist += pow(z - c, 2)`: square and sum in double,
+        # stored back to float each step
+        acc = (acc.astype(np.float64) + diff * diff).astype(np.float32)
     return np.sqrt(acc)
 
 
@@ -194,8 +196,6 @@ def fit_anomaly_metadata(features: np.ndarray, axes: Sequence[int], clusters: in
     nearest = d.argmin(axis=1)
     max_err = np.zeros(clusters, dtype=np.float32)
     np.maximum.at(max_err, nearest, d[np.arange(len(nearest)), nearest])
-    for _ in range(_SAFETY_ULPS):
-        max_err = np.nextafter(max_err, np.float32(np.inf), dtype=np.float32)
     when = created or datetime.now(timezone.utc)
     return {
         "success": True,
