@@ -26,15 +26,17 @@ _UNITS_RE = re.compile(r"^\s*(.*?)\s*\(([^)]*)\)\s*$")
 def read_sample(path: Path, data: bytes, hmac_key: Optional[bytes]) -> SampleData:
     suffix = path.suffix.lower()
     if suffix in (".json", ".cbor"):
-        return read_acquisition(data, hmac_key, "json" if suffix == ".json" else "cbor")
+        return read_acquisition(data, hmac_key)
     if suffix == ".csv":
         return read_csv(data)
     raise DatasetError(f"unsupported file type {suffix!r}; use .json, .cbor or .csv")
 
 
-def read_acquisition(data: bytes, hmac_key: Optional[bytes], fmt: str) -> SampleData:
+def read_acquisition(data: bytes, hmac_key: Optional[bytes]) -> SampleData:
+    """JSON or CBOR, told apart by content (as the ingestion service does without a
+    Content-Type), so a mis-named file still reads."""
     from ..acquisition import SignatureError, decode, verify
-    ctype = "application/json" if fmt == "json" else "application/cbor"
+    ctype = None
     doc = decode(data, ctype)
     values = np.asarray(doc.values)
     if values.ndim == 1:

@@ -6,9 +6,10 @@ its OpenAPI description gives, read literally (the descriptions are the contract
 =====================  ======================================================================
 parameter              a sample is kept when
 =====================  ======================================================================
-``category``           its category equals it (``training``, ``testing``, ``anomaly``,
-                       ``post-processing``; Studio's default for this endpoint is ``testing``;
-                       ``all`` - an edgert extension - keeps every category)
+``category``           its category equals it (``training``, ``testing``, ``validation``,
+                       ``post-processing``, or edgert's ``anomaly`` bucket; Studio's default for
+                       this endpoint is ``testing``; ``all`` - an edgert extension - keeps every
+                       category)
 ``labels``             its label is in the list (a list or the JSON string ``'["idle"]'``)
 ``filename``           its file name *includes* the text (case-insensitive substring)
 ``min_length``         it is *longer than* the length: ``totalLengthMs > min_length``
@@ -65,8 +66,9 @@ from ..errors import DatasetError
 
 __all__ = ["SampleFilter", "MetadataFilter", "CATEGORIES", "format_date", "parse_date"]
 
-#: Sample categories Studio knows (``anomaly`` is the ingestion API's third bucket).
-CATEGORIES = ("training", "testing", "anomaly", "post-processing")
+#: Sample categories: Studio's (``RawDataCategory``) plus ``anomaly``, the ingestion API's third
+#: bucket (reported to Studio clients as ``testing``, see ``SampleRow.to_studio``).
+CATEGORIES = ("training", "testing", "validation", "post-processing", "anomaly")
 SIGNATURE_VALIDITY = ("both", "valid", "invalid")
 DATA_TYPES = ("audio", "image")
 

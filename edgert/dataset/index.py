@@ -15,7 +15,8 @@ Layout (everything optional except the recordings themselves)::
   ``*.csv`` are samples; hidden files/folders, sidecars and the manifest are not. Other files are
   ignored.
 * **Category**: the manifest entry's ``category``, else the first folder of the relative path
-  when it is ``training``, ``testing``, ``anomaly`` or ``post-processing``, else ``training``.
+  when it is ``training``, ``testing``, ``validation``, ``post-processing`` or ``anomaly``
+  (the ingestion API's anomaly bucket), else ``training``.
 * **Label**: the manifest entry's ``label`` (``{"type": "label", "label": "idle"}`` or a plain
   string; ``{"type": "unlabeled"}`` means no label), else a label the recording itself carries,
   else - like the ingestion API infers it from ``x-file-name`` - the longest prefix of the file
@@ -71,6 +72,10 @@ MANIFEST_NAME = "info.labels"
 SIDECAR_SUFFIX = ".metadata.json"
 DEFAULT_INDEX_NAME = ".edgert-index.sqlite"
 DEFAULT_CATEGORY = "training"
+#: Studio's RawDataCategory has no ``anomaly``: the ingestion API's anomaly bucket holds data to
+#: test against, so Studio clients see it as ``testing`` (its predictions carry
+#: ``expectedAnomalyOutcome: anomaly``); the index and the filters keep ``anomaly``.
+STUDIO_CATEGORY = {"anomaly": "testing"}
 _LABEL_RE = re.compile(r"^[a-zA-Z0-9\s\-_]+")
 
 _SCHEMA = """
@@ -193,16 +198,19 @@ class SampleRow:
     def to_studio(self, project_id: int = 1) -> Dict[str, Any]:
         """The sample object of Studio's API (seed 000 ``sample.sample``; the official client's
         ``Sample`` model), filled from the index. An unreadable file has ``processingError``
-        true and its reason in ``processingErrorString``."""
+        true and its reason in ``processingErrorString``. The ``anomaly`` bucket is reported as
+        category ``testing`` (Studio has no ``anomaly`` category)."""
         freq = float(self.frequency or 0.0)
         interval = float(self.interval_ms or 0.0)
+        sensors = [{"index": i, "name": str(s.get("name", "")),
+                    "units": str(s.get("units", "N/A"))} for i, s in enumerate(self.sensors)]
         out: Dict[str, Any] = {
             "id": self.id,
             "filename": self.filename,
             "signatureValidate": self.signature_valid,
             "created": self.created,
             "lastModified": self.last_modified,
-            "category": self.category,
+            "category": STUDIO_CATEGORY.get(self.category, self.category),
             "coldstorageFilename": self.path,
             "label": self.label if self.label is not None else "",
             "intervalMs": interval,
@@ -210,8 +218,7 @@ class SampleRow:
             "originalIntervalMs": interval,
             "originalFrequency": freq,
             "deviceType": self.device_type or "",
-            "sensors": [{"name": str(s.get("name", "")), "units": str(s.get("units", "N/A"))}
-                        for s in self.sensors],
+            "sensors": sensors,
             "valuesCount": int(self.values_count or 0),
             "totalLengthMs": float(self.total_length_ms or 0.0),
             "added": self.added,
@@ -224,6 +231,11 @@ class SampleRow:
             "isCropped": False,
             "projectId": int(project_id),
             "sha256Hash": self.sha256,
+            # edgeimpulse-api >= 1.96 requires the per-datastream view (one datastream here)
+            "datastreams": [{"index": 0, "chartType": "chart", "intervalMs": interval,
+                             "frequencyHz": freq, "sensors": sensors,
+                             "valuesCount": int(self.values_count or 0),
+                             "totalLengthMs": float(self.total_length_ms or 0.0)}],
         }
         if self.signature_method:
             out["signatureMethod"] = self.signature_method
