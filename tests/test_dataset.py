@@ -36,9 +36,12 @@ def folder(tmp_path):
     return dst
 
 
-@pytest.fixture
-def ds(folder):
-    d = Dataset(folder, hmac_key=KEY)
+@pytest.fixture(scope="module")
+def ds(tmp_path_factory):
+    """One indexed copy shared by the read-only tests of this module."""
+    dst = tmp_path_factory.mktemp("ro") / "motion"
+    shutil.copytree(DATA, dst)
+    d = Dataset(dst, hmac_key=KEY)
     yield d
     d.close()
 
@@ -52,11 +55,11 @@ def paths(ds, **kw):
 
 # --- indexing ---------------------------------------------------------------------------------
 
-def test_index_fields_from_files(ds, folder):
+def test_index_fields_from_files(ds):
     rows = {r.path: r for r in ds.query(SampleFilter(category="all"))}
     assert len(rows) == 30
     r = rows["testing/idle.long.json"]
-    raw = (folder / r.path).read_bytes()
+    raw = (DATA / r.path).read_bytes()
     assert r.sha256 == hashlib.sha256(raw).hexdigest()
     assert (r.category, r.label, r.filename) == ("testing", "idle", "idle.long")
     assert r.values_count == 375 and r.frequency == 62.5 and r.interval_ms == 16.0
@@ -157,7 +160,7 @@ def test_category_default_and_all(ds):
     assert len(paths(ds, category="all")) == 30
     assert paths(ds, category="anomaly") == {"anomaly/anomaly.27.json"}
     with pytest.raises(DatasetError, match="category"):
-        ds.count(SampleFilter(category="validation"))
+        ds.count(SampleFilter(category="nonsense"))
 
 
 def test_labels_list_or_json(ds):
