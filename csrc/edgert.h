@@ -51,7 +51,10 @@ const char *edgert_strerror(int status);
 
 /* =================================================================== spectral ===== */
 /* Spectral Analysis DSP block (all versions), `raw` and `flatten` blocks.
- * Owned by: csrc/spectral*.c, csrc/fft.c, csrc/filter.c, csrc/wavelet*.c, csrc/flatten.c */
+ * Owned by: csrc/spectral*.c, csrc/fft.c, csrc/filter.c, csrc/wavelet*.c, csrc/flatten.c
+ * Reference semantics: the project's spectral-analysis spec (Edge Impulse processing-blocks
+ * spectral_analysis). Input is float32; the per-axis pipeline (filters, moments, FFT) runs in
+ * double so the features track the float64 training reference closely. */
 
 #define EDGERT_FILTER_NONE 0
 #define EDGERT_FILTER_LOW 1
@@ -61,25 +64,26 @@ const char *edgert_strerror(int status);
 #define EDGERT_ANALYSIS_WAVELET 1
 
 #define EDGERT_SPECTRAL_MAX_EDGES 32
+#define EDGERT_FFT_MAX_LENGTH 65536
 
 typedef struct {
     int32_t version;               /* implementation_version 1..4 */
-    float sampling_freq;           /* Hz, of the raw input */
-    float scale_axes;
+    double sampling_freq;          /* Hz, of the raw input */
+    double scale_axes;
     int32_t decimation_ratio;      /* 1, 3, 10, 30, 100, 1000 (v4 only when > 1) */
     int32_t filter_type;           /* EDGERT_FILTER_* */
-    float filter_cutoff;           /* Hz */
+    double filter_cutoff;          /* Hz */
     int32_t filter_order;          /* 0 or even 2..8 */
     int32_t analysis_type;         /* EDGERT_ANALYSIS_* (v3, v4) */
-    int32_t fft_length;            /* power of two */
+    int32_t fft_length;            /* power of two 2..65536 (16..4096 in practice) */
     int32_t do_log;
     int32_t do_fft_overlap;
     int32_t extra_low_freq;        /* v4 FFT */
     /* v1 */
     int32_t peaks_count;
-    float peaks_threshold;
+    double peaks_threshold;
     int32_t n_power_edges;
-    float power_edges[32];         /* EDGERT_SPECTRAL_MAX_EDGES */
+    double power_edges[32];        /* EDGERT_SPECTRAL_MAX_EDGES */
     /* wavelet path */
     int32_t wavelet_level;         /* 1..7 */
     int32_t wavelet;               /* index from edgert_wavelet_index() */
@@ -87,7 +91,7 @@ typedef struct {
 
 /* Validate a configuration for windows of n_samples time steps and n_axes axes and report the
  * feature count per window. Returns EDGERT_ERR_PARAM / _MASKED_ALL / _TOO_SHORT as the Python
- * reference would raise for the same configuration. */
+ * reference would raise for the same configuration (EDGERT_ERR_ARG for n_samples/n_axes < 1). */
 int edgert_spectral_check(const edgert_spectral_params *p, int32_t n_samples, int32_t n_axes,
                           int32_t *n_features);
 
@@ -95,11 +99,14 @@ int edgert_spectral_check(const edgert_spectral_params *p, int32_t n_samples, in
 int edgert_spectral_scratch_size(const edgert_spectral_params *p, int32_t n_samples,
                                  int32_t n_axes, size_t *bytes);
 
-/* Features of n_windows windows in one call.
+/* Features of n_windows windows in one call (filter designs and FFT twiddles are computed once
+ * per call).
  * data: n_rows time steps of row_stride floats each (interleaved, as recorded);
- * axes[a]: the column of data that is this block's axis a (n_axes of them);
+ * axes[a]: the column of data that is this block's axis a (n_axes of them, < row_stride);
  * window w covers rows starts[w] .. starts[w]+n_samples-1 (all must be inside 0..n_rows);
- * out: row w at out + w*out_stride, n_features floats (from edgert_spectral_check). */
+ * out: row w at out + w*out_stride (out_stride >= n_features), n_features floats (from
+ * edgert_spectral_check). NaN/inf in a window -> EDGERT_ERR_NONFINITE (rows before it are
+ * written). */
 int edgert_spectral_features_batch(const edgert_spectral_params *p,
                                    const float *data, int32_t n_rows, int32_t row_stride,
                                    const int32_t *axes, int32_t n_axes,
@@ -110,20 +117,37 @@ int edgert_spectral_features_batch(const edgert_spectral_params *p,
 /* Wavelet names as pywt spells them ("db4", "sym8", "bior2.2", "haar", ...):
  * index >= 0 to put in edgert_spectral_params.wavelet, or EDGERT_ERR_PARAM. */
 int edgert_wavelet_index(const char *name);
+/* pywt.wavedec(x, wavelet, level, mode='symmetric') for level 1..16, n >= 1: coefficient
+ * arrays in pywt's order [cA_L, cD_L, ..., cD_1] concatenated into out (n_coeffs floats),
+ * lengths[0..level] = their lengths. Sizes from edgert_wavedec_size(). (wavelet.c) */
+int edgert_wavedec_size(int32_t wavelet, int32_t level, int32_t n, int32_t *n_coeffs,
+                        size_t *scratch_bytes);
+int edgert_wavedec(const float *x, int32_t n, int32_t wavelet, int32_t level,
+                   float *out, int32_t *lengths, void *scratch, size_t scratch_bytes);
 
 /* Plain building blocks, exported for tests and for other families. */
-/* Real FFT, n a power of two 2..65536: out_re/out_im get bins 0..n/2 (n/2+1 each). */
+/* Real FFT, n a power of two 2..65536: out_re/out_im get bins 0..n/2 (n/2+1 each).
+ * Computed in double internally. */
 int edgert_rfft_scratch_size(int32_t n, size_t *bytes);
 int edgert_rfft(const float *in, int32_t n, float *out_re, float *out_im,
                 void *scratch, size_t scratch_bytes);
 /* Second-order sections, scipy sosfilt layout: sos[6*k..6*k+5] = b0 b1 b2 a0 a1 a2 (a0 == 1).
- * zi: 2 floats per section (state in/out; NULL = zero state). In place allowed (in == out). */
+ * zi: 2 floats per section (state in/out; NULL = zero state). In place allowed (in == out).
+ * Runs in double (direct form II transposed, like scipy). */
 int edgert_sosfilt(const float *sos, int32_t n_sections, const float *in, float *out,
                    int32_t n, float *zi);
+/* The Butterworth design the block runs: order/2 sections (order even 2..8), scipy's
+ * butter(order, 2*cutoff/fs, type, output='sos') section order and gain placement, rounded to
+ * float32 as the reference does. type EDGERT_FILTER_LOW / _HIGH; 0 < cutoff < fs/2. */
+int edgert_butter_sos(int32_t type, int32_t order, double cutoff, double fs, float *sos);
+/* The Chebyshev-I decimation stage for ratio r >= 2 (order 8, 0.05 dB ripple, cutoff 0.8/r of
+ * Nyquist): 4 sections (24 doubles, scipy cheby1(..., output='sos') layout) and, when zi is
+ * not NULL, the steady state for a unit constant input (8 doubles, scipy sosfilt_zi). */
+int edgert_decimation_sos(int32_t ratio, double *sos, double *zi);
 
 /* raw block: values of the selected axes, interleaved, times scale. */
 typedef struct {
-    float scale_axes;
+    double scale_axes;
 } edgert_raw_params;
 int edgert_raw_features_batch(const edgert_raw_params *p,
                               const float *data, int32_t n_rows, int32_t row_stride,
@@ -133,7 +157,7 @@ int edgert_raw_features_batch(const edgert_raw_params *p,
 
 /* flatten block: per axis the enabled statistics in this order. */
 typedef struct {
-    float scale_axes;
+    double scale_axes;
     int32_t average, minimum, maximum, rms, stdev, skewness, kurtosis;
 } edgert_flatten_params;
 int edgert_flatten_check(const edgert_flatten_params *p, int32_t n_axes, int32_t *n_features);
@@ -152,7 +176,203 @@ int edgert_flatten_features_batch(const edgert_flatten_params *p,
 /* Native TFLite engine: compiled plans, int8/float32 kernels, batched invoke.
  * Owned by: csrc/engine*.c, csrc/kernel_*.c */
 
-/* (declarations go here) */
+/* A model is compiled (in Python, edgert/engine/compiler.py) into a *plan*: a table of
+ * tensors placed either in the caller's arena (activations, lifetime-based reuse) or in one
+ * read-only constant blob (weights, biases, per-channel multipliers), and an ordered table of
+ * op records with every quantization parameter precomputed.  The plan is plain data (fixed
+ * layout, 4-byte fields only), so the same C code runs it on a microcontroller from a
+ * serialised plan: no malloc, arena size known ahead of time.  Every entry point validates the
+ * plan against the buffers it is given and returns EDGERT_ERR_MODEL instead of crashing. */
+
+#define EDGERT_DTYPE_FLOAT32 0
+#define EDGERT_DTYPE_INT32 2
+#define EDGERT_DTYPE_INT8 9
+
+#define EDGERT_SPACE_ARENA 0
+#define EDGERT_SPACE_CONST 1
+
+#define EDGERT_OP_FULLY_CONNECTED 1
+#define EDGERT_OP_CONV_2D 2
+#define EDGERT_OP_DEPTHWISE_CONV_2D 3
+#define EDGERT_OP_MAX_POOL_2D 4
+#define EDGERT_OP_AVERAGE_POOL_2D 5
+#define EDGERT_OP_COPY 6
+#define EDGERT_OP_SOFTMAX 7
+#define EDGERT_OP_LOGISTIC 8
+#define EDGERT_OP_TANH 9
+#define EDGERT_OP_RELU 10
+#define EDGERT_OP_RELU6 11
+#define EDGERT_OP_QUANTIZE 12
+#define EDGERT_OP_DEQUANTIZE 13
+#define EDGERT_OP_ADD 14
+#define EDGERT_OP_MUL 15
+#define EDGERT_OP_MEAN 16
+#define EDGERT_OP_PAD 17
+#define EDGERT_OP_CONCATENATION 18
+#define EDGERT_OP_STRIDED_SLICE 19
+#define EDGERT_OP_REQUANTIZE 20
+#define EDGERT_OP_COUNT 21
+
+#define EDGERT_OP_MAX_INPUTS 8
+#define EDGERT_PLAN_MAX_IO 8
+
+/* One tensor: dims is the shape right-aligned to 4-D (leading 1s), NHWC for images;
+ * bytes == dims[0]*dims[1]*dims[2]*dims[3] * element size; offset aligned to the element size
+ * inside its space. */
+typedef struct {
+    int32_t dtype;                 /* EDGERT_DTYPE_* */
+    int32_t space;                 /* EDGERT_SPACE_* */
+    uint32_t offset;               /* bytes into the arena / constant blob */
+    uint32_t bytes;
+    int32_t dims[4];
+} edgert_tensor;
+
+/* Fields shared by the quantized arithmetic ops. */
+typedef struct {
+    int32_t in_offset;             /* -input zero point */
+    int32_t out_offset;            /* +output zero point */
+    int32_t act_min, act_max;      /* int8 clamp (fused activation) */
+    float f_min, f_max;            /* float32 clamp (fused activation) */
+} edgert_act;
+
+/* FULLY_CONNECTED: in [rows, depth] (flattened), weights [units, depth], inputs: x, w,
+ * bias (int32 for int8 with input offset folded in: b[o] + in_offset*sum_d w[o][d]; float
+ * for float32), int8 only: mult[units], shift[units] (int32). */
+typedef struct {
+    edgert_act a;
+    int32_t rows, depth, units;
+} edgert_fc_params;
+
+/* CONV_2D / DEPTHWISE_CONV_2D: inputs x (NHWC), w (OHWI / 1HWO), bias (int32/float, may be
+ * -1 = none), int8 only: mult[oc], shift[oc]. Padding already resolved. */
+typedef struct {
+    edgert_act a;
+    int32_t stride_h, stride_w, dil_h, dil_w, pad_h, pad_w;
+    int32_t depth_multiplier;      /* depthwise only */
+} edgert_conv_params;
+
+typedef struct {
+    edgert_act a;
+    int32_t stride_h, stride_w, filter_h, filter_w, pad_h, pad_w;
+} edgert_pool_params;
+
+/* SOFTMAX (int8: TFLite Micro gemmlowp fixed point; float: exp/sum). */
+typedef struct {
+    float beta;
+    int32_t in_mult, in_left_shift, diff_min;
+} edgert_softmax_params;
+
+/* LOGISTIC / TANH int8 (TFLite Micro: Q4.27 input, gemmlowp logistic/tanh). */
+typedef struct {
+    int32_t in_zp, range_radius, in_mult, in_shift;
+} edgert_sigmoid_params;
+
+/* RELU / RELU6 (int8: rescale then clamp), QUANTIZE / REQUANTIZE / DEQUANTIZE. */
+typedef struct {
+    edgert_act a;
+    int32_t mult, shift;           /* RELU int8, REQUANTIZE */
+    float scale;                   /* QUANTIZE: output scale; DEQUANTIZE: input scale */
+    int32_t zero_point;            /* QUANTIZE: output zp; DEQUANTIZE: input zp */
+} edgert_unary_params;
+
+/* ADD / MUL with 4-D broadcasting (the tensors' dims). */
+typedef struct {
+    edgert_act a;
+    int32_t in2_offset;            /* -zero point of input 2 */
+    int32_t left_shift;            /* ADD: 20 */
+    int32_t in1_mult, in1_shift, in2_mult, in2_shift, out_mult, out_shift;
+} edgert_binary_params;
+
+/* MEAN over the axes whose bit is set in axis_mask (bit i = 4-D axis i). int8: mode 0 = same
+ * scale/zp (integer division), 1 = 4-D axes 1,2 with keep_dims (reference_integer_ops::Mean
+ * with mult/shift), 2 = rescale in float (QuantizedMeanOrSum). */
+typedef struct {
+    int32_t axis_mask;
+    int32_t mode;
+    int32_t in_zp, out_zp, mult, shift;
+    float in_scale, out_scale;
+} edgert_mean_params;
+
+/* PAD: before[i] elements of pad value before 4-D axis i (after = out - in - before). */
+typedef struct {
+    int32_t before[4];
+    int32_t int_value;             /* int8 pad value (the output zero point) */
+    float float_value;
+} edgert_pad_params;
+
+/* CONCATENATION along 4-D axis, of n_in inputs (all same dtype/quantization). */
+typedef struct {
+    int32_t axis;
+} edgert_concat_params;
+
+/* STRIDED_SLICE: out[i..] = in[begin + i*stride] per 4-D axis (output dims from tensor). */
+typedef struct {
+    int32_t begin[4];
+    int32_t stride[4];
+} edgert_slice_params;
+
+typedef union {
+    edgert_fc_params fc;
+    edgert_conv_params conv;
+    edgert_pool_params pool;
+    edgert_softmax_params softmax;
+    edgert_sigmoid_params sigmoid;
+    edgert_unary_params unary;
+    edgert_binary_params binary;
+    edgert_mean_params mean;
+    edgert_pad_params pad;
+    edgert_concat_params concat;
+    edgert_slice_params slice;
+    int32_t raw[24];
+} edgert_op_params;
+
+typedef struct {
+    int32_t type;                  /* EDGERT_OP_* */
+    int32_t dtype;                 /* arithmetic: EDGERT_DTYPE_INT8 or _FLOAT32 */
+    int32_t n_in;
+    int32_t in[8];                 /* EDGERT_OP_MAX_INPUTS tensor indices, -1 = absent */
+    int32_t out;                   /* tensor index */
+    edgert_op_params p;
+} edgert_op;
+
+typedef struct {
+    int32_t n_tensors;
+    const edgert_tensor *tensors;
+    int32_t n_ops;
+    const edgert_op *ops;
+    int32_t n_inputs, n_outputs;
+    int32_t inputs[8];             /* EDGERT_PLAN_MAX_IO tensor indices (arena tensors) */
+    int32_t outputs[8];
+    uint32_t arena_bytes;          /* the arena every invoke needs */
+    uint32_t consts_bytes;         /* size of the constant blob */
+} edgert_plan;
+
+/* Validate a plan against its constant blob (every tensor inside its space, aligned, sizes
+ * consistent with dims; every op's params consistent with its tensors). EDGERT_ERR_MODEL when
+ * not. The invoke functions run the same check. */
+int edgert_engine_check(const edgert_plan *plan, const void *consts, size_t consts_bytes);
+
+/* Run the plan once. inputs[i] holds model input i (tensor plan->inputs[i], its bytes),
+ * outputs[i] receives model output i. arena: arena_bytes >= plan->arena_bytes, 16-byte
+ * aligned; its contents are scratch. One arena per thread. */
+int edgert_engine_invoke(const edgert_plan *plan, const void *consts, size_t consts_bytes,
+                         void *arena, size_t arena_bytes,
+                         const void *const *inputs, void *const *outputs);
+
+/* Run the plan on n items in one call: item k of input i starts at
+ * (const char *)inputs[i] + k * (bytes of input i), likewise for outputs (contiguous
+ * batches). Items run one after another in the same arena. */
+int edgert_engine_invoke_batch(const edgert_plan *plan, const void *consts,
+                               size_t consts_bytes, void *arena, size_t arena_bytes,
+                               const void *const *inputs, int32_t n, void *const *outputs);
+
+/* Fixed-point primitives of the int8 kernels (exported for tests). */
+int32_t edgert_fx_srdhm(int32_t a, int32_t b);
+int32_t edgert_fx_rdbpot(int32_t x, int32_t exponent);
+int32_t edgert_fx_mbqm(int32_t x, int32_t multiplier, int32_t shift);
+/* gemmlowp exp_on_negative_values on a Q(integer_bits).(31-integer_bits) value -> Q0.31. */
+int32_t edgert_fx_exp_on_negative_values(int32_t a, int32_t integer_bits);
+int32_t edgert_fx_one_over_one_plus_x(int32_t a);
 
 /* ================================================================ engine end ===== */
 
