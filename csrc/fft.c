@@ -265,10 +265,19 @@ void edgert__rfft_power_max(const edgert__rfft_plan *plan, const double *x, int3
     v = dm * dm * scale;
     if (v > pmax[m])
         pmax[m] = v;
-    for (k = 1; k < m; k++) {
-        RFFT_SPLIT(k);
-        v = (xr * xr + xi * xi) * scale;
-        pmax[k] = v > pmax[k] ? v : pmax[k];
+    /* bins k and m-k from the same pair Z_k, Z_{m-k}: with E, O as in RFFT_SPLIT and
+     * P = W^k O, X_k = E + P and X_{m-k} = conj(E - P) */
+    for (k = 1; k <= m / 2; k++) {
+        int32_t c = m - k;
+        double ar = re[k], ai = im[k], br = re[c], bi = im[c];
+        double er = 0.5 * (ar + br), ei = 0.5 * (ai - bi);
+        double or_ = 0.5 * (ai + bi), oi = -0.5 * (ar - br);
+        double wr = twc[k], wi = tws[k];
+        double pr = wr * or_ - wi * oi, pi = wr * oi + wi * or_;
+        double xr = er + pr, xi = ei + pi, yr = er - pr, yi = ei - pi;
+        double p1 = (xr * xr + xi * xi) * scale, p2 = (yr * yr + yi * yi) * scale;
+        pmax[k] = p1 > pmax[k] ? p1 : pmax[k];
+        pmax[c] = p2 > pmax[c] ? p2 : pmax[c];
     }
 }
 
