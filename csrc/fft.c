@@ -249,6 +249,73 @@ void edgert__rfft_power(const edgert__rfft_plan *plan, const double *x, int32_t 
     }
 }
 
+/* n = 16 (the most common spectral configuration): the 8-point complex transform written
+ * out (radix-2 DIT, twiddles 1, -i, (1-i)/sqrt2, (-1-i)/sqrt2), same arithmetic as the
+ * generic path up to the order of additions. zr/zi: the 8 packed points in natural order. */
+static void cfft8(double *zr, double *zi)
+{
+    const double h = 0.70710678118654752440084436210484903928;
+    /* bit-reversed order 0 4 2 6 1 5 3 7; stage 1 */
+    double a0r = zr[0] + zr[4], a0i = zi[0] + zi[4], a1r = zr[0] - zr[4], a1i = zi[0] - zi[4];
+    double a2r = zr[2] + zr[6], a2i = zi[2] + zi[6], a3r = zr[2] - zr[6], a3i = zi[2] - zi[6];
+    double a4r = zr[1] + zr[5], a4i = zi[1] + zi[5], a5r = zr[1] - zr[5], a5i = zi[1] - zi[5];
+    double a6r = zr[3] + zr[7], a6i = zi[3] + zi[7], a7r = zr[3] - zr[7], a7i = zi[3] - zi[7];
+    /* stage 2: (a0, a2), (a1, -i a3), (a4, a6), (a5, -i a7) */
+    double b0r = a0r + a2r, b0i = a0i + a2i, b2r = a0r - a2r, b2i = a0i - a2i;
+    double b1r = a1r + a3i, b1i = a1i - a3r, b3r = a1r - a3i, b3i = a1i + a3r;
+    double b4r = a4r + a6r, b4i = a4i + a6i, b6r = a4r - a6r, b6i = a4i - a6i;
+    double b5r = a5r + a7i, b5i = a5i - a7r, b7r = a5r - a7i, b7i = a5i + a7r;
+    /* stage 3: twiddles W8^k on b4..b7 */
+    double t5r = h * (b5r + b5i), t5i = h * (b5i - b5r);     /* (1-i)/sqrt2 * b5 */
+    double t6r = b6i, t6i = -b6r;                             /* -i * b6 */
+    double t7r = h * (b7i - b7r), t7i = -h * (b7r + b7i);     /* (-1-i)/sqrt2 * b7 */
+    zr[0] = b0r + b4r; zi[0] = b0i + b4i; zr[4] = b0r - b4r; zi[4] = b0i - b4i;
+    zr[1] = b1r + t5r; zi[1] = b1i + t5i; zr[5] = b1r - t5r; zi[5] = b1i - t5i;
+    zr[2] = b2r + t6r; zi[2] = b2i + t6i; zr[6] = b2r - t6r; zi[6] = b2i - t6i;
+    zr[3] = b3r + t7r; zi[3] = b3i + t7i; zr[7] = b3r - t7r; zi[7] = b3i - t7i;
+}
+
+static void rfft16_power_max(const edgert__rfft_plan *plan, const double *x, int32_t len,
+                             double scale, double *pmax)
+{
+    double re[8], im[8];
+    const double *twc = plan->tw, *tws = plan->tw + 8;
+    double d0, dm, v;
+    int32_t j, k;
+    if (len >= 16) {
+        for (j = 0; j < 8; j++) {
+            re[j] = x[2 * j];
+            im[j] = x[2 * j + 1];
+        }
+    } else {
+        for (j = 0; j < 8; j++) {
+            re[j] = 2 * j < len ? x[2 * j] : 0.0;
+            im[j] = 2 * j + 1 < len ? x[2 * j + 1] : 0.0;
+        }
+    }
+    cfft8(re, im);
+    d0 = re[0] + im[0];
+    dm = re[0] - im[0];
+    v = d0 * d0 * scale;
+    if (v > pmax[0])
+        pmax[0] = v;
+    v = dm * dm * scale;
+    if (v > pmax[8])
+        pmax[8] = v;
+    for (k = 1; k <= 4; k++) {
+        int32_t c = 8 - k;
+        double ar = re[k], ai = im[k], br = re[c], bi = im[c];
+        double er = 0.5 * (ar + br), ei = 0.5 * (ai - bi);
+        double or_ = 0.5 * (ai + bi), oi = -0.5 * (ar - br);
+        double wr = twc[k], wi = tws[k];
+        double pr = wr * or_ - wi * oi, pi = wr * oi + wi * or_;
+        double xr = er + pr, xi = ei + pi, yr = er - pr, yi = ei - pi;
+        double p1 = (xr * xr + xi * xi) * scale, p2 = (yr * yr + yi * yi) * scale;
+        pmax[k] = p1 > pmax[k] ? p1 : pmax[k];
+        pmax[c] = p2 > pmax[c] ? p2 : pmax[c];
+    }
+}
+
 void edgert__rfft_power_max(const edgert__rfft_plan *plan, const double *x, int32_t len,
                             double scale, double *pmax, double *work)
 {
@@ -256,6 +323,10 @@ void edgert__rfft_power_max(const edgert__rfft_plan *plan, const double *x, int3
     double *re = work, *im = work + m;
     const double *twc = plan->tw, *tws = plan->tw + m;
     double d0, dm, v;
+    if (plan->n == 16) {
+        rfft16_power_max(plan, x, len, scale, pmax);
+        return;
+    }
     packed_transform(plan, x, len, re, im);
     d0 = re[0] + im[0];
     dm = re[0] - im[0];
