@@ -134,7 +134,7 @@ static int check_params(const edgert_spectral_params *p, int32_t n)
     if (p->peaks_count < 0 || p->n_power_edges < 0 ||
         p->n_power_edges > EDGERT_SPECTRAL_MAX_EDGES)
         return EDGERT_ERR_PARAM;
-    if (!(p->sampling_freq > 0.0f) || !isfinite(p->sampling_freq) || !isfinite(p->scale_axes) ||
+    if (!(p->sampling_freq > 0.0) || !isfinite(p->sampling_freq) || !isfinite(p->scale_axes) ||
         !isfinite(p->peaks_threshold))
         return EDGERT_ERR_PARAM;
     return EDGERT_OK;
