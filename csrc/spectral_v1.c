@@ -150,7 +150,7 @@ int edgert__v1_axis(const edgert_spectral_params *p, const float *x, int32_t n, 
     float *y, *frame, *re, *im, *fft_scratch;
     uintptr_t addr;
     double sum, mean, fs, acc;
-    float *o = out;
+    float *o = out, scale_f;
     int st;
 
     if (p == NULL || x == NULL || out == NULL || scratch == NULL) return EDGERT_ERR_NULL;
@@ -180,17 +180,19 @@ int edgert__v1_axis(const edgert_spectral_params *p, const float *x, int32_t n, 
         n_sections = p->filter_order / 2;
     }
 
-    /* 1. scale and remove the mean (double accumulation) */
+    /* 1. scale in float32 like the reference (float32 data times the scale), remove the mean
+     *    (double accumulation) */
+    scale_f = (float)p->scale_axes;
     sum = 0.0;
     for (i = 0; i < n; i++) {
         if (!isfinite(x[i])) return EDGERT_ERR_NONFINITE;
-        sum += (double)x[i] * (double)p->scale_axes;
+        sum += (double)(x[i] * scale_f);
     }
     mean = sum / n;
     /* 2. causal Butterworth, zero initial state, transposed direct form II in double */
     memset(state, 0, sizeof state);
     for (i = 0; i < n; i++) {
-        double v = (double)x[i] * (double)p->scale_axes - mean;
+        double v = (double)(x[i] * scale_f) - mean;
         for (k = 0; k < n_sections; k++) {
             const double *s = sos + 6 * k;
             double *z = state + 2 * k;
