@@ -74,6 +74,21 @@ def _bin_labels(kept: list[int], fs: float, n_fft: int) -> list[str]:
     return out
 
 
+def _butter_stable(order: int, cutoff: float, fs: float) -> bool:
+    """The reference's design check: the float32 biquads of the tan() formulation have all
+    poles strictly inside the unit circle (the same test as the C core)."""
+    a = np.float32(math.tan(math.pi * cutoff / fs))
+    a2 = np.float32(float(a) ** 2)
+    for k in range(order // 2):
+        r = math.sin(math.pi * (2.0 * k + 1.0) / (2.0 * order))
+        s = float(a2) + 2.0 * float(a) * r + 1.0
+        d1 = float(np.float32(2.0 * (1 - float(a2)) / s))
+        d2 = float(np.float32(-(float(a2) - 2.0 * float(a) * r + 1.0) / s))
+        if np.max(np.abs(np.roots([1.0, -d1, -d2]))) >= 1.0:
+            return False
+    return True
+
+
 def _fmt(v: float) -> str:
     return f"{v:g}"
 
@@ -189,6 +204,13 @@ class SpectralAnalysis(DspBlock):
                     f"{_fmt(self.filter_cutoff)} Hz must be below half the sample rate "
                     f"({_fmt(fs1 / 2)} Hz); choose a lower cutoff frequency"
                 )
+            if not _butter_stable(o, self.filter_cutoff, fs1):
+                raise ConfigurationError(
+                    f"Filter created is not stable: a {o}-order {self.filter_type}-pass "
+                    f"Butterworth at {_fmt(self.filter_cutoff)} Hz ({_fmt(fs1)} Hz rate) is "
+                    "unstable in float32; move the cutoff away from 0 and from Nyquist or lower "
+                    "filter-order"
+                )
         if self.uses_wavelet:
             if not 1 <= self.wavelet_level <= 7:
                 raise ConfigurationError(
@@ -301,13 +323,6 @@ class SpectralAnalysis(DspBlock):
                     )
         nf = ffi.new("int32_t *")
         status = lib.edgert_spectral_check(self._c, int(n_samples), len(self.axes), nf)
-        if status == lib.EDGERT_ERR_PARAM and self.filtering:
-            raise ConfigurationError(
-                f"Filter created is not stable: a {self.filter_order}-order "
-                f"{self.filter_type}-pass Butterworth at {_fmt(self.filter_cutoff)} Hz "
-                f"({_fmt(self.sampling_freq / self.decimation_ratio)} Hz rate) is unstable in "
-                "float32; move the cutoff away from 0 and from Nyquist or lower filter-order"
-            )
         if status < 0:
             raise _status_error(status, "spectral-analysis configuration")
         self._checked[int(n_samples)] = int(nf[0])
