@@ -25,10 +25,15 @@
 
 #define V1_MAX_SECTIONS 4  /* order <= 8 */
 
+#define V1_MAX_PEAKS (1 << 20)
+
 int32_t edgert__v1_features_per_axis(const edgert_spectral_params *p)
 {
     int32_t edges;
-    if (p == NULL || p->peaks_count < 0) return 0;
+    if (p == NULL) return EDGERT_ERR_NULL;
+    if (p->peaks_count < 0 || p->peaks_count > V1_MAX_PEAKS || p->n_power_edges < 0 ||
+        p->n_power_edges > EDGERT_SPECTRAL_MAX_EDGES)
+        return EDGERT_ERR_PARAM;
     edges = p->n_power_edges > 1 ? p->n_power_edges - 1 : 0;
     return 1 + 2 * p->peaks_count + edges;
 }
@@ -131,9 +136,7 @@ static int check_params(const edgert_spectral_params *p, int32_t n)
     if (n < 1) return EDGERT_ERR_ARG;
     nfft = p->fft_length;
     if (nfft < 2 || (nfft & (nfft - 1)) != 0) return EDGERT_ERR_PARAM;
-    if (p->peaks_count < 0 || p->n_power_edges < 0 ||
-        p->n_power_edges > EDGERT_SPECTRAL_MAX_EDGES)
-        return EDGERT_ERR_PARAM;
+    if (edgert__v1_features_per_axis(p) < 0) return EDGERT_ERR_PARAM;
     if (!(p->sampling_freq > 0.0) || !isfinite(p->sampling_freq) || !isfinite(p->scale_axes) ||
         !isfinite(p->peaks_threshold))
         return EDGERT_ERR_PARAM;

@@ -337,7 +337,8 @@ int edgert__wavelet_check(const edgert_spectral_params *p, int32_t n)
 
 int32_t edgert__wavelet_features_per_axis(const edgert_spectral_params *p)
 {
-    if (p == NULL || !level_ok(p->wavelet_level, WAVELET_MAX_LEVEL)) return 0;
+    if (p == NULL) return EDGERT_ERR_NULL;
+    if (!level_ok(p->wavelet_level, WAVELET_MAX_LEVEL)) return EDGERT_ERR_PARAM;
     return WAVELET_FEATURES * (p->wavelet_level + 1);
 }
 
