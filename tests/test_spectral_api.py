@@ -279,3 +279,36 @@ def test_flatten_selected_statistics():
                       "stdev": False, "skewness": False, "kurtosis": False}, 62.5, ["a"])
     with pytest.raises(InputError, match="NaN"):
         block.features(np.array([1, np.nan], np.float32))
+
+
+def _reference_stable(order: int, fc: float, fs: float) -> bool:
+    """The reference block's filter_is_stable(), restated (float32 biquads, tf2zpk poles)."""
+    from scipy.signal import tf2zpk
+    a = np.float32(np.tan(np.pi * fc / fs))
+    a2 = np.float32(pow(a, 2))
+    poles = []
+    for ix in range(order // 2):
+        r = np.sin(np.pi * ((2.0 * ix) + 1.0) / (2.0 * order))
+        s = a2 + (2.0 * a * r) + 1.0
+        gain = np.float32(a2 / s)
+        d1 = np.float32(2.0 * (1 - a2) / s)
+        d2 = np.float32(-(a2 - (2.0 * a * r) + 1.0) / s)
+        poles.append(tf2zpk(gain * np.float32([1, 2, 1]), np.float32([1, -d1, -d2]))[1])
+    return bool(np.max(np.abs(poles)) < 1)
+
+
+@pytest.mark.filterwarnings("ignore::scipy.signal.BadCoefficients")
+@pytest.mark.parametrize("fs", [62.5, 1000.0])
+def test_stability_check_agrees_with_the_reference(fs):
+    from edgert.dsp.spectral import _butter_stable
+    for order in (2, 4, 6, 8):
+        for fc in np.geomspace(1e-4, fs / 2 * 0.9999, 60):
+            assert _butter_stable(order, fc, fs) == _reference_stable(order, fc, fs)
+            params = {"filter-type": "high", "filter-cutoff": fc, "filter-order": order,
+                      "fft-length": 16}
+            if _reference_stable(order, fc, fs):
+                # the C core accepts what the reference accepts
+                assert SpectralAnalysis(params, fs, ["a"], 2).n_features(64) > 0
+            else:
+                with pytest.raises(ConfigurationError, match="not stable"):
+                    SpectralAnalysis(params, fs, ["a"], 2)

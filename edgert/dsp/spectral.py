@@ -75,18 +75,20 @@ def _bin_labels(kept: list[int], fs: float, n_fft: int) -> list[str]:
 
 
 def _butter_stable(order: int, cutoff: float, fs: float) -> bool:
-    """The reference's design check: the float32 biquads of the tan() formulation have all
-    poles strictly inside the unit circle (the same test as the C core)."""
+    """The reference's design check, reproduced with its float32 arithmetic (numpy type
+    promotion of the reference's expressions; np.roots of the float32 denominators, as
+    scipy's tf2zpk does): the biquads of the tan() formulation have all poles inside the unit
+    circle. The C core applies a slightly looser version of this test (clearly unstable designs only)."""
     a = np.float32(math.tan(math.pi * cutoff / fs))
-    a2 = np.float32(float(a) ** 2)
+    a2 = np.float32(pow(a, 2))
+    poles = []
     for k in range(order // 2):
-        r = math.sin(math.pi * (2.0 * k + 1.0) / (2.0 * order))
-        s = float(a2) + 2.0 * float(a) * r + 1.0
-        d1 = float(np.float32(2.0 * (1 - float(a2)) / s))
-        d2 = float(np.float32(-(float(a2) - 2.0 * float(a) * r + 1.0) / s))
-        if np.max(np.abs(np.roots([1.0, -d1, -d2]))) >= 1.0:
-            return False
-    return True
+        r = np.sin(np.float64(math.pi * (2.0 * k + 1.0) / (2.0 * order)))  # float64, strong
+        s = a2 + (2.0 * a * r) + 1.0
+        d1 = np.float32(2.0 * (1 - a2) / s)
+        d2 = np.float32(-(a2 - (2.0 * a * r) + 1.0) / s)
+        poles.append(np.roots(np.array([1, -d1, -d2], dtype=np.float32)))
+    return bool(np.max(np.abs(poles)) < 1)
 
 
 def _fmt(v: float) -> str:
