@@ -122,6 +122,8 @@ def test_defaults_are_studio_defaults():
 # -- configuration errors ------------------------------------------------------------------
 @pytest.mark.parametrize("params,version,needle", [
     ({"fft-length": 24}, 4, "FFT length must be a power of 2"),
+    ({"fft-length": 0}, 4, "FFT length must be a power of 2"),
+    ({"fft-length": 2**20}, 4, "fft-length must be between 2 and 65536 (got 1048576)"),
     ({"filter-type": "low", "filter-order": 5}, 4,
      "filter-order must be an even number between 2 and 8 (got 5)"),
     ({"filter-type": "high", "filter-order": 10}, 4, "between 2 and 8 (got 10)"),

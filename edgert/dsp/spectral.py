@@ -161,10 +161,14 @@ class SpectralAnalysis(DspBlock):
     def _validate_config(self) -> None:
         """Window-independent checks, in the reference's order."""
         n = self.fft_length
-        if n < 2 or n > 65536 or n & (n - 1):
+        if n < 1 or n & (n - 1):
             raise ConfigurationError(
                 f"FFT length must be a power of 2: fft-length is {n}; use one of 16, 32, 64, "
                 "128, 256, 512, 1024, 2048, 4096"
+            )
+        if n < 2 or n > 65536:
+            raise ConfigurationError(
+                f"fft-length must be between 2 and 65536 (got {n}); Studio uses 16 to 4096"
             )
         r = self.decimation_ratio
         if r not in _RATIOS:
