@@ -352,6 +352,165 @@ void edgert__rfft_power_max(const edgert__rfft_plan *plan, const double *x, int3
     }
 }
 
+#if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
+#include <emmintrin.h>
+#define EDGERT_FFT_SSE2 1
+#endif
+
+#ifdef EDGERT_FFT_SSE2
+/* Two frames at once: lane 0 of every __m128d is frame A, lane 1 frame B; the arithmetic per
+ * lane is exactly the single-frame path's (cfft_split and the paired split above). */
+static void cfft_split2(const edgert__rfft_plan *plan, double *re, double *im, int32_t m)
+{
+    const double *st = plan->tw + 2 * m;
+    int32_t i, j, h;
+    if (m == 2) {
+        __m128d r0 = _mm_load_pd(re), i0 = _mm_load_pd(im);
+        __m128d r1 = _mm_load_pd(re + 2), i1 = _mm_load_pd(im + 2);
+        _mm_store_pd(re, _mm_add_pd(r0, r1));
+        _mm_store_pd(im, _mm_add_pd(i0, i1));
+        _mm_store_pd(re + 2, _mm_sub_pd(r0, r1));
+        _mm_store_pd(im + 2, _mm_sub_pd(i0, i1));
+        return;
+    }
+    if (m < 4)
+        return;
+    for (i = 0; i < m; i += 4) {
+        double *r = re + 2 * i, *q = im + 2 * i;
+        __m128d a0r = _mm_load_pd(r), a0i = _mm_load_pd(q);
+        __m128d a1r = _mm_load_pd(r + 2), a1i = _mm_load_pd(q + 2);
+        __m128d a2r = _mm_load_pd(r + 4), a2i = _mm_load_pd(q + 4);
+        __m128d a3r = _mm_load_pd(r + 6), a3i = _mm_load_pd(q + 6);
+        __m128d s0r = _mm_add_pd(a0r, a1r), s0i = _mm_add_pd(a0i, a1i);
+        __m128d d0r = _mm_sub_pd(a0r, a1r), d0i = _mm_sub_pd(a0i, a1i);
+        __m128d s1r = _mm_add_pd(a2r, a3r), s1i = _mm_add_pd(a2i, a3i);
+        __m128d d1r = _mm_sub_pd(a2r, a3r), d1i = _mm_sub_pd(a2i, a3i);
+        _mm_store_pd(r, _mm_add_pd(s0r, s1r));
+        _mm_store_pd(q, _mm_add_pd(s0i, s1i));
+        _mm_store_pd(r + 4, _mm_sub_pd(s0r, s1r));
+        _mm_store_pd(q + 4, _mm_sub_pd(s0i, s1i));
+        _mm_store_pd(r + 2, _mm_add_pd(d0r, d1i));
+        _mm_store_pd(q + 2, _mm_sub_pd(d0i, d1r));
+        _mm_store_pd(r + 6, _mm_sub_pd(d0r, d1i));
+        _mm_store_pd(q + 6, _mm_add_pd(d0i, d1r));
+    }
+    for (h = 4; h < m; h <<= 1) {
+        const double *wr = st, *wi = st + h;
+        for (i = 0; i < m; i += 2 * h) {
+            double *ar = re + 2 * i, *ai = im + 2 * i;
+            double *br = re + 2 * (i + h), *bi = im + 2 * (i + h);
+            for (j = 0; j < h; j++) {
+                __m128d w_r = _mm_set1_pd(wr[j]), w_i = _mm_set1_pd(wi[j]);
+                __m128d b_r = _mm_load_pd(br + 2 * j), b_i = _mm_load_pd(bi + 2 * j);
+                __m128d x_r = _mm_load_pd(ar + 2 * j), x_i = _mm_load_pd(ai + 2 * j);
+                __m128d tr = _mm_sub_pd(_mm_mul_pd(w_r, b_r), _mm_mul_pd(w_i, b_i));
+                __m128d ti = _mm_add_pd(_mm_mul_pd(w_r, b_i), _mm_mul_pd(w_i, b_r));
+                _mm_store_pd(br + 2 * j, _mm_sub_pd(x_r, tr));
+                _mm_store_pd(bi + 2 * j, _mm_sub_pd(x_i, ti));
+                _mm_store_pd(ar + 2 * j, _mm_add_pd(x_r, tr));
+                _mm_store_pd(ai + 2 * j, _mm_add_pd(x_i, ti));
+            }
+        }
+        st += 2 * h;
+    }
+}
+
+static void pack2(const edgert__rfft_plan *plan, const double *xa, int32_t la, const double *xb,
+                  int32_t lb, double *re, double *im)
+{
+    int32_t m = plan->n / 2, j;
+    const int32_t *br = plan->bitrev;
+    if (la >= plan->n && lb >= plan->n) {
+        for (j = 0; j < m; j++) {
+            int32_t d = 2 * br[j];
+            re[d] = xa[2 * j];
+            re[d + 1] = xb[2 * j];
+            im[d] = xa[2 * j + 1];
+            im[d + 1] = xb[2 * j + 1];
+        }
+    } else {
+        for (j = 0; j < m; j++) {
+            int32_t d = 2 * br[j], t = 2 * j;
+            re[d] = t < la ? xa[t] : 0.0;
+            re[d + 1] = t < lb ? xb[t] : 0.0;
+            im[d] = t + 1 < la ? xa[t + 1] : 0.0;
+            im[d + 1] = t + 1 < lb ? xb[t + 1] : 0.0;
+        }
+    }
+}
+
+static double hmax(__m128d v)
+{
+    double o[2];
+    _mm_storeu_pd(o, v);
+    return o[0] > o[1] ? o[0] : o[1];
+}
+
+/* max-hold of two frames (work: 2n doubles, 16-byte aligned) */
+static void rfft_power_max2(const edgert__rfft_plan *plan, const double *xa, int32_t la,
+                            const double *xb, int32_t lb, double scale, double *pmax,
+                            double *work)
+{
+    int32_t m = plan->n / 2, k;
+    double *re = work, *im = work + 2 * m;
+    const double *twc = plan->tw, *tws = plan->tw + m;
+    __m128d sc = _mm_set1_pd(scale), half = _mm_set1_pd(0.5), v;
+    __m128d z0r, z0i;
+    double p;
+    pack2(plan, xa, la, xb, lb, re, im);
+    cfft_split2(plan, re, im, m);
+    z0r = _mm_load_pd(re);
+    z0i = _mm_load_pd(im);
+    v = _mm_add_pd(z0r, z0i);
+    p = hmax(_mm_mul_pd(_mm_mul_pd(v, v), sc));
+    if (p > pmax[0])
+        pmax[0] = p;
+    v = _mm_sub_pd(z0r, z0i);
+    p = hmax(_mm_mul_pd(_mm_mul_pd(v, v), sc));
+    if (p > pmax[m])
+        pmax[m] = p;
+    for (k = 1; k <= m / 2; k++) {
+        int32_t c = m - k;
+        __m128d ar = _mm_load_pd(re + 2 * k), ai = _mm_load_pd(im + 2 * k);
+        __m128d br = _mm_load_pd(re + 2 * c), bi = _mm_load_pd(im + 2 * c);
+        __m128d er = _mm_mul_pd(half, _mm_add_pd(ar, br));
+        __m128d ei = _mm_mul_pd(half, _mm_sub_pd(ai, bi));
+        __m128d or_ = _mm_mul_pd(half, _mm_add_pd(ai, bi));
+        __m128d oi = _mm_sub_pd(_mm_setzero_pd(), _mm_mul_pd(half, _mm_sub_pd(ar, br)));
+        __m128d wr = _mm_set1_pd(twc[k]), wi = _mm_set1_pd(tws[k]);
+        __m128d pr = _mm_sub_pd(_mm_mul_pd(wr, or_), _mm_mul_pd(wi, oi));
+        __m128d pi = _mm_add_pd(_mm_mul_pd(wr, oi), _mm_mul_pd(wi, or_));
+        __m128d xr = _mm_add_pd(er, pr), xi = _mm_add_pd(ei, pi);
+        __m128d yr = _mm_sub_pd(er, pr), yi = _mm_sub_pd(ei, pi);
+        double p1 = hmax(_mm_mul_pd(_mm_add_pd(_mm_mul_pd(xr, xr), _mm_mul_pd(xi, xi)), sc));
+        double p2 = hmax(_mm_mul_pd(_mm_add_pd(_mm_mul_pd(yr, yr), _mm_mul_pd(yi, yi)), sc));
+        pmax[k] = p1 > pmax[k] ? p1 : pmax[k];
+        pmax[c] = p2 > pmax[c] ? p2 : pmax[c];
+    }
+}
+#endif
+
+void edgert__welch_max_hold(const edgert__rfft_plan *plan, const double *y, int32_t len,
+                            int32_t step, double scale, double *pmax, double *work)
+{
+    int32_t n = plan->n, half = n / 2, k, ix = 0;
+    for (k = 0; k <= half; k++)
+        pmax[k] = 0.0;
+#ifdef EDGERT_FFT_SSE2
+    if (n >= 32 && ((size_t)work & 15u) == 0) {
+        for (; ix + step < len; ix += 2 * step) {
+            int32_t ib = ix + step;
+            int32_t la = len - ix < n ? len - ix : n, lb = len - ib < n ? len - ib : n;
+            rfft_power_max2(plan, y + ix, la, y + ib, lb, scale, pmax, work);
+        }
+    }
+#endif
+    for (; ix < len; ix += step) {
+        int32_t l = len - ix < n ? len - ix : n;
+        edgert__rfft_power_max(plan, y + ix, l, scale, pmax, work);
+    }
+}
+
 int edgert_rfft_scratch_size(int32_t n, size_t *bytes)
 {
     if (bytes == NULL)

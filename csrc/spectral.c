@@ -246,7 +246,7 @@ static void map_scratch(const edgert_spectral_params *p, const layout *ly, scrat
         m->plan = off;
         off += al16(edgert__rfft_plan_bytes(p->fft_length));
         m->work = off;
-        off += al16(N * sizeof(double));
+        off += al16(2 * N * sizeof(double));
         m->pw = off;
         off += al16((N / 2 + 1) * sizeof(double));
         m->pmax = off;
@@ -405,7 +405,7 @@ static void fft_block(const fft_ctx *c, const double *y, int32_t n, int spec_sta
                       int32_t k_lo, int32_t k_hi, float *out)
 {
     const edgert_spectral_params *p = c->p;
-    int32_t N = p->fft_length, half = N / 2, k, step, ix;
+    int32_t N = p->fft_length, half = N / 2, k, step;
     double msq, sk, ku;
     double invN = 1.0 / (double)N;
     double *pmax = c->pmax;
@@ -414,12 +414,7 @@ static void fft_block(const fft_ctx *c, const double *y, int32_t n, int spec_sta
     *out++ = (float)sk;
     *out++ = (float)ku;
     step = p->do_fft_overlap ? N - N / 2 : N;
-    for (k = 0; k <= half; k++)
-        pmax[k] = 0.0;
-    for (ix = 0; ix < n; ix += step) {
-        int32_t len = n - ix < N ? n - ix : N;
-        edgert__rfft_power_max(&c->plan, y + ix, len, invN, pmax, c->work);
-    }
+    edgert__welch_max_hold(&c->plan, y, n, step, invN, pmax, c->work);
     if (spec_stats) {
         moments(pmax, half + 1, DBL_EPSILON, &sk, &ku, NULL);
         *out++ = (float)sk;
