@@ -526,13 +526,16 @@ int edgert_spectral_features_batch(const edgert_spectral_params *p, const float 
          * rows; NaN/inf in the raw values -> status (after scaling a finite value can only
          * overflow to inf, also caught). */
         {
-            int bad = 0;
-            for (t = 0; t < n_samples; t++) {
-                const float *row = win + (size_t)t * (size_t)row_stride;
-                for (a = 0; a < n_axes; a++) {
-                    float v = row[axes[a]] * scale_f;
-                    bad |= !(v - v == 0.0f); /* NaN or inf */
-                    x[(size_t)a * (size_t)n_samples + (size_t)t] = (double)v;
+            uint32_t bad = 0; /* exponent all ones: NaN or inf (branch-free, vectorises) */
+            for (a = 0; a < n_axes; a++) {
+                const float *col = win + axes[a];
+                double *xa = x + (size_t)a * (size_t)n_samples;
+                for (t = 0; t < n_samples; t++) {
+                    float v = col[(size_t)t * (size_t)row_stride] * scale_f;
+                    uint32_t u;
+                    memcpy(&u, &v, sizeof(u));
+                    bad |= (uint32_t)((u & 0x7f800000u) == 0x7f800000u);
+                    xa[t] = (double)v;
                 }
             }
             if (bad)
