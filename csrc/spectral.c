@@ -229,6 +229,13 @@ int edgert_spectral_check(const edgert_spectral_params *p, int32_t n_samples, in
     return EDGERT_OK;
 }
 
+/* Windows pre-processed together: two when the float32 Butterworth runs on at most 4 axes,
+ * so the 4-lane filter recursions of two windows overlap (the recursion is latency bound). */
+static int32_t window_group(const edgert_spectral_params *p, const layout *ly)
+{
+    return (p->version >= 2 && ly->f32 && ly->butter && ly->n_axes <= 4) ? 2 : 1;
+}
+
 /* ---- scratch ---- */
 typedef struct {
     size_t plan, x, lf, work, pw, pmax, fbuf, callee, total;
@@ -241,7 +248,8 @@ static void map_scratch(const edgert_spectral_params *p, const layout *ly, scrat
     size_t off = 0, N = (size_t)p->fft_length;
     memset(m, 0, sizeof(*m));
     m->x = off;
-    off += al16((size_t)ly->L * (size_t)ly->n_axes * sizeof(double));
+    off += al16((size_t)ly->L * (size_t)ly->n_axes * (size_t)window_group(p, ly) *
+                sizeof(double));
     if (ly->fft) {
         m->plan = off;
         off += al16(edgert__rfft_plan_bytes(p->fft_length));
@@ -442,7 +450,7 @@ int edgert_spectral_features_batch(const edgert_spectral_params *p, const float 
     double bsos_d[24], bzi_d[8];
     double dsos[2][24], dzi[2][8]; /* decimation stages: [0] ratio 3, [1] ratio 10 */
     fft_ctx fc;
-    int32_t nsec = 0, w, a, i;
+    int32_t nsec = 0, w, a, i, group;
     float scale_f;
     int st;
 
@@ -502,11 +510,13 @@ int edgert_spectral_features_batch(const edgert_spectral_params *p, const float 
     }
     scale_f = (float)p->scale_axes;
 
-    for (w = 0; w < n_windows; w++) {
-        float *orow = out + (size_t)w * (size_t)out_stride;
-        const float *win = data + (size_t)starts[w] * (size_t)row_stride;
-        int32_t t, n = n_samples;
+    group = window_group(p, &ly);
+    for (w = 0; w < n_windows; w += group) {
+        int32_t t, n = n_samples, q, nq = n_windows - w < group ? n_windows - w : group;
+        int32_t n_sig = nq * n_axes; /* signal s = q * n_axes + a at x + s * L */
         if (p->version == 1) {
+            float *orow = out + (size_t)w * (size_t)out_stride;
+            const float *win = data + (size_t)starts[w] * (size_t)row_stride;
             for (a = 0; a < n_axes; a++) {
                 const float *col = win + axes[a];
                 float *fb = (float *)(base + sm.fbuf);
@@ -522,68 +532,75 @@ int edgert_spectral_features_batch(const edgert_spectral_params *p, const float 
             }
             continue;
         }
-        /* 1. scale, in float32 like the reference; axis a at x + a*L. One pass over the
-         * rows; NaN/inf in the raw values -> status (after scaling a finite value can only
-         * overflow to inf, also caught). */
+        /* 1. scale, in float32 like the reference. NaN/inf in the raw values -> status
+         * (after scaling a finite value can only overflow to inf, also caught). */
         {
             uint32_t bad = 0; /* exponent all ones: NaN or inf (branch-free, vectorises) */
-            for (a = 0; a < n_axes; a++) {
-                const float *col = win + axes[a];
-                double *xa = x + (size_t)a * (size_t)n_samples;
-                for (t = 0; t < n_samples; t++) {
-                    float v = col[(size_t)t * (size_t)row_stride] * scale_f;
-                    uint32_t u;
-                    memcpy(&u, &v, sizeof(u));
-                    bad |= (uint32_t)((u & 0x7f800000u) == 0x7f800000u);
-                    xa[t] = (double)v;
+            for (q = 0; q < nq; q++) {
+                const float *win = data + (size_t)starts[w + q] * (size_t)row_stride;
+                for (a = 0; a < n_axes; a++) {
+                    const float *col = win + axes[a];
+                    double *xa = x + (size_t)(q * n_axes + a) * (size_t)n_samples;
+                    for (t = 0; t < n_samples; t++) {
+                        float v = col[(size_t)t * (size_t)row_stride] * scale_f;
+                        uint32_t u;
+                        memcpy(&u, &v, sizeof(u));
+                        bad |= (uint32_t)((u & 0x7f800000u) == 0x7f800000u);
+                        xa[t] = (double)v;
+                    }
                 }
             }
             if (bad)
                 return EDGERT_ERR_NONFINITE;
         }
         /* 2. input decimation (v4), in double */
-        for (a = 0; a < n_axes; a++) {
+        for (a = 0; a < n_sig; a++) {
             double *xa = x + (size_t)a * (size_t)n_samples;
             n = n_samples;
             for (i = 0; i < ly.n_stages; i++) {
-                int q = ly.stage_r[i] == 3 ? 0 : 1;
-                n = edgert__decimate_d(dsos[q], dzi[q], ly.stage_r[i], xa, n, xa);
+                int r = ly.stage_r[i] == 3 ? 0 : 1;
+                n = edgert__decimate_d(dsos[r], dzi[r], ly.stage_r[i], xa, n, xa);
             }
         }
         /* 3. Butterworth, zero initial state */
         if (ly.butter) {
             if (ly.f32) {
-                edgert__sosfilt_f_axes(bsos_f, nsec, x, n, (size_t)n_samples, n_axes);
+                edgert__sosfilt_f_axes(bsos_f, nsec, x, n, (size_t)n_samples, n_sig);
             } else {
-                for (a = 0; a < n_axes; a++) {
+                for (a = 0; a < n_sig; a++) {
                     memset(bzi_d, 0, sizeof(bzi_d));
                     edgert__sosfilt_d(bsos_d, nsec, x + (size_t)a * (size_t)n_samples, n,
                                       bzi_d);
                 }
             }
         }
-        for (a = 0; a < n_axes; a++) {
-            double *xa = x + (size_t)a * (size_t)n_samples;
-            /* 4. mean removal */
-            remove_mean(xa, n, ly.f32);
-            if (!ly.fft) {
-                float *fb = (float *)(base + sm.fbuf);
-                for (t = 0; t < n; t++)
-                    fb[t] = (float)xa[t];
-                st = edgert__wavelet_axis(p, fb, n, orow + (size_t)a * ly.per_axis,
-                                          (float *)(base + sm.callee));
-                if (st != EDGERT_OK)
-                    return st;
-                continue;
-            }
-            fft_block(&fc, xa, n, p->version >= 4, ly.f32 ? (double)FLT_EPSILON : DBL_EPSILON,
-                      ly.k_lo, ly.k_hi, orow + (size_t)a * ly.per_axis);
-            if (ly.lf) {
-                double *lf = (double *)(base + sm.lf);
-                int32_t m = edgert__decimate_d(dsos[1], dzi[1], 10, xa, n, lf);
-                remove_mean(lf, m, 0);
-                fft_block(&fc, lf, m, 1, DBL_EPSILON, ly.k_lo_lf, ly.k_hi_lf,
-                          orow + (size_t)n_axes * ly.per_axis + (size_t)a * ly.per_axis_lf);
+        for (q = 0; q < nq; q++) {
+            float *orow = out + (size_t)(w + q) * (size_t)out_stride;
+            for (a = 0; a < n_axes; a++) {
+                double *xa = x + (size_t)(q * n_axes + a) * (size_t)n_samples;
+                /* 4. mean removal */
+                remove_mean(xa, n, ly.f32);
+                if (!ly.fft) {
+                    float *fb = (float *)(base + sm.fbuf);
+                    for (t = 0; t < n; t++)
+                        fb[t] = (float)xa[t];
+                    st = edgert__wavelet_axis(p, fb, n, orow + (size_t)a * ly.per_axis,
+                                              (float *)(base + sm.callee));
+                    if (st != EDGERT_OK)
+                        return st;
+                    continue;
+                }
+                fft_block(&fc, xa, n, p->version >= 4,
+                          ly.f32 ? (double)FLT_EPSILON : DBL_EPSILON, ly.k_lo, ly.k_hi,
+                          orow + (size_t)a * ly.per_axis);
+                if (ly.lf) {
+                    double *lf = (double *)(base + sm.lf);
+                    int32_t m = edgert__decimate_d(dsos[1], dzi[1], 10, xa, n, lf);
+                    remove_mean(lf, m, 0);
+                    fft_block(&fc, lf, m, 1, DBL_EPSILON, ly.k_lo_lf, ly.k_hi_lf,
+                              orow + (size_t)n_axes * ly.per_axis +
+                                  (size_t)a * ly.per_axis_lf);
+                }
             }
         }
     }
