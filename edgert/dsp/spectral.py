@@ -74,6 +74,23 @@ def _bin_labels(kept: list[int], fs: float, n_fft: int) -> list[str]:
     return out
 
 
+def _butter_stable(order: int, cutoff: float, fs: float) -> bool:
+    """The reference's design check, reproduced with its float32 arithmetic (numpy type
+    promotion of the reference's expressions; np.roots of the float32 denominators, as
+    scipy's tf2zpk does): the biquads of the tan() formulation have all poles inside the unit
+    circle. The C core applies a slightly looser version of this test (clearly unstable designs only)."""
+    a = np.float32(math.tan(math.pi * cutoff / fs))
+    a2 = np.float32(pow(a, 2))
+    poles = []
+    for k in range(order // 2):
+        r = np.sin(np.float64(math.pi * (2.0 * k + 1.0) / (2.0 * order)))  # float64, strong
+        s = a2 + (2.0 * a * r) + 1.0
+        d1 = np.float32(2.0 * (1 - a2) / s)
+        d2 = np.float32(-(a2 - (2.0 * a * r) + 1.0) / s)
+        poles.append(np.roots(np.array([1, -d1, -d2], dtype=np.float32)))
+    return bool(np.max(np.abs(poles)) < 1)
+
+
 def _fmt(v: float) -> str:
     return f"{v:g}"
 
@@ -131,6 +148,7 @@ class SpectralAnalysis(DspBlock):
         self._validate_config()
         self._c = self._c_params()
         self._checked: dict[int, int] = {}
+        self._scratch: dict[int, int] = {}
 
     # -- configuration ----------------------------------------------------------------------
     @property
@@ -144,10 +162,14 @@ class SpectralAnalysis(DspBlock):
     def _validate_config(self) -> None:
         """Window-independent checks, in the reference's order."""
         n = self.fft_length
-        if n < 2 or n > 65536 or n & (n - 1):
+        if n < 1 or n & (n - 1):
             raise ConfigurationError(
                 f"FFT length must be a power of 2: fft-length is {n}; use one of 16, 32, 64, "
                 "128, 256, 512, 1024, 2048, 4096"
+            )
+        if n < 2 or n > 65536:
+            raise ConfigurationError(
+                f"fft-length must be between 2 and 65536 (got {n}); Studio uses 16 to 4096"
             )
         r = self.decimation_ratio
         if r not in _RATIOS:
@@ -188,6 +210,13 @@ class SpectralAnalysis(DspBlock):
                     f"Cut-off frequency is above Nyquist: filter-cutoff "
                     f"{_fmt(self.filter_cutoff)} Hz must be below half the sample rate "
                     f"({_fmt(fs1 / 2)} Hz); choose a lower cutoff frequency"
+                )
+            if not _butter_stable(o, self.filter_cutoff, fs1):
+                raise ConfigurationError(
+                    f"Filter created is not stable: a {o}-order {self.filter_type}-pass "
+                    f"Butterworth at {_fmt(self.filter_cutoff)} Hz ({_fmt(fs1)} Hz rate) is "
+                    "unstable in float32; move the cutoff away from 0 and from Nyquist or lower "
+                    "filter-order"
                 )
         if self.uses_wavelet:
             if not 1 <= self.wavelet_level <= 7:
@@ -247,8 +276,9 @@ class SpectralAnalysis(DspBlock):
     def check(self, n_samples: int) -> int:
         """Validate the configuration for windows of ``n_samples`` samples per axis and
         return the feature count; raises ConfigurationError/InputError saying what to change."""
-        if n_samples in self._checked:
-            return self._checked[n_samples]
+        nf = self._checked.get(n_samples)
+        if nf is not None:
+            return nf
         if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
             raise InputError(
                 f"the window is empty or invalid ({n_samples!r} samples): pass at least one "
@@ -301,13 +331,6 @@ class SpectralAnalysis(DspBlock):
                     )
         nf = ffi.new("int32_t *")
         status = lib.edgert_spectral_check(self._c, int(n_samples), len(self.axes), nf)
-        if status == lib.EDGERT_ERR_PARAM and self.filtering:
-            raise ConfigurationError(
-                f"Filter created is not stable: a {self.filter_order}-order "
-                f"{self.filter_type}-pass Butterworth at {_fmt(self.filter_cutoff)} Hz "
-                f"({_fmt(self.sampling_freq / self.decimation_ratio)} Hz rate) is unstable in "
-                "float32; move the cutoff away from 0 and from Nyquist or lower filter-order"
-            )
         if status < 0:
             raise _status_error(status, "spectral-analysis configuration")
         self._checked[int(n_samples)] = int(nf[0])
@@ -363,12 +386,20 @@ class SpectralAnalysis(DspBlock):
                     + [f"{a} {s}" for a in self.axes for s in lf])
         return [f"{a} {s}" for a in self.axes for s in per]
 
+    def _scratch_bytes(self, window_samples: int) -> int:
+        nb = self._scratch.get(window_samples)
+        if nb is None:
+            nbytes = ffi.new("size_t *")
+            status = lib.edgert_spectral_scratch_size(self._c, window_samples, len(self.axes),
+                                                      nbytes)
+            if status < 0:
+                raise _status_error(status, "spectral-analysis scratch size")
+            nb = self._scratch[window_samples] = int(nbytes[0])
+        return nb
+
     def _run(self, data, starts, cols, window_samples, out) -> int:
-        nbytes = ffi.new("size_t *")
-        status = lib.edgert_spectral_scratch_size(self._c, window_samples, len(self.axes), nbytes)
-        if status < 0:
-            raise _status_error(status, "spectral-analysis scratch size")
-        scratch = np.empty(int(nbytes[0]) + 16, dtype=np.uint8)
+        # per call: several threads may run batches of this block at once
+        scratch = np.empty(self._scratch_bytes(window_samples), dtype=np.uint8)
         d, s, c, o = buffers(data, starts, cols, out)
         return lib.edgert_spectral_features_batch(
             self._c, d, data.shape[0], data.shape[1], c, len(self.axes), s, starts.size,
