@@ -211,7 +211,7 @@ class _Compiler:
 
     def opts(self, op: OpDesc, cls_name: str):
         o = op.options
-        if o is None or type(o).__name__ != cls_name:
+        if o is None or o.kind != cls_name:
             return None
         return o
 
@@ -515,7 +515,7 @@ class _Compiler:
         dt = self.op_dtype(op, a)
         self.same_type(op, [b, out], dt)
         o = op.options
-        fused = int(o.FusedActivationFunction()) if o is not None and hasattr(o, "FusedActivationFunction") else 0
+        fused = int(o.FusedActivationFunction()) if o is not None and "FusedActivationFunction" in o.values else 0
         da, db, do = (_dims4(self.gt(i).shape, op.where()) for i in (a, b, out))
         for k in range(4):
             if do[k] != max(da[k], db[k]) or da[k] not in (1, do[k]) or db[k] not in (1, do[k]):
