@@ -271,6 +271,54 @@ def test_other_backends_agree(backend):
         assert diff <= LITERT_REF_BOUND_LSB[name] + 1
 
 
+UNSUPPORTED = os.path.join(MODELS, "unsupported", "sub_f32.tflite")
+
+
+@needs_engine
+def test_unsupported_operator_named_by_native_backend():
+    from edgert.engine import load_model
+    from edgert.errors import UnsupportedOperatorError
+
+    with pytest.raises(UnsupportedOperatorError, match="SUB"):
+        load_model(UNSUPPORTED, backend="native")
+
+
+@needs_engine
+def test_auto_backend_falls_back_to_interpreter_for_unsupported_operator():
+    from edgert.engine import load_model
+
+    m = load_model(UNSUPPORTED, backend="auto")
+    ref = LitertOracle(UNSUPPORTED)
+    X = np.random.default_rng(5).normal(0, 2, size=(50, 8)).astype(np.float32)
+    got = _as_list(m.invoke_batch(X))[0]
+    np.testing.assert_allclose(got, ref.invoke_batch(X)[0], rtol=1e-6, atol=1e-7)
+
+
+@needs_engine
+def test_bad_inputs_raise_input_error():
+    from edgert.errors import InputError
+
+    m = native("dense_ei_i8.tflite")
+    with pytest.raises(InputError, match="int8"):
+        m.invoke(np.zeros((1, 33), np.float32))
+    with pytest.raises(InputError, match="shape"):
+        m.invoke(np.zeros((1, 34), np.int8))
+    with pytest.raises(InputError):
+        m.invoke_batch(np.zeros((5, 32), np.int8))
+    with pytest.raises(InputError):
+        m.invoke_batch(np.zeros((5, 33), np.float32))
+
+
+@needs_engine
+def test_corrupt_model_raises_model_error():
+    from edgert.engine import load_model
+    from edgert.errors import ModelError
+
+    for bad in (b"", b"not a flatbuffer at all", open(_path("dense_ei_i8.tflite"), "rb").read()[:100]):
+        with pytest.raises(ModelError):
+            load_model(bad, backend="native")
+
+
 def measure() -> None:
     """Print the Micro vs ai-edge-litert differences over this file's inputs."""
     for name in QUANT:

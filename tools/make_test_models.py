@@ -38,6 +38,7 @@ Fixtures:
                  DEQUANTIZE at the output, int8 inside.
   dense_fio_i8   the dense classifier with float32 input/output (QUANTIZE/DEQUANTIZE).
   softmax_*      a lone SOFTMAX over 10 logits (measures the Micro/desktop int8 difference).
+  unsupported/sub_f32  SUB (not an engine operator): for the unsupported-operator paths.
   squeeze_*      SQUEEZE + RELU, hand-built with the flatbuffers builder (the converter turns
                  every static SQUEEZE into RESHAPE).
 """
@@ -269,6 +270,19 @@ def softmax_only():
     rng = np.random.default_rng(SEED + 6)
     X = (rng.normal(0, 6.0, size=(300, 10))).astype(np.float32)
     return SoftmaxOnly(), X
+
+
+class SubOnly(tf.Module):
+    """x - c then relu: SUB is not an operator of the native engine (tests of the
+    UnsupportedOperatorError and of backend="auto" falling back to the interpreter)."""
+
+    def __init__(self):
+        super().__init__()
+        self.c = tf.constant(np.linspace(-1, 1, 8, dtype=np.float32)[None])
+
+    @tf.function(input_signature=[tf.TensorSpec([1, 8], tf.float32)])
+    def __call__(self, x):
+        return tf.nn.relu(x - self.c)
 
 
 def squeeze_model(int8: bool) -> bytes:
@@ -509,6 +523,9 @@ def main() -> int:
     outputs["softmax_i8.tflite"] = to_int8(mod, X)
     outputs["squeeze_f32.tflite"] = squeeze_model(int8=False)
     outputs["squeeze_i8.tflite"] = squeeze_model(int8=True)
+
+    os.makedirs(os.path.join(args.out, "unsupported"), exist_ok=True)
+    outputs["unsupported/sub_f32.tflite"] = to_float(SubOnly())
 
     manifest = {"tensorflow": tf.__version__, "seed": SEED, "files": {}}
     for name, buf in outputs.items():
