@@ -103,6 +103,18 @@ int32_t eg_one_minus_x_over_one_plus_x_for_x_in_0_1(int32_t a);
 int32_t eg_logistic_q(int32_t a, int integer_bits);
 int32_t eg_tanh_q(int32_t a, int integer_bits);
 
+/* Packed int16 matrix-vector product + requantization shared by FULLY_CONNECTED and CONV_2D
+ * (kernel_fc.c): weights in groups of 4 rows x pairs of columns, see pack_fc_weights() in
+ * edgert/engine/compiler.py; xw: depth values then a 0. */
+#define EG_WIDE_MAX 512
+void eg_matvec_packed(const int16_t *xw, int32_t depth, const int16_t *wp, int32_t units,
+                      const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                      const edgert_act *a, int8_t *y);
+static inline int32_t eg_packed_numel(int32_t units, int32_t depth)
+{
+    return ((units + 3) / 4) * ((depth + 1) / 2) * 8;
+}
+
 /* A resolved op: tensor records and data pointers of its inputs and output. */
 typedef struct {
     const edgert_op *op;

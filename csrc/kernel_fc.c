@@ -59,61 +59,66 @@ static void fc_s8(const edgert_fc_params *p, const int8_t *x, const int8_t *w,
  * stack buffer; one 16-bit multiply-add of a group with the broadcast pair (x[2k], x[2k+1])
  * yields 4 partial sums, so no horizontal reductions are needed. Exact int32 arithmetic: the
  * result is the same as fc_s8. */
-#define FC_WIDE_MAX 256
 #if defined(__SSE2__) || defined(_M_X64)
 #include <emmintrin.h>
 #define EG_FC_SSE2 1
 #endif
 
+/* y[o] = requant(sum_d w[o][d] * xw[d] + bias[o]) for all units, weights packed as above;
+ * xw holds depth int16 values followed by one 0 (odd depths). depth <= EG_WIDE_MAX. */
+void eg_matvec_packed(const int16_t *xw, int32_t depth, const int16_t *wp, int32_t units,
+                      const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                      const edgert_act *a, int8_t *y)
+{
+    const int32_t pairs = (depth + 1) / 2, groups = (units + 3) / 4;
+    const int32_t out_offset = a->out_offset, lo = a->act_min, hi = a->act_max;
+    int32_t acc[4];
+    int32_t g, k, j;
+#ifdef EG_FC_SSE2
+    __m128i xb[EG_WIDE_MAX / 2];   /* each input pair broadcast to the 4 lanes */
+    for (k = 0; k < pairs; k++) {
+        int32_t xx;
+        memcpy(&xx, xw + 2 * k, 4);
+        xb[k] = _mm_set1_epi32(xx);
+    }
+#endif
+    for (g = 0; g < groups; g++) {
+        const int16_t *wg = wp + (size_t)g * pairs * 8;
+#ifdef EG_FC_SSE2
+        __m128i a0 = _mm_setzero_si128(), a1 = _mm_setzero_si128();
+        for (k = 0; k + 1 < pairs; k += 2) {
+            a0 = _mm_add_epi32(a0, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(wg + 8 * k)), xb[k]));
+            a1 = _mm_add_epi32(a1, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(wg + 8 * k + 8)), xb[k + 1]));
+        }
+        if (k < pairs)
+            a0 = _mm_add_epi32(a0, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(wg + 8 * k)), xb[k]));
+        _mm_storeu_si128((__m128i *)(void *)acc, _mm_add_epi32(a0, a1));
+#else
+        acc[0] = acc[1] = acc[2] = acc[3] = 0;
+        for (k = 0; k < pairs; k++) {
+            const int32_t x0 = xw[2 * k], x1 = xw[2 * k + 1];
+            for (j = 0; j < 4; j++)
+                acc[j] += (int32_t)wg[8 * k + 2 * j] * x0 + (int32_t)wg[8 * k + 2 * j + 1] * x1;
+        }
+#endif
+        for (j = 0; j < 4 && 4 * g + j < units; j++) {
+            const int32_t o = 4 * g + j;
+            const int32_t v = eg_mbqm(acc[j] + bias[o], mult[o], shift[o]) + out_offset;
+            y[o] = (int8_t)eg_clamp(v, lo, hi);
+        }
+    }
+}
+
 static void fc_s8_packed(const edgert_fc_params *p, const int8_t *x, const int16_t *wp,
                          const int32_t *bias, const int32_t *mult, const int32_t *shift, int8_t *y)
 {
-    const int32_t depth = p->depth, units = p->units;
-    const int32_t pairs = (depth + 1) / 2, groups = (units + 3) / 4;
-    const int32_t out_offset = p->a.out_offset, lo = p->a.act_min, hi = p->a.act_max;
-    int16_t xw[FC_WIDE_MAX + 2];
-    int32_t acc[4];
-    int32_t r, g, k, j, d;
-#ifdef EG_FC_SSE2
-    __m128i xb[FC_WIDE_MAX / 2];   /* each input pair broadcast to the 4 lanes */
-#endif
+    int16_t xw[EG_WIDE_MAX + 2];
+    int32_t r, d;
     for (r = 0; r < p->rows; r++) {
-        const int8_t *xr = x + (size_t)r * depth;
-        int8_t *yr = y + (size_t)r * units;
-        for (d = 0; d < depth; d++) xw[d] = xr[d];
-        xw[depth] = 0;
-#ifdef EG_FC_SSE2
-        for (k = 0; k < pairs; k++) {
-            int32_t xx;
-            memcpy(&xx, xw + 2 * k, 4);
-            xb[k] = _mm_set1_epi32(xx);
-        }
-#endif
-        for (g = 0; g < groups; g++) {
-            const int16_t *wg = wp + (size_t)g * pairs * 8;
-#ifdef EG_FC_SSE2
-            __m128i a0 = _mm_setzero_si128(), a1 = _mm_setzero_si128();
-            for (k = 0; k + 1 < pairs; k += 2) {
-                a0 = _mm_add_epi32(a0, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(wg + 8 * k)), xb[k]));
-                a1 = _mm_add_epi32(a1, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(wg + 8 * k + 8)), xb[k + 1]));
-            }
-            if (k < pairs)
-                a0 = _mm_add_epi32(a0, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(wg + 8 * k)), xb[k]));
-            _mm_storeu_si128((__m128i *)(void *)acc, _mm_add_epi32(a0, a1));
-#else
-            acc[0] = acc[1] = acc[2] = acc[3] = 0;
-            for (k = 0; k < pairs; k++) {
-                const int32_t x0 = xw[2 * k], x1 = xw[2 * k + 1];
-                for (j = 0; j < 4; j++)
-                    acc[j] += (int32_t)wg[8 * k + 2 * j] * x0 + (int32_t)wg[8 * k + 2 * j + 1] * x1;
-            }
-#endif
-            for (j = 0; j < 4 && 4 * g + j < units; j++) {
-                const int32_t o = 4 * g + j;
-                const int32_t v = eg_mbqm(acc[j] + bias[o], mult[o], shift[o]) + out_offset;
-                yr[o] = (int8_t)eg_clamp(v, lo, hi);
-            }
-        }
+        const int8_t *xr = x + (size_t)r * p->depth;
+        for (d = 0; d < p->depth; d++) xw[d] = xr[d];
+        xw[p->depth] = 0;
+        eg_matvec_packed(xw, p->depth, wp, p->units, bias, mult, shift, &p->a, y + (size_t)r * p->units);
     }
 }
 
@@ -136,7 +141,7 @@ static void fc_f32(const edgert_fc_params *p, const float *x, const float *w,
 int eg_fc_run(const eg_call *c)
 {
     const edgert_fc_params *p = &c->op->p.fc;
-    if (c->op->dtype == EDGERT_DTYPE_INT8 && c->op->n_in == 6 && p->depth <= FC_WIDE_MAX)
+    if (c->op->dtype == EDGERT_DTYPE_INT8 && c->op->n_in == 6 && p->depth <= EG_WIDE_MAX)
         fc_s8_packed(p, (const int8_t *)c->in[0], (const int16_t *)c->in[5], (const int32_t *)c->in[2],
                      (const int32_t *)c->in[3], (const int32_t *)c->in[4], (int8_t *)c->out);
     else if (c->op->dtype == EDGERT_DTYPE_INT8)

@@ -30,7 +30,7 @@ OP = {
     "CONCATENATION": 18, "STRIDED_SLICE": 19, "REQUANTIZE": 20,
 }
 MAX_OP_INPUTS = 8
-FC_WIDE_MAX = 256   # csrc/kernel_fc.c: int16 weight copies are used up to this depth
+WIDE_MAX = 512   # csrc/engine_internal.h EG_WIDE_MAX: packed int16 weights are used up to this depth
 MAX_IO = 8
 ALIGN = 16
 
@@ -271,7 +271,7 @@ class _Compiler:
                    self.const(folded.astype(np.int32), DT_INT32, f"{wt.name}/folded_bias"),
                    self.const(np.array([m for m, _ in ms], dtype=np.int32), DT_INT32, f"{wt.name}/mult"),
                    self.const(np.array([s for _, s in ms], dtype=np.int32), DT_INT32, f"{wt.name}/shift")]
-            if self.wide_weights and depth <= FC_WIDE_MAX:
+            if self.wide_weights and depth <= WIDE_MAX:
                 ins.append(self.const(pack_fc_weights(W), DT_INT16, f"{wt.name}/packed"))
             params["a"] = dict(self.act(op, dt, out, fused), in_offset=-z_in)
         else:
@@ -346,6 +346,9 @@ class _Compiler:
             ins = [self.tensor(x, op), self.tensor(w, op), self.const(bias, DT_INT32, f"{wt.name}/bias"),
                    self.const(np.array([m for m, _ in ms], dtype=np.int32), DT_INT32, f"{wt.name}/mult"),
                    self.const(np.array([s for _, s in ms], dtype=np.int32), DT_INT32, f"{wt.name}/shift")]
+            K = kh * kw * W.shape[3]
+            if self.wide_weights and not depthwise and W.shape[3] == xs[3] and K <= WIDE_MAX:
+                ins.append(self.const(pack_fc_weights(W.reshape(oc, K)), DT_INT16, f"{wt.name}/packed"))
             params["a"] = dict(self.act(op, dt, out, fused), in_offset=-z_in)
         else:
             bias_f = np.zeros(oc, dtype=np.float32)
