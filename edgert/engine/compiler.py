@@ -33,6 +33,7 @@ MAX_OP_INPUTS = 8
 WIDE_MAX = 512   # csrc/engine_internal.h EG_WIDE_MAX: packed int16 weights are used up to this depth
 MAX_IO = 8
 ALIGN = 16
+MAX_TENSOR_BYTES = (1 << 31) - 1
 
 _DT_OF_TYPE = {tflite.TensorType.FLOAT32: DT_FLOAT32, tflite.TensorType.INT8: DT_INT8,
                tflite.TensorType.INT32: DT_INT32}
@@ -101,6 +102,8 @@ def _dims4(shape: tuple[int, ...], where: str) -> tuple[int, int, int, int]:
     d = (1,) * (4 - len(shape)) + tuple(int(x) for x in shape)
     if any(x <= 0 for x in d):
         raise UnsupportedOperatorError(f"{where}: empty tensor shape {shape}")
+    if d[0] * d[1] * d[2] * d[3] * 4 > MAX_TENSOR_BYTES:
+        raise ModelError(f"{where}: tensor shape {shape} is too large")
     return d  # type: ignore[return-value]
 
 
@@ -724,7 +727,14 @@ class _Compiler:
                 raise ModelError(f"model input '{self.gt(gi).name}' has constant data")
             self.tensor(gi)
         for op in g.ops:
-            getattr(self, op.name.lower())(op)
+            try:
+                getattr(self, op.name.lower())(op)
+            except (ModelError, UnsupportedOperatorError):
+                raise
+            except (IndexError, ValueError, TypeError, KeyError, OverflowError, ZeroDivisionError) as exc:
+                # a corrupt model whose tensors do not fit the operator (e.g. a scalar weight)
+                raise ModelError(f"{op.where()}: inconsistent tensors or options "
+                                 f"({type(exc).__name__}: {exc})") from exc
         for gi in g.outputs:
             if gi not in self.map or self.tensors[self.map[gi]].space != SPACE_ARENA:
                 if gi in g.inputs:
