@@ -64,14 +64,18 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def median_us_per_window(fn, n: int, repeats: int) -> float:
-    fn()  # warm-up (allocations, caches)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) / n * 1e6
+def round_robin_us(fns: dict, repeats: int) -> dict:
+    """{name: median microseconds per window} of ``fns`` ({name: (callable, windows)}).
+    The callables run in turn within each repeat (after one warm-up round), so a change of
+    machine load between repeats hits every engine alike and the ratios stay fair."""
+    times: dict = {k: [] for k in fns}
+    for r in range(repeats + 1):
+        for k, (fn, n) in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            if r:
+                times[k].append((time.perf_counter() - t0) / n * 1e6)
+    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def interpreter_loop(it, X: np.ndarray):
@@ -114,19 +118,23 @@ def bench_model(name: str, n: int, repeats: int) -> dict:
         for x in singles:
             m.invoke(x)
 
-    res = {
-        "model": name,
-        "arena": m.arena_bytes,
-        "native_batch": median_us_per_window(lambda: m.invoke_batch(X), n, repeats),
-        "native_single": median_us_per_window(native_single, n_single, repeats),
+    fns = {
+        "native_batch": (lambda: m.invoke_batch(X), n),
+        "native_single": (native_single, n_single),
+        "litert": (interpreter_loop(LitertOracle(path, reference=False), X), n),
+        "litert_ref": (interpreter_loop(LitertOracle(path, reference=True), X), n),
+        "micro": (interpreter_loop(micro, X), n),
     }
-    loops = {
-        "litert": LitertOracle(path, reference=False),
-        "litert_ref": LitertOracle(path, reference=True),
-        "micro": micro,
-    }
-    for key, it in loops.items():
-        res[key] = median_us_per_window(interpreter_loop(it, X), n, repeats)
+    res = {"model": name, "arena": m.arena_bytes}
+    # What is timed must be right: the native outputs against TFLite Micro's on 200 windows.
+    ours = m.invoke_batch(X[:200])
+    ours = ours[0] if isinstance(ours, list) else ours
+    theirs = micro.invoke_batch(X[:200])[0]
+    if ours.dtype == np.float32 and "_f32" in name:
+        res["exact"] = "max rel %.0e" % float(np.max(np.abs(ours - theirs) / (np.abs(theirs) + 1e-6)))
+    else:
+        res["exact"] = "bit-exact" if np.array_equal(ours, theirs) else "DIFFERS"
+    res.update(round_robin_us(fns, repeats))
     return res
 
 
@@ -139,20 +147,21 @@ def render(rows: list, repeats: int) -> str:
         f"- machine: {platform.platform()}, {cpu_model()}, {os.cpu_count()} cores "
         "(shared with other jobs: medians)",
         f"- python {platform.python_version()}, numpy {np.__version__}",
-        f"- every figure: microseconds per window, median of {repeats} repeats; inputs random "
+        f"- every figure: microseconds per window, median of {repeats} repeats (the engines "
+        "take turns within each repeat); inputs random "
         "(edge rows first) of each model's input shape, the same for every engine",
         "- native batch = one `invoke_batch` call over all windows; native single = `invoke` "
         "per window (Python call included); litert = ai-edge-litert default resolver "
         "(XNNPACK), litert-ref = BUILTIN_REF kernels, micro = tflite-micro; interpreter figures "
         "are the Python `set / invoke / get` loop",
         "",
-        "| model | arena B | native batch | native single | litert | litert-ref | micro "
-        "| litert / batch | micro / batch | litert / single |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| model | vs micro | arena B | native batch | native single | litert | litert-ref "
+        "| micro | litert / batch | micro / batch | litert / single |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         out.append(
-            f"| `{r['model']}` | {r['arena']} | {r['native_batch']:.3f} | {r['native_single']:.2f} "
+            f"| `{r['model']}` | {r['exact']} | {r['arena']} | {r['native_batch']:.3f} | {r['native_single']:.2f} "
             f"| {r['litert']:.2f} | {r['litert_ref']:.2f} | {r['micro']:.2f} "
             f"| {r['litert'] / r['native_batch']:.1f}x | {r['micro'] / r['native_batch']:.1f}x "
             f"| {r['litert'] / r['native_single']:.2f}x |")

@@ -186,6 +186,7 @@ int edgert_flatten_features_batch(const edgert_flatten_params *p,
 
 #define EDGERT_DTYPE_FLOAT32 0
 #define EDGERT_DTYPE_INT32 2
+#define EDGERT_DTYPE_INT16 7
 #define EDGERT_DTYPE_INT8 9
 
 #define EDGERT_SPACE_ARENA 0
@@ -237,14 +238,19 @@ typedef struct {
 
 /* FULLY_CONNECTED: in [rows, depth] (flattened), weights [units, depth], inputs: x, w,
  * bias (int32 for int8 with input offset folded in: b[o] + in_offset*sum_d w[o][d]; float
- * for float32), int8 only: mult[units], shift[units] (int32). */
+ * for float32), int8 only: mult[units], shift[units] (int32), and optionally the weights
+ * packed as int16 (groups of 4 rows x pairs of columns, see pack_fc_weights() in
+ * edgert/engine/compiler.py; SIMD 16-bit multiply-add on the host, depth <= 512); float32
+ * optionally: the weights transposed [depth][units] (vectorizes over outputs, same sums).
+ * A microcontroller plan leaves the optional copies out to keep constants small. */
 typedef struct {
     edgert_act a;
     int32_t rows, depth, units;
 } edgert_fc_params;
 
-/* CONV_2D / DEPTHWISE_CONV_2D: inputs x (NHWC), w (OHWI / 1HWO), bias (int32/float, may be
- * -1 = none), int8 only: mult[oc], shift[oc]. Padding already resolved. */
+/* CONV_2D / DEPTHWISE_CONV_2D: inputs x (NHWC), w (OHWI / 1HWO), bias (int32/float), int8
+ * only: mult[oc], shift[oc], and for CONV_2D without groups optionally the filter as packed
+ * int16 rows of kh*kw*ic (<= 512; im2col + SIMD matvec). Padding already resolved. */
 typedef struct {
     edgert_act a;
     int32_t stride_h, stride_w, dil_h, dil_w, pad_h, pad_w;
@@ -256,7 +262,9 @@ typedef struct {
     int32_t stride_h, stride_w, filter_h, filter_w, pad_h, pad_w;
 } edgert_pool_params;
 
-/* SOFTMAX (int8: TFLite Micro gemmlowp fixed point; float: exp/sum). */
+/* SOFTMAX (int8: TFLite Micro gemmlowp fixed point; float: exp/sum). int8 inputs: x and
+ * optionally an int32[256] table lut[k] = exp of the scaled difference -k (0 below diff_min),
+ * from edgert_softmax_exp_lut(): the same values without 2 exp evaluations per element. */
 typedef struct {
     float beta;
     int32_t in_mult, in_left_shift, diff_min;
@@ -375,6 +383,9 @@ int32_t edgert_fx_mbqm(int32_t x, int32_t multiplier, int32_t shift);
 /* gemmlowp exp_on_negative_values on a Q(integer_bits).(31-integer_bits) value -> Q0.31. */
 int32_t edgert_fx_exp_on_negative_values(int32_t a, int32_t integer_bits);
 int32_t edgert_fx_one_over_one_plus_x(int32_t a);
+
+/* The 256-entry exp table of an int8 SOFTMAX (see edgert_softmax_params). */
+int edgert_softmax_exp_lut(const edgert_softmax_params *p, int32_t *lut);
 
 /* ================================================================ engine end ===== */
 

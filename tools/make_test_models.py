@@ -38,6 +38,11 @@ Fixtures:
                  DEQUANTIZE at the output, int8 inside.
   dense_fio_i8   the dense classifier with float32 input/output (QUANTIZE/DEQUANTIZE).
   softmax_*      a lone SOFTMAX over 10 logits (measures the Micro/desktop int8 difference).
+  op_*_i8        one int8 operator each (FULLY_CONNECTED+relu, CONV_2D stride 2 SAME,
+                 DEPTHWISE_CONV_2D multiplier 2 VALID, AVERAGE_POOL_2D 3x3/2 SAME, MAX_POOL_2D,
+                 broadcast ADD, MUL, LOGISTIC, TANH, MEAN, CONCATENATION with a
+                 requantizing QUANTIZE, STRIDED_SLICE, TANH): they say which kernel is wrong when a mixed model disagrees.
+  unsupported/sub_f32  SUB (not an engine operator): for the unsupported-operator paths.
   squeeze_*      SQUEEZE + RELU, hand-built with the flatbuffers builder (the converter turns
                  every static SQUEEZE into RESHAPE).
 """
@@ -269,6 +274,66 @@ def softmax_only():
     rng = np.random.default_rng(SEED + 6)
     X = (rng.normal(0, 6.0, size=(300, 10))).astype(np.float32)
     return SoftmaxOnly(), X
+
+
+class SingleOp(tf.Module):
+    """One int8 operator (plus what the converter needs around it): when a mixed model
+    disagrees with the oracle, these say which kernel is wrong."""
+
+    def __init__(self, shape, fn):
+        super().__init__()
+        self.fn = fn
+        self.__call__ = tf.function(lambda x: fn(x),
+                                    input_signature=[tf.TensorSpec(shape, tf.float32)])
+
+
+def single_ops():
+    """(name, module, representative data) of the one-operator int8 fixtures."""
+    rng = np.random.default_rng(SEED + 7)
+
+    def w(*shape, s=0.5):
+        return tf.constant(rng.normal(0, s, size=shape).astype(np.float32))
+
+    fc_w, fc_b = w(20, 12), w(12, s=0.2)
+    conv_w, conv_b = w(3, 3, 3, 5), w(5, s=0.2)
+    dw_w, dw_b = w(3, 3, 3, 2), w(6, s=0.2)
+    add_c = w(1, 1, 6, 3)
+    mul_c = w(1, 20, s=1.0)
+    specs = [
+        ("op_fc_i8", [1, 20], lambda x: tf.nn.relu(tf.matmul(x, fc_w) + fc_b)),
+        ("op_conv_i8", [1, 7, 6, 3],
+         lambda x: tf.nn.conv2d(x, conv_w, strides=[1, 2, 1, 1], padding="SAME") + conv_b),
+        ("op_dwconv_i8", [1, 7, 6, 3],
+         lambda x: tf.nn.depthwise_conv2d(x, dw_w, strides=[1, 1, 1, 1], padding="VALID") + dw_b),
+        ("op_avgpool_i8", [1, 7, 6, 3],
+         lambda x: tf.nn.avg_pool2d(x, ksize=3, strides=2, padding="SAME")),
+        ("op_maxpool_i8", [1, 7, 6, 3],
+         lambda x: tf.nn.max_pool2d(x, ksize=2, strides=2, padding="SAME")),
+        ("op_add_i8", [1, 4, 6, 3], lambda x: x + add_c),
+        ("op_mul_i8", [1, 20], lambda x: x * mul_c),
+        ("op_logistic_i8", [1, 20], lambda x: tf.sigmoid(x)),
+        ("op_tanh_i8", [1, 20], lambda x: tf.tanh(x)),
+        ("op_mean_i8", [1, 4, 6, 3], lambda x: tf.reduce_mean(x, axis=[1, 2])),
+        ("op_concat_i8", [1, 20], lambda x: tf.concat([x[:, :8], tf.tanh(x[:, 8:])], axis=1)),
+    ]
+    out = []
+    for name, shape, fn in specs:
+        X = rng.normal(0, 2.0, size=[300] + shape[1:]).astype(np.float32)
+        out.append((name, SingleOp(shape, fn), X))
+    return out
+
+
+class SubOnly(tf.Module):
+    """x - c then relu: SUB is not an operator of the native engine (tests of the
+    UnsupportedOperatorError and of backend="auto" falling back to the interpreter)."""
+
+    def __init__(self):
+        super().__init__()
+        self.c = tf.constant(np.linspace(-1, 1, 8, dtype=np.float32)[None])
+
+    @tf.function(input_signature=[tf.TensorSpec([1, 8], tf.float32)])
+    def __call__(self, x):
+        return tf.nn.relu(x - self.c)
 
 
 def squeeze_model(int8: bool) -> bytes:
@@ -509,6 +574,11 @@ def main() -> int:
     outputs["softmax_i8.tflite"] = to_int8(mod, X)
     outputs["squeeze_f32.tflite"] = squeeze_model(int8=False)
     outputs["squeeze_i8.tflite"] = squeeze_model(int8=True)
+
+    for name, mod, X in single_ops():
+        outputs[f"{name}.tflite"] = to_int8(mod, X)
+    os.makedirs(os.path.join(args.out, "unsupported"), exist_ok=True)
+    outputs["unsupported/sub_f32.tflite"] = to_float(SubOnly())
 
     manifest = {"tensorflow": tf.__version__, "seed": SEED, "files": {}}
     for name, buf in outputs.items():
