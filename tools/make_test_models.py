@@ -299,6 +299,9 @@ def single_ops():
     dw_w, dw_b = w(3, 3, 3, 2), w(6, s=0.2)
     add_c = w(1, 1, 6, 3)
     mul_c = w(1, 20, s=1.0)
+    conv_w2 = w(3, 3, 2, 5)
+    conv_w3 = w(3, 2, 2, 5)
+    mul_c3 = w(1, 1, 1, 3, s=1.0)
     specs = [
         ("op_fc_i8", [1, 20], lambda x: tf.nn.relu(tf.matmul(x, fc_w) + fc_b)),
         ("op_conv_i8", [1, 7, 6, 3],
@@ -315,6 +318,28 @@ def single_ops():
         ("op_tanh_i8", [1, 20], lambda x: tf.tanh(x)),
         ("op_mean_i8", [1, 4, 6, 3], lambda x: tf.reduce_mean(x, axis=[1, 2])),
         ("op_concat_i8", [1, 20], lambda x: tf.concat([x[:, :8], tf.tanh(x[:, 8:])], axis=1)),
+        # options and layouts the first set leaves out
+        ("op_conv_dil_i8", [1, 9, 8, 2],
+         lambda x: tf.nn.relu(tf.nn.conv2d(x, conv_w2, strides=1, padding="SAME",
+                                           dilations=2) + conv_b)),
+        ("op_dwconv_dil_i8", [1, 9, 8, 3],
+         lambda x: tf.nn.depthwise_conv2d(x, dw_w, strides=[1, 1, 1, 1], padding="SAME",
+                                          dilations=[2, 2]) + dw_b),
+        ("op_conv_valid_i8", [1, 9, 8, 2],
+         lambda x: tf.nn.relu6(tf.nn.conv2d(x, conv_w3, strides=[1, 2, 3, 1],
+                                            padding="VALID") + conv_b)),
+        ("op_slice_i8", [1, 6, 20],
+         lambda x: tf.concat([x[:, 1:-1:2, 3:18:3], x[:, -2:, ::-4]], axis=1)),
+        ("op_fc3d_i8", [1, 4, 20], lambda x: tf.matmul(x, fc_w) + fc_b),
+        ("op_add2_i8", [1, 20], lambda x: tf.nn.relu(x[:, :10] + x[:, 10:] * 0.5)),
+        ("op_mul_bcast_i8", [1, 4, 6, 3], lambda x: x * mul_c3 * x[:, :1, :, :]),
+        ("op_mean_axis_i8", [1, 4, 6, 3], lambda x: tf.reduce_mean(x, axis=-1)),
+        ("op_avgpool_valid_i8", [1, 7, 6, 3],
+         lambda x: tf.nn.avg_pool2d(x, ksize=[2, 3], strides=[1, 2], padding="VALID")),
+        ("op_pad_i8", [1, 4, 6, 3], lambda x: tf.pad(x, [[0, 0], [2, 0], [1, 3], [0, 1]])),
+        ("op_concat_axis_i8", [1, 4, 6, 3],
+         lambda x: tf.concat([x, tf.sigmoid(x[:, :2])], axis=1)),
+        ("op_softmax_wide_i8", [1, 3, 40], lambda x: tf.nn.softmax(x * 3.0)),
     ]
     out = []
     for name, shape, fn in specs:
@@ -577,6 +602,7 @@ def main() -> int:
 
     for name, mod, X in single_ops():
         outputs[f"{name}.tflite"] = to_int8(mod, X)
+        outputs[f"{name[:-3]}_f32.tflite"] = to_float(mod)
     os.makedirs(os.path.join(args.out, "unsupported"), exist_ok=True)
     outputs["unsupported/sub_f32.tflite"] = to_float(SubOnly())
 
