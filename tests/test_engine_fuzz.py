@@ -39,6 +39,19 @@ HOSTILE_INT32 = [0, 1, 2, 3, 4, 7, 8, 16, 255, 256, 65535, 0x7FFFFFFF, -1, -2, -
                  -0x80000000, 0x40000000, 0x10000]
 
 
+# int32 overwrites (fixture, byte offset, value) that once made the engine raise something
+# other than ModelError (struct.error, IndexError, OverflowError, TypeError from the reader and
+# the plan marshalling): always run first, whatever the time budget.
+REGRESSIONS = [
+    ("softmax_f32.tflite", 556, -2147483648), ("softmax_f32.tflite", 676, 65535),
+    ("softmax_f32.tflite", 536, 255), ("softmax_i8.tflite", 564, -1),
+    ("ops_mix_f32.tflite", 4336, 1577393087), ("ops_mix_fio_i8.tflite", 4908, 1392619077),
+    ("ops_mix_i8.tflite", 1968, -1521716221), ("ops_mix_i8.tflite", 1720, -631564081),
+    ("gmm_f32.tflite", 1564, 490959453), ("conv2d_pc_f32.tflite", 6252, 1563841047),
+    ("squeeze_f32.tflite", 404, 1693252006), ("dense_fio_i8.tflite", 2180, 689336221),
+]
+
+
 def fixtures() -> list:
     return sorted(glob.glob(os.path.join(MODELS, "*.tflite")))
 
@@ -48,6 +61,13 @@ def cases(seed: int):
     fixture truncations, byte flips and int32 overwrites, round-robin over the fixtures so a
     time-bounded run still touches every model."""
     rng = np.random.default_rng(seed)
+    for name, pos, val in REGRESSIONS:
+        path = os.path.join(MODELS, name)
+        if os.path.exists(path):
+            b = bytearray(open(path, "rb").read())
+            if pos + 4 <= len(b):
+                b[pos:pos + 4] = np.int32(val).tobytes()
+                yield f"{name} int32 {val} at {pos} (regression)", bytes(b)
     yield "empty", b""
     yield "identifier only", b"\x00\x00\x00\x00TFL3"
     yield "root offset past end", b"\xff\xff\xff\x7fTFL3" + bytes(8)
