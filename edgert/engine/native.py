@@ -8,6 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .._ffi import check, ffi, lib
+from ..errors import ModelError
 from .compiler import Plan
 from .model import ModelBase, TensorInfo
 
@@ -28,6 +29,13 @@ class CPlan:
     """The C view of a plan (owns every cffi allocation it points to)."""
 
     def __init__(self, plan: Plan):
+        try:
+            self._build(plan)
+        except (OverflowError, TypeError) as exc:   # a value that does not fit its C field
+            raise ModelError(f"the model has a parameter out of the native engine's range ({exc})") from exc
+        check(lib.edgert_engine_check(self.c, self.consts_ptr, self.consts.size), "checking the compiled plan")
+
+    def _build(self, plan: Plan) -> None:
         self.plan = plan
         self.tensors = ffi.new("edgert_tensor[]", len(plan.tensors))
         for i, t in enumerate(plan.tensors):
@@ -55,7 +63,6 @@ class CPlan:
         p.arena_bytes, p.consts_bytes = plan.arena_bytes, plan.consts_bytes
         self.consts = plan.consts
         self.consts_ptr = ffi.from_buffer(self.consts)
-        check(lib.edgert_engine_check(self.c, self.consts_ptr, self.consts.size), "checking the compiled plan")
 
 
 class NativeModel(ModelBase):
