@@ -64,6 +64,18 @@ static inline int32_t eg_mbqm(int32_t x, int32_t m, int32_t shift)
     return (v >> right) + ((v & mask) > ((mask >> 1) + (v < 0)));
 }
 
+/* eg_mbqm with the usual case (shift <= 0: no left shift) on its own straight path. */
+static inline int32_t eg_mbqm_fast(int32_t x, int32_t m, int32_t shift)
+{
+    if (shift <= 0) {
+        const int right = -shift;
+        const int32_t v = (int32_t)(((int64_t)x * (int64_t)m + ((int64_t)1 << 30)) >> 31);
+        const int32_t mask = (int32_t)((1u << right) - 1u);
+        return (v >> right) + ((v & mask) > ((mask >> 1) + (v < 0)));
+    }
+    return (int32_t)(((int64_t)eg_shl(x, shift) * (int64_t)m + ((int64_t)1 << 30)) >> 31);
+}
+
 static inline int32_t eg_mbqm_reference(int32_t x, int32_t m, int32_t shift)
 {
     int left = shift > 0 ? shift : 0;
