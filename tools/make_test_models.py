@@ -636,6 +636,17 @@ def describe(buf: bytes) -> dict:
     }
 
 
+def compact_json(obj) -> str:
+    """Indented JSON with each operator / tensor record and number list on one line."""
+    import re
+
+    text = json.dumps(obj, indent=1)
+    text = re.sub(r"\[([\s\d,.eE+-]+)\]",
+                  lambda m: "[" + ", ".join(v.strip() for v in m.group(1).split(",")) + "]", text)
+    return re.sub(r"\{\s+(\"(?:op|shape)\": [^{}]+?)\s+\}",
+                  lambda m: "{" + " ".join(m.group(1).split()) + "}", text)
+
+
 def write_readme_section(out_dir: str, manifest: dict) -> None:
     path = os.path.join(out_dir, "README.md")
     begin, end = "<!-- GENERATED BEGIN -->", "<!-- GENERATED END -->"
@@ -712,8 +723,7 @@ def main() -> int:
         print(f"{name:24s} {len(buf):6d} B  "
               + " ".join(sorted({o['op'] for o in d['ops']})), file=sys.stderr)
     with open(os.path.join(args.out, "manifest.json"), "w") as f:
-        json.dump(manifest, f, indent=1)
-        f.write("\n")
+        f.write(compact_json(manifest) + "\n")
     write_readme_section(args.out, manifest)
     return 0
 
