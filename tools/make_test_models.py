@@ -19,34 +19,33 @@ Regeneration is deterministic on one machine (seeds, single-threaded, determinis
 another CPU or TF build may give different weights, so the committed files are the fixtures
 and this script is their provenance.
 
-Fixtures:
+Fixtures (tests/data/models/README.md has the generated per-file operator table):
   dense_ei_*     Edge Impulse's default dense classifier: 33 -> Dense 20 relu -> Dense 10 relu
                  -> Dense 4 softmax (FULLY_CONNECTED, SOFTMAX).
+  dense_fio_i8   the same with float32 input/output (QUANTIZE/DEQUANTIZE around int8).
   conv1d_ei_*    Edge Impulse's 1-D conv classifier for MFE/MFCC-like features: 130 inputs
                  (10 frames x 13) -> Reshape (10, 13) -> Conv1D 8 k3 relu -> MaxPool1D 2 ->
                  Conv1D 16 k3 relu -> MaxPool1D 2 -> Flatten -> Dropout -> Dense 4 softmax
-                 (RESHAPE, EXPAND_DIMS, CONV_2D, MAX_POOL_2D, FULLY_CONNECTED, SOFTMAX).
+                 (RESHAPE, CONV_2D, MAX_POOL_2D, FULLY_CONNECTED, SOFTMAX at batch 1).
   conv2d_pc_*    a small image net: Conv2D + DepthwiseConv2D + residual ADD + AveragePooling2D
-                 + strided VALID Conv2D relu6 + depthwise multiplier 2 + MaxPool2D + global
-                 average pooling (MEAN) + Dense softmax; int8 conv weights are per-channel.
+                 + strided VALID Conv2D relu6 + PAD + depthwise multiplier 2 + MaxPool2D +
+                 global average pooling (MEAN) + Dense softmax; int8 conv weights per-channel.
   gmm_f32        a float diagonal-GMM-style scorer: ADD, MUL, CONCATENATION, FULLY_CONNECTED,
-                 PAD, STRIDED_SLICE, TANH, LOGISTIC, MEAN, RESHAPE.
-  ops_mix_*      a graph that exercises the remaining operators: STRIDED_SLICE, MUL, TANH,
-                 LOGISTIC, CONCATENATION, standalone RELU / RELU6, PAD, SQUEEZE, EXPAND_DIMS,
-                 MAX_POOL_2D, ADD with broadcasting, MEAN.
-  ops_mix_fio_i8 the same graph quantized with float32 input/output: QUANTIZE at the input,
-                 DEQUANTIZE at the output, int8 inside.
-  dense_fio_i8   the dense classifier with float32 input/output (QUANTIZE/DEQUANTIZE).
-  softmax_*      a lone SOFTMAX over 10 logits (measures the Micro/desktop int8 difference).
-  op_*_i8        one int8 operator each (FULLY_CONNECTED+relu, CONV_2D stride 2 SAME,
-                 DEPTHWISE_CONV_2D multiplier 2 VALID, AVERAGE_POOL_2D 3x3/2 SAME, MAX_POOL_2D,
-                 broadcast ADD, MUL, LOGISTIC, TANH, MEAN, CONCATENATION with a
-                 requantizing QUANTIZE, STRIDED_SLICE, TANH): they say which kernel is wrong when a mixed model disagrees.
+                 PAD, STRIDED_SLICE, TANH, LOGISTIC, MEAN.
+  ops_mix_*      the remaining operators: STRIDED_SLICE, MUL, TANH, LOGISTIC, CONCATENATION,
+                 standalone RELU / RELU6, EXPAND_DIMS, PAD, MAX_POOL_2D, broadcast ADD, MEAN.
+  ops_mix_fio_i8 the same graph with float32 input/output.
+  softmax_*      a lone SOFTMAX over 10 logits (the Micro/desktop int8 SOFTMAX question).
+  squeeze_*      SQUEEZE + RELU, hand-built with FlatModel (the converter turns every static
+                 SQUEEZE into RESHAPE).
+  op_*_{i8,f32}  one operator each, in int8 and float32 (FC, 3-D FC, CONV_2D SAME / dilated /
+                 VALID strided, DEPTHWISE_CONV_2D VALID / dilated, pools SAME / VALID, ADD of a
+                 constant / of two tensors, MUL plain / broadcast, LOGISTIC, TANH, MEAN two
+                 ways, PAD, STRIDED_SLICE with negative strides, CONCATENATION on two axes,
+                 wide SOFTMAX): they say which kernel is wrong when a mixed model disagrees.
   op_fc_pc_i8    FULLY_CONNECTED with per-channel int8 weights, hand-built (TF 2.15 writes
                  per-tensor dense weights only).
   unsupported/sub_f32  SUB (not an engine operator): for the unsupported-operator paths.
-  squeeze_*      SQUEEZE + RELU, hand-built with the flatbuffers builder (the converter turns
-                 every static SQUEEZE into RESHAPE).
 """
 from __future__ import annotations
 
