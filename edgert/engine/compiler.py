@@ -284,6 +284,9 @@ class _Compiler:
                 if bias_f.size != units:
                     raise ModelError(f"{op.where()}: bias of {bias_f.size} values for {units} units")
             ins = [self.tensor(x, op), self.tensor(w, op), self.const(bias_f, DT_FLOAT32, f"{wt.name}/bias")]
+            if self.wide_weights:
+                ins.append(self.const(np.ascontiguousarray(W.astype(np.float32).T), DT_FLOAT32,
+                                      f"{wt.name}/transposed"))
             params["a"] = self.act(op, dt, out, fused)
         self.emit(op, "FULLY_CONNECTED", dt, ins, out, {"fc": params})
 
