@@ -309,7 +309,7 @@ def check_document(doc: DataAcquisition) -> np.ndarray:
     if not isinstance(doc, DataAcquisition):
         raise TypeError(f"expected a DataAcquisition, got {type(doc).__name__}")
     _check_alg(doc.alg)
-    _check_iat(doc.iat)
+    _check_iat(doc.iat.item() if isinstance(doc.iat, np.integer) else doc.iat)
     iv = doc.interval_ms
     _check_interval(iv.item() if isinstance(iv, (np.floating, np.integer)) else iv)
     _check_optional_text(doc.device_name, "device_name")
