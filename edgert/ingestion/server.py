@@ -445,6 +445,27 @@ class _Handler(BaseHTTPRequestHandler):
                 pass
             self._reset()
             return
+        # Route and API key come from the headers: refuse before buffering anything (the body
+        # is drained, not kept, so the client still reads the answer).
+        early = None
+        if route is None:
+            early = Response.text(404, f"Not found: POST {self.path.split('?', 1)[0]}; the "
+                                  "ingestion API is POST /api/{training,testing,anomaly}/"
+                                  "{data,files}")
+        else:
+            bad_key = service.check_api_key(self.headers)
+            if bad_key:
+                early = service.error(endpoint, 401, bad_key)
+        if early is not None:
+            try:
+                self._drain(int(self.headers.get("Content-Length") or 0))
+            except (socket.timeout, TimeoutError):
+                self.close_connection = True  # a stalled client: just hang up
+                return
+            except (OSError, ValueError):
+                pass
+            self._send(early, close=True)
+            return
         limit = owner.max_request_bytes if endpoint == "files" else service.max_file_bytes
         try:
             body, err = self._read_body(limit)
