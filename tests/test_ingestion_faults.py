@@ -3,7 +3,6 @@
 and a ``kill -9`` of an uploading process. The invariant everywhere: every accepted sample is
 stored on the server exactly once (counts and sha256 sets compared)."""
 import collections
-import os
 import signal
 import subprocess
 import time

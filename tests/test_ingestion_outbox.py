@@ -8,8 +8,7 @@ import pytest
 from edgert.errors import ConfigurationError
 from edgert.ingestion import (IngestionClient, Outbox, OutboxError, OutboxFull, RetryPolicy)
 
-from .ingest_helpers import (API_KEY, FAST_RETRY, make_cbor, make_json, running_server, sha,
-                             wait_for)
+from .ingest_helpers import (API_KEY, FAST_RETRY, make_cbor, make_json, running_server, sha)
 
 
 @pytest.fixture
