@@ -317,3 +317,29 @@ def test_float_width_choices():
     body = raw[raw.index(b"\x66values\x9f") + 8:-1]
     assert body == b"".join(cbor_float(v) for v in vals)
     np.testing.assert_array_equal(decode(raw).values[:, 0], vals)
+
+
+def test_long_recordings_decode_in_chunks_with_exact_values_and_row_numbers():
+    rng = np.random.default_rng(3)
+    vals = rng.normal(size=(20000, 3))
+    vals[::7] = np.float32(vals[::7])
+    vals[::11] = np.round(vals[::11] * 8) / 8
+    doc = _acc_doc(vals)
+    raw = encode_cbor(doc, "k")
+    back = decode(raw)
+    np.testing.assert_array_equal(back.values, vals)
+    assert verify(raw, "k")
+    # the same samples through cbor2 in one piece (an independent decoder)
+    np.testing.assert_array_equal(np.array(cbor2.loads(raw)["payload"]["values"]), vals)
+    # a ragged row deep in the stream is reported with its real index
+    body = raw[:-1]
+    start = body.index(b"\x66values\x9f") + 8
+    rows = [b"\x83" + b"".join(f9(0x3C00) for _ in range(3))] * 9000
+    rows[8500] = b"\x82" + f9(0x3C00) * 2
+    bad = body[:start] + b"".join(rows) + b"\xff"
+    with pytest.raises(AcquisitionFormatError, match=r"values\[8500\] has 2 values"):
+        decode(bad)
+    nan_rows = [b"\x83" + f9(0x3C00) * 3] * 9000
+    nan_rows[4097] = b"\x83" + f9(0x3C00) + f9(0x7E00) + f9(0x3C00)
+    with pytest.raises(AcquisitionFormatError, match=r"values\[4097\]\[1\] is nan"):
+        decode(body[:start] + b"".join(nan_rows) + b"\xff")
