@@ -74,7 +74,7 @@ def test_concatenation_order_and_axis_selection(tmp_path):
 def test_anomaly_only_impulse_predictions(tmp_path):
     imp = Impulse.load(make_bundle(tmp_path))
     x = np.tile(np.array([0.25, -1.0, 1.0], np.float32), (30, 1))   # z = 0: inside cluster 0
-    x[12:, 2] = 50.0    # accZ far from the clusters in the later windows
+    x[15:, 2] = 50.0    # accZ far from the clusters from row 15 (windows at 10, 15, 20)
     res = imp.classify(x)
     assert res.labels == () and res.variant is None
     assert set(res.predictions.tolist()) <= {"uncertain", "anomaly"}
