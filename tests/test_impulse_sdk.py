@@ -223,3 +223,29 @@ def test_features_only_bundle(tmp_path, raw_windows):
     assert len(j["labels"]) == 33 and j["windows"][1]["start_ms"] == 80.0
     res = imp2.classify(raw_windows[0])
     assert res.probabilities is None and res.anomaly is None and res.variant is None
+
+
+def test_resampling_inside_classify_matches_scipy(imp, raw_windows):
+    """A recording at 100 Hz is resampled to 62.5 Hz before windowing: the same features as
+    classifying scipy's resample_poly of it (the same polyphase filter)."""
+    scipy_signal = pytest.importorskip("scipy.signal")
+    rec = np.concatenate(raw_windows[:3])
+    x100 = scipy_signal.resample_poly(rec.astype(np.float64), 8, 5, axis=0).astype(np.float32)
+    got = imp.classify(x100, frequency=100.0)
+    ref = scipy_signal.resample_poly(x100.astype(np.float64), 5, 8, axis=0).astype(np.float32)
+    want = imp.classify(ref)
+    assert got.data.shape == ref.shape == (int(np.ceil(len(x100) * 62.5 / 100)), 3)
+    assert len(got) == len(want)
+    np.testing.assert_allclose(got.features[2], want.features[2], rtol=1e-3, atol=1e-3)
+
+
+def test_zip_bundle_classifies_the_same(tmp_path, imp, raw_windows):
+    import zipfile
+    z = tmp_path / "demo.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        for f in ("impulse.json", "anomaly-4.json", "nn-i8.tflite"):
+            zf.write(DEMO / f, f)
+    imp_zip = Impulse.load(z, backend=imp.backend)
+    a, b = imp.classify(raw_windows[3]), imp_zip.classify(raw_windows[3])
+    assert np.array_equal(a.probabilities, b.probabilities)
+    assert np.array_equal(a.anomaly, b.anomaly)
