@@ -35,13 +35,14 @@ runs on a thread pool (the C kernels release the GIL) with a tqdm progress bar.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -51,7 +52,8 @@ from .metrics import validation_metrics
 
 log = logging.getLogger(__name__)
 
-__all__ = ["classify_all", "impulse_fingerprint", "classify_sample_cached"]
+__all__ = ["classify_all", "classify_all_from_query", "impulse_fingerprint",
+           "classify_sample_cached"]
 
 ANOMALY = "anomaly"
 NO_ANOMALY = "no anomaly"
@@ -186,6 +188,10 @@ def classify_all(impulse: Any, dataset: Union[Dataset, str, os.PathLike], *,
         raise DatasetError(f"limit: {limit} is negative")
     if int(offset) < 0:
         raise DatasetError(f"offset: {offset} is negative")
+    resolve = getattr(impulse, "resolve_variant", None)
+    if resolve is not None:
+        # an impossible variant is one error up front, not one per sample (and never cached)
+        variant = resolve(variant)
     ds, owned = _open_dataset(dataset)
     try:
         return _classify_all(impulse, ds, flt, limit, int(offset), variant, threads, progress,
@@ -302,3 +308,30 @@ def _metrics(impulse: Any, rows: Sequence[SampleRow],
     m["windowCount"] = len(true)
     m["failedSamples"] = failed
     return m
+
+
+def classify_all_from_query(impulse: Any, dataset: Union[Dataset, str, os.PathLike],
+                            query: Mapping[str, Any], **kwargs: Any) -> Dict[str, Any]:
+    """:func:`classify_all` from the query parameters of Studio's
+    ``GET /v1/api/{projectId}/classify/all/result/page`` (camelCase names, string values as
+    ``urllib.parse.parse_qs`` or a web framework gives them; a list takes its last value), so
+    an HTTP server can pass its query string straight through. ``impulseId`` and
+    ``truncateStructuredLabels`` are accepted and have no effect (one impulse; no structured
+    labels). ``kwargs`` go to :func:`classify_all` (``threads``, ``progress``...)."""
+    q = {k: (v[-1] if isinstance(v, (list, tuple)) else v) for k, v in query.items()}
+    flt = SampleFilter.from_query(q)
+    fields = {f.name: getattr(flt, f.name) for f in dataclasses.fields(flt)}
+    if "category" not in q or q["category"] in (None, ""):
+        fields["category"] = "testing"
+
+    def as_int(name: str) -> Optional[int]:
+        v = q.get(name)
+        if v in (None, ""):
+            return None
+        try:
+            return int(v)
+        except (TypeError, ValueError):
+            raise DatasetError(f"{name}: {v!r} is not a whole number") from None
+    offset = as_int("offset") or 0
+    return classify_all(impulse, dataset, limit=as_int("limit"), offset=offset,
+                        variant=q.get("variant") or None, **fields, **kwargs)

@@ -304,3 +304,11 @@ def test_index_is_plain_sqlite(ds):
     n = con.execute("SELECT count(*) FROM samples WHERE error IS NOT NULL").fetchone()[0]
     con.close()
     assert n == 2
+
+
+def test_dates_as_the_official_client_sends_them():
+    from edgert.dataset.filters import format_date, parse_date
+    # datetime.isoformat() in a query string whose '+' was not percent-encoded
+    assert format_date(parse_date("2024-06-01T12:00:00 02:00")) == "2024-06-01T10:00:00.000Z"
+    assert format_date(parse_date("2024-06-01T12:00:00.5Z")) == "2024-06-01T12:00:00.500Z"
+    assert format_date(parse_date("2024-06-01")) == "2024-06-01T00:00:00.000Z"
