@@ -467,7 +467,8 @@ class Dataset:
             rec_label = sample.label
         except (EdgertError, ValueError, KeyError, TypeError, IndexError, OSError) as exc:
             fields["error"] = f"{rel}: {exc}"
-            log.warning("dataset: cannot read %s: %s", rel, exc)
+            # INFO, not WARNING: the reason is kept in the index and reported with the results
+            log.info("dataset: cannot read %s: %s", rel, exc)
         try:
             category, label, meta = self._labelling(rel, path, manifest, rec_label)
         except DatasetError as exc:
