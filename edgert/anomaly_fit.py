@@ -11,10 +11,11 @@ is ours, written so that the result is exactly what the runtime scorer expects
    feature of every sensor axis of each spectral-analysis block).
 3. StandardScaler on those axes: ``mean``, ``scale`` = population standard deviation (1 where
    a feature is constant, as scikit-learn does).
-4. K-means in float64 numpy: k-means++ seeding (first centre uniform, then each centre drawn
-   with probability proportional to the squared distance to the nearest chosen centre) from
-   ``numpy.random.default_rng(seed)``, then Lloyd iterations until no assignment changes (an
-   emptied cluster is re-seeded with the point farthest from its centre).
+4. K-means in float64 numpy: greedy k-means++ seeding (first centre uniform, then each centre
+   the best of ``2 + ln k`` candidates drawn with probability proportional to the squared
+   distance to the nearest chosen centre) from ``numpy.random.default_rng(seed)``, then Lloyd
+   iterations until no assignment changes (an emptied cluster is re-seeded with the point
+   farthest from its centre).
 5. ``maxError`` of a cluster = the largest distance of a member to its centre, computed the way
    the runtime scorer (and Edge Impulse's SDK) computes it - parameters rounded to float32,
    ``z = (x - mean) / scale`` in float32, each ``(z - c)^2`` added in double and stored back to
@@ -78,9 +79,15 @@ def _sq_dists(x: np.ndarray, centers: np.ndarray) -> np.ndarray:
     return np.maximum(d, 0.0)
 
 
-def kmeans_plus_plus(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """k-means++ seeding (Arthur & Vassilvitskii 2007)."""
+def kmeans_plus_plus(x: np.ndarray, k: int, rng: np.random.Generator,
+                     trials: Optional[int] = None) -> np.ndarray:
+    """Greedy k-means++ seeding (Arthur & Vassilvitskii 2007; the greedy variant scikit-learn
+    uses): the first centre uniformly at random, then for each next centre ``trials``
+    (default ``2 + int(ln k)``) candidates drawn with probability proportional to the squared
+    distance to the nearest chosen centre, keeping the candidate that lowers the total squared
+    distance most. Plain k-means++ (``trials=1``) puts two seeds in one cluster now and then."""
     n = x.shape[0]
+    trials = max(1, int(trials if trials is not None else 2 + int(np.log(k))))
     centers = np.empty((k, x.shape[1]), dtype=np.float64)
     centers[0] = x[rng.integers(n)]
     closest = _sq_dists(x, centers[:1])[:, 0]
@@ -90,9 +97,11 @@ def kmeans_plus_plus(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndar
             raise InputError(f"the training features have only {i} distinct points, fewer "
                              f"than the {k} clusters asked for; use --clusters {i} or fewer, "
                              "or more (and more varied) recordings")
-        idx = int(rng.choice(n, p=closest / total))
-        centers[i] = x[idx]
-        closest = np.minimum(closest, _sq_dists(x, centers[i:i + 1])[:, 0])
+        cand = rng.choice(n, size=trials, p=closest / total)
+        cand_d = np.minimum(closest[:, None], _sq_dists(x, x[cand]))
+        best = int(cand_d.sum(axis=0).argmin())
+        centers[i] = x[cand[best]]
+        closest = cand_d[:, best]
     return centers
 
 
