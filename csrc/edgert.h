@@ -283,9 +283,11 @@ typedef struct {
     int32_t in1_mult, in1_shift, in2_mult, in2_shift, out_mult, out_shift;
 } edgert_binary_params;
 
-/* MEAN over the axes whose bit is set in axis_mask (bit i = 4-D axis i). int8: mode 0 = same
- * scale/zp (integer division), 1 = 4-D axes 1,2 with keep_dims (reference_integer_ops::Mean
- * with mult/shift), 2 = rescale in float (QuantizedMeanOrSum). */
+/* MEAN over the axes whose bit is set in axis_mask (bit i = 4-D axis i). int8 modes:
+ * 2 = TFLite Micro's QuantizedMeanOrSum: MBQM(sum - in_zp*count, mult, shift) + out_zp with
+ * 1/count folded into mult/shift (what the compiler emits); 0 = sum / count truncated (same
+ * scale and zero point); 1 = MBQM(sum - in_zp*count) then divide by count rounding half away
+ * (older reference_integer_ops::Mean). */
 typedef struct {
     int32_t axis_mask;
     int32_t mode;

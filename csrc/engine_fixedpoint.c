@@ -14,7 +14,7 @@ static int32_t exp_on_interval_between_negative_one_quarter_and_0_excl(int32_t a
     int32_t x4 = eg_srdhm(x2, x2);
     int32_t x4_over_4 = eg_rdbpot(x4, 2);
     int32_t poly = eg_rdbpot(eg_add(eg_srdhm(eg_add(x4_over_4, x3), constant_1_over_3), x2), 1);
-    return eg_add(constant_term, eg_srdhm(constant_term, poly));
+    return eg_add(constant_term, eg_srdhm(constant_term, eg_add(x, poly)));
 }
 
 int32_t eg_exp_on_negative_values(int32_t a, int integer_bits)

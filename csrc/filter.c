@@ -286,24 +286,74 @@ void edgert__sosfilt_d(const double *sos, int32_t n_sections, double *x, int32_t
     }
 }
 
-void edgert__sosfilt_f(const float *sos, int32_t n_sections, double *x, int32_t n, float *zi)
+/* float32 cascade with scipy's operation order, for G axes at once (independent recursions
+ * interleaved so the CPU overlaps their latency); G and NS are constants after inlining. */
+#if defined(__GNUC__) || defined(__clang__)
+#define EDGERT_INLINE static inline __attribute__((always_inline))
+#else
+#define EDGERT_INLINE static
+#endif
+#if defined(__clang__)
+#define EDGERT_UNROLL _Pragma("unroll")
+#elif defined(__GNUC__) && __GNUC__ >= 8
+#define EDGERT_UNROLL _Pragma("GCC unroll 4")
+#else
+#define EDGERT_UNROLL
+#endif
+EDGERT_INLINE void sosfilt_f_group(const float *sos, const int NS, double *x, int32_t n,
+                                   size_t stride, const int G)
 {
-    int32_t t, s;
+    float z[4][8];
+    int32_t t;
+    int a, s;
+    for (a = 0; a < G; a++)
+        for (s = 0; s < 2 * NS; s++)
+            z[a][s] = 0.0f;
     for (t = 0; t < n; t++) {
-        float v = (float)x[t];
-        for (s = 0; s < n_sections; s++) {
-            const float *c = sos + 6 * s;
-            float *z = zi + 2 * s;
-            float y = c[0] * v + z[0];
-            float u = c[1] * v;
-            float w = c[4] * y;
-            z[0] = (u - w) + z[1];
-            u = c[2] * v;
-            w = c[5] * y;
-            z[1] = u - w;
-            v = y;
+        EDGERT_UNROLL
+        for (a = 0; a < G; a++) {
+            float v = (float)x[(size_t)a * stride + (size_t)t];
+            EDGERT_UNROLL
+            for (s = 0; s < NS; s++) {
+                const float *c = sos + 6 * s;
+                float y = c[0] * v + z[a][2 * s];
+                float u = c[1] * v;
+                float w = c[4] * y;
+                z[a][2 * s] = (u - w) + z[a][2 * s + 1];
+                u = c[2] * v;
+                w = c[5] * y;
+                z[a][2 * s + 1] = u - w;
+                v = y;
+            }
+            x[(size_t)a * stride + (size_t)t] = (double)v;
         }
-        x[t] = (double)v;
+    }
+}
+
+#define SOSF_CASE(NS_)                                                          \
+    case NS_:                                                                   \
+        switch (g) {                                                            \
+        case 1: sosfilt_f_group(sos, NS_, xa, n, stride, 1); break;             \
+        case 2: sosfilt_f_group(sos, NS_, xa, n, stride, 2); break;             \
+        case 3: sosfilt_f_group(sos, NS_, xa, n, stride, 3); break;             \
+        default: sosfilt_f_group(sos, NS_, xa, n, stride, 4); break;            \
+        }                                                                       \
+        break
+
+void edgert__sosfilt_f_axes(const float *sos, int32_t n_sections, double *x, int32_t n,
+                            size_t stride, int32_t n_axes)
+{
+    int32_t a0;
+    for (a0 = 0; a0 < n_axes; a0 += 4) {
+        int g = n_axes - a0 < 4 ? (int)(n_axes - a0) : 4;
+        double *xa = x + (size_t)a0 * stride;
+        switch (n_sections) {
+            SOSF_CASE(1);
+            SOSF_CASE(2);
+            SOSF_CASE(3);
+        default:
+            SOSF_CASE(4);
+        }
     }
 }
 

@@ -23,8 +23,6 @@
 #pragma STDC FP_CONTRACT OFF
 #endif
 
-/* filter.c, internal: float32 cascade with scipy's operation order (state in zi, floats) */
-void edgert__sosfilt_f(const float *sos, int32_t n_sections, double *x, int32_t n, float *zi);
 
 typedef struct {
     int32_t L;              /* samples per window (raw rate) */
@@ -236,7 +234,7 @@ static void map_scratch(const edgert_spectral_params *p, const layout *ly, scrat
     size_t off = 0, N = (size_t)p->fft_length;
     memset(m, 0, sizeof(*m));
     m->x = off;
-    off += al16((size_t)ly->L * sizeof(double));
+    off += al16((size_t)ly->L * (size_t)ly->n_axes * sizeof(double));
     if (ly->fft) {
         m->plan = off;
         off += al16(edgert__rfft_plan_bytes(p->fft_length));
@@ -402,12 +400,7 @@ static void fft_block(const fft_ctx *c, const double *y, int32_t n, int spec_sta
         pmax[k] = 0.0;
     for (ix = 0; ix < n; ix += step) {
         int32_t len = n - ix < N ? n - ix : N;
-        edgert__rfft_power(&c->plan, y + ix, len, c->pw, c->work);
-        for (k = 0; k <= half; k++) {
-            double v = c->pw[k] * invN;
-            if (v > pmax[k])
-                pmax[k] = v;
-        }
+        edgert__rfft_power_max(&c->plan, y + ix, len, invN, pmax, c->work);
     }
     if (spec_stats) {
         skew_kurt(pmax, half + 1, DBL_EPSILON, &sk, &ku);
@@ -432,7 +425,7 @@ int edgert_spectral_features_batch(const edgert_spectral_params *p, const float 
     scratch_map sm;
     unsigned char *base;
     double *x;
-    float bsos_f[24], bzi_f[8];
+    float bsos_f[24];
     double bsos_d[24], bzi_d[8];
     double dsos[2][24], dzi[2][8]; /* decimation stages: [0] ratio 3, [1] ratio 10 */
     fft_ctx fc;
@@ -499,60 +492,79 @@ int edgert_spectral_features_batch(const edgert_spectral_params *p, const float 
     for (w = 0; w < n_windows; w++) {
         float *orow = out + (size_t)w * (size_t)out_stride;
         const float *win = data + (size_t)starts[w] * (size_t)row_stride;
-        for (a = 0; a < n_axes; a++) {
-            const float *col = win + axes[a];
-            int32_t t, n;
-            for (t = 0; t < n_samples; t++) {
-                float v = col[(size_t)t * (size_t)row_stride];
-                if (!isfinite(v))
-                    return EDGERT_ERR_NONFINITE;
-            }
-            if (p->version == 1) {
+        int32_t t, n = n_samples;
+        if (p->version == 1) {
+            for (a = 0; a < n_axes; a++) {
+                const float *col = win + axes[a];
                 float *fb = (float *)(base + sm.fbuf);
-                for (t = 0; t < n_samples; t++)
+                for (t = 0; t < n_samples; t++) {
                     fb[t] = col[(size_t)t * (size_t)row_stride];
+                    if (!isfinite(fb[t]))
+                        return EDGERT_ERR_NONFINITE;
+                }
                 st = edgert__v1_axis(p, fb, n_samples, orow + (size_t)a * ly.per_axis,
                                      (float *)(base + sm.callee));
                 if (st != EDGERT_OK)
                     return st;
-                continue;
             }
-            /* 1. scale, in float32 like the reference */
-            for (t = 0; t < n_samples; t++)
-                x[t] = (double)(col[(size_t)t * (size_t)row_stride] * scale_f);
-            /* 2. input decimation (v4) */
+            continue;
+        }
+        /* 1. scale, in float32 like the reference; axis a at x + a*L. One pass over the
+         * rows; NaN/inf in the raw values -> status (after scaling a finite value can only
+         * overflow to inf, also caught). */
+        {
+            int bad = 0;
+            for (t = 0; t < n_samples; t++) {
+                const float *row = win + (size_t)t * (size_t)row_stride;
+                for (a = 0; a < n_axes; a++) {
+                    float v = row[axes[a]] * scale_f;
+                    bad |= !(v - v == 0.0f); /* NaN or inf */
+                    x[(size_t)a * (size_t)n_samples + (size_t)t] = (double)v;
+                }
+            }
+            if (bad)
+                return EDGERT_ERR_NONFINITE;
+        }
+        /* 2. input decimation (v4), in double */
+        for (a = 0; a < n_axes; a++) {
+            double *xa = x + (size_t)a * (size_t)n_samples;
             n = n_samples;
             for (i = 0; i < ly.n_stages; i++) {
                 int q = ly.stage_r[i] == 3 ? 0 : 1;
-                n = edgert__decimate_d(dsos[q], dzi[q], ly.stage_r[i], x, n, x);
+                n = edgert__decimate_d(dsos[q], dzi[q], ly.stage_r[i], xa, n, xa);
             }
-            /* 3. Butterworth, zero initial state */
-            if (ly.butter) {
-                if (ly.f32) {
-                    memset(bzi_f, 0, sizeof(bzi_f));
-                    edgert__sosfilt_f(bsos_f, nsec, x, n, bzi_f);
-                } else {
+        }
+        /* 3. Butterworth, zero initial state */
+        if (ly.butter) {
+            if (ly.f32) {
+                edgert__sosfilt_f_axes(bsos_f, nsec, x, n, (size_t)n_samples, n_axes);
+            } else {
+                for (a = 0; a < n_axes; a++) {
                     memset(bzi_d, 0, sizeof(bzi_d));
-                    edgert__sosfilt_d(bsos_d, nsec, x, n, bzi_d);
+                    edgert__sosfilt_d(bsos_d, nsec, x + (size_t)a * (size_t)n_samples, n,
+                                      bzi_d);
                 }
             }
+        }
+        for (a = 0; a < n_axes; a++) {
+            double *xa = x + (size_t)a * (size_t)n_samples;
             /* 4. mean removal */
-            remove_mean(x, n, ly.f32);
+            remove_mean(xa, n, ly.f32);
             if (!ly.fft) {
                 float *fb = (float *)(base + sm.fbuf);
                 for (t = 0; t < n; t++)
-                    fb[t] = (float)x[t];
+                    fb[t] = (float)xa[t];
                 st = edgert__wavelet_axis(p, fb, n, orow + (size_t)a * ly.per_axis,
                                           (float *)(base + sm.callee));
                 if (st != EDGERT_OK)
                     return st;
                 continue;
             }
-            fft_block(&fc, x, n, p->version >= 4, ly.f32 ? (double)FLT_EPSILON : DBL_EPSILON,
+            fft_block(&fc, xa, n, p->version >= 4, ly.f32 ? (double)FLT_EPSILON : DBL_EPSILON,
                       ly.k_lo, ly.k_hi, orow + (size_t)a * ly.per_axis);
             if (ly.lf) {
                 double *lf = (double *)(base + sm.lf);
-                int32_t m = edgert__decimate_d(dsos[1], dzi[1], 10, x, n, lf);
+                int32_t m = edgert__decimate_d(dsos[1], dzi[1], 10, xa, n, lf);
                 remove_mean(lf, m, 0);
                 fft_block(&fc, lf, m, 1, DBL_EPSILON, ly.k_lo_lf, ly.k_hi_lf,
                           orow + (size_t)n_axes * ly.per_axis + (size_t)a * ly.per_axis_lf);

@@ -22,6 +22,10 @@ int edgert__butter_sos(int32_t type, int32_t order, double fc, double fs, double
  * zi: 2 doubles per section, state in/out (must not be NULL; zero it for a zero start). */
 void edgert__sosfilt_d(const double *sos, int32_t n_sections, double *x, int32_t n,
                        double *zi);
+/* float32 cascade (1..4 sections) with scipy's float32 sosfilt operation order, zero initial
+ * state, on n_axes signals x + a*stride (float values held in doubles), in place. */
+void edgert__sosfilt_f_axes(const float *sos, int32_t n_sections, double *x, int32_t n,
+                            size_t stride, int32_t n_axes);
 /* Filter x (length n, doubles) with a decimation stage (sos from edgert_decimation_sos,
  * zi_unit its unit steady state, start state zi_unit * x[0]) and keep x[0], x[r], ...:
  * writes ceil(n/r) samples to out (out == x allowed). Returns the output length. */
@@ -29,11 +33,12 @@ int32_t edgert__decimate_d(const double *sos, const double *zi_unit, int32_t r,
                            const double *x, int32_t n, double *out);
 
 /* ---- fft.c ---- */
-/* A real-FFT plan for a power-of-two n (2..65536), living in caller memory:
- * n/2 complex twiddles exp(-2*pi*i*k/n) and an n/2-entry bit-reversal table. */
+/* A real-FFT plan for a power-of-two n (2..65536), living in caller memory (fft.c):
+ * twiddles exp(-2*pi*i*k/n) for the spectrum split and per butterfly stage, and an
+ * n/2-entry bit-reversal table. */
 typedef struct {
     int32_t n;
-    const double *tw;       /* tw[2k], tw[2k+1] = cos, -sin of 2*pi*k/n, k < n/2 */
+    const double *tw;       /* 2n doubles, layout private to fft.c */
     const int32_t *bitrev;  /* n/2 entries */
 } edgert__rfft_plan;
 /* bytes of plan memory (twiddles + table) for n; 0 when n is not a valid length */
@@ -44,6 +49,9 @@ int edgert__rfft_plan_init(edgert__rfft_plan *plan, int32_t n, void *mem);
  * pw[0..n/2]. work: n doubles. */
 void edgert__rfft_power(const edgert__rfft_plan *plan, const double *x, int32_t len,
                         double *pw, double *work);
+/* pmax[k] = max(pmax[k], scale * |X_k|^2), k = 0..n/2: one frame of a max-hold spectrum */
+void edgert__rfft_power_max(const edgert__rfft_plan *plan, const double *x, int32_t len,
+                            double scale, double *pmax, double *work);
 /* Full spectrum: re/im (n/2+1 each) of the n samples x (zero-padded past len). work: n doubles */
 void edgert__rfft_d(const edgert__rfft_plan *plan, const double *x, int32_t len,
                     double *re, double *im, double *work);

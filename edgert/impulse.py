@@ -31,6 +31,10 @@ Public API (stable; the dataset tools build on it)::
         .predict(X, variant)) / AnomalyRunner (.score(X))
     stream = imp.stream(smoothing=None, variant=None)   # edgert.stream.Stream
     stream.push(samples) -> list of StreamResult (results that became due)
+    imp.prepare(values, frequency, axes) -> float32 (rows, axes) at imp.frequency (validated,
+        resampled); imp.windows(n_rows) -> int32 window starts (InputError when none);
+    imp.compute_features(data, starts) -> {dsp id: (n, F)}; imp.describe() -> dict (edgert info)
+    imp.resolve_variant(variant) -> the variant that would run
 
 Pipeline per call: check/resample the recording; cut the windows (``edgert.windowing``); each
 DSP block computes all windows in one C call; each learn block's input is its DSP blocks'

@@ -77,6 +77,10 @@ def _from_csv(data: bytes, name: str) -> tuple[np.ndarray, float, tuple[SensorAx
                          f"got {header[0]!r}")
     if len(header) < 2:
         raise InputError(f"{name}: the CSV has no value columns after the timestamp")
+    for i, r in enumerate(rows[1:]):
+        if len(r) != len(header):
+            raise InputError(f"{name}: line {i + 2} has {len(r)} columns, the header has "
+                             f"{len(header)}")
     try:
         arr = np.array([[float(c) for c in r] for r in rows[1:]], dtype=np.float64)
     except ValueError as exc:

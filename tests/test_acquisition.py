@@ -246,3 +246,106 @@ def test_size_limit():
     raw = _raw()
     with pytest.raises(AcquisitionFormatError, match="over the 10-byte limit"):
         decode(raw, max_bytes=10)
+
+
+# ------------------------------------------------------------------- JS number formatting
+
+KNOWN_JS = {  # String(x) in any JavaScript engine (ECMA-262 Number::toString)
+    16.0: "16", 1e21: "1e+21", 1e20: "100000000000000000000", 1e-7: "1e-7",
+    0.000001: "0.000001", 1.5e-7: "1.5e-7", -0.13: "-0.13", -0.0: "0", 5e-324: "5e-324",
+    0.1 + 0.2: "0.30000000000000004", 123e-20: "1.23e-18", 2.0 ** 53: "9007199254740992",
+    1.7976931348623157e308: "1.7976931348623157e+308", 1e16: "10000000000000000",
+    123456789012345680000.0: "123456789012345680000", 0.0001: "0.0001", -1e-320: "-1e-320",
+}
+
+
+@pytest.mark.parametrize("x, s", sorted(KNOWN_JS.items()))
+def test_js_number_known_values(x, s):
+    from edgert.acquisition.json_codec import js_number
+    assert js_number(x) == s
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node not installed")
+def test_js_number_matches_node_on_random_doubles():
+    from edgert.acquisition.json_codec import js_number
+    rng = np.random.default_rng(7)
+    bits = rng.integers(0, 2 ** 63, 3000, dtype=np.uint64) | \
+        (rng.integers(0, 2, 3000, dtype=np.uint64) << np.uint64(63))
+    xs = bits.view(np.float64)
+    xs = np.concatenate([xs[np.isfinite(xs)], rng.normal(size=500) * 10.0 ** rng.integers(
+        -12, 25, 500), np.round(rng.normal(size=200) * 1000, 3)])
+    hexes = [x.hex() for x in xs.tolist()]
+    script = ("const h=JSON.parse(require('fs').readFileSync(0,'utf8'));"
+              "const b=Buffer.alloc(8);console.log(JSON.stringify(h.map(s=>{"
+              "b.writeBigUInt64BE(BigInt('0x'+s));return JSON.stringify(b.readDoubleBE(0));})))")
+    raw_bits = json.dumps([f"{int(np.float64(x).view(np.uint64)):016x}" for x in xs.tolist()])
+    out = subprocess.run(["node", "-e", script], input=raw_bits.encode(), capture_output=True,
+                         check=True, timeout=60)
+    expected = json.loads(out.stdout)
+    got = [js_number(x) for x in xs.tolist()]
+    assert len(hexes) == len(expected) == len(got)
+    assert got == expected
+
+
+# ------------------------------------------------------------------------------ misc behaviour
+
+def test_pretty_printed_json_signed_by_independent_hmac_verifies():
+    tree = json.loads(encode_json(_doc()))
+    text = json.dumps(tree, indent=2).encode()  # signature still the placeholder
+    sig = _hmac("k", text)
+    signed = text.replace(ZEROS.encode(), sig.encode())
+    assert verify(signed, "k") and not verify(signed, "j")
+    assert sign(text, "k") == signed
+
+
+def test_a_signature_key_inside_payload_does_not_confuse_the_locator():
+    from edgert.acquisition import encode_cbor
+    doc = _doc(extra_payload={"signature": ZEROS, "x": {"signature": "f" * 64}})
+    for enc in (encode_json, encode_cbor):
+        raw = enc(doc, "k")
+        assert verify(raw, "k")
+        assert raw.count(ZEROS.encode()) == 1  # the payload's copy was left alone
+        assert decode(raw).extra_payload == doc.extra_payload
+
+
+def test_missing_sensors_key():
+    raw = _raw().replace(b',"sensors":[{"name":"a0","units":"N/A"},{"name":"a1","units":"N/A"}]',
+                         b"")
+    with pytest.raises(AcquisitionFormatError, match="sensors is missing"):
+        decode(raw)
+
+
+def test_media_type_and_load(tmp_path):
+    from edgert.acquisition import encode_cbor, load, media_type
+    pcm = DataAcquisition(None, "T", 0.0625, [Sensor("audio", "wav")],
+                          np.array([1, 2], dtype=np.int16))
+    assert media_type(encode_json(_doc())) == "application/json"
+    assert media_type(encode_cbor(_doc())) == "application/cbor"
+    assert media_type(encode_cbor(pcm)) == "application/octet-stream"
+    (tmp_path / "a.cbor").write_bytes(encode_cbor(pcm))
+    np.testing.assert_array_equal(load(tmp_path / "a.cbor").values, [1, 2])
+    (tmp_path / "bad.json").write_bytes(b"{}")
+    with pytest.raises(AcquisitionFormatError, match="bad.json"):
+        load(tmp_path / "bad.json")
+
+
+def test_encode_rejects_invalid_documents():
+    for kw, match in [(dict(values=np.array([[1.0, np.nan, 2.0]])), "NaN"),
+                      (dict(values=np.zeros((2, 2))), "shape"),
+                      (dict(values=np.zeros((0, 3))), "empty"),
+                      (dict(alg="HS512"), "alg"),
+                      (dict(interval_ms=0), "interval_ms"),
+                      (dict(sensors=[]), "sensors"),
+                      (dict(signature="xyz"), "64 hex"),
+                      (dict(extra_payload={"values": 1}), "modelled keys"),
+                      (dict(extra_payload={"a": float("inf")}), "NaN/Infinity")]:
+        with pytest.raises(AcquisitionFormatError, match=match):
+            encode_json(_doc(**kw))
+
+
+def test_check_signature_returns_document_or_raises():
+    from edgert.acquisition import check_signature
+    raw = encode_json(_doc(device_name="gerät-ü"), "k")
+    assert check_signature(raw, "k").device_name == "gerät-ü"
+    with pytest.raises(SignatureError, match="does not match"):
+        check_signature(raw, "wrong")

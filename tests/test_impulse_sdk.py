@@ -22,6 +22,8 @@ from edgert.impulse import Impulse, KerasRunner  # noqa: E402
 DATA = Path(__file__).parent / "data"
 DEMO = DATA / "motion-demo"
 LABELS = ["idle", "snake", "updown", "wave"]
+# the native engine and the TFLite interpreter must both reproduce the SDK
+BACKENDS = ["native", "tflite"]
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +31,9 @@ def sdk():
     return json.loads((DEMO / "ei-sdk-reference.json").read_text())["windows"]
 
 
-@pytest.fixture(scope="module")
-def imp():
-    return Impulse.load(DEMO)
+@pytest.fixture(scope="module", params=BACKENDS)
+def imp(request):
+    return Impulse.load(DEMO, backend=request.param)
 
 
 @pytest.fixture(scope="module")
@@ -221,3 +223,17 @@ def test_features_only_bundle(tmp_path, raw_windows):
     assert len(j["labels"]) == 33 and j["windows"][1]["start_ms"] == 80.0
     res = imp2.classify(raw_windows[0])
     assert res.probabilities is None and res.anomaly is None and res.variant is None
+
+
+def test_resampling_inside_classify_matches_scipy(imp, raw_windows):
+    """A recording at 100 Hz is resampled to 62.5 Hz before windowing: the same features as
+    classifying scipy's resample_poly of it (the same polyphase filter)."""
+    scipy_signal = pytest.importorskip("scipy.signal")
+    rec = np.concatenate(raw_windows[:3])
+    x100 = scipy_signal.resample_poly(rec.astype(np.float64), 8, 5, axis=0).astype(np.float32)
+    got = imp.classify(x100, frequency=100.0)
+    ref = scipy_signal.resample_poly(x100.astype(np.float64), 5, 8, axis=0).astype(np.float32)
+    want = imp.classify(ref)
+    assert got.data.shape == ref.shape == (int(np.ceil(len(x100) * 62.5 / 100)), 3)
+    assert len(got) == len(want)
+    np.testing.assert_allclose(got.features[2], want.features[2], rtol=1e-3, atol=1e-3)

@@ -129,3 +129,60 @@ def test_kmeans_rejects_nan(metadata):
     feats[1, 11] = np.nan
     with pytest.raises(InputError):
         KMeansScorer(metadata, 33).score(feats)
+
+
+# ------------------------------------------------------------------------- recordings
+def test_label_from_filename_like_the_ingestion_api():
+    from edgert.recording import label_from_filename
+    assert label_from_filename("idle.01.json") == "idle"
+    assert label_from_filename("up-down_2.s3.cbor") == "up-down_2"
+    assert label_from_filename("/x/y/wave 3.csv") == "wave 3"
+    assert label_from_filename(".hidden") is None
+
+
+def test_csv_frequency_from_timestamps(tmp_path):
+    from edgert.recording import load_recording
+    p = tmp_path / "snake.7.csv"
+    rows = ["timestamp,accX,accY,accZ"] + [f"{i * 10},{i},{-i},{0.5 * i}" for i in range(50)]
+    p.write_text("\n".join(rows) + "\n")
+    r = load_recording(p)
+    assert r.frequency == pytest.approx(100.0) and r.label == "snake"
+    assert r.axes == ("accX", "accY", "accZ") and r.values.shape == (50, 3)
+    assert r.values[7].tolist() == [7.0, -7.0, 3.5]
+
+
+@pytest.mark.parametrize("text, msg", [
+    ("time_s,accX\n0,1\n1,2\n", "first CSV column must be 'timestamp'"),
+    ("timestamp,accX\n0,1\n", "at least two rows"),
+    ("timestamp,accX\n0,1\n0,2\n", "increase strictly"),
+    ("timestamp,accX\n0,1\n10,2\n50,3\n", "not evenly spaced"),
+    ("timestamp,accX\n0,1\n10,x\n", "non-numeric"),
+    ("timestamp,accX\n0,1,3\n10,2\n", "line 2 has 3 columns"),
+])
+def test_bad_csv(tmp_path, text, msg):
+    from edgert.recording import load_recording
+    p = tmp_path / "bad.csv"
+    p.write_text(text)
+    with pytest.raises(InputError, match=msg):
+        load_recording(p)
+
+
+def test_data_acquisition_documents_and_signature():
+    from edgert.recording import load_recording
+    samples = DEMO / "samples"
+    a = load_recording(samples / "wave.01.json", hmac_key="edgert-demo-key")
+    b = load_recording(samples / "wave.02.cbor", hmac_key="edgert-demo-key")
+    assert a.signature_valid is True and b.signature_valid is True
+    assert np.array_equal(a.values, b.values) and a.frequency == 62.5
+    assert a.device_type == "DISCO-L475VG-IOT01A" and a.label == "wave"
+    assert load_recording(samples / "wave.01.json", hmac_key="wrong").signature_valid is False
+
+
+def test_order_columns():
+    from edgert.recording import order_columns
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    assert order_columns(x, ["z", "x", "y"], ["x", "y", "z"]).tolist() == [[1, 2, 0], [4, 5, 3]]
+    # entirely different names, same count: taken in order
+    assert order_columns(x, ["a", "b", "c"], ["x", "y", "z"]) is x
+    with pytest.raises(InputError, match="missing"):
+        order_columns(x, ["x", "y", "q"], ["x", "y", "z"])

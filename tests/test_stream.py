@@ -12,6 +12,8 @@ from edgert.errors import ConfigurationError, InputError
 from edgert.stream import Smoothing, _Ring
 
 DEMO = Path(__file__).parent / "data" / "motion-demo"
+# the native engine and the TFLite interpreter must both reproduce the SDK
+BACKENDS = ["native", "tflite"]
 
 
 def test_ring_buffer_keeps_the_last_rows():
@@ -35,11 +37,11 @@ def test_smoothing_validation():
         Smoothing(threshold=1.5)
 
 
-@pytest.fixture(scope="module")
-def imp():
+@pytest.fixture(scope="module", params=BACKENDS)
+def imp(request):
     pytest.importorskip("edgert.engine")
     from edgert.impulse import Impulse
-    return Impulse.load(DEMO)
+    return Impulse.load(DEMO, backend=request.param)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,8 @@ Layout written by the firmware's ``sensor_aq`` library (QCBOR encoder), and by
       69 "protected"  A2|A3 { 63 "ver" 62 "v1", 63 "alg" <text>, [63 "iat" <int>] }
       69 "signature"  78 40 <64 ASCII '0', later the lowercase hex HMAC>
       69 "payload"    A? { [6B "device_name" <text>], 6B "device_type" <text>,
-                          6B "interval_ms" <float>, 67 "sensors" 8N [ A2 {64 "name" .., 65 "units" ..} ],
+                          6B "interval_ms" <float>,
+                          67 "sensors" 8N [ A2 {64 "name" <text>, 65 "units" <text>} ],
                           66 "values" 9F <one item per sample> FF }
 
 A sample is an array of floats (``8N``) or, with one axis, a bare float. Floats use the
@@ -26,6 +27,7 @@ rejects tags/byte strings/undefined, and finds where the CBOR item ends; only th
 """
 from __future__ import annotations
 
+import re
 import struct
 from typing import Any
 
@@ -35,7 +37,7 @@ import numpy as np
 from ..errors import AcquisitionFormatError
 from ._hmac import hmac_hex, key_bytes
 from .document import (BINARY_I16_REF, MAX_NESTING, PLACEHOLDER, VERSION, DataAcquisition,
-                       check_document, document_from_tree)
+                       check_document, document_from_tree, numeric_values_from_tree)
 
 __all__ = ["decode_cbor", "encode_cbor", "cbor_float", "SIGNATURE_HEADER"]
 
@@ -191,7 +193,7 @@ def encode_cbor(doc: DataAcquisition, hmac_key: str | bytes | None = None) -> by
         tail = b""
 
     head = (b"\xa3" + _text("protected") + _head(5, len(prot)) + b"".join(prot)
-            + _text("signature") + SIGNATURE_HEADER)
+            + _text("signature") + _head(3, len(sig)))  # 64 chars: 78 40
     out = bytearray(head + sig + _text("payload") + _head(5, len(pay)) + b"".join(pay) + tail)
     if sign:
         out[len(head):len(head) + 64] = hmac_hex(key_bytes(hmac_key), bytes(out))
@@ -202,21 +204,47 @@ def encode_cbor(doc: DataAcquisition, hmac_key: str | bytes | None = None) -> by
 
 _SIMPLE_OK = frozenset((0xF4, 0xF5, 0xF6, 0xF9, 0xFA, 0xFB))
 
+# Fast path for the bulk of a document: runs of samples in an indefinite array, each a number
+# (integer or float of any width) or a definite array of up to 23 numbers, skipped at C speed
+# by regex matches of at most 4096 samples (bounded, so the regex engine's own bookkeeping
+# stays small) instead of one Python iteration per byte-level item.
+_NUM = (rb"(?:[\xf9\x19\x39][\s\S]{2}|[\xfa\x1a\x3a][\s\S]{4}|[\xfb\x1b\x3b][\s\S]{8}"
+        rb"|[\x00-\x17\x20-\x37]|[\x18\x38][\s\S])")
+_SAMPLE = (rb"(?:" + _NUM + rb"|" + rb"|".join(bytes([0x80 + k]) + _NUM + rb"{%d}" % k
+                                               for k in (3, 2, 1, *range(4, 24))) + rb")")
+_SAMPLE_CHUNK = re.compile(_SAMPLE + rb"{1,4096}")
 
-def _scan(data: bytes, max_depth: int) -> tuple[int, dict[str, int]]:
+
+_VALUES_PATH = ("payload", "values")
+
+
+def _scan(data: bytes, max_depth: int
+          ) -> tuple[int, dict[tuple[str, ...], tuple[int, int]], list[tuple[int, int]]]:
     """Walk the CBOR item at offset 0 without building it.
 
-    Returns the offset just past the item and, for each text key of the top-level map, the
-    offset of its value's first byte. Raises AcquisitionFormatError on anything outside the
-    format's subset (tags, byte strings, undefined/simple values, non-text map keys), on
-    nesting deeper than ``max_depth``, and on lengths that exceed the remaining input.
+    Returns the offset just past the item and the byte span ``(start, end)`` of every map value
+    at the first two levels, keyed by its path (``("signature",)``, ``("payload", "values")``),
+    and the runs of plain numeric samples found in the indefinite ``payload.values`` array.
+    Raises AcquisitionFormatError on anything outside the format's subset (tags, byte strings,
+    undefined/simple values, non-text map keys), on nesting deeper than ``max_depth``, and on
+    lengths that exceed the remaining input.
     """
     n = len(data)
     pos = 0
-    stack: list[list] = []  # [remaining items or -1 (indefinite), is_map, items seen]
-    top: dict[str, int] = {}
-    pending_key: str | None = None
+    # frame: [remaining items or -1 (indefinite), is_map, items seen, path of this container,
+    #         current key (maps of the first two levels), start of the current value,
+    #         runs of plain samples skipped by the fast path]
+    stack: list[list] = []
+    spans: dict[tuple[str, ...], tuple[int, int]] = {}
+    value_runs: list[tuple[int, int]] = []
     while True:
+        if stack and stack[-1][0] == -1 and not stack[-1][1] and len(stack) < max_depth:
+            m = _SAMPLE_CHUNK.match(data, pos)
+            while m:
+                stack[-1][2] += 1  # item count only matters for maps and definite arrays
+                stack[-1][6].append((pos, m.end()))
+                pos = m.end()
+                m = _SAMPLE_CHUNK.match(data, pos)
         start = pos
         if pos >= n:
             raise _err(f"CBOR ends early at byte {pos} (truncated document?)")
@@ -229,15 +257,16 @@ def _scan(data: bytes, max_depth: int) -> tuple[int, dict[str, int]]:
             fr = stack.pop()
             if fr[1] and fr[2] % 2:
                 raise _err(f"CBOR map closed after a key without a value (offset {start})")
+            if fr[3] == _VALUES_PATH:
+                value_runs = fr[6]
         else:
             fr = stack[-1] if stack else None
             in_key = fr is not None and fr[1] and fr[2] % 2 == 0
             if in_key and major != 3:
                 raise _err(f"CBOR map key at offset {start} is not a text string")
-            if fr is not None and len(stack) == 1 and fr[1] and not in_key \
-                    and pending_key is not None:
-                top[pending_key] = start
-                pending_key = None
+            tracked = fr is not None and fr[1] and len(stack) <= 2 and fr[4] is not None
+            if tracked and not in_key:
+                fr[5] = start
             if ai < 24:
                 arg: int | None = ai
             elif ai <= 27:
@@ -291,20 +320,23 @@ def _scan(data: bytes, max_depth: int) -> tuple[int, dict[str, int]]:
                                    f"{n - pos} remain")
                     text = data[pos:pos + arg]
                     pos += arg
-                if in_key and len(stack) == 1:
-                    pending_key = text.decode("utf-8", "replace")
+                if in_key and len(stack) <= 2:
+                    fr[4] = text.decode("utf-8", "replace")
             elif major in (4, 5):
                 if len(stack) >= max_depth:
                     raise _err(f"CBOR nested deeper than {max_depth} levels")
+                path = fr[3] + (fr[4],) if tracked else ()
                 if arg is None:
-                    stack.append([-1, major == 5, 0])
+                    stack.append([-1, major == 5, 0, path, "" if major == 5 else None, None,
+                                  []])
                     continue
                 items = arg * 2 if major == 5 else arg
                 if items > n - pos:
                     raise _err(f"CBOR {'map' if major == 5 else 'array'} at offset {start} "
                                f"declares {arg} entries but only {n - pos} bytes remain")
                 if items:
-                    stack.append([items, major == 5, 0])
+                    stack.append([items, major == 5, 0, path, "" if major == 5 else None, None,
+                                  []])
                     continue
             elif major == 6:
                 raise _err(f"CBOR tag {arg} at offset {start}: tags are not part of the "
@@ -315,8 +347,11 @@ def _scan(data: bytes, max_depth: int) -> tuple[int, dict[str, int]]:
         # one item is complete: count it in its container, closing finished containers
         while True:
             if not stack:
-                return pos, top
+                return pos, spans, value_runs
             fr = stack[-1]
+            if fr[5] is not None and fr[2] % 2:  # it was the value of a tracked key
+                spans[fr[3] + (fr[4],)] = (fr[5], pos)
+                fr[5] = None
             fr[2] += 1
             if fr[0] == -1:
                 break
@@ -324,6 +359,34 @@ def _scan(data: bytes, max_depth: int) -> tuple[int, dict[str, int]]:
             if fr[0]:
                 break
             stack.pop()
+
+
+def _values_in_chunks(data: bytes, start: int, end: int, runs: list[tuple[int, int]],
+                      n_axes: int) -> np.ndarray | None:
+    """Decode an indefinite ``values`` array of plain numeric samples run by run (<= 4096
+    samples each, as the scan found them), so a large recording never exists as one Python
+    list of lists (memory ~ the float64 array). None unless the runs cover the whole array
+    (the caller then decodes it in one piece)."""
+    if data[start] != 0x9F or not runs or runs[0][0] != start + 1 or runs[-1][1] != end - 1:
+        return None
+    if any(a[1] != b[0] for a, b in zip(runs, runs[1:])):
+        return None
+    parts, row = [], 0
+    for a, b in runs:
+        rows = cbor2.loads(b"\x9f" + data[a:b] + b"\xff")
+        parts.append(numeric_values_from_tree(rows, n_axes, row_offset=row))
+        row += len(rows)
+    return np.concatenate(parts)
+
+
+def _loads(data: bytes) -> Any:
+    try:
+        return cbor2.loads(data, max_depth=MAX_NESTING + 1, allow_duplicate_keys=False,
+                           str_errors="strict")
+    except RecursionError:
+        raise _err("CBOR nested too deeply") from None
+    except Exception as e:  # cbor2 raises CBORDecodeError, ValueError, UnicodeError, ...
+        raise _err(f"invalid CBOR: {e}") from None
 
 
 def decode_cbor_located(data: bytes) -> tuple[DataAcquisition, int | None]:
@@ -334,16 +397,21 @@ def decode_cbor_located(data: bytes) -> tuple[DataAcquisition, int | None]:
     if data[0] >> 5 != 5:
         raise _err(f"not a data-acquisition document: CBOR must start with a map (0xA0-0xBF), "
                    f"got 0x{data[0]:02X}; JSON must start with '{{'")
-    end, top = _scan(data, MAX_NESTING)
-    try:
-        tree = cbor2.loads(data[:end], max_depth=MAX_NESTING + 1, allow_duplicate_keys=False,
-                           str_errors="strict")
-    except RecursionError:
-        raise _err("CBOR nested too deeply") from None
-    except Exception as e:  # cbor2 raises CBORDecodeError, ValueError, UnicodeError, ...
-        raise _err(f"invalid CBOR: {e}") from None
-    doc = document_from_tree(tree, data[end:])
-    off = top.get("signature")
+    end, spans, runs = _scan(data, MAX_NESTING)
+    values = None
+    vspan = spans.get(("payload", "values"))
+    if vspan is not None and data[vspan[0]] == 0x9F:
+        # decode the header with an empty values array, then the samples chunk by chunk
+        tree = _loads(data[:vspan[0]] + b"\x80" + data[vspan[1]:end])
+        pay = tree.get("payload") if isinstance(tree, dict) else None
+        sensors = pay.get("sensors") if isinstance(pay, dict) else None
+        if isinstance(sensors, list) and sensors:
+            values = _values_in_chunks(data, vspan[0], vspan[1], runs, len(sensors))
+    if values is None:
+        tree = _loads(data[:end])
+    doc = document_from_tree(tree, data[end:], numeric_values=values)
+    span = spans.get(("signature",))
+    off = span[0] if span is not None else None
     sig_off = off + 2 if off is not None and data[off:off + 2] == SIGNATURE_HEADER else None
     return doc, sig_off
 

@@ -48,7 +48,8 @@ def decode_located(data: bytes, content_type: str | None = None, *,
             f"document is {len(data)} bytes, over the {max_bytes}-byte limit")
     if detect_format(data, content_type) == "json":
         doc = decode_json(data)
-        return doc, (signature_offset_json(data) if need_offset else None)
+        need = need_offset and doc.alg == "HS256"
+        return doc, (signature_offset_json(data) if need else None)
     return decode_cbor_located(data)
 
 
@@ -60,3 +61,28 @@ def decode(data: bytes, content_type: str | None = None, *,
     the signature (see :func:`verify`).
     """
     return decode_located(data, content_type, max_bytes=max_bytes)[0]
+
+
+def media_type(data: bytes) -> str:
+    """The Content-Type to upload ``data`` with: ``application/json``, ``application/cbor``,
+    or ``application/octet-stream`` for the binary int16 variant (as the ingestion API asks).
+    Validates the document (raises AcquisitionFormatError)."""
+    data = _as_bytes(data)
+    doc = decode(data)
+    if detect_format(data) == "json":
+        return "application/json"
+    return "application/octet-stream" if doc.is_binary else "application/cbor"
+
+
+def load(path) -> DataAcquisition:
+    """Read and decode a document file (``.json``, ``.cbor``, or any name: sniffed)."""
+    from pathlib import Path
+    p = Path(path)
+    size = p.stat().st_size
+    if size > MAX_DOCUMENT_BYTES:
+        raise AcquisitionFormatError(
+            f"{p}: {size} bytes, over the {MAX_DOCUMENT_BYTES}-byte document limit")
+    try:
+        return decode(p.read_bytes())
+    except AcquisitionFormatError as e:
+        raise AcquisitionFormatError(f"{p}: {e}") from None

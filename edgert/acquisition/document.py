@@ -7,6 +7,7 @@ we write is always one we would read back.
 """
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ MAX_DOCUMENT_BYTES = 100 * 1024 * 1024
 MAX_NESTING = 16
 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}\Z")
+_HEX_SHORT = re.compile(r"[0-9a-fA-F]{0,64}\Z")
 
 
 @dataclass
@@ -111,13 +113,18 @@ def check_plain_tree(value: Any, where: str, depth: int = 0) -> None:
     raise _err(f"{where}: unsupported value type {type(value).__name__}")
 
 
-def check_signature_text(sig: Any) -> str:
+def check_signature_text(sig: Any, alg: str = "HS256") -> str:
+    """HS256: exactly 64 hex characters (the HMAC, or 64 '0' while unsigned). ``none``: any
+    hex text up to 64 characters - the firmware's "none" signer reserves a 1-byte signature
+    and writes 2 characters ("30")."""
     if not isinstance(sig, str):
         raise _err(f"'signature' must be text, got {type(sig).__name__}")
-    if not _HEX64.match(sig):
+    if alg == "HS256" and not _HEX64.match(sig):
         raise _err(
             f"'signature' must be exactly 64 hex characters (HMAC-SHA256, or 64 '0' when "
             f"unsigned), got {len(sig)} characters: {sig[:70]!r}")
+    if alg != "HS256" and not _HEX_SHORT.match(sig):
+        raise _err(f"'signature' must be hex text of at most 64 characters, got {sig[:70]!r}")
     return sig
 
 
@@ -185,9 +192,10 @@ def binary_ref_kind(values: Any) -> str | None:
     return None
 
 
-def numeric_values_from_tree(raw: Any, n_axes: int) -> np.ndarray:
+def numeric_values_from_tree(raw: Any, n_axes: int, row_offset: int = 0) -> np.ndarray:
     """Rows -> (n, n_axes) float64. A row is an array of n_axes numbers, or (one axis only) a
-    bare number. Rejects ragged rows, wrong lengths, non-numbers, NaN/Infinity."""
+    bare number. Rejects ragged rows, wrong lengths, non-numbers, NaN/Infinity. ``row_offset``
+    is added to row numbers in messages (when decoding a long array in chunks)."""
     if not isinstance(raw, list):
         raise _err(f"payload.values must be an array, got {type(raw).__name__}")
     if not raw:
@@ -195,32 +203,40 @@ def numeric_values_from_tree(raw: Any, n_axes: int) -> np.ndarray:
     rows = raw
     if n_axes == 1 and any(not isinstance(r, list) for r in raw):
         rows = [r if isinstance(r, list) else [r] for r in raw]
-    for i, row in enumerate(rows):
-        if not isinstance(row, list):
-            raise _err(f"payload.values[{i}] must be an array of {n_axes} numbers (one per "
-                       f"sensor); bare numbers are only allowed with a single sensor")
-        if len(row) != n_axes:
-            raise _err(f"payload.values[{i}] has {len(row)} values but there are {n_axes} "
-                       f"sensors; every row needs one value per sensor")
-        for j, x in enumerate(row):
-            if not _is_number(x):
-                raise _err(f"payload.values[{i}][{j}] is not a number: {x!r}")
+    # fast whole-document checks (C-level iteration); the slow loop only runs to name the
+    # offending element
+    if not (set(map(type, rows)) == {list} and set(map(len, rows)) == {n_axes}
+            and set(map(type, itertools.chain.from_iterable(rows))) <= {int, float}):
+        for i, row in enumerate(rows):
+            if not isinstance(row, list):
+                raise _err(f"payload.values[{i + row_offset}] must be an array of {n_axes} "
+                           f"numbers (one per sensor); bare numbers are only allowed with a "
+                           f"single sensor")
+            if len(row) != n_axes:
+                raise _err(f"payload.values[{i + row_offset}] has {len(row)} values but there "
+                           f"are {n_axes} sensors; every row needs one value per sensor")
+            for j, x in enumerate(row):
+                if not _is_number(x):
+                    raise _err(f"payload.values[{i + row_offset}][{j}] is not a number: "
+                               f"{x!r}")
     try:
         arr = np.array(rows, dtype=np.float64).reshape(len(rows), n_axes)
     except (OverflowError, ValueError) as e:
         raise _err(f"payload.values: a value is out of the float64 range ({e})") from None
     if not np.isfinite(arr).all():
         i, j = np.argwhere(~np.isfinite(arr))[0]
-        raise _err(f"payload.values[{i}][{j}] is {arr[i, j]}: NaN/Infinity samples are not "
-                   f"allowed (drop or interpolate them before recording)")
+        raise _err(f"payload.values[{i + row_offset}][{j}] is {arr[i, j]}: NaN/Infinity "
+                   f"samples are not allowed (drop or interpolate them before recording)")
     return arr
 
 
-def document_from_tree(tree: Any, binary_tail: bytes | None = None) -> DataAcquisition:
+def document_from_tree(tree: Any, binary_tail: bytes | None = None,
+                       numeric_values: np.ndarray | None = None) -> DataAcquisition:
     """Validate a decoded JSON/CBOR tree and build the document.
 
     ``binary_tail`` is the bytes after the CBOR item (raw int16 of the binary variant); None for
-    JSON. The caller has already rejected trailing bytes for non-binary payloads.
+    JSON. ``numeric_values`` are samples the caller already decoded and validated (then
+    ``payload.values`` in the tree is ignored).
     """
     if not isinstance(tree, dict):
         raise _err(f"a data-acquisition document is an object/map, got {type(tree).__name__}")
@@ -242,7 +258,7 @@ def document_from_tree(tree: Any, binary_tail: bytes | None = None) -> DataAcqui
     iat = _check_iat(prot.get("iat"))
     extra_protected = {k: v for k, v in prot.items() if k not in ("ver", "alg", "iat")}
     check_plain_tree(extra_protected, "protected")
-    sig = check_signature_text(tree["signature"])
+    sig = check_signature_text(tree["signature"], alg)
 
     pay = tree["payload"]
     if not isinstance(pay, dict):
@@ -258,7 +274,7 @@ def document_from_tree(tree: Any, binary_tail: bytes | None = None) -> DataAcqui
     extra_payload = {k: v for k, v in pay.items() if k not in modelled}
     check_plain_tree(extra_payload, "payload")
 
-    kind = binary_ref_kind(pay["values"])
+    kind = None if numeric_values is not None else binary_ref_kind(pay["values"])
     if kind is not None:
         if kind != "i16":
             raise _err(f"binary payload type {pay['values'][0]!r} is not supported; only "
@@ -279,7 +295,8 @@ def document_from_tree(tree: Any, binary_tail: bytes | None = None) -> DataAcqui
         if binary_tail:
             raise _err(f"{len(binary_tail)} trailing bytes after the CBOR document "
                        f"(only a {BINARY_I16_REF} payload may be followed by raw bytes)")
-        values = numeric_values_from_tree(pay["values"], len(sensors))
+        values = (numeric_values if numeric_values is not None
+                  else numeric_values_from_tree(pay["values"], len(sensors)))
     return DataAcquisition(device_name=device_name, device_type=device_type,
                            interval_ms=interval, sensors=sensors, values=values, alg=alg,
                            iat=iat, signature=sig, extra_payload=extra_payload,
@@ -292,13 +309,13 @@ def check_document(doc: DataAcquisition) -> np.ndarray:
     if not isinstance(doc, DataAcquisition):
         raise TypeError(f"expected a DataAcquisition, got {type(doc).__name__}")
     _check_alg(doc.alg)
-    _check_iat(doc.iat)
+    _check_iat(doc.iat.item() if isinstance(doc.iat, np.integer) else doc.iat)
     iv = doc.interval_ms
     _check_interval(iv.item() if isinstance(iv, (np.floating, np.integer)) else iv)
     _check_optional_text(doc.device_name, "device_name")
     _check_optional_text(doc.device_type, "device_type")
     if doc.signature is not None:
-        check_signature_text(doc.signature)
+        check_signature_text(doc.signature, doc.alg)
     if not isinstance(doc.sensors, list) or not doc.sensors:
         raise _err("sensors must be a non-empty list of Sensor")
     for i, s in enumerate(doc.sensors):

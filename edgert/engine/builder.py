@@ -49,14 +49,14 @@ def _bytes_vector(b: flatbuffers.Builder, raw: bytes, align: int = 16) -> int:
     b.StartVector(1, len(raw), align)
     b.head = b.head - len(raw)
     b.Bytes[b.head:b.head + len(raw)] = raw
-    return b.EndVector(len(raw))
+    return b.EndVector()
 
 
 def _table_vector(b: flatbuffers.Builder, start_fn, offsets: list[int]) -> int:
     start_fn(b, len(offsets))
     for o in reversed(offsets):
         b.PrependUOffsetTRelative(o)
-    return b.EndVector(len(offsets))
+    return b.EndVector()
 
 
 def build_model(tensors: Sequence[Tensor], ops: Sequence[Op], inputs: Sequence[int],

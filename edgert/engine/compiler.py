@@ -211,7 +211,7 @@ class _Compiler:
 
     def opts(self, op: OpDesc, cls_name: str):
         o = op.options
-        if o is None or type(o).__name__ != cls_name:
+        if o is None or o.kind != cls_name:
             return None
         return o
 
@@ -471,7 +471,8 @@ class _Compiler:
                           "a": {"in_offset": -z_in, "out_offset": z_out, "act_min": max(-128, z_out),
                                 "act_max": 127}}
             else:
-                six = min(127, max(-128, quant.quantize_scalar(6.0, s_out, z_out)))
+                # TFLite Micro clamps the raw input values: [input zp, 6 in input quantization]
+                six = min(127, max(-128, quant.quantize_scalar(6.0, s_in, z_in)))
                 params = {"a": {"in_offset": -z_in, "out_offset": z_out, "act_min": z_in, "act_max": six}}
                 if z_in > six:
                     raise UnsupportedOperatorError(f"{op.where()}: empty int8 RELU6 range")
@@ -514,7 +515,7 @@ class _Compiler:
         dt = self.op_dtype(op, a)
         self.same_type(op, [b, out], dt)
         o = op.options
-        fused = int(o.FusedActivationFunction()) if o is not None and hasattr(o, "FusedActivationFunction") else 0
+        fused = int(o.FusedActivationFunction()) if o is not None and "FusedActivationFunction" in o.values else 0
         da, db, do = (_dims4(self.gt(i).shape, op.where()) for i in (a, b, out))
         for k in range(4):
             if do[k] != max(da[k], db[k]) or da[k] not in (1, do[k]) or db[k] not in (1, do[k]):
@@ -574,15 +575,11 @@ class _Compiler:
             s_out, z_out = self.qp(op, out)
             m, sh = quant.quantize_multiplier(float(np.float32(s_in)) / float(np.float32(s_out)))
             params.update(in_zp=z_in, out_zp=z_out, in_scale=s_in, out_scale=s_out)
-            if keep and rank == 4 and axes == [1, 2]:
-                params.update(mode=1, mult=m, shift=sh)
-            elif z_in == z_out and np.float32(s_in) == np.float32(s_out):
-                params.update(mode=0)
-            else:
-                k = count.bit_length() - 1
-                k = min(k, 32, 31 + sh)
-                m2 = (m << k) // count if k >= 0 else m
-                params.update(mode=2, mult=int(m2), shift=sh - k)
+            # TFLite Micro (checked against tflite-micro on every axis combination of the tests)
+            # folds 1/count into the multiplier, QuantizedMeanOrSum-style, on all int8 paths
+            k = min(count.bit_length() - 1, 32, 31 + sh)
+            m2 = (m << k) // count if k >= 0 else m
+            params.update(mode=2, mult=int(m2), shift=sh - k)
         self.emit(op, "MEAN", dt, [self.tensor(x, op)], out, {"mean": params})
 
     def pad(self, op: OpDesc) -> None:

@@ -102,6 +102,42 @@ class Graph:
     extra: dict = field(default_factory=dict)
 
 
+class Options:
+    """A builtin-options table read eagerly (so decoding errors surface inside read_graph):
+    ``opts.kind`` is the options class name, and each scalar field is a method as in the
+    generated class, e.g. ``opts.FusedActivationFunction()``."""
+
+    def __init__(self, kind: str, values: dict[str, Any]):
+        self.kind = kind
+        self.values = values
+
+    @classmethod
+    def read(cls, table: Any) -> "Options":
+        values: dict[str, Any] = {}
+        for name in dir(type(table)):
+            if name.startswith("_") or name in ("Init",) or name.startswith("GetRootAs") or \
+                    name.endswith("BufferHasIdentifier") or name.endswith(("AsNumpy", "IsNone", "Length")):
+                continue
+            fn = getattr(table, name)
+            if not callable(fn):
+                continue
+            try:
+                n_args = fn.__code__.co_argcount
+            except AttributeError:
+                continue
+            if n_args == 1:                     # scalar field accessor (self only)
+                values[name] = fn()
+            elif n_args == 2 and hasattr(table, name + "Length"):   # vector field
+                values[name] = [fn(j) for j in range(getattr(table, name + "Length")())]
+        return cls(type(table).__name__, values)
+
+    def __getattr__(self, name: str):
+        values = self.__dict__.get("values", {})
+        if name in values:
+            return lambda: values[name]
+        raise AttributeError(name)
+
+
 # Builtin options class per BuiltinOptions union type (only the ones kernels read).
 def _options_classes() -> dict[int, type]:
     out = {}
@@ -153,6 +189,11 @@ def _read(buf: bytes) -> Graph:
     n_buffers = model.BuffersLength()
     if n_buffers < 0 or n_buffers > len(buf):
         raise ModelError("corrupt model: bad buffer count")
+    for b in range(n_buffers):  # touch every buffer table: a truncated tail fails here
+        bo = model.Buffers(b)
+        n = int(bo.DataLength())
+        if n < 0 or n > len(buf) or int(bo.Offset()) + int(bo.Size()) > len(buf) + 1:
+            raise ModelError(f"corrupt model: buffer {b} has a bad size")
     opcodes = []
     for i in range(model.OperatorCodesLength()):
         oc = model.OperatorCodes(i)
@@ -222,7 +263,7 @@ def _read(buf: bytes) -> Graph:
         if table is not None and cls is not None:
             opt = cls()
             opt.Init(table.Bytes, table.Pos)
-            desc.options = opt
+            desc.options = Options.read(opt)
         ops.append(desc)
     inputs = tensor_list(_vector(sg.InputsLength(), sg.Inputs, "subgraph inputs", 1 << 16),
                          "subgraph input", False)
