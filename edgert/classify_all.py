@@ -41,7 +41,6 @@ import logging
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -89,10 +88,9 @@ def _sample_mapping(row: SampleRow) -> Dict[str, Any]:
             "signature_method": row.signature_method}
 
 
-def _classify(impulse: Any, dataset: Dataset, row: SampleRow,
+def _classify(impulse: Any, data: Any, row: SampleRow,
               variant: Optional[str]) -> Dict[str, Any]:
-    """Classify one sample; the cacheable summary of the result."""
-    data = dataset.load(row)
+    """Classify one sample's data; the cacheable summary of the result."""
     res = impulse.classify(data.values, frequency=data.frequency, variant=variant,
                            axes=[s["name"] for s in data.sensors])
     doc = res.to_studio_json(_sample_mapping(row), sample_id=row.id, category=row.category)
@@ -124,9 +122,15 @@ def classify_sample_cached(impulse: Any, dataset: Dataset, row: SampleRow,
     if hit is not None:
         return hit
     try:
-        result, error = _classify(impulse, dataset, row, variant), None
+        data = dataset.load(row)
+    except DatasetError as exc:
+        # gone, changed since indexing or unreadable: not cached (refresh() fixes it)
+        return None, str(exc)
+    try:
+        result, error = _classify(impulse, data, row, variant), None
     except EdgertError as exc:
         result, error = None, f"{row.path}: {exc}"
+    # deterministic for this content, variant and bundle: cached, errors included
     dataset.cache_put(*key, result, error)
     return result, error
 
@@ -170,8 +174,8 @@ def classify_all(impulse: Any, dataset: Union[Dataset, str, os.PathLike], *,
     """Classify the dataset's samples that pass the filters and return one result page.
 
     ``impulse``: an :class:`edgert.impulse.Impulse`. ``dataset``: a :class:`Dataset` or its
-    folder. ``category`` defaults to ``testing`` as Studio's endpoint does (``"all"`` for every
-    category). ``variant``: ``float32``/``int8`` (None: the bundle's default). ``threads``:
+    folder. ``category`` defaults to ``testing`` as Studio's endpoint does (``"all"`` or None for
+    every category). ``variant``: ``float32``/``int8`` (None: the bundle's default). ``threads``:
     worker threads (default: CPU count). ``with_metrics=False`` classifies only the page's
     samples and leaves out ``modelValidationMetrics``.
     """

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import shutil
 import threading
-import time
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -359,3 +358,23 @@ def test_id_date_and_paging_parameters_through_the_client(client, ds, full):
 def test_errors_reach_the_client(client):
     with pytest.raises(Exception, match="signature_validity"):
         client.get_classify_job_result_page(43, signature_validity="sometimes")
+
+
+def test_changed_file_is_an_error_until_refresh_and_not_cached(impulse, tmp_path):
+    folder = tmp_path / "motion"
+    shutil.copytree(DATA, folder)
+    with Dataset(folder, hmac_key=KEY) as d:
+        target = folder / "testing" / "wave.00.json"
+        target.write_bytes((folder / "testing" / "wave.11.json").read_bytes())
+        page = classify_all(impulse, d, filename="wave.00", progress=False)
+        (entry,) = page["result"]
+        assert entry["sample"]["processingError"]
+        assert "changed since it was indexed" in entry["sample"]["processingErrorString"]
+        d.refresh()
+        page = classify_all(impulse, d, filename="wave.00", progress=False)
+        (entry,) = page["result"]
+        assert not entry["sample"]["processingError"]
+        assert page["predictions"][0]["prediction"] == "idle"     # now holds SDK window 11
+    # a folder path works too (its default index, DATASET/.edgert-index.sqlite)
+    page = classify_all(impulse, str(folder), labels=["snake"], progress=False)
+    assert page["totalCount"] == 3 and (folder / ".edgert-index.sqlite").exists()
