@@ -22,7 +22,7 @@ from edgert.dataset import Dataset, SampleFilter
 from edgert.errors import BundleError, ConfigurationError, InputError
 from edgert.impulse import Impulse
 
-from .test_classify_all_schema import assert_declared, patch_block_threshold_value
+from .test_classify_all_schema import assert_declared, threshold_value_fix  # noqa: F401
 
 HERE = Path(__file__).parent
 BUNDLE = HERE / "data" / "motion-demo"
@@ -170,7 +170,8 @@ def test_metadata_and_block(fitted):
     assert_declared(AnomalyModelMetadataResponse, md)
 
 
-def test_metadata_through_the_official_client(fitted, monkeypatch):
+def test_metadata_through_the_official_client(fitted, threshold_value_fix):
+    """threshold_value_fix: the documented BlockThresholdValue.from_json bug of the client."""
     body = (fitted.bundle / "anomaly-4.json").read_bytes()
 
     class Handler(BaseHTTPRequestHandler):
@@ -190,9 +191,6 @@ def test_metadata_through_the_official_client(fitted, monkeypatch):
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
         from edgeimpulse_api import ApiClient, Configuration, LearnApi
-        # Known bug in edgeimpulse-api 1.96.3 (spec/gateway-api.md): BlockThresholdValue.
-        # from_json reports "Multiple matches found" for every threshold value.
-        patch_block_threshold_value(monkeypatch)
         cfg = Configuration(host=f"http://127.0.0.1:{httpd.server_address[1]}/v1")
         cfg.api_key["ApiKeyAuthentication"] = "test"
         got = LearnApi(ApiClient(cfg)).get_anomaly_metadata(43, 4)

@@ -21,7 +21,7 @@ from edgert.dataset import Dataset, SampleFilter
 from edgert.errors import DatasetError, EdgertError
 from edgert.impulse import Impulse
 
-from .test_classify_all_schema import assert_declared, patch_block_threshold_value
+from .test_classify_all_schema import assert_declared, threshold_value_fix  # noqa: F401
 
 HERE = Path(__file__).parent
 DATA = HERE / "data" / "dataset" / "motion"
@@ -290,11 +290,9 @@ def server(impulse, ds):
 
 
 @pytest.fixture
-def client(server, monkeypatch):
+def client(server, threshold_value_fix):
+    # threshold_value_fix: the documented BlockThresholdValue.from_json bug of the client
     from edgeimpulse_api import ApiClient, ClassifyApi, Configuration
-    # Known bug in edgeimpulse-api 1.96.3 (spec/gateway-api.md): BlockThresholdValue.from_json
-    # reports "Multiple matches found" for every threshold value; the one allowed patch.
-    patch_block_threshold_value(monkeypatch)
     cfg = Configuration(host=server)
     cfg.api_key["ApiKeyAuthentication"] = "test"
     return ClassifyApi(ApiClient(cfg))
