@@ -59,10 +59,12 @@ NO_ANOMALY = "no anomaly"
 
 
 def impulse_fingerprint(impulse: Any) -> str:
-    """A SHA-256 over the impulse's bundle (impulse.json and every file it names), so cached
-    results are dropped when the bundle changes."""
+    """A SHA-256 over the impulse's bundle (impulse.json and every file it names), its engine
+    backend and edgert's version, so cached results are not reused when any of them changes."""
+    from . import __version__
     bundle = getattr(impulse, "bundle", None)
     h = hashlib.sha256()
+    h.update(f"edgert {__version__} backend {getattr(impulse, 'backend', '')}\n".encode())
     if bundle is not None and getattr(bundle, "document", None) is not None:
         import json
         h.update(json.dumps(bundle.document, sort_keys=True).encode())

@@ -376,3 +376,16 @@ def test_changed_file_is_an_error_until_refresh_and_not_cached(impulse, tmp_path
     # a folder path works too (its default index, DATASET/.edgert-index.sqlite)
     page = classify_all(impulse, str(folder), labels=["snake"], progress=False)
     assert page["totalCount"] == 3 and (folder / ".edgert-index.sqlite").exists()
+
+
+def test_anomaly_bucket(impulse, ds):
+    page = classify_all(impulse, ds, category="anomaly", progress=False)
+    (entry,) = page["result"]
+    assert entry["sample"]["category"] == "testing"     # Studio has no 'anomaly' category
+    assert entry["sample"]["label"] == "anomaly"
+    (p,) = page["predictions"]
+    assert p["expectedAnomalyOutcome"] == "anomaly"
+    # SDK window 27: anomaly 0.031 (under 0.3), top label updown 0.879 -> not detected
+    assert p["prediction"] == "updown" and p["predictionCorrect"] is False
+    others = classify_all(impulse, ds, labels=["wave"], progress=False)["predictions"]
+    assert {q["expectedAnomalyOutcome"] for q in others} == {"no anomaly"}
