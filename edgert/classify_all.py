@@ -41,7 +41,7 @@ import logging
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -171,14 +171,17 @@ def classify_all(impulse: Any, dataset: Union[Dataset, str, os.PathLike], *,
                  max_label: Optional[float] = None, search: Optional[str] = None,
                  data_type: Optional[str] = None, min_id: Optional[int] = None,
                  max_id: Optional[int] = None, metadata: Any = None, min_date: Any = None,
-                 max_date: Any = None, threads: Optional[int] = None, progress: bool = True,
+                 max_date: Any = None, threads: Optional[int] = None,
+                 progress: Union[bool, Callable[[int, int], None]] = True,
                  with_metrics: bool = True) -> Dict[str, Any]:
     """Classify the dataset's samples that pass the filters and return one result page.
 
     ``impulse``: an :class:`edgert.impulse.Impulse`. ``dataset``: a :class:`Dataset` or its
     folder. ``category`` defaults to ``testing`` as Studio's endpoint does (``"all"`` or None for
     every category). ``variant``: ``float32``/``int8`` (None: the bundle's default). ``threads``:
-    worker threads (default: CPU count). ``with_metrics=False`` classifies only the page's
+    worker threads (default: CPU count). ``progress``: a tqdm bar on stderr when true, or a
+    callable ``progress(done, total)`` called after each classified sample (for a job-status
+    endpoint; cached samples are not counted). ``with_metrics=False`` classifies only the page's
     samples and leaves out ``modelValidationMetrics``.
     """
     flt = SampleFilter(category=category, labels=labels, filename=filename,
@@ -254,13 +257,14 @@ def _project_id(impulse: Any) -> int:
 
 
 def _run_pool(impulse: Any, ds: Dataset, todo: Sequence[SampleRow], variant: Optional[str],
-              fp: str, threads: Optional[int], progress: bool
+              fp: str, threads: Optional[int], progress: Any
               ) -> Dict[int, Tuple[Optional[Dict[str, Any]], Optional[str]]]:
     from tqdm import tqdm
     workers = max(1, int(threads or os.cpu_count() or 1))
     out: Dict[int, Tuple[Optional[Dict[str, Any]], Optional[str]]] = {}
-    bar = tqdm(total=len(todo), unit="sample", desc="classify", disable=not progress,
-               file=sys.stderr, leave=False)
+    callback = progress if callable(progress) else None
+    bar = tqdm(total=len(todo), unit="sample", desc="classify",
+               disable=callback is not None or not progress, file=sys.stderr, leave=False)
     try:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             futures = {pool.submit(classify_sample_cached, impulse, ds, row, variant, fp): row
@@ -271,6 +275,8 @@ def _run_pool(impulse: Any, ds: Dataset, todo: Sequence[SampleRow], variant: Opt
                 if out[row.id][1] is not None:
                     log.warning("sample %d (%s): %s", row.id, row.path, out[row.id][1])
                 bar.update(1)
+                if callback is not None:
+                    callback(len(out), len(todo))
     finally:
         bar.close()
     return out

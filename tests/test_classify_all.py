@@ -389,3 +389,11 @@ def test_anomaly_bucket(impulse, ds):
     assert p["prediction"] == "updown" and p["predictionCorrect"] is False
     others = classify_all(impulse, ds, labels=["wave"], progress=False)["predictions"]
     assert {q["expectedAnomalyOutcome"] for q in others} == {"no anomaly"}
+
+
+def test_progress_callback(impulse, ds):
+    fresh = Dataset(ds.root, hmac_key=KEY, index_path=":memory:")
+    calls = []
+    classify_all(impulse, fresh, labels=["idle"], progress=lambda d, t: calls.append((d, t)))
+    fresh.close()
+    assert calls == [(i, 5) for i in range(1, 6)]    # 5 readable idle testing samples
