@@ -29,27 +29,33 @@ int edgert_kmeans_check(const edgert_kmeans_params *p, int32_t n_features)
     return EDGERT_OK;
 }
 
-/* Largest number of selected axes scored without a scratch buffer (z lives on the stack). */
-#define KMEANS_MAX_AXES 1024
+/* Scaled features of a window are kept on the stack for up to this many axes (the usual
+ * case: a few RMS values); beyond it they are recomputed per cluster (same values, slower). */
+#define KMEANS_STACK_AXES 64
+
+static float scaled(const edgert_kmeans_params *p, const float *x, int32_t i)
+{
+    return (x[p->axes[i]] - p->mean[i]) / p->scale[i];
+}
 
 int edgert_kmeans_score_batch(const edgert_kmeans_params *p, const float *features,
                               int32_t n_windows, int32_t stride, float *scores)
 {
-    float z[KMEANS_MAX_AXES];
+    float z[KMEANS_STACK_AXES];
     int32_t w, i, c;
-    int st;
+    int st, cached;
     if (!p || !features || !scores) return EDGERT_ERR_NULL;
     if (n_windows < 0 || stride < 1) return EDGERT_ERR_ARG;
-    if (p->n_axes > KMEANS_MAX_AXES) return EDGERT_ERR_UNSUPPORTED;
     st = edgert_kmeans_check(p, stride);
     if (st != EDGERT_OK) return st;
+    cached = p->n_axes <= KMEANS_STACK_AXES;
     for (w = 0; w < n_windows; w++) {
         const float *x = features + (size_t)w * (size_t)stride;
         float best = 1000.0f;
         for (i = 0; i < p->n_axes; i++) {
             float v = x[p->axes[i]];
             if (!finite_f(v)) return EDGERT_ERR_NONFINITE;
-            z[i] = (v - p->mean[i]) / p->scale[i];
+            if (cached) z[i] = scaled(p, x, i);
         }
         for (c = 0; c < p->n_clusters; c++) {
             const float *ctr = p->centers + (size_t)c * (size_t)p->n_axes;
@@ -57,7 +63,7 @@ int edgert_kmeans_score_batch(const edgert_kmeans_params *p, const float *featur
             for (i = 0; i < p->n_axes; i++) {
                 /* the SDK's `dist += pow(x - c, 2)`: the square and the sum in double,
                  * stored back to float each step (bit-exact with it) */
-                float d = z[i] - ctr[i];
+                float d = (cached ? z[i] : scaled(p, x, i)) - ctr[i];
                 sum = (float)((double)sum + (double)d * (double)d);
             }
             dist = sqrtf(sum) - p->max_error[c];

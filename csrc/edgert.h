@@ -186,6 +186,7 @@ int edgert_flatten_features_batch(const edgert_flatten_params *p,
 
 #define EDGERT_DTYPE_FLOAT32 0
 #define EDGERT_DTYPE_INT32 2
+#define EDGERT_DTYPE_INT16 7
 #define EDGERT_DTYPE_INT8 9
 
 #define EDGERT_SPACE_ARENA 0
@@ -237,7 +238,9 @@ typedef struct {
 
 /* FULLY_CONNECTED: in [rows, depth] (flattened), weights [units, depth], inputs: x, w,
  * bias (int32 for int8 with input offset folded in: b[o] + in_offset*sum_d w[o][d]; float
- * for float32), int8 only: mult[units], shift[units] (int32). */
+ * for float32), int8 only: mult[units], shift[units] (int32), and optionally the weights
+ * widened to int16 (same layout; lets SIMD use 16-bit multiply-add on the host, depth <= 256;
+ * leave it out on a microcontroller to keep constants small). */
 typedef struct {
     edgert_act a;
     int32_t rows, depth, units;
@@ -256,7 +259,9 @@ typedef struct {
     int32_t stride_h, stride_w, filter_h, filter_w, pad_h, pad_w;
 } edgert_pool_params;
 
-/* SOFTMAX (int8: TFLite Micro gemmlowp fixed point; float: exp/sum). */
+/* SOFTMAX (int8: TFLite Micro gemmlowp fixed point; float: exp/sum). int8 inputs: x and
+ * optionally an int32[256] table lut[k] = exp of the scaled difference -k (0 below diff_min),
+ * from edgert_softmax_exp_lut(): the same values without 2 exp evaluations per element. */
 typedef struct {
     float beta;
     int32_t in_mult, in_left_shift, diff_min;
@@ -375,6 +380,9 @@ int32_t edgert_fx_mbqm(int32_t x, int32_t multiplier, int32_t shift);
 /* gemmlowp exp_on_negative_values on a Q(integer_bits).(31-integer_bits) value -> Q0.31. */
 int32_t edgert_fx_exp_on_negative_values(int32_t a, int32_t integer_bits);
 int32_t edgert_fx_one_over_one_plus_x(int32_t a);
+
+/* The 256-entry exp table of an int8 SOFTMAX (see edgert_softmax_params). */
+int edgert_softmax_exp_lut(const edgert_softmax_params *p, int32_t *lut);
 
 /* ================================================================ engine end ===== */
 

@@ -39,6 +39,7 @@ static int check_tensor(const edgert_tensor *t, uint32_t arena_bytes, size_t con
     int64_t n = 1;
     int k;
     if (t->dtype == EDGERT_DTYPE_INT8) es = 1;
+    else if (t->dtype == EDGERT_DTYPE_INT16) es = 2;
     else if (t->dtype == EDGERT_DTYPE_FLOAT32 || t->dtype == EDGERT_DTYPE_INT32) es = 4;
     else return EDGERT_ERR_MODEL;
     for (k = 0; k < 4; k++) {
@@ -69,7 +70,6 @@ static int resolve(const edgert_plan *plan, const edgert_op *op, const void *con
                    eg_call *c)
 {
     int i;
-    memset(c, 0, sizeof *c);
     c->op = op;
     if (op->n_in < 1 || op->n_in > EDGERT_OP_MAX_INPUTS) return EDGERT_ERR_MODEL;
     for (i = 0; i < op->n_in; i++) {

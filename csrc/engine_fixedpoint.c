@@ -103,6 +103,7 @@ int32_t edgert_fx_rdbpot(int32_t x, int32_t exponent)
 int32_t edgert_fx_mbqm(int32_t x, int32_t multiplier, int32_t shift)
 {
     if (shift > 31 || shift < -31) return 0;
+    if (multiplier < 0) return eg_mbqm_reference(x, multiplier, shift);
     return eg_mbqm(x, multiplier, shift);
 }
 int32_t edgert_fx_exp_on_negative_values(int32_t a, int32_t integer_bits)

@@ -17,8 +17,18 @@ static inline int32_t eg_add(int32_t a, int32_t b) { return (int32_t)((uint32_t)
 static inline int32_t eg_sub(int32_t a, int32_t b) { return (int32_t)((uint32_t)a - (uint32_t)b); }
 static inline int32_t eg_shl(int32_t a, int s) { return (int32_t)((uint32_t)a << s); }
 
-/* Saturating rounding doubling high multiply. */
+/* Saturating rounding doubling high multiply (gemmlowp). gemmlowp computes
+ * trunc((ab + nudge) / 2^31) with nudge = ab >= 0 ? 2^30 : 1 - 2^30; for both signs that equals
+ * floor((ab + 2^30) / 2^31), one add and an arithmetic shift (tests/test_kernels.c checks the
+ * identity against the literal formula). */
 static inline int32_t eg_srdhm(int32_t a, int32_t b)
+{
+    if (a == INT32_MIN && b == INT32_MIN) return INT32_MAX;
+    return (int32_t)(((int64_t)a * (int64_t)b + ((int64_t)1 << 30)) >> 31);
+}
+
+/* The literal gemmlowp formulation, kept as the reference of the identity above. */
+static inline int32_t eg_srdhm_reference(int32_t a, int32_t b)
 {
     if (a == INT32_MIN && b == INT32_MIN) return INT32_MAX;
     int64_t ab = (int64_t)a * (int64_t)b;
@@ -26,8 +36,15 @@ static inline int32_t eg_srdhm(int32_t a, int32_t b)
     return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
 }
 
-/* Rounding divide by power of two, round half away from zero. exponent 0..31. */
+/* Rounding divide by power of two, round half away from zero, exponent 0..31:
+ * gemmlowp's (x >> e) + (rem > thr) equals floor((x + 2^(e-1) - (x < 0)) / 2^e). */
 static inline int32_t eg_rdbpot(int32_t x, int exponent)
+{
+    if (exponent == 0) return x;
+    return (int32_t)(((int64_t)x + ((int64_t)1 << (exponent - 1)) - (x < 0)) >> exponent);
+}
+
+static inline int32_t eg_rdbpot_reference(int32_t x, int exponent)
 {
     int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
     int32_t rem = x & mask;
@@ -35,12 +52,23 @@ static inline int32_t eg_rdbpot(int32_t x, int exponent)
     return (x >> exponent) + (rem > thr ? 1 : 0);
 }
 
-/* MultiplyByQuantizedMultiplier (double rounding). */
+/* MultiplyByQuantizedMultiplier (double rounding): RDBPOT(SRDHM(x << left, m), right).
+ * Kernels call it only with m >= 0 (plans are validated), where SRDHM's saturation case
+ * (both operands INT32_MIN) cannot occur, so both roundings are straight-line code. */
 static inline int32_t eg_mbqm(int32_t x, int32_t m, int32_t shift)
+{
+    const int left = shift > 0 ? shift : 0;
+    const int right = shift > 0 ? 0 : -shift;
+    const int32_t v = (int32_t)(((int64_t)eg_shl(x, left) * (int64_t)m + ((int64_t)1 << 30)) >> 31);
+    const int32_t mask = (int32_t)((1u << right) - 1u);
+    return (v >> right) + ((v & mask) > ((mask >> 1) + (v < 0)));
+}
+
+static inline int32_t eg_mbqm_reference(int32_t x, int32_t m, int32_t shift)
 {
     int left = shift > 0 ? shift : 0;
     int right = shift > 0 ? 0 : -shift;
-    return eg_rdbpot(eg_srdhm(eg_shl(x, left), m), right);
+    return eg_rdbpot_reference(eg_srdhm_reference(eg_shl(x, left), m), right);
 }
 
 /* gemmlowp SaturatingRoundingMultiplyByPOT<e> for e > 0 (saturating left shift). */
@@ -74,6 +102,18 @@ int32_t eg_one_over_one_plus_x_for_x_in_0_1(int32_t a);
 int32_t eg_one_minus_x_over_one_plus_x_for_x_in_0_1(int32_t a);
 int32_t eg_logistic_q(int32_t a, int integer_bits);
 int32_t eg_tanh_q(int32_t a, int integer_bits);
+
+/* Packed int16 matrix-vector product + requantization shared by FULLY_CONNECTED and CONV_2D
+ * (kernel_fc.c): weights in groups of 4 rows x pairs of columns, see pack_fc_weights() in
+ * edgert/engine/compiler.py; xw: depth values then a 0. */
+#define EG_WIDE_MAX 512
+void eg_matvec_packed(const int16_t *xw, int32_t depth, const int16_t *wp, int32_t units,
+                      const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                      const edgert_act *a, int8_t *y);
+static inline int32_t eg_packed_numel(int32_t units, int32_t depth)
+{
+    return ((units + 3) / 4) * ((depth + 1) / 2) * 8;
+}
 
 /* A resolved op: tensor records and data pointers of its inputs and output. */
 typedef struct {

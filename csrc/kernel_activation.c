@@ -8,7 +8,11 @@ int eg_softmax_check(const eg_call *c)
 {
     const edgert_softmax_params *p = &c->op->p.softmax;
     const int32_t dt = c->op->dtype;
-    if (c->op->n_in != 1 || c->it[0]->dtype != dt || c->ot->dtype != dt) return EDGERT_ERR_MODEL;
+    if (c->op->n_in < 1 || c->op->n_in > (dt == EDGERT_DTYPE_INT8 ? 2 : 1) ||
+        c->it[0]->dtype != dt || c->ot->dtype != dt)
+        return EDGERT_ERR_MODEL;
+    if (c->op->n_in == 2 && (c->it[1]->dtype != EDGERT_DTYPE_INT32 || eg_numel(c->it[1]) != 256))
+        return EDGERT_ERR_MODEL;
     if (!eg_same_dims(c->it[0], c->ot)) return EDGERT_ERR_MODEL;
     if (dt == EDGERT_DTYPE_INT8) {
         if (p->in_mult < 0 || p->in_left_shift < 0 || p->in_left_shift > 30 || p->diff_min > 0)
@@ -17,13 +21,58 @@ int eg_softmax_check(const eg_call *c)
     return EDGERT_OK;
 }
 
+static int32_t softmax_scaled_exp(const edgert_softmax_params *p, int32_t diff)
+{
+    if (diff < p->diff_min) return 0;
+    return eg_exp_on_negative_values(eg_srdhm(eg_shl(diff, p->in_left_shift), p->in_mult), 5);
+}
+
+int edgert_softmax_exp_lut(const edgert_softmax_params *p, int32_t *lut)
+{
+    int k;
+    if (!p || !lut) return EDGERT_ERR_NULL;
+    if (p->in_mult < 0 || p->in_left_shift < 0 || p->in_left_shift > 30 || p->diff_min > 0)
+        return EDGERT_ERR_PARAM;
+    for (k = 0; k < 256; k++) lut[k] = softmax_scaled_exp(p, -k);
+    return EDGERT_OK;
+}
+
+/* int8 softmax with the exp table (each diff in -255..0 indexes it). */
+static void softmax_s8_lut(int32_t rows, int32_t depth, const int8_t *xs, const int32_t *lut, int8_t *ys)
+{
+    int32_t r, i;
+    for (r = 0; r < rows; r++) {
+        const int8_t *x = xs + (size_t)r * depth;
+        int8_t *y = ys + (size_t)r * depth;
+        int32_t mx = x[0], sum = 0;
+        int h = 0;
+        uint32_t us;
+        for (i = 1; i < depth; i++) mx = x[i] > mx ? x[i] : mx;
+        for (i = 0; i < depth; i++) sum = eg_add(sum, eg_rdbpot(lut[mx - x[i]], 12));
+        us = (uint32_t)sum;
+        while (h < 31 && !(us & 0x80000000u)) { us <<= 1; h++; }
+        {
+            const int32_t shifted_scale = eg_one_over_one_plus_x_for_x_in_0_1(
+                (int32_t)(((uint32_t)sum << h) - ((uint32_t)1 << 31)));
+            int exponent = 12 - h + 31 - 8;
+            exponent = exponent < 0 ? 0 : (exponent > 31 ? 31 : exponent);
+            for (i = 0; i < depth; i++) {
+                const int32_t v = eg_rdbpot(eg_srdhm(shifted_scale, lut[mx - x[i]]), exponent) - 128;
+                y[i] = (int8_t)eg_clamp(v, -128, 127);
+            }
+        }
+    }
+}
+
 int eg_softmax_run(const eg_call *c)
 {
     const edgert_softmax_params *p = &c->op->p.softmax;
     const int32_t depth = c->ot->dims[3];
     const int32_t rows = eg_numel(c->ot) / depth;
     int32_t r, i;
-    if (c->op->dtype == EDGERT_DTYPE_INT8) {
+    if (c->op->dtype == EDGERT_DTYPE_INT8 && c->op->n_in == 2) {
+        softmax_s8_lut(rows, depth, (const int8_t *)c->in[0], (const int32_t *)c->in[1], (int8_t *)c->out);
+    } else if (c->op->dtype == EDGERT_DTYPE_INT8) {
         for (r = 0; r < rows; r++) {
             const int8_t *x = (const int8_t *)c->in[0] + (size_t)r * depth;
             int8_t *y = (int8_t *)c->out + (size_t)r * depth;

@@ -5,13 +5,18 @@
 #if defined(__GNUC__) && !defined(__clang__) && !defined(__OPTIMIZE_SIZE__)
 #pragma GCC optimize("O3")
 #endif
+#include <string.h>
 #include "engine_internal.h"
 
 int eg_fc_check(const eg_call *c)
 {
     const edgert_fc_params *p = &c->op->p.fc;
     const int32_t dt = c->op->dtype;
-    if (c->op->n_in != (dt == EDGERT_DTYPE_INT8 ? 5 : 3)) return EDGERT_ERR_MODEL;
+    if (dt == EDGERT_DTYPE_INT8 ? (c->op->n_in != 5 && c->op->n_in != 6) : c->op->n_in != 3)
+        return EDGERT_ERR_MODEL;
+    if (c->op->n_in == 6 && (c->it[5]->dtype != EDGERT_DTYPE_INT16 ||
+                             (int64_t)((p->units + 3) / 4) * ((p->depth + 1) / 2) * 8 != eg_numel(c->it[5])))
+        return EDGERT_ERR_MODEL;
     if (p->rows <= 0 || p->depth <= 0 || p->units <= 0) return EDGERT_ERR_MODEL;
     if ((int64_t)p->rows * p->depth != eg_numel(c->it[0])) return EDGERT_ERR_MODEL;
     if ((int64_t)p->units * p->depth != eg_numel(c->it[1])) return EDGERT_ERR_MODEL;
@@ -48,6 +53,75 @@ static void fc_s8(const edgert_fc_params *p, const int8_t *x, const int8_t *w,
     }
 }
 
+/* Same arithmetic with 16-bit operands in a SIMD-friendly layout ("packed" weights, from the
+ * compiler): outputs in groups of 4, depth in pairs; for group g and pair k the 8 int16 values
+ * w[4g+j][2k], w[4g+j][2k+1] (j = 0..3), zero-padded. The input row is widened once into a
+ * stack buffer; one 16-bit multiply-add of a group with the broadcast pair (x[2k], x[2k+1])
+ * yields 4 partial sums, so no horizontal reductions are needed. Exact int32 arithmetic: the
+ * result is the same as fc_s8. */
+#if defined(__SSE2__) || defined(_M_X64)
+#include <emmintrin.h>
+#define EG_FC_SSE2 1
+#endif
+
+/* y[o] = requant(sum_d w[o][d] * xw[d] + bias[o]) for all units, weights packed as above;
+ * xw holds depth int16 values followed by one 0 (odd depths). depth <= EG_WIDE_MAX. */
+void eg_matvec_packed(const int16_t *xw, int32_t depth, const int16_t *wp, int32_t units,
+                      const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                      const edgert_act *a, int8_t *y)
+{
+    const int32_t pairs = (depth + 1) / 2, groups = (units + 3) / 4;
+    const int32_t out_offset = a->out_offset, lo = a->act_min, hi = a->act_max;
+    int32_t acc[4];
+    int32_t g, k, j;
+#ifdef EG_FC_SSE2
+    __m128i xb[EG_WIDE_MAX / 2];   /* each input pair broadcast to the 4 lanes */
+    for (k = 0; k < pairs; k++) {
+        int32_t xx;
+        memcpy(&xx, xw + 2 * k, 4);
+        xb[k] = _mm_set1_epi32(xx);
+    }
+#endif
+    for (g = 0; g < groups; g++) {
+        const int16_t *wg = wp + (size_t)g * pairs * 8;
+#ifdef EG_FC_SSE2
+        __m128i a0 = _mm_setzero_si128(), a1 = _mm_setzero_si128();
+        for (k = 0; k + 1 < pairs; k += 2) {
+            a0 = _mm_add_epi32(a0, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(wg + 8 * k)), xb[k]));
+            a1 = _mm_add_epi32(a1, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(wg + 8 * k + 8)), xb[k + 1]));
+        }
+        if (k < pairs)
+            a0 = _mm_add_epi32(a0, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(wg + 8 * k)), xb[k]));
+        _mm_storeu_si128((__m128i *)(void *)acc, _mm_add_epi32(a0, a1));
+#else
+        acc[0] = acc[1] = acc[2] = acc[3] = 0;
+        for (k = 0; k < pairs; k++) {
+            const int32_t x0 = xw[2 * k], x1 = xw[2 * k + 1];
+            for (j = 0; j < 4; j++)
+                acc[j] += (int32_t)wg[8 * k + 2 * j] * x0 + (int32_t)wg[8 * k + 2 * j + 1] * x1;
+        }
+#endif
+        for (j = 0; j < 4 && 4 * g + j < units; j++) {
+            const int32_t o = 4 * g + j;
+            const int32_t v = eg_mbqm(acc[j] + bias[o], mult[o], shift[o]) + out_offset;
+            y[o] = (int8_t)eg_clamp(v, lo, hi);
+        }
+    }
+}
+
+static void fc_s8_packed(const edgert_fc_params *p, const int8_t *x, const int16_t *wp,
+                         const int32_t *bias, const int32_t *mult, const int32_t *shift, int8_t *y)
+{
+    int16_t xw[EG_WIDE_MAX + 2];
+    int32_t r, d;
+    for (r = 0; r < p->rows; r++) {
+        const int8_t *xr = x + (size_t)r * p->depth;
+        for (d = 0; d < p->depth; d++) xw[d] = xr[d];
+        xw[p->depth] = 0;
+        eg_matvec_packed(xw, p->depth, wp, p->units, bias, mult, shift, &p->a, y + (size_t)r * p->units);
+    }
+}
+
 static void fc_f32(const edgert_fc_params *p, const float *x, const float *w,
                    const float *bias, float *y)
 {
@@ -67,7 +141,10 @@ static void fc_f32(const edgert_fc_params *p, const float *x, const float *w,
 int eg_fc_run(const eg_call *c)
 {
     const edgert_fc_params *p = &c->op->p.fc;
-    if (c->op->dtype == EDGERT_DTYPE_INT8)
+    if (c->op->dtype == EDGERT_DTYPE_INT8 && c->op->n_in == 6 && p->depth <= EG_WIDE_MAX)
+        fc_s8_packed(p, (const int8_t *)c->in[0], (const int16_t *)c->in[5], (const int32_t *)c->in[2],
+                     (const int32_t *)c->in[3], (const int32_t *)c->in[4], (int8_t *)c->out);
+    else if (c->op->dtype == EDGERT_DTYPE_INT8)
         fc_s8(p, (const int8_t *)c->in[0], (const int8_t *)c->in[1], (const int32_t *)c->in[2],
               (const int32_t *)c->in[3], (const int32_t *)c->in[4], (int8_t *)c->out);
     else

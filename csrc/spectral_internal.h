@@ -57,9 +57,11 @@ void edgert__rfft_d(const edgert__rfft_plan *plan, const double *x, int32_t len,
                     double *re, double *im, double *work);
 
 /* ---- spectral_v1.c ---- */
-/* Features per axis of a v1 block: 1 + 2*peaks_count + (n_power_edges - 1). */
+/* Features per axis of a v1 block: 1 + 2*peaks_count + max(0, n_power_edges - 1);
+ * EDGERT_ERR_PARAM (negative) for peaks_count outside 0..2^20 or n_power_edges outside 0..32. */
 int32_t edgert__v1_features_per_axis(const edgert_spectral_params *p);
-/* floats of scratch edgert__v1_axis needs for n samples */
+/* floats of scratch edgert__v1_axis needs for n samples (includes edgert_rfft's scratch and
+ * 16 bytes of alignment slack; any float-aligned pointer will do) */
 size_t edgert__v1_scratch_floats(const edgert_spectral_params *p, int32_t n);
 /* One axis of the v1 block. x: the n raw (unscaled) values of this axis, contiguous;
  * the function scales, removes the mean, filters etc. itself (spec "Version 1").
@@ -75,11 +77,13 @@ int32_t edgert__v1_peak_indexes(const float *y, int32_t m, float *dy, float *idx
 /* ---- wavelet.c ---- */
 /* Validate level/wavelet and the window length (>= 32 * 2^level samples). */
 int edgert__wavelet_check(const edgert_spectral_params *p, int32_t n);
-/* Features per axis: 14 * (level + 1). */
+/* Features per axis: 14 * (level + 1); EDGERT_ERR_PARAM (negative) for a level outside 1..7. */
 int32_t edgert__wavelet_features_per_axis(const edgert_spectral_params *p);
 size_t edgert__wavelet_scratch_floats(const edgert_spectral_params *p, int32_t n);
 /* One axis of the wavelet path. y: n samples AFTER scale, (decimation,) filter and mean
- * removal, done by spectral.c exactly as for the FFT path. */
+ * removal, done by spectral.c exactly as for the FFT path. Scratch (sized for the longest
+ * filter, independent of the wavelet): 3 * floor((n + 19) / 2) floats; no alignment needed.
+ * out: [cA_L, cD_L, ..., cD_1] x 14 features (spec "Wavelet path"). */
 int edgert__wavelet_axis(const edgert_spectral_params *p, const float *y, int32_t n,
                          float *out, float *scratch);
 

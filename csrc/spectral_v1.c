@@ -25,10 +25,15 @@
 
 #define V1_MAX_SECTIONS 4  /* order <= 8 */
 
+#define V1_MAX_PEAKS (1 << 20)
+
 int32_t edgert__v1_features_per_axis(const edgert_spectral_params *p)
 {
     int32_t edges;
-    if (p == NULL || p->peaks_count < 0) return 0;
+    if (p == NULL) return EDGERT_ERR_NULL;
+    if (p->peaks_count < 0 || p->peaks_count > V1_MAX_PEAKS || p->n_power_edges < 0 ||
+        p->n_power_edges > EDGERT_SPECTRAL_MAX_EDGES)
+        return EDGERT_ERR_PARAM;
     edges = p->n_power_edges > 1 ? p->n_power_edges - 1 : 0;
     return 1 + 2 * p->peaks_count + edges;
 }
@@ -131,10 +136,8 @@ static int check_params(const edgert_spectral_params *p, int32_t n)
     if (n < 1) return EDGERT_ERR_ARG;
     nfft = p->fft_length;
     if (nfft < 2 || (nfft & (nfft - 1)) != 0) return EDGERT_ERR_PARAM;
-    if (p->peaks_count < 0 || p->n_power_edges < 0 ||
-        p->n_power_edges > EDGERT_SPECTRAL_MAX_EDGES)
-        return EDGERT_ERR_PARAM;
-    if (!(p->sampling_freq > 0.0f) || !isfinite(p->sampling_freq) || !isfinite(p->scale_axes) ||
+    if (edgert__v1_features_per_axis(p) < 0) return EDGERT_ERR_PARAM;
+    if (!(p->sampling_freq > 0.0) || !isfinite(p->sampling_freq) || !isfinite(p->scale_axes) ||
         !isfinite(p->peaks_threshold))
         return EDGERT_ERR_PARAM;
     return EDGERT_OK;
@@ -150,7 +153,7 @@ int edgert__v1_axis(const edgert_spectral_params *p, const float *x, int32_t n, 
     float *y, *frame, *re, *im, *fft_scratch;
     uintptr_t addr;
     double sum, mean, fs, acc;
-    float *o = out;
+    float *o = out, scale_f;
     int st;
 
     if (p == NULL || x == NULL || out == NULL || scratch == NULL) return EDGERT_ERR_NULL;
@@ -180,17 +183,19 @@ int edgert__v1_axis(const edgert_spectral_params *p, const float *x, int32_t n, 
         n_sections = p->filter_order / 2;
     }
 
-    /* 1. scale and remove the mean (double accumulation) */
+    /* 1. scale in float32 like the reference (float32 data times the scale), remove the mean
+     *    (double accumulation) */
+    scale_f = (float)p->scale_axes;
     sum = 0.0;
     for (i = 0; i < n; i++) {
         if (!isfinite(x[i])) return EDGERT_ERR_NONFINITE;
-        sum += (double)x[i] * (double)p->scale_axes;
+        sum += (double)(x[i] * scale_f);
     }
     mean = sum / n;
     /* 2. causal Butterworth, zero initial state, transposed direct form II in double */
     memset(state, 0, sizeof state);
     for (i = 0; i < n; i++) {
-        double v = (double)x[i] * (double)p->scale_axes - mean;
+        double v = (double)(x[i] * scale_f) - mean;
         for (k = 0; k < n_sections; k++) {
             const double *s = sos + 6 * k;
             double *z = state + 2 * k;

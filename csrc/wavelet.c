@@ -107,6 +107,62 @@ static void heapsort_floats(float *a, int32_t n)
     }
 }
 
+static float median3(float x, float y, float z)
+{
+    if (x < y) {
+        if (y < z) return y;
+        return x < z ? z : x;
+    }
+    if (x < z) return x;
+    return y < z ? z : y;
+}
+
+/* Quickselect (introselect): afterwards a[k] holds the value sorted order puts there, with
+ * a[lo..k-1] <= a[k] <= a[k+1..hi]. Three-way partition around a median-of-three element
+ * (runs of equal values, e.g. all-zero arrays, cost O(n)); after 2 log2(n) + 16 rounds the
+ * remaining range is heapsorted, so the worst case stays O(n log n). */
+static void select_kth(float *a, int32_t lo, int32_t hi, int32_t k)
+{
+    int32_t budget = 16, len;
+    for (len = hi - lo + 1; len > 1; len >>= 1) budget += 2;
+    while (hi > lo) {
+        float pivot, t;
+        int32_t lt = lo, i = lo, gt = hi;
+        if (budget-- == 0) {
+            heapsort_floats(a + lo, hi - lo + 1);
+            return;
+        }
+        pivot = median3(a[lo], a[lo + (hi - lo) / 2], a[hi]);
+        while (i <= gt) {
+            if (a[i] < pivot) {
+                t = a[lt]; a[lt] = a[i]; a[i] = t;
+                lt++; i++;
+            } else if (a[i] > pivot) {
+                t = a[gt]; a[gt] = a[i]; a[i] = t;
+                gt--;
+            } else {
+                i++;
+            }
+        }
+        if (k < lt) hi = lt - 1;
+        else if (k > gt) lo = gt + 1;
+        else return;
+    }
+}
+
+/* Place the order statistics ks[0] < ks[1] < ... (nk of them, inside lo..hi) at their sorted
+ * positions: select the middle one, then recurse into each side (depth <= log2(nk) + 1). */
+static void select_many(float *a, int32_t lo, int32_t hi, const int32_t *ks, int32_t nk)
+{
+    int32_t m, k;
+    if (nk <= 0 || lo >= hi) return;
+    m = nk / 2;
+    k = ks[m];
+    select_kth(a, lo, hi, k);
+    select_many(a, lo, k - 1, ks, m);
+    select_many(a, k + 1, hi, ks + m + 1, nk - m - 1);
+}
+
 /* numpy.histogram(c, bins=100) (uniform bins over [min, max], last bin closed), then the
  * Shannon entropy (natural log) of counts / n. Bin assignment reproduces numpy's: index from
  * (x - first) / (last - first) * 100, corrected against the linspace edges. */
@@ -140,13 +196,14 @@ static double histogram_entropy(const float *c, int32_t n, double first, double 
     return h;
 }
 
-/* The 14 features of one coefficient array; sorts c in place (destroys its order). */
+/* The 14 features of one coefficient array; reorders c (partial sort for the percentiles). */
 static void coeff_features(float *c, int32_t n, float *out)
 {
     double sum = 0.0, sum2 = 0.0, mean, m2 = 0.0, m3 = 0.0, m4 = 0.0;
     double mn = (double)c[0], mx = (double)c[0];
     int32_t zc = 0, mc = 0, i;
-    static const double pct[5] = {0.05, 0.25, 0.75, 0.95, 0.5};
+    static const double pct[5] = {0.05, 0.25, 0.75, 0.95, 0.5};  /* output order */
+    static const double pct_sorted[5] = {0.05, 0.25, 0.5, 0.75, 0.95};
 
     for (i = 0; i < n; i++) {
         const double v = (double)c[i];
@@ -169,9 +226,16 @@ static void coeff_features(float *c, int32_t n, float *out)
     out[0] = (float)histogram_entropy(c, n, mn, mx);
     out[1] = (float)((double)zc / n);
     out[2] = (float)((double)mc / n);
-    heapsort_floats(c, n);
-    for (i = 0; i < 5; i++) {
-        out[3 + i] = c[(int32_t)((double)(n - 1) * pct[i] + 0.5)];
+    {   /* percentiles sorted(c)[int((n-1) p + 0.5)]: order statistics by selection, O(n) */
+        int32_t ks[5], nk = 0;
+        for (i = 0; i < 5; i++) {  /* pct_sorted: ascending p, so non-decreasing indices */
+            const int32_t k = (int32_t)((double)(n - 1) * pct_sorted[i] + 0.5);
+            if (nk == 0 || ks[nk - 1] != k) ks[nk++] = k;
+        }
+        select_many(c, 0, n - 1, ks, nk);
+        for (i = 0; i < 5; i++) {
+            out[3 + i] = c[(int32_t)((double)(n - 1) * pct[i] + 0.5)];
+        }
     }
     out[8] = (float)mean;
     out[9] = (float)sqrt(m2 / n);
@@ -273,7 +337,8 @@ int edgert__wavelet_check(const edgert_spectral_params *p, int32_t n)
 
 int32_t edgert__wavelet_features_per_axis(const edgert_spectral_params *p)
 {
-    if (p == NULL || !level_ok(p->wavelet_level, WAVELET_MAX_LEVEL)) return 0;
+    if (p == NULL) return EDGERT_ERR_NULL;
+    if (!level_ok(p->wavelet_level, WAVELET_MAX_LEVEL)) return EDGERT_ERR_PARAM;
     return WAVELET_FEATURES * (p->wavelet_level + 1);
 }
 

@@ -133,8 +133,23 @@ class ClassificationResult:
                             bool(self.anomalous[w]))
 
     def __iter__(self) -> Iterator[WindowResult]:
-        for w in range(len(self)):
-            yield self[w]
+        # whole-array conversions once, not per window
+        n = len(self)
+        starts, ends = self.start_ms.tolist(), self.end_ms.tolist()
+        preds, bad = self.predictions.tolist(), self.anomalous.tolist()
+        an = self.anomaly.astype(np.float64).tolist() if self.anomaly is not None else [None] * n
+        if self.probabilities is not None:
+            probs = self.probabilities.astype(np.float64).tolist()
+            top = np.argmax(self.probabilities, axis=1).tolist()
+        for w in range(n):
+            scores: dict[str, float] = {}
+            top_label = top_score = None
+            if self.probabilities is not None:
+                row = probs[w]
+                scores = dict(zip(self.labels, row))
+                top_label, top_score = self.labels[top[w]], row[top[w]]
+            yield WindowResult(w, starts[w], ends[w], scores, an[w], top_label, top_score,
+                               str(preds[w]), bool(bad[w]))
 
     @property
     def windows(self) -> list[WindowResult]:

@@ -146,3 +146,21 @@ def test_window_objects_and_summary():
         res[5]
     summ = res.summary()
     assert summ["windows"] == 5 and sum(summ["predictions"].values()) == 5
+
+
+def test_real_classification_parses(ei_models):
+    """A real run (CBOR recording through the whole pipeline) gives a document the client
+    parses, with one result per window equal to the result arrays."""
+    pytest.importorskip("edgert.engine")
+    from edgert.impulse import Impulse
+    from edgert.recording import load_recording
+    imp = Impulse.load(DEMO)
+    rec = load_recording(DEMO / "samples" / "wave.02.cbor", hmac_key="edgert-demo-key")
+    res = imp.classify(rec.values, frequency=rec.frequency, axes=rec.axes)
+    doc = res.to_studio_json(sample=rec, sample_id=7)
+    inner = ei_models.ClassifySampleResponse.from_json(json.dumps(doc, allow_nan=False))
+    rows = inner.classifications[0].result
+    assert len(rows) == len(res) == 26
+    assert [r["wave"] for r in rows] == res.probabilities[:, 3].astype(np.float64).tolist()
+    assert inner.sample.sample.signature_validate is True
+    assert inner.sample.payload.values[0] == rec.values[0].astype(np.float64).tolist()

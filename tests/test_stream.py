@@ -117,3 +117,25 @@ def test_stream_bad_chunks(imp):
     with pytest.raises(InputError):
         st.push(np.array([[np.nan, 0, 0]]))
     assert st.samples_received == 0
+
+
+def test_stream_with_increase_longer_than_the_window(tmp_path, recording):
+    """Windows every 3 s of 2 s: the samples between windows are skipped, as classify does."""
+    pytest.importorskip("edgert.engine")
+    import shutil
+    from edgert.impulse import Impulse
+    b = tmp_path / "b"
+    shutil.copytree(DEMO, b, ignore=shutil.ignore_patterns("ei-sdk-reference.json", "samples"))
+    doc = json.loads((b / "impulse.json").read_text())
+    doc["input"]["window_increase_ms"] = 3000
+    (b / "impulse.json").write_text(json.dumps(doc))
+    imp2 = Impulse.load(b)
+    assert imp2.window_increase_samples == 188 > imp2.window_samples
+    ref = imp2.classify(recording)
+    st = imp2.stream()
+    got = []
+    for i in range(0, len(recording), 37):
+        got += st.push(recording[i:i + 37])
+    assert [g.start_ms for g in got] == ref.start_ms.tolist() == [0.0, 3008.0, 6016.0, 9024.0,
+                                                                   12032.0]
+    assert np.array_equal(np.array([g.anomaly for g in got]), ref.anomaly.astype(np.float64))

@@ -48,6 +48,26 @@ static void test_kmeans(void)
     CHECK_EQ_INT(edgert_kmeans_score_batch(&p, feats, 0, 4, scores), EDGERT_OK);
 }
 
+/* 100 axes (beyond the stack cache): every feature 1 above its mean, scale 2 -> z = 0.5 each;
+ * one cluster at the origin with maxError 1: score = sqrt(100 * 0.25) - 1 = 4 */
+static void test_kmeans_many_axes(void)
+{
+    int32_t axes[100];
+    float mean[100], scale[100], centers[100], feats[100], score = 0.0f;
+    const float max_error[1] = {1.0f};
+    edgert_kmeans_params p;
+    int i;
+    for (i = 0; i < 100; i++) {
+        axes[i] = 99 - i; mean[i] = (float)i; scale[i] = 2.0f; centers[i] = 0.0f;
+        feats[99 - i] = (float)i + 1.0f;
+    }
+    memset(&p, 0, sizeof p);
+    p.n_axes = 100; p.axes = axes; p.mean = mean; p.scale = scale;
+    p.n_clusters = 1; p.centers = centers; p.max_error = max_error;
+    CHECK_EQ_INT(edgert_kmeans_score_batch(&p, feats, 1, 100, &score), EDGERT_OK);
+    CHECK_NEAR(score, 4.0, 1e-5);
+}
+
 static void test_window_count(void)
 {
     int64_t c = -1;
@@ -107,6 +127,7 @@ static void test_resample(void)
 int main(void)
 {
     test_kmeans();
+    test_kmeans_many_axes();
     test_window_count();
     test_quantize();
     test_resample();

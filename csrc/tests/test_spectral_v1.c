@@ -422,6 +422,18 @@ static void test_errors(void)
     p.filter_order = 10;
     CHECK_EQ_INT(edgert__v1_axis(&p, x, 125, out, scratch), EDGERT_ERR_PARAM);
     k_case64_params(&p);
+    p.peaks_count = -1;
+    CHECK_EQ_INT(edgert__v1_features_per_axis(&p), EDGERT_ERR_PARAM);
+    CHECK_EQ_INT(edgert__v1_axis(&p, x, 125, out, scratch), EDGERT_ERR_PARAM);
+    k_case64_params(&p);
+    p.n_power_edges = EDGERT_SPECTRAL_MAX_EDGES + 1;
+    CHECK_EQ_INT(edgert__v1_features_per_axis(&p), EDGERT_ERR_PARAM);
+    CHECK_EQ_INT(edgert__v1_features_per_axis(NULL), EDGERT_ERR_NULL);
+    k_case64_params(&p);
+    p.n_power_edges = 1;  /* one edge: no band */
+    CHECK_EQ_INT(edgert__v1_features_per_axis(&p), 1 + 2);
+    CHECK_EQ_INT(edgert__v1_axis(&p, x, 125, out, scratch), EDGERT_OK);
+    k_case64_params(&p);
     x[7] = INFINITY;
     CHECK_EQ_INT(edgert__v1_axis(&p, x, 125, out, scratch), EDGERT_ERR_NONFINITE);
 }

@@ -166,6 +166,94 @@ static void params_for(edgert_spectral_params *p, const char *wavelet, int32_t l
     p->wavelet = edgert_wavelet_index(wavelet);
 }
 
+/* haar, even n: cA[o] = (x[2o] + x[2o+1]) r, cD[o] = (x[2o] - x[2o+1]) r with r = 1/sqrt(2),
+ * so an input built from chosen (a, d) pairs has those coefficient arrays. */
+static void haar_input(const double *a, const double *d, int32_t m, float *x)
+{
+    const double r = 0.70710678118654752;
+    int32_t o;
+    for (o = 0; o < m; o++) {
+        x[2 * o] = (float)((a[o] + d[o]) * r);
+        x[2 * o + 1] = (float)((a[o] - d[o]) * r);
+    }
+}
+
+static void test_statistics_by_hand(void)
+{
+    /* cD = -1.5 -0.5 0.5 1.5 repeated 8 times (32 values), cA = 2 (constant) */
+    double a[32], d[32];
+    float x[64], out[28], scratch[3 * 50];
+    edgert_spectral_params p;
+    int32_t o;
+    const float *fd = out + 14;
+    for (o = 0; o < 32; o++) {
+        a[o] = 2.0;
+        d[o] = (double)(o % 4) - 1.5;
+    }
+    haar_input(a, d, 32, x);
+    params_for(&p, "haar", 1);
+    CHECK(edgert__wavelet_scratch_floats(&p, 64) <= sizeof scratch / sizeof scratch[0]);
+    CHECK_EQ_INT(edgert__wavelet_axis(&p, x, 64, out, scratch), EDGERT_OK);
+    CHECK_NEAR(fd[0], log(4.0), 1e-6);           /* 4 equally filled bins of 100 */
+    CHECK_NEAR(fd[1], 15.0 / 32.0, 0);           /* -0.5 -> 0.5 and 1.5 -> -1.5 */
+    CHECK_NEAR(fd[2], 15.0 / 32.0, 0);           /* mean 0 */
+    CHECK_NEAR(fd[3], -1.5, 1e-6);               /* sorted[2] */
+    CHECK_NEAR(fd[4], -0.5, 1e-6);               /* sorted[8] */
+    CHECK_NEAR(fd[5], 0.5, 1e-6);                /* sorted[23] */
+    CHECK_NEAR(fd[6], 1.5, 1e-6);                /* sorted[29] */
+    CHECK_NEAR(fd[7], 0.5, 1e-6);                /* median: sorted[int(15.5 + 0.5)] */
+    CHECK_NEAR(fd[8], 0.0, 1e-6);
+    CHECK_NEAR(fd[9], sqrt(1.25), 1e-6);         /* std, ddof 0 */
+    CHECK_NEAR(fd[10], 1.25 * 32.0 / 31.0, 1e-6);  /* var, ddof 1 */
+    CHECK_NEAR(fd[11], sqrt(1.25), 1e-6);        /* rms */
+    CHECK_NEAR(fd[12], 0.0, 1e-5);
+    CHECK_NEAR(fd[13], 2.5625 / 1.5625 - 3.0, 1e-5);
+    /* the constant approximation: one value, no spread */
+    CHECK_NEAR(out[0], 0.0, 0);
+    CHECK_NEAR(out[1], 0.0, 0);
+    CHECK_NEAR(out[7], 2.0, 1e-6);
+    CHECK_NEAR(out[9], 0.0, 1e-6);
+    CHECK_NEAR(out[12], 0.0, 0);
+    CHECK_NEAR(out[13], -3.0, 0);
+}
+
+/* Percentiles of arrays with many ties and adversarial orders against a plain sort. */
+static void test_percentiles_against_sorting(void)
+{
+    static double a[1024], d[1024], sorted[1024];
+    static float x[2048], out[28], scratch[3 * 1040];
+    static const double pct[5] = {0.05, 0.25, 0.75, 0.95, 0.5};
+    edgert_spectral_params p;
+    int32_t pattern, o, i, j;
+    uint32_t state = 12345u;
+    params_for(&p, "haar", 1);
+    CHECK(edgert__wavelet_scratch_floats(&p, 2048) <= sizeof scratch / sizeof scratch[0]);
+    for (pattern = 0; pattern < 5; pattern++) {
+        for (o = 0; o < 1024; o++) {
+            a[o] = 0.0;
+            state = state * 1664525u + 1013904223u;
+            switch (pattern) {
+            case 0: d[o] = (double)((state >> 16) % 7u) - 3.0; break;  /* many ties */
+            case 1: d[o] = (double)o; break;                            /* ascending */
+            case 2: d[o] = (double)(1024 - o); break;                   /* descending */
+            case 3: d[o] = (double)(o < 512 ? o : 1023 - o); break;     /* organ pipe */
+            default: d[o] = (o % 2) ? 1.0 : 0.0; break;                 /* two values */
+            }
+        }
+        haar_input(a, d, 1024, x);
+        CHECK_EQ_INT(edgert__wavelet_axis(&p, x, 2048, out, scratch), EDGERT_OK);
+        for (i = 0; i < 1024; i++) {  /* insertion sort of the expected detail array */
+            const double v = d[i];
+            for (j = i; j > 0 && sorted[j - 1] > v; j--) sorted[j] = sorted[j - 1];
+            sorted[j] = v;
+        }
+        for (i = 0; i < 5; i++) {
+            const double want = sorted[(int32_t)(1023.0 * pct[i] + 0.5)];
+            CHECK_NEAR(out[14 + 3 + i], want, 1e-6 * (fabs(want) > 1.0 ? fabs(want) : 1.0) * 4);
+        }
+    }
+}
+
 static void test_reference_case(void)
 {
     /* the reference block removes the mean before wavedec; done here in double */
@@ -217,7 +305,7 @@ static void test_errors(void)
     CHECK_EQ_INT(edgert__wavelet_check(&p, 256), EDGERT_ERR_PARAM);
     p.wavelet_level = 8;
     CHECK_EQ_INT(edgert__wavelet_check(&p, 1 << 20), EDGERT_ERR_PARAM);
-    CHECK_EQ_INT(edgert__wavelet_features_per_axis(&p), 0);
+    CHECK_EQ_INT(edgert__wavelet_features_per_axis(&p), EDGERT_ERR_PARAM);
     p.wavelet_level = 7;
     CHECK_EQ_INT(edgert__wavelet_features_per_axis(&p), 14 * 8);
     CHECK_EQ_INT(edgert__wavelet_check(&p, 4095), EDGERT_ERR_TOO_SHORT);
@@ -238,6 +326,8 @@ int main(void)
     test_names();
     test_haar_by_hand();
     test_db4_against_pywt();
+    test_statistics_by_hand();
+    test_percentiles_against_sorting();
     test_reference_case();
     test_degenerate();
     test_errors();

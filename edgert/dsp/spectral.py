@@ -74,6 +74,23 @@ def _bin_labels(kept: list[int], fs: float, n_fft: int) -> list[str]:
     return out
 
 
+def _butter_stable(order: int, cutoff: float, fs: float) -> bool:
+    """The reference's design check, reproduced with its float32 arithmetic (numpy type
+    promotion of the reference's expressions; np.roots of the float32 denominators, as
+    scipy's tf2zpk does): the biquads of the tan() formulation have all poles inside the unit
+    circle. The C core applies a slightly looser version of this test (clearly unstable designs only)."""
+    a = np.float32(math.tan(math.pi * cutoff / fs))
+    a2 = np.float32(pow(a, 2))
+    poles = []
+    for k in range(order // 2):
+        r = np.sin(np.float64(math.pi * (2.0 * k + 1.0) / (2.0 * order)))  # float64, strong
+        s = a2 + (2.0 * a * r) + 1.0
+        d1 = np.float32(2.0 * (1 - a2) / s)
+        d2 = np.float32(-(a2 - (2.0 * a * r) + 1.0) / s)
+        poles.append(np.roots(np.array([1, -d1, -d2], dtype=np.float32)))
+    return bool(np.max(np.abs(poles)) < 1)
+
+
 def _fmt(v: float) -> str:
     return f"{v:g}"
 
@@ -189,6 +206,13 @@ class SpectralAnalysis(DspBlock):
                     f"{_fmt(self.filter_cutoff)} Hz must be below half the sample rate "
                     f"({_fmt(fs1 / 2)} Hz); choose a lower cutoff frequency"
                 )
+            if not _butter_stable(o, self.filter_cutoff, fs1):
+                raise ConfigurationError(
+                    f"Filter created is not stable: a {o}-order {self.filter_type}-pass "
+                    f"Butterworth at {_fmt(self.filter_cutoff)} Hz ({_fmt(fs1)} Hz rate) is "
+                    "unstable in float32; move the cutoff away from 0 and from Nyquist or lower "
+                    "filter-order"
+                )
         if self.uses_wavelet:
             if not 1 <= self.wavelet_level <= 7:
                 raise ConfigurationError(
@@ -301,13 +325,6 @@ class SpectralAnalysis(DspBlock):
                     )
         nf = ffi.new("int32_t *")
         status = lib.edgert_spectral_check(self._c, int(n_samples), len(self.axes), nf)
-        if status == lib.EDGERT_ERR_PARAM and self.filtering:
-            raise ConfigurationError(
-                f"Filter created is not stable: a {self.filter_order}-order "
-                f"{self.filter_type}-pass Butterworth at {_fmt(self.filter_cutoff)} Hz "
-                f"({_fmt(self.sampling_freq / self.decimation_ratio)} Hz rate) is unstable in "
-                "float32; move the cutoff away from 0 and from Nyquist or lower filter-order"
-            )
         if status < 0:
             raise _status_error(status, "spectral-analysis configuration")
         self._checked[int(n_samples)] = int(nf[0])

@@ -21,7 +21,7 @@ from . import quant
 from .reader import Graph, OpDesc, TensorDesc
 
 # C constants (csrc/edgert.h, engine section)
-DT_FLOAT32, DT_INT32, DT_INT8 = 0, 2, 9
+DT_FLOAT32, DT_INT32, DT_INT16, DT_INT8 = 0, 2, 7, 9
 SPACE_ARENA, SPACE_CONST = 0, 1
 OP = {
     "FULLY_CONNECTED": 1, "CONV_2D": 2, "DEPTHWISE_CONV_2D": 3, "MAX_POOL_2D": 4,
@@ -30,13 +30,14 @@ OP = {
     "CONCATENATION": 18, "STRIDED_SLICE": 19, "REQUANTIZE": 20,
 }
 MAX_OP_INPUTS = 8
+WIDE_MAX = 512   # csrc/engine_internal.h EG_WIDE_MAX: packed int16 weights are used up to this depth
 MAX_IO = 8
 ALIGN = 16
 
 _DT_OF_TYPE = {tflite.TensorType.FLOAT32: DT_FLOAT32, tflite.TensorType.INT8: DT_INT8,
                tflite.TensorType.INT32: DT_INT32}
-_ELEM = {DT_FLOAT32: 4, DT_INT32: 4, DT_INT8: 1}
-_NP = {DT_FLOAT32: np.float32, DT_INT32: np.int32, DT_INT8: np.int8}
+_ELEM = {DT_FLOAT32: 4, DT_INT32: 4, DT_INT16: 2, DT_INT8: 1}
+_NP = {DT_FLOAT32: np.float32, DT_INT32: np.int32, DT_INT16: np.int16, DT_INT8: np.int8}
 
 # Builtin operators the native engine runs, with the highest op version accepted (newer
 # versions add types/features checked separately below, so these bounds are generous).
@@ -104,8 +105,9 @@ def _dims4(shape: tuple[int, ...], where: str) -> tuple[int, int, int, int]:
 
 
 class _Compiler:
-    def __init__(self, g: Graph):
+    def __init__(self, g: Graph, wide_weights: bool = True):
         self.g = g
+        self.wide_weights = wide_weights
         self.tensors: list[PlanTensor] = []
         self.map: dict[int, int] = {}
         self.ops: list[PlanOp] = []
@@ -269,6 +271,8 @@ class _Compiler:
                    self.const(folded.astype(np.int32), DT_INT32, f"{wt.name}/folded_bias"),
                    self.const(np.array([m for m, _ in ms], dtype=np.int32), DT_INT32, f"{wt.name}/mult"),
                    self.const(np.array([s for _, s in ms], dtype=np.int32), DT_INT32, f"{wt.name}/shift")]
+            if self.wide_weights and depth <= WIDE_MAX:
+                ins.append(self.const(pack_fc_weights(W), DT_INT16, f"{wt.name}/packed"))
             params["a"] = dict(self.act(op, dt, out, fused), in_offset=-z_in)
         else:
             bias_f = np.zeros(units, dtype=np.float32)
@@ -342,6 +346,9 @@ class _Compiler:
             ins = [self.tensor(x, op), self.tensor(w, op), self.const(bias, DT_INT32, f"{wt.name}/bias"),
                    self.const(np.array([m for m, _ in ms], dtype=np.int32), DT_INT32, f"{wt.name}/mult"),
                    self.const(np.array([s for _, s in ms], dtype=np.int32), DT_INT32, f"{wt.name}/shift")]
+            K = kh * kw * W.shape[3]
+            if self.wide_weights and not depthwise and W.shape[3] == xs[3] and K <= WIDE_MAX:
+                ins.append(self.const(pack_fc_weights(W.reshape(oc, K)), DT_INT16, f"{wt.name}/packed"))
             params["a"] = dict(self.act(op, dt, out, fused), in_offset=-z_in)
         else:
             bias_f = np.zeros(oc, dtype=np.float32)
@@ -428,6 +435,10 @@ class _Compiler:
             except ValueError:
                 raise UnsupportedOperatorError(f"{op.where()}: input scale {s_in} too small") from None
             params.update(in_mult=m, in_left_shift=ls, diff_min=-quant.calculate_input_radius(5, ls))
+            lut = softmax_exp_lut(params)
+            self.emit(op, "SOFTMAX", dt, [self.tensor(x, op), self.const(lut, DT_INT32, f"{op.where()}/exp")],
+                      out, {"softmax": params})
+            return
         self.emit(op, "SOFTMAX", dt, [self.tensor(x, op)], out, {"softmax": params})
 
     def _sigmoid(self, op: OpDesc, name: str) -> None:
@@ -790,14 +801,39 @@ class _Compiler:
                     arena_bytes=_align(arena), consts=consts, aliases=n_alias)
 
 
+def pack_fc_weights(W: np.ndarray) -> np.ndarray:
+    """int16 weights in the layout of csrc/kernel_fc.c fc_s8_packed: groups of 4 outputs,
+    pairs of depth: packed[g, k] = (w[4g+j, 2k], w[4g+j, 2k+1]) for j = 0..3, zero-padded."""
+    units, depth = W.shape
+    groups, pairs = (units + 3) // 4, (depth + 1) // 2
+    Wp = np.zeros((groups * 4, pairs * 2), dtype=np.int16)
+    Wp[:units, :depth] = W
+    # [g, j, k, t] -> [g, k, j, t]
+    return np.ascontiguousarray(Wp.reshape(groups, 4, pairs, 2).transpose(0, 2, 1, 3)).reshape(-1, 8)
+
+
+def softmax_exp_lut(params: dict) -> np.ndarray:
+    """The int8 SOFTMAX exp table, computed by the C core's own fixed-point code."""
+    from .._ffi import check, ffi, lib
+
+    p = ffi.new("edgert_softmax_params *")
+    p.beta = params["beta"]
+    p.in_mult, p.in_left_shift, p.diff_min = params["in_mult"], params["in_left_shift"], params["diff_min"]
+    lut = np.zeros(256, dtype=np.int32)
+    check(lib.edgert_softmax_exp_lut(p, ffi.cast("int32_t *", ffi.from_buffer(lut))), "softmax exp table")
+    return lut
+
+
 def _align(n: int) -> int:
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
-def compile_graph(g: Graph) -> Plan:
+def compile_graph(g: Graph, wide_weights: bool = True) -> Plan:
     """Lower a parsed graph to a native plan. Raises UnsupportedOperatorError naming the first
-    operator/type the native engine cannot run, ModelError for inconsistent models."""
-    return _Compiler(g).run()
+    operator/type the native engine cannot run, ModelError for inconsistent models.
+    ``wide_weights``: also store int16 copies of FULLY_CONNECTED weights (faster on hosts with
+    SIMD; a microcontroller plan leaves them out to keep the constants small)."""
+    return _Compiler(g, wide_weights).run()
 
 
 def unsupported_reason(g: Graph) -> Optional[str]:
