@@ -397,3 +397,18 @@ def test_progress_callback(impulse, ds):
     classify_all(impulse, fresh, labels=["idle"], progress=lambda d, t: calls.append((d, t)))
     fresh.close()
     assert calls == [(i, 5) for i in range(1, 6)]    # 5 readable idle testing samples
+
+
+def test_another_bundle_has_its_own_cache_entries(impulse, ds, full):
+    from edgeimpulse_api.models.classify_job_response_page import ClassifyJobResponsePage
+    other = Impulse.load(HERE / "data" / "motion-demo-2020-v1")     # float32 model, v1 DSP
+    page = classify_all(other, ds, variant="float32", progress=False)
+    assert_declared(ClassifyJobResponsePage, page)
+    m = page["modelValidationMetrics"][0]
+    assert m["type"] == "float32" and m["windowCount"] == 64
+    ours = [c["result"] for r in full["result"] for c in r["classifications"]]
+    theirs = [c["result"] for r in page["result"] for c in r["classifications"]]
+    assert ours != theirs                     # not served from the other bundle's cache
+    counting = CountingImpulse(impulse)
+    again = classify_all(counting, ds, progress=False)
+    assert counting.calls == 0 and again["predictions"] == full["predictions"]
