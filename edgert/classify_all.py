@@ -120,7 +120,7 @@ def classify_sample_cached(impulse: Any, dataset: Dataset, row: SampleRow,
     key = (row.sha256, variant or "default", fp, row.label or "")
     if row.error is not None:
         return None, row.error
-    hit = dataset.cache_get(*key)
+    hit = dataset.cache_get(*key, detail=True)
     if hit is not None:
         return hit
     try:
@@ -133,7 +133,10 @@ def classify_sample_cached(impulse: Any, dataset: Dataset, row: SampleRow,
     except EdgertError as exc:
         result, error = None, f"{row.path}: {exc}"
     # deterministic for this content, variant and bundle: cached, errors included
-    dataset.cache_put(*key, result, error)
+    summary = None if result is None else {k: v for k, v in result.items()
+                                           if k != "classifications"}
+    dataset.cache_put(*key, summary, None if result is None else result["classifications"],
+                      error)
     return result, error
 
 
@@ -220,11 +223,13 @@ def _classify_all(impulse: Any, ds: Dataset, flt: SampleFilter, limit: Optional[
     results: Dict[int, Tuple[Optional[Dict[str, Any]], Optional[str]]] = {}
     todo: List[SampleRow] = []
     vkey = variant or "default"
+    on_page = {row.id for row in page_rows}
     for row in rows:
         if row.error is not None:
             results[row.id] = (None, row.error)
             continue
-        hit = ds.cache_get(row.sha256, vkey, fp, row.label or "")
+        # Studio's classification objects are only read for the page's samples
+        hit = ds.cache_get(row.sha256, vkey, fp, row.label or "", detail=row.id in on_page)
         if hit is not None:
             results[row.id] = hit
         else:
@@ -240,7 +245,8 @@ def _classify_all(impulse: Any, ds: Dataset, flt: SampleFilter, limit: Optional[
             sample["processingError"] = True
             sample["processingErrorString"] = error
         page["result"].append({"sampleId": row.id, "sample": sample,
-                               "classifications": result["classifications"] if result else []})
+                               "classifications": (result.get("classifications", [])
+                                                   if result else [])})
         if result is not None:
             page["predictions"].extend(_window_predictions(row, result))
     if with_metrics:

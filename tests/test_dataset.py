@@ -312,3 +312,17 @@ def test_dates_as_the_official_client_sends_them():
     assert format_date(parse_date("2024-06-01T12:00:00 02:00")) == "2024-06-01T10:00:00.000Z"
     assert format_date(parse_date("2024-06-01T12:00:00.5Z")) == "2024-06-01T12:00:00.500Z"
     assert format_date(parse_date("2024-06-01")) == "2024-06-01T00:00:00.000Z"
+
+
+def test_index_of_another_schema_version_is_rebuilt(tmp_path):
+    index = tmp_path / "old.sqlite"
+    con = sqlite3.connect(index)
+    con.execute("CREATE TABLE samples (id INTEGER PRIMARY KEY, path TEXT)")
+    con.execute("CREATE TABLE classifications (sha256 TEXT, result TEXT)")
+    con.commit()
+    con.close()
+    with Dataset(DATA, index_path=index, hmac_key=KEY) as d:
+        assert d.count(SampleFilter(category="all")) == 30
+        d.cache_put("s", "int8", "fp", "idle", {"predictions": []}, [], None)
+        assert d.cache_get("s", "int8", "fp", "idle", detail=True) == (
+            {"predictions": [], "classifications": []}, None)

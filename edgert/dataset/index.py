@@ -112,12 +112,16 @@ CREATE TABLE IF NOT EXISTS classifications (
     variant TEXT NOT NULL,
     impulse TEXT NOT NULL,
     label TEXT NOT NULL,
-    result TEXT,
+    summary TEXT,
+    detail TEXT,
     error TEXT,
     created TEXT NOT NULL,
     PRIMARY KEY (sha256, variant, impulse, label)
 );
 """
+#: Bumped whenever the tables change; an index of another version is rebuilt (it only caches
+#: what the folder holds).
+SCHEMA_VERSION = 2
 
 
 def infer_label(filename: str) -> Optional[str]:
@@ -303,6 +307,11 @@ class Dataset:
         self.conn = sqlite3.connect(self.index_path, check_same_thread=False)
         self.conn.row_factory = sqlite3.Row
         with self._lock, self.conn:
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+            if version != SCHEMA_VERSION:
+                self.conn.execute("DROP TABLE IF EXISTS samples")
+                self.conn.execute("DROP TABLE IF EXISTS classifications")
+                self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             self.conn.executescript(_SCHEMA)
         if refresh:
             self.refresh()
@@ -519,9 +528,11 @@ class Dataset:
     def __len__(self) -> int:
         return self.count()
 
-    def load(self, row: Union[SampleRow, int]) -> SampleData:
-        """Decode a sample's file again (for classification). Raises :class:`DatasetError`
-        when the file is unreadable, changed since indexing, or gone."""
+    def load(self, row: Union[SampleRow, int], *, verify: bool = False) -> SampleData:
+        """Decode a sample's file again (for classification). The signature was checked when
+        the file was indexed (``row.signature_valid``); ``verify=True`` checks it again (the
+        returned ``signature_valid``). Raises :class:`DatasetError` when the file is
+        unreadable, changed since indexing (SHA-256), or gone."""
         if not isinstance(row, SampleRow):
             row = self.get(row)
         path = self.root / row.path
@@ -535,29 +546,40 @@ class Dataset:
         if row.error is not None:
             raise DatasetError(row.error)
         try:
-            return self.reader(path, data, self.hmac_key)
+            return self.reader(path, data, self.hmac_key if verify else None)
         except (EdgertError, ValueError, KeyError, TypeError, IndexError) as exc:
             raise DatasetError(f"{row.path}: {exc}") from exc
 
     # -- classification cache (used by edgert.classify_all) -----------------------------------
-    def cache_get(self, sha256: str, variant: str, impulse: str,
-                  label: str) -> Optional[Tuple[Optional[Any], Optional[str]]]:
+    def cache_get(self, sha256: str, variant: str, impulse: str, label: str, *,
+                  detail: bool = False) -> Optional[Tuple[Optional[Dict[str, Any]],
+                                                          Optional[str]]]:
+        """A cached classification: ``(summary, error)``, or None when not cached. The
+        summary holds the per-window arrays; with ``detail=True`` it also holds
+        ``classifications`` (Studio's objects, stored apart because only a page needs them)."""
+        cols = "summary, error" + (", detail" if detail else "")
         with self._lock:
             row = self.conn.execute(
-                "SELECT result, error FROM classifications WHERE sha256 = ? AND variant = ? "
+                f"SELECT {cols} FROM classifications WHERE sha256 = ? AND variant = ? "
                 "AND impulse = ? AND label = ?", (sha256, variant, impulse, label)).fetchone()
         if row is None:
             return None
-        return (json.loads(row["result"]) if row["result"] is not None else None,
-                row["error"])
+        if row["summary"] is None:
+            return None, row["error"]
+        summary = json.loads(row["summary"])
+        if detail:
+            summary["classifications"] = json.loads(row["detail"]) if row["detail"] else []
+        return summary, row["error"]
 
     def cache_put(self, sha256: str, variant: str, impulse: str, label: str,
-                  result: Optional[Any], error: Optional[str]) -> None:
+                  summary: Optional[Dict[str, Any]], detail: Optional[Any],
+                  error: Optional[str]) -> None:
         with self._lock, self.conn:
             self.conn.execute(
-                "INSERT OR REPLACE INTO classifications VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO classifications VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (sha256, variant, impulse, label,
-                 None if result is None else json.dumps(result, allow_nan=False), error,
+                 None if summary is None else json.dumps(summary, allow_nan=False),
+                 None if detail is None else json.dumps(detail, allow_nan=False), error,
                  format_date(datetime.now(timezone.utc))))
 
     def cache_clear(self) -> None:
