@@ -326,3 +326,22 @@ def test_index_of_another_schema_version_is_rebuilt(tmp_path):
         d.cache_put("s", "int8", "fp", "idle", {"predictions": []}, [], None)
         assert d.cache_get("s", "int8", "fp", "idle", detail=True) == (
             {"predictions": [], "classifications": []}, None)
+
+
+@pytest.mark.parametrize("text,why", [
+    ("time,accX\n0,1\n", "two rows"),
+    ("ms,accX\n0,1\n16,2\n", "timestamp"),
+    ("timestamp,accX\n0,1\n16,x\n", "non-numeric"),
+    ("timestamp,accX\n0,1\n0,2\n", "increase"),
+    ("timestamp,accX\n0,1\n16,2\n100,3\n", "evenly"),
+    ("timestamp,accX,accY\n0,1\n16,2,3\n", "columns"),
+])
+def test_bad_csv_files_are_error_rows(tmp_path, text, why):
+    (tmp_path / "testing").mkdir()
+    (tmp_path / "testing" / "bad.csv").write_text(text)
+    (tmp_path / "testing" / "good.csv").write_text("timestamp,accX (m/s2)\n0,1\n16,2\n32,3\n")
+    with Dataset(tmp_path, index_path=":memory:") as d:
+        (err,) = d.errors()
+        assert err.filename == "bad" and why in err.error
+        good = d.query(SampleFilter(filename="good"))[0]
+        assert good.sensors == [{"name": "accX", "units": "m/s2"}] and good.frequency == 62.5
