@@ -30,8 +30,24 @@ official client's ``ClassifyJobResponsePage``), plus metrics over *all* matching
     ``windowCount`` and ``failedSamples`` (``[{sampleId, filename, error}]``).
 
 Results are cached in the dataset's SQLite index per (file SHA-256, variant, impulse
-fingerprint, label), so later pages and repeated runs do not classify again. Classification
-runs on a thread pool (the C kernels release the GIL) with a tqdm progress bar.
+fingerprint, label), so later pages and repeated runs do not classify again (Studio's
+classification objects are stored apart from the per-window arrays and read only for the page).
+Classification runs on a thread pool (the C kernels release the GIL; decoding JSON documents
+does not, so a few threads is plenty) with a tqdm progress bar or a ``progress(done, total)``
+callback.
+
+Usage::
+
+    from edgert.impulse import Impulse
+    from edgert.dataset import Dataset
+    from edgert.classify_all import classify_all, classify_all_from_query
+
+    imp = Impulse.load("examples/motion-demo")
+    with Dataset("data/", hmac_key="...") as ds:
+        page = classify_all(imp, ds, labels=["idle", "wave"], min_length=2000, limit=20)
+        page["totalCount"], page["modelValidationMetrics"][0]["accuracy"]
+        # an HTTP server: the query string of .../classify/all/result/page as parsed
+        page = classify_all_from_query(imp, ds, {"limit": "20", "minLength": "2000"})
 """
 from __future__ import annotations
 
