@@ -237,3 +237,15 @@ def test_resampling_inside_classify_matches_scipy(imp, raw_windows):
     assert got.data.shape == ref.shape == (int(np.ceil(len(x100) * 62.5 / 100)), 3)
     assert len(got) == len(want)
     np.testing.assert_allclose(got.features[2], want.features[2], rtol=1e-3, atol=1e-3)
+
+
+def test_zip_bundle_classifies_the_same(tmp_path, imp, raw_windows):
+    import zipfile
+    z = tmp_path / "demo.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        for f in ("impulse.json", "anomaly-4.json", "nn-i8.tflite"):
+            zf.write(DEMO / f, f)
+    imp_zip = Impulse.load(z, backend=imp.backend)
+    a, b = imp.classify(raw_windows[3]), imp_zip.classify(raw_windows[3])
+    assert np.array_equal(a.probabilities, b.probabilities)
+    assert np.array_equal(a.anomaly, b.anomaly)
