@@ -258,6 +258,11 @@ def anomaly_learn_block(impulse_json: Dict[str, Any], *,
                                   f"{blk.get('type')!r}, not a K-means 'anomaly' block")
             return copy.deepcopy(blk), False
     ids = [int(b.get("id", 0)) for b in list(impulse_json.get("dsp") or []) + list(learn)]
+    if block_id is not None and block_id in ids:
+        raise BundleError(f"impulse.json: block id {block_id} is a DSP block; give a new id or "
+                          "the id of a K-means block")
+    if block_id is not None and block_id < 1:
+        raise BundleError(f"--block-id {block_id}: block ids are >= 1")
     new_id = block_id if block_id is not None else max(ids + [0]) + 1
     return {"id": new_id, "type": "anomaly", "name": "Anomaly detection",
             "title": "Anomaly detection (K-means)",

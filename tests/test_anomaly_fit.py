@@ -257,3 +257,14 @@ def test_cli_fit_json(tmp_path, capsys, caplog):
                    "--out", str(tmp_path / "x")])
     assert rc == 1
     assert "fewer than the 500 clusters" in caplog.text
+
+
+def test_block_id_choices(tmp_path):
+    with pytest.raises(BundleError, match="not a K-means"):
+        fit_bundle(BUNDLE, [DATA], clusters=3, block_id=3, out=tmp_path / "a")   # keras
+    with pytest.raises(BundleError, match="DSP block"):
+        fit_bundle(BUNDLE, [DATA], clusters=3, block_id=2, out=tmp_path / "b")
+    rep = fit_bundle(BUNDLE, [DATA], clusters=3, block_id=9, out=tmp_path / "c")
+    imp = Impulse.load(tmp_path / "c")                   # a second K-means block, id 9
+    assert [b.spec.id for b in imp.learn_blocks] == [3, 4, 9]
+    assert rep.block["metadata"] == "anomaly-9.json" and rep.max_training_score <= 0.0
