@@ -345,3 +345,32 @@ def test_bad_csv_files_are_error_rows(tmp_path, text, why):
         assert err.filename == "bad" and why in err.error
         good = d.query(SampleFilter(filename="good"))[0]
         assert good.sensors == [{"name": "accX", "units": "m/s2"}] and good.frequency == 62.5
+
+
+def test_add_sample_like_the_ingestion_api(folder):
+    from edgert.errors import EdgertError
+    with Dataset(folder, hmac_key=KEY, index_path=":memory:") as d:
+        n0 = d.count(SampleFilter(category="all"))
+        doc = (DATA / "testing" / "wave.00.json").read_bytes()
+        row = d.add_sample(doc, filename="shake.01", category="testing", label="shake",
+                           metadata={"site": "D", "rev": 2})
+        assert row.path == "testing/shake.01.json" and row.label == "shake"
+        assert row.signature_valid and row.metadata == {"site": "D", "rev": "2"}
+        again = d.add_sample(doc, filename="shake.01.json", category="testing")
+        assert again.path == "testing/shake.01.1.json" and again.label == "shake"  # inferred
+        cbor = (DATA / "testing" / "updown.06.cbor").read_bytes()
+        un = d.add_sample(cbor, filename="x/../noise", category="anomaly", no_label=True)
+        assert un.path == "anomaly/noise.cbor" and un.label is None
+        with pytest.raises(DatasetError, match="already stored"):
+            d.add_sample(cbor, filename="y", disallow_duplicates=True)
+        with pytest.raises(EdgertError):
+            d.add_sample(b'{"protected": 1}', filename="bad.json")
+        with pytest.raises(DatasetError, match="category"):
+            d.add_sample(doc, filename="z", category="nope")
+        assert not (folder / "training" / "bad.json").exists()
+        assert d.count(SampleFilter(category="all")) == n0 + 3
+        d.refresh()                                   # labels survive a full re-index
+        got = {r.path: r.label for r in d.query(SampleFilter(category="all"))}
+        assert got["testing/shake.01.json"] == "shake" and got["anomaly/noise.cbor"] is None
+        ids = {r.path: r.id for r in d.query(SampleFilter(filename="shake.01"))}
+        assert ids["testing/shake.01.json"] == row.id              # id kept by the refresh

@@ -252,6 +252,12 @@ class SampleRow:
         return out
 
 
+def _atomic_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def _iso_from_ns(ns: int) -> str:
     return format_date(datetime.fromtimestamp(ns / 1e9, tz=timezone.utc))
 
@@ -437,6 +443,79 @@ class Dataset:
                     stats["removed"] += 1
         log.info("dataset %s: %s", self.root, stats)
         return stats
+
+    # -- adding samples (the gateway's ingestion) ---------------------------------------------
+    def add_sample(self, data: bytes, *, filename: str, category: str = "training",
+                   label: Optional[str] = None, no_label: bool = False,
+                   metadata: Optional[Dict[str, Any]] = None,
+                   disallow_duplicates: bool = False) -> SampleRow:
+        """Store one uploaded sample the way the ingestion API does and index it.
+
+        ``filename`` is the upload's file name (``x-file-name``; a path is reduced to its
+        name); a name already used in ``category`` gets ``.1``, ``.2``... before the extension;
+        without a .json/.cbor/.csv extension the document's format decides (JSON or CBOR).
+        ``label`` (``x-label``) is recorded in ``info.labels``; without it the label is inferred
+        from the file name, and ``no_label`` (``x-no-label``) records "unlabeled". ``metadata``
+        goes to the sidecar. The document is decoded (and its signature checked with the
+        dataset's key) before anything is written: a malformed upload raises and stores
+        nothing. ``disallow_duplicates`` (``x-disallow-duplicates``) rejects content whose
+        SHA-256 is already stored."""
+        if category not in CATEGORIES:
+            raise DatasetError(f"category {category!r} is not one of {', '.join(CATEGORIES)}")
+        name = Path(str(filename).replace("\\", "/")).name.strip()
+        if not name or name.startswith("."):
+            raise DatasetError(f"file name {filename!r}: give a name that does not start "
+                               "with '.'")
+        if not name.lower().endswith(SAMPLE_SUFFIXES):
+            name += ".json" if bytes(data[:1]) in (b"{", b" ", b"\n") else ".cbor"
+        sha = hashlib.sha256(data).hexdigest()
+        if disallow_duplicates:
+            with self._lock:
+                dup = self.conn.execute("SELECT path FROM samples WHERE sha256 = ?",
+                                        (sha,)).fetchone()
+            if dup is not None:
+                raise DatasetError(f"the same content is already stored as {dup['path']}")
+        sample = self.reader(Path(name), bytes(data), self.hmac_key)   # raises when malformed
+        del sample
+        folder = self.root / category
+        folder.mkdir(parents=True, exist_ok=True)
+        base = Path(name)
+        stem, suffix = name[: -len(base.suffix)], base.suffix
+        target = folder / name
+        n = 0
+        with self._lock:
+            while target.exists() or (target.with_name(target.name + SIDECAR_SUFFIX)).exists():
+                n += 1
+                target = folder / f"{stem}.{n}{suffix}"
+            tmp = target.with_name(f".{target.name}.tmp")
+            tmp.write_bytes(bytes(data))
+            os.replace(tmp, target)
+            rel = target.relative_to(self.root).as_posix()
+            if metadata:
+                side = target.with_name(target.name + SIDECAR_SUFFIX)
+                side.write_text(json.dumps(_string_metadata(metadata, "metadata")) + "\n",
+                                encoding="utf-8")
+            if label is not None or no_label:
+                self._manifest_set(rel, {"type": "unlabeled"} if no_label
+                                   else {"type": "label", "label": str(label)})
+            with self.conn:
+                fields = self._index_file(target, rel, target.stat(), self._read_manifest())
+                fields["added"] = format_date(datetime.now(timezone.utc))
+                cols = ", ".join(fields)
+                cur = self.conn.execute(
+                    f"INSERT INTO samples ({cols}) VALUES ({', '.join('?' * len(fields))})",
+                    list(fields.values()))
+            return self.get(int(cur.lastrowid))
+
+    def _manifest_set(self, rel: str, label: Dict[str, Any]) -> None:
+        path = self.root / MANIFEST_NAME
+        doc: Dict[str, Any] = {"version": 1, "files": []}
+        if path.exists():
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        files = [f for f in doc.get("files", []) if f.get("path") != rel]
+        files.append({"path": rel, "label": label})
+        doc["files"] = files
+        _atomic_text(path, json.dumps(doc, indent=1) + "\n")
 
     def _set_error(self, sample_id: int, reason: str) -> None:
         self.conn.execute("UPDATE samples SET error = ? WHERE id = ?", (reason, sample_id))
