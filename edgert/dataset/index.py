@@ -42,6 +42,11 @@ name/type, metadata, dates, and the file's mtime+size. :meth:`Dataset.refresh` r
 files whose mtime or size changed (labels, categories and metadata are re-applied every time -
 they live outside the files), and drops rows of deleted files. A file that cannot be read gets
 a row with ``error`` set to the reason (and no measurements); nothing else is affected.
+
+:meth:`Dataset.add_sample` stores an upload the way the ingestion API does (``x-file-name``,
+``x-label``, ``x-no-label``, ``x-disallow-duplicates``; metadata to the sidecar, an explicit
+label to ``info.labels``) and indexes just that file - what a gateway's ingestion endpoint needs.
+The same SQLite file caches classification results (see :mod:`edgert.classify_all`).
 """
 from __future__ import annotations
 
