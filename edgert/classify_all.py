@@ -62,7 +62,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from .dataset import Dataset, SampleFilter, SampleRow
-from .errors import DatasetError, EdgertError
+from .errors import DatasetError, EdgertError, ModelError
 from .metrics import validation_metrics
 
 log = logging.getLogger(__name__)
@@ -111,6 +111,10 @@ def _classify(impulse: Any, data: Any, row: SampleRow,
     """Classify one sample's data; the cacheable summary of the result."""
     res = impulse.classify(data.values, frequency=data.frequency, variant=variant,
                            axes=[s["name"] for s in data.sensors])
+    for name, arr in (("probabilities", res.probabilities), ("anomaly score", res.anomaly)):
+        if arr is not None and not np.all(np.isfinite(arr)):
+            raise ModelError(f"the impulse returned a non-finite {name}; the page JSON cannot "
+                             "hold it")
     doc = res.to_studio_json(_sample_mapping(row), sample_id=row.id, category=row.category)
     n = len(res)
     return {
