@@ -412,3 +412,11 @@ def test_another_bundle_has_its_own_cache_entries(impulse, ds, full):
     counting = CountingImpulse(impulse)
     again = classify_all(counting, ds, progress=False)
     assert counting.calls == 0 and again["predictions"] == full["predictions"]
+
+
+def test_variant_and_ignored_parameters_through_the_client(client):
+    page = client.get_classify_job_result_page(43, variant="int8", impulse_id=1,
+                                               truncate_structured_labels=True, limit=2)
+    assert page.total_count == 16 and len(page.result) == 2
+    with pytest.raises(Exception, match="no float32 model"):
+        client.get_classify_job_result_page(43, variant="float32")
