@@ -374,3 +374,9 @@ def test_add_sample_like_the_ingestion_api(folder):
         assert got["testing/shake.01.json"] == "shake" and got["anomaly/noise.cbor"] is None
         ids = {r.path: r.id for r in d.query(SampleFilter(filename="shake.01"))}
         assert ids["testing/shake.01.json"] == row.id              # id kept by the refresh
+
+
+def test_unusable_index_path(tmp_path):
+    (tmp_path / "not-a-db").write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(DatasetError, match="--index"):
+        Dataset(DATA, index_path=tmp_path / "not-a-db")

@@ -315,15 +315,20 @@ class Dataset:
             index_path = self.root / DEFAULT_INDEX_NAME
         self.index_path = str(index_path)
         self._lock = threading.RLock()
-        self.conn = sqlite3.connect(self.index_path, check_same_thread=False)
-        self.conn.row_factory = sqlite3.Row
-        with self._lock, self.conn:
-            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-            if version != SCHEMA_VERSION:
-                self.conn.execute("DROP TABLE IF EXISTS samples")
-                self.conn.execute("DROP TABLE IF EXISTS classifications")
-                self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            self.conn.executescript(_SCHEMA)
+        try:
+            self.conn = sqlite3.connect(self.index_path, check_same_thread=False)
+            self.conn.row_factory = sqlite3.Row
+            with self._lock, self.conn:
+                version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+                if version != SCHEMA_VERSION:
+                    self.conn.execute("DROP TABLE IF EXISTS samples")
+                    self.conn.execute("DROP TABLE IF EXISTS classifications")
+                    self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                self.conn.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise DatasetError(f"{self.index_path}: cannot open the dataset index ({exc}); "
+                               "for a read-only folder put it elsewhere (index_path=..., "
+                               "--index PATH)") from None
         if refresh:
             self.refresh()
 
