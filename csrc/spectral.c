@@ -23,6 +23,11 @@
 #include "edgert.h"
 #include "spectral_internal.h"
 
+#if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
+#include <emmintrin.h>
+#define EDGERT_SPECTRAL_SSE2 1
+#endif
+
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
 #endif
@@ -304,11 +309,28 @@ static float pairwise_sum_f(const double *a, int32_t n)
     } else if (n <= 128) {
         float r[8], res;
         int32_t i, j;
+#ifdef EDGERT_SPECTRAL_SSE2
+        /* the 8 accumulators as two 4-lane vectors: the same float additions, in order */
+        __m128 lo = _mm_movelh_ps(_mm_cvtpd_ps(_mm_loadu_pd(a)), _mm_cvtpd_ps(_mm_loadu_pd(a + 2)));
+        __m128 hi = _mm_movelh_ps(_mm_cvtpd_ps(_mm_loadu_pd(a + 4)),
+                                  _mm_cvtpd_ps(_mm_loadu_pd(a + 6)));
+        for (i = 8; i < n - (n % 8); i += 8) {
+            const double *b = a + i;
+            lo = _mm_add_ps(lo, _mm_movelh_ps(_mm_cvtpd_ps(_mm_loadu_pd(b)),
+                                              _mm_cvtpd_ps(_mm_loadu_pd(b + 2))));
+            hi = _mm_add_ps(hi, _mm_movelh_ps(_mm_cvtpd_ps(_mm_loadu_pd(b + 4)),
+                                              _mm_cvtpd_ps(_mm_loadu_pd(b + 6))));
+        }
+        _mm_storeu_ps(r, lo);
+        _mm_storeu_ps(r + 4, hi);
+        (void)j;
+#else
         for (j = 0; j < 8; j++)
             r[j] = (float)a[j];
         for (i = 8; i < n - (n % 8); i += 8)
             for (j = 0; j < 8; j++)
                 r[j] += (float)a[i + j];
+#endif
         res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
         for (; i < n; i++)
             res += (float)a[i];
