@@ -465,10 +465,9 @@ static void pack2(const edgert__rfft_plan *plan, const double *xa, int32_t la, c
     if (la >= plan->n && lb >= plan->n) {
         for (j = 0; j < m; j++) {
             int32_t d = 2 * br[j];
-            re[d] = xa[2 * j];
-            re[d + 1] = xb[2 * j];
-            im[d] = xa[2 * j + 1];
-            im[d + 1] = xb[2 * j + 1];
+            __m128d a = _mm_loadu_pd(xa + 2 * j), b = _mm_loadu_pd(xb + 2 * j);
+            _mm_store_pd(re + d, _mm_unpacklo_pd(a, b));
+            _mm_store_pd(im + d, _mm_unpackhi_pd(a, b));
         }
     } else {
         for (j = 0; j < m; j++) {

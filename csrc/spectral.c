@@ -395,6 +395,30 @@ static void moments(const double *y, int32_t n, double eps, double *skew, double
     double s2[4] = {0, 0, 0, 0}, s3[4] = {0, 0, 0, 0}, s4[4] = {0, 0, 0, 0};
     int32_t t, j;
     mean = pairwise_sum_d(y, n) / (double)n;
+#ifdef EDGERT_SPECTRAL_SSE2
+    {
+        __m128d mv = _mm_set1_pd(mean);
+        __m128d a2 = _mm_setzero_pd(), b2 = a2, a3 = a2, b3 = a2, a4 = a2, b4 = a2;
+        for (t = 0; t + 4 <= n; t += 4) {
+            __m128d d0 = _mm_sub_pd(_mm_loadu_pd(y + t), mv);
+            __m128d d1 = _mm_sub_pd(_mm_loadu_pd(y + t + 2), mv);
+            __m128d q0 = _mm_mul_pd(d0, d0), q1 = _mm_mul_pd(d1, d1);
+            a2 = _mm_add_pd(a2, q0);
+            b2 = _mm_add_pd(b2, q1);
+            a3 = _mm_add_pd(a3, _mm_mul_pd(q0, d0));
+            b3 = _mm_add_pd(b3, _mm_mul_pd(q1, d1));
+            a4 = _mm_add_pd(a4, _mm_mul_pd(q0, q0));
+            b4 = _mm_add_pd(b4, _mm_mul_pd(q1, q1));
+        }
+        _mm_storeu_pd(s2, a2);
+        _mm_storeu_pd(s2 + 2, b2);
+        _mm_storeu_pd(s3, a3);
+        _mm_storeu_pd(s3 + 2, b3);
+        _mm_storeu_pd(s4, a4);
+        _mm_storeu_pd(s4 + 2, b4);
+        (void)j;
+    }
+#else
     for (t = 0; t + 4 <= n; t += 4) {
         for (j = 0; j < 4; j++) {
             double d = y[t + j] - mean, d2 = d * d;
@@ -403,6 +427,7 @@ static void moments(const double *y, int32_t n, double eps, double *skew, double
             s4[j] += d2 * d2;
         }
     }
+#endif
     for (; t < n; t++) {
         double d = y[t] - mean, d2 = d * d;
         s2[0] += d2;
