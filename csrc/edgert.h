@@ -176,7 +176,216 @@ int edgert_flatten_features_batch(const edgert_flatten_params *p,
 /* Native TFLite engine: compiled plans, int8/float32 kernels, batched invoke.
  * Owned by: csrc/engine*.c, csrc/kernel_*.c */
 
-/* (declarations go here) */
+/* A model is compiled (in Python, edgert/engine/compiler.py) into a *plan*: a table of
+ * tensors placed either in the caller's arena (activations, lifetime-based reuse) or in one
+ * read-only constant blob (weights, biases, per-channel multipliers), and an ordered table of
+ * op records with every quantization parameter precomputed.  The plan is plain data (fixed
+ * layout, 4-byte fields only), so the same C code runs it on a microcontroller from a
+ * serialised plan: no malloc, arena size known ahead of time.  Every entry point validates the
+ * plan against the buffers it is given and returns EDGERT_ERR_MODEL instead of crashing. */
+
+#define EDGERT_DTYPE_FLOAT32 0
+#define EDGERT_DTYPE_INT32 2
+#define EDGERT_DTYPE_INT16 7
+#define EDGERT_DTYPE_INT8 9
+
+#define EDGERT_SPACE_ARENA 0
+#define EDGERT_SPACE_CONST 1
+
+#define EDGERT_OP_FULLY_CONNECTED 1
+#define EDGERT_OP_CONV_2D 2
+#define EDGERT_OP_DEPTHWISE_CONV_2D 3
+#define EDGERT_OP_MAX_POOL_2D 4
+#define EDGERT_OP_AVERAGE_POOL_2D 5
+#define EDGERT_OP_COPY 6
+#define EDGERT_OP_SOFTMAX 7
+#define EDGERT_OP_LOGISTIC 8
+#define EDGERT_OP_TANH 9
+#define EDGERT_OP_RELU 10
+#define EDGERT_OP_RELU6 11
+#define EDGERT_OP_QUANTIZE 12
+#define EDGERT_OP_DEQUANTIZE 13
+#define EDGERT_OP_ADD 14
+#define EDGERT_OP_MUL 15
+#define EDGERT_OP_MEAN 16
+#define EDGERT_OP_PAD 17
+#define EDGERT_OP_CONCATENATION 18
+#define EDGERT_OP_STRIDED_SLICE 19
+#define EDGERT_OP_REQUANTIZE 20
+#define EDGERT_OP_COUNT 21
+
+#define EDGERT_OP_MAX_INPUTS 8
+#define EDGERT_PLAN_MAX_IO 8
+
+/* One tensor: dims is the shape right-aligned to 4-D (leading 1s), NHWC for images;
+ * bytes == dims[0]*dims[1]*dims[2]*dims[3] * element size; offset aligned to the element size
+ * inside its space. */
+typedef struct {
+    int32_t dtype;                 /* EDGERT_DTYPE_* */
+    int32_t space;                 /* EDGERT_SPACE_* */
+    uint32_t offset;               /* bytes into the arena / constant blob */
+    uint32_t bytes;
+    int32_t dims[4];
+} edgert_tensor;
+
+/* Fields shared by the quantized arithmetic ops. */
+typedef struct {
+    int32_t in_offset;             /* -input zero point */
+    int32_t out_offset;            /* +output zero point */
+    int32_t act_min, act_max;      /* int8 clamp (fused activation) */
+    float f_min, f_max;            /* float32 clamp (fused activation) */
+} edgert_act;
+
+/* FULLY_CONNECTED: in [rows, depth] (flattened), weights [units, depth], inputs: x, w,
+ * bias (int32 for int8 with input offset folded in: b[o] + in_offset*sum_d w[o][d]; float
+ * for float32), int8 only: mult[units], shift[units] (int32), and optionally the weights
+ * packed as int16 (groups of 4 rows x pairs of columns, see pack_fc_weights() in
+ * edgert/engine/compiler.py; SIMD 16-bit multiply-add on the host, depth <= 512); float32
+ * optionally: the weights transposed [depth][units] (vectorizes over outputs, same sums).
+ * A microcontroller plan leaves the optional copies out to keep constants small. */
+typedef struct {
+    edgert_act a;
+    int32_t rows, depth, units;
+} edgert_fc_params;
+
+/* CONV_2D / DEPTHWISE_CONV_2D: inputs x (NHWC), w (OHWI / 1HWO), bias (int32/float), int8
+ * only: mult[oc], shift[oc], and for CONV_2D without groups optionally the filter as packed
+ * int16 rows of kh*kw*ic (<= 512; im2col + SIMD matvec). Padding already resolved. */
+typedef struct {
+    edgert_act a;
+    int32_t stride_h, stride_w, dil_h, dil_w, pad_h, pad_w;
+    int32_t depth_multiplier;      /* depthwise only */
+} edgert_conv_params;
+
+typedef struct {
+    edgert_act a;
+    int32_t stride_h, stride_w, filter_h, filter_w, pad_h, pad_w;
+} edgert_pool_params;
+
+/* SOFTMAX (int8: TFLite Micro gemmlowp fixed point; float: exp/sum). int8 inputs: x and
+ * optionally an int32[256] table lut[k] = exp of the scaled difference -k (0 below diff_min),
+ * from edgert_softmax_exp_lut(): the same values without 2 exp evaluations per element. */
+typedef struct {
+    float beta;
+    int32_t in_mult, in_left_shift, diff_min;
+} edgert_softmax_params;
+
+/* LOGISTIC / TANH int8 (TFLite Micro: Q4.27 input, gemmlowp logistic/tanh). */
+typedef struct {
+    int32_t in_zp, range_radius, in_mult, in_shift;
+} edgert_sigmoid_params;
+
+/* RELU / RELU6 (int8: rescale then clamp), QUANTIZE / REQUANTIZE / DEQUANTIZE. */
+typedef struct {
+    edgert_act a;
+    int32_t mult, shift;           /* RELU int8, REQUANTIZE */
+    float scale;                   /* QUANTIZE: output scale; DEQUANTIZE: input scale */
+    int32_t zero_point;            /* QUANTIZE: output zp; DEQUANTIZE: input zp */
+} edgert_unary_params;
+
+/* ADD / MUL with 4-D broadcasting (the tensors' dims). */
+typedef struct {
+    edgert_act a;
+    int32_t in2_offset;            /* -zero point of input 2 */
+    int32_t left_shift;            /* ADD: 20 */
+    int32_t in1_mult, in1_shift, in2_mult, in2_shift, out_mult, out_shift;
+} edgert_binary_params;
+
+/* MEAN over the axes whose bit is set in axis_mask (bit i = 4-D axis i). int8 modes:
+ * 2 = TFLite Micro's QuantizedMeanOrSum: MBQM(sum - in_zp*count, mult, shift) + out_zp with
+ * 1/count folded into mult/shift (what the compiler emits); 0 = sum / count truncated (same
+ * scale and zero point); 1 = MBQM(sum - in_zp*count) then divide by count rounding half away
+ * (older reference_integer_ops::Mean). */
+typedef struct {
+    int32_t axis_mask;
+    int32_t mode;
+    int32_t in_zp, out_zp, mult, shift;
+    float in_scale, out_scale;
+} edgert_mean_params;
+
+/* PAD: before[i] elements of pad value before 4-D axis i (after = out - in - before). */
+typedef struct {
+    int32_t before[4];
+    int32_t int_value;             /* int8 pad value (the output zero point) */
+    float float_value;
+} edgert_pad_params;
+
+/* CONCATENATION along 4-D axis, of n_in inputs (all same dtype/quantization). */
+typedef struct {
+    int32_t axis;
+} edgert_concat_params;
+
+/* STRIDED_SLICE: out[i..] = in[begin + i*stride] per 4-D axis (output dims from tensor). */
+typedef struct {
+    int32_t begin[4];
+    int32_t stride[4];
+} edgert_slice_params;
+
+typedef union {
+    edgert_fc_params fc;
+    edgert_conv_params conv;
+    edgert_pool_params pool;
+    edgert_softmax_params softmax;
+    edgert_sigmoid_params sigmoid;
+    edgert_unary_params unary;
+    edgert_binary_params binary;
+    edgert_mean_params mean;
+    edgert_pad_params pad;
+    edgert_concat_params concat;
+    edgert_slice_params slice;
+    int32_t raw[24];
+} edgert_op_params;
+
+typedef struct {
+    int32_t type;                  /* EDGERT_OP_* */
+    int32_t dtype;                 /* arithmetic: EDGERT_DTYPE_INT8 or _FLOAT32 */
+    int32_t n_in;
+    int32_t in[8];                 /* EDGERT_OP_MAX_INPUTS tensor indices, -1 = absent */
+    int32_t out;                   /* tensor index */
+    edgert_op_params p;
+} edgert_op;
+
+typedef struct {
+    int32_t n_tensors;
+    const edgert_tensor *tensors;
+    int32_t n_ops;
+    const edgert_op *ops;
+    int32_t n_inputs, n_outputs;
+    int32_t inputs[8];             /* EDGERT_PLAN_MAX_IO tensor indices (arena tensors) */
+    int32_t outputs[8];
+    uint32_t arena_bytes;          /* the arena every invoke needs */
+    uint32_t consts_bytes;         /* size of the constant blob */
+} edgert_plan;
+
+/* Validate a plan against its constant blob (every tensor inside its space, aligned, sizes
+ * consistent with dims; every op's params consistent with its tensors). EDGERT_ERR_MODEL when
+ * not. The invoke functions run the same check. */
+int edgert_engine_check(const edgert_plan *plan, const void *consts, size_t consts_bytes);
+
+/* Run the plan once. inputs[i] holds model input i (tensor plan->inputs[i], its bytes),
+ * outputs[i] receives model output i. arena: arena_bytes >= plan->arena_bytes, 16-byte
+ * aligned; its contents are scratch. One arena per thread. */
+int edgert_engine_invoke(const edgert_plan *plan, const void *consts, size_t consts_bytes,
+                         void *arena, size_t arena_bytes,
+                         const void *const *inputs, void *const *outputs);
+
+/* Run the plan on n items in one call: item k of input i starts at
+ * (const char *)inputs[i] + k * (bytes of input i), likewise for outputs (contiguous
+ * batches). Items run one after another in the same arena. */
+int edgert_engine_invoke_batch(const edgert_plan *plan, const void *consts,
+                               size_t consts_bytes, void *arena, size_t arena_bytes,
+                               const void *const *inputs, int32_t n, void *const *outputs);
+
+/* Fixed-point primitives of the int8 kernels (exported for tests). */
+int32_t edgert_fx_srdhm(int32_t a, int32_t b);
+int32_t edgert_fx_rdbpot(int32_t x, int32_t exponent);
+int32_t edgert_fx_mbqm(int32_t x, int32_t multiplier, int32_t shift);
+/* gemmlowp exp_on_negative_values on a Q(integer_bits).(31-integer_bits) value -> Q0.31. */
+int32_t edgert_fx_exp_on_negative_values(int32_t a, int32_t integer_bits);
+int32_t edgert_fx_one_over_one_plus_x(int32_t a);
+
+/* The 256-entry exp table of an int8 SOFTMAX (see edgert_softmax_params). */
+int edgert_softmax_exp_lut(const edgert_softmax_params *p, int32_t *lut);
 
 /* ================================================================ engine end ===== */
 
@@ -187,7 +396,53 @@ int edgert_flatten_features_batch(const edgert_flatten_params *p,
 /* Windowing, resampling helpers, K-means anomaly, int8 quantize/dequantize of model I/O.
  * Owned by: csrc/anomaly.c, csrc/window.c */
 
-/* (declarations go here) */
+/* K-means anomaly scorer (learn block type `anomaly`; metadata of GET .../anomaly/{id}/metadata).
+ * For each window: z_i = (x[axes[i]] - mean[i]) / scale[i];
+ * score = min over clusters c of (||z - centers[c]||_2 - max_error[c]), running minimum
+ * starting at 1000 (so a score never exceeds 1000), float32 as Edge Impulse's SDK computes. */
+typedef struct {
+    int32_t n_axes;                /* selected features per window (1..) */
+    const int32_t *axes;           /* n_axes indices into a window's feature row */
+    const float *mean;             /* n_axes */
+    const float *scale;            /* n_axes, all != 0 */
+    int32_t n_clusters;            /* 1.. */
+    const float *centers;          /* n_clusters x n_axes, row-major */
+    const float *max_error;        /* n_clusters */
+} edgert_kmeans_params;
+
+/* Validate the parameters against feature rows of n_features floats: every axis index in
+ * 0..n_features-1, scales non-zero and finite, everything finite. */
+int edgert_kmeans_check(const edgert_kmeans_params *p, int32_t n_features);
+
+/* Scores of n_windows feature rows in one call: row w starts at features + w*stride
+ * (stride >= max(axes)+1); scores[w] receives its score. A NaN/inf in a selected feature
+ * gives EDGERT_ERR_NONFINITE (nothing is written past the failing row). */
+int edgert_kmeans_score_batch(const edgert_kmeans_params *p, const float *features,
+                              int32_t n_windows, int32_t stride, float *scores);
+
+/* Sliding windows over a recording of n_rows time steps: window w covers rows
+ * w*stride .. w*stride+window-1. count = floor((n_rows-window)/stride)+1 when
+ * n_rows >= window; when shorter, 1 (a zero-padded window) if zero_pad else 0. */
+int edgert_window_count(int64_t n_rows, int32_t window, int32_t stride, int32_t zero_pad,
+                        int64_t *count);
+
+/* int8 model I/O. Quantize: q = clamp(round_half_away_from_zero(x / scale) + zero_point,
+ * -128, 127) with x/scale in float32 (TFLite's and the SDK's rule). A NaN/inf input gives
+ * EDGERT_ERR_NONFINITE. Dequantize: x = (q - zero_point) * scale. */
+int edgert_quantize_int8(const float *in, size_t n, float scale, int32_t zero_point,
+                         int8_t *out);
+int edgert_dequantize_int8(const int8_t *in, size_t n, float scale, int32_t zero_point,
+                           float *out);
+
+/* Polyphase resampling by up/down (the rational approximation of f_out/f_in) of n_in time
+ * steps of n_axes interleaved channels. taps: the anti-aliasing FIR at the upsampled rate
+ * (odd length, centred, gain `up` at DC; edgert/windowing.py designs a Kaiser-windowed sinc
+ * like scipy.signal.resample_poly's default). out[m] = sum_j taps[j] * xup[m*down + h - j]
+ * where h = (n_taps-1)/2 and xup is x with up-1 zeros after each sample, zero outside
+ * the recording. n_out must be ceil(n_in*up/down). */
+int edgert_resample_poly(const float *taps, int32_t n_taps, int32_t up, int32_t down,
+                         const float *in, int32_t n_in, int32_t n_axes,
+                         float *out, int32_t n_out);
 
 /* =============================================================== impulse end ===== */
 

@@ -1,0 +1,227 @@
+/* kernel_fc.c - FULLY_CONNECTED, int8 (per-tensor or per-channel, TFLite Micro reference
+ * arithmetic) and float32.  The int8 bias tensor arrives with the input offset already folded
+ * in (b[o] + in_offset * sum_d w[o][d], exact in int32), so the inner loop is a plain int8 dot
+ * product; weight zero points are 0 (TFLite int8 weights are symmetric). */
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__OPTIMIZE_SIZE__)
+#pragma GCC optimize("O3")
+#endif
+#include <string.h>
+#include "engine_internal.h"
+
+int eg_fc_check(const eg_call *c)
+{
+    const edgert_fc_params *p = &c->op->p.fc;
+    const int32_t dt = c->op->dtype;
+    if (dt == EDGERT_DTYPE_INT8 ? (c->op->n_in != 5 && c->op->n_in != 6) : (c->op->n_in != 3 && c->op->n_in != 4))
+        return EDGERT_ERR_MODEL;
+    if (dt == EDGERT_DTYPE_FLOAT32 && c->op->n_in == 4 &&
+        (c->it[3]->dtype != EDGERT_DTYPE_FLOAT32 || (int64_t)p->units * p->depth != eg_numel(c->it[3])))
+        return EDGERT_ERR_MODEL;
+    if (c->op->n_in == 6 && (c->it[5]->dtype != EDGERT_DTYPE_INT16 ||
+                             (int64_t)((p->units + 3) / 4) * ((p->depth + 1) / 2) * 8 != eg_numel(c->it[5])))
+        return EDGERT_ERR_MODEL;
+    if (p->rows <= 0 || p->depth <= 0 || p->units <= 0) return EDGERT_ERR_MODEL;
+    if ((int64_t)p->rows * p->depth != eg_numel(c->it[0])) return EDGERT_ERR_MODEL;
+    if ((int64_t)p->units * p->depth != eg_numel(c->it[1])) return EDGERT_ERR_MODEL;
+    if ((int64_t)p->rows * p->units != eg_numel(c->ot)) return EDGERT_ERR_MODEL;
+    if (eg_numel(c->it[2]) != p->units) return EDGERT_ERR_MODEL;
+    if (c->it[0]->dtype != dt || c->it[1]->dtype != dt || c->ot->dtype != dt) return EDGERT_ERR_MODEL;
+    if (dt == EDGERT_DTYPE_INT8) {
+        if (c->it[2]->dtype != EDGERT_DTYPE_INT32 || c->it[3]->dtype != EDGERT_DTYPE_INT32 ||
+            c->it[4]->dtype != EDGERT_DTYPE_INT32 || eg_numel(c->it[3]) != p->units ||
+            eg_numel(c->it[4]) != p->units)
+            return EDGERT_ERR_MODEL;
+        if (eg_check_mult_shift(c->in[3], c->in[4], p->units)) return EDGERT_ERR_MODEL;
+    } else if (c->it[2]->dtype != EDGERT_DTYPE_FLOAT32) {
+        return EDGERT_ERR_MODEL;
+    }
+    return eg_check_act(&p->a, dt);
+}
+
+static void fc_s8(const edgert_fc_params *p, const int8_t *x, const int8_t *w,
+                  const int32_t *bias, const int32_t *mult, const int32_t *shift, int8_t *y)
+{
+    const int32_t depth = p->depth, units = p->units;
+    const int32_t out_offset = p->a.out_offset, lo = p->a.act_min, hi = p->a.act_max;
+    int32_t r, o, d;
+    for (r = 0; r < p->rows; r++) {
+        const int8_t *xr = x + (size_t)r * depth;
+        for (o = 0; o < units; o++) {
+            const int8_t *wo = w + (size_t)o * depth;
+            int32_t acc = 0;
+            for (d = 0; d < depth; d++) acc += (int32_t)wo[d] * (int32_t)xr[d];
+            acc = eg_mbqm(acc + bias[o], mult[o], shift[o]) + out_offset;
+            y[(size_t)r * units + o] = (int8_t)eg_clamp(acc, lo, hi);
+        }
+    }
+}
+
+/* Same arithmetic with 16-bit operands in a SIMD-friendly layout ("packed" weights, from the
+ * compiler): outputs in groups of 4, depth in pairs; for group g and pair k the 8 int16 values
+ * w[4g+j][2k], w[4g+j][2k+1] (j = 0..3), zero-padded. The input row is widened once into a
+ * stack buffer; one 16-bit multiply-add of a group with the broadcast pair (x[2k], x[2k+1])
+ * yields 4 partial sums, so no horizontal reductions are needed. Exact int32 arithmetic: the
+ * result is the same as fc_s8. */
+#if defined(__SSE2__) || defined(_M_X64)
+#include <emmintrin.h>
+#define EG_FC_SSE2 1
+#endif
+
+#ifdef EG_FC_SSE2
+/* Requantize 4 accumulators at once, bit-exactly as eg_mbqm (multipliers >= 0, one common
+ * right shift): SRDHM from two unsigned 32x32->64 products with the sign correction
+ * a*m = a_u*m - 2^32*m (a < 0), then RDBPOT, + zero point, clamp via saturating packs. */
+static void requant4_sse2(__m128i acc, const int32_t *bias, const int32_t *mult, int right,
+                          int32_t out_offset, int32_t lo, int32_t hi, int8_t *y)
+{
+    const __m128i a = _mm_add_epi32(acc, _mm_loadu_si128((const __m128i *)(const void *)bias));
+    const __m128i m = _mm_loadu_si128((const __m128i *)(const void *)mult);
+    const __m128i rnd = _mm_set_epi32(0, 1 << 30, 0, 1 << 30);
+    const __m128i corr = _mm_and_si128(_mm_srai_epi32(a, 31), m);          /* m where a < 0 */
+    __m128i p02 = _mm_mul_epu32(a, m);
+    __m128i p13 = _mm_mul_epu32(_mm_srli_epi64(a, 32), _mm_srli_epi64(m, 32));
+    __m128i v, mask, rem, thr;
+    int32_t packed;
+    p02 = _mm_sub_epi64(p02, _mm_slli_epi64(corr, 32));
+    p13 = _mm_sub_epi64(p13, _mm_and_si128(corr, _mm_set_epi32(-1, 0, -1, 0)));
+    p02 = _mm_srli_epi64(_mm_add_epi64(p02, rnd), 31);
+    p13 = _mm_srli_epi64(_mm_add_epi64(p13, rnd), 31);
+    v = _mm_unpacklo_epi32(_mm_shuffle_epi32(p02, _MM_SHUFFLE(3, 1, 2, 0)),
+                           _mm_shuffle_epi32(p13, _MM_SHUFFLE(3, 1, 2, 0)));
+    /* RDBPOT(v, right): (v >> right) + (rem > (mask >> 1) + (v < 0)) */
+    mask = _mm_set1_epi32((int32_t)((1u << right) - 1u));
+    rem = _mm_and_si128(v, mask);
+    thr = _mm_sub_epi32(_mm_srli_epi32(mask, 1), _mm_srai_epi32(v, 31));
+    v = _mm_sub_epi32(_mm_sra_epi32(v, _mm_cvtsi32_si128(right)), _mm_cmpgt_epi32(rem, thr));
+    v = _mm_add_epi32(v, _mm_set1_epi32(out_offset));
+    v = _mm_packs_epi32(v, v);                                   /* int16, saturating */
+    v = _mm_min_epi16(_mm_max_epi16(v, _mm_set1_epi16((int16_t)lo)), _mm_set1_epi16((int16_t)hi));
+    v = _mm_packs_epi16(v, v);
+    packed = _mm_cvtsi128_si32(v);
+    memcpy(y, &packed, 4);
+}
+#endif
+
+/* y[o] = requant(sum_d w[o][d] * xw[d] + bias[o]) for all units, weights packed as above;
+ * xw holds depth int16 values followed by one 0 (odd depths). depth <= EG_WIDE_MAX. */
+void eg_matvec_packed(const int16_t *xw, int32_t depth, const int16_t *wp, int32_t units,
+                      const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                      const edgert_act *a, int8_t *y)
+{
+    const int32_t pairs = (depth + 1) / 2, groups = (units + 3) / 4;
+    const int32_t out_offset = a->out_offset, lo = a->act_min, hi = a->act_max;
+    int32_t acc[4];
+    int32_t g, k, j;
+#ifdef EG_FC_SSE2
+    __m128i xb[EG_WIDE_MAX / 2];   /* each input pair broadcast to the 4 lanes */
+    for (k = 0; k < pairs; k++) {
+        int32_t xx;
+        memcpy(&xx, xw + 2 * k, 4);
+        xb[k] = _mm_set1_epi32(xx);
+    }
+#endif
+    for (g = 0; g < groups; g++) {
+        const int16_t *wg = wp + (size_t)g * pairs * 8;
+#ifdef EG_FC_SSE2
+        __m128i a0 = _mm_setzero_si128(), a1 = _mm_setzero_si128();
+        for (k = 0; k + 1 < pairs; k += 2) {
+            a0 = _mm_add_epi32(a0, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(wg + 8 * k)), xb[k]));
+            a1 = _mm_add_epi32(a1, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(wg + 8 * k + 8)), xb[k + 1]));
+        }
+        if (k < pairs)
+            a0 = _mm_add_epi32(a0, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(wg + 8 * k)), xb[k]));
+        a0 = _mm_add_epi32(a0, a1);
+        if (4 * g + 4 <= units && shift[4 * g] <= 0 && shift[4 * g] == shift[4 * g + 1] &&
+            shift[4 * g] == shift[4 * g + 2] && shift[4 * g] == shift[4 * g + 3]) {
+            requant4_sse2(a0, bias + 4 * g, mult + 4 * g, -shift[4 * g], out_offset, lo, hi, y + 4 * g);
+            continue;
+        }
+        _mm_storeu_si128((__m128i *)(void *)acc, a0);
+#else
+        acc[0] = acc[1] = acc[2] = acc[3] = 0;
+        for (k = 0; k < pairs; k++) {
+            const int32_t x0 = xw[2 * k], x1 = xw[2 * k + 1];
+            for (j = 0; j < 4; j++)
+                acc[j] += (int32_t)wg[8 * k + 2 * j] * x0 + (int32_t)wg[8 * k + 2 * j + 1] * x1;
+        }
+#endif
+        for (j = 0; j < 4 && 4 * g + j < units; j++) {
+            const int32_t o = 4 * g + j;
+            const int32_t v = eg_mbqm_fast(acc[j] + bias[o], mult[o], shift[o]) + out_offset;
+            y[o] = (int8_t)eg_clamp(v, lo, hi);
+        }
+    }
+}
+
+static void fc_s8_packed(const edgert_fc_params *p, const int8_t *x, const int16_t *wp,
+                         const int32_t *bias, const int32_t *mult, const int32_t *shift, int8_t *y)
+{
+    int16_t xw[EG_WIDE_MAX + 2];
+    int32_t r, d;
+    for (r = 0; r < p->rows; r++) {
+        const int8_t *xr = x + (size_t)r * p->depth;
+        for (d = 0; d < p->depth; d++) xw[d] = xr[d];
+        xw[p->depth] = 0;
+        eg_matvec_packed(xw, p->depth, wp, p->units, bias, mult, shift, &p->a, y + (size_t)r * p->units);
+    }
+}
+
+static void fc_f32(const edgert_fc_params *p, const float *x, const float *w,
+                   const float *bias, float *y)
+{
+    const int32_t depth = p->depth, units = p->units;
+    int32_t r, o, d;
+    for (r = 0; r < p->rows; r++) {
+        const float *xr = x + (size_t)r * depth;
+        for (o = 0; o < units; o++) {
+            const float *wo = w + (size_t)o * depth;
+            float total = 0.0f;
+            for (d = 0; d < depth; d++) total += xr[d] * wo[d];
+            y[(size_t)r * units + o] = eg_clampf(total + bias[o], p->a.f_min, p->a.f_max);
+        }
+    }
+}
+
+/* float32 with the weights transposed ([depth][units], from the compiler): outputs in blocks
+ * of FC_BLOCK accumulators, each still summing x[d] * w[o][d] in d order, so the results equal
+ * fc_f32's while the inner loop (over outputs) vectorizes. */
+#define FC_BLOCK 64
+static void fc_f32_transposed(const edgert_fc_params *p, const float *x, const float *wt,
+                              const float *bias, float *y)
+{
+    const int32_t depth = p->depth, units = p->units;
+    float acc[FC_BLOCK];
+    int32_t r, o0, o, n, d;
+    for (r = 0; r < p->rows; r++) {
+        const float *xr = x + (size_t)r * depth;
+        for (o0 = 0; o0 < units; o0 += FC_BLOCK) {
+            n = units - o0 < FC_BLOCK ? units - o0 : FC_BLOCK;
+            for (o = 0; o < n; o++) acc[o] = 0.0f;
+            for (d = 0; d < depth; d++) {
+                const float xd = xr[d];
+                const float *w = wt + (size_t)d * units + o0;
+                for (o = 0; o < n; o++) acc[o] += xd * w[o];
+            }
+            for (o = 0; o < n; o++)
+                y[(size_t)r * units + o0 + o] = eg_clampf(acc[o] + bias[o0 + o], p->a.f_min, p->a.f_max);
+        }
+    }
+}
+
+int eg_fc_run(const eg_call *c)
+{
+    const edgert_fc_params *p = &c->op->p.fc;
+    if (c->op->dtype == EDGERT_DTYPE_INT8 && c->op->n_in == 6 && p->depth <= EG_WIDE_MAX)
+        fc_s8_packed(p, (const int8_t *)c->in[0], (const int16_t *)c->in[5], (const int32_t *)c->in[2],
+                     (const int32_t *)c->in[3], (const int32_t *)c->in[4], (int8_t *)c->out);
+    else if (c->op->dtype == EDGERT_DTYPE_INT8)
+        fc_s8(p, (const int8_t *)c->in[0], (const int8_t *)c->in[1], (const int32_t *)c->in[2],
+              (const int32_t *)c->in[3], (const int32_t *)c->in[4], (int8_t *)c->out);
+    else if (c->op->n_in == 4)
+        fc_f32_transposed(p, (const float *)c->in[0], (const float *)c->in[3], (const float *)c->in[2],
+                          (float *)c->out);
+    else
+        fc_f32(p, (const float *)c->in[0], (const float *)c->in[1], (const float *)c->in[2],
+               (float *)c->out);
+    return EDGERT_OK;
+}

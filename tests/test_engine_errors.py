@@ -1,0 +1,196 @@
+"""Bad models and bad inputs give clear errors, never a crash: truncated/corrupt flatbuffers,
+unsupported operators and types, inconsistent shapes, wrong input dtype/shape, and plans
+tampered with after compilation (the C core validates what it is given)."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgert._ffi import ffi, lib
+from edgert.engine import load_model
+from edgert.engine.builder import Op, Tensor, build_model
+from edgert.errors import InputError, ModelError, UnsupportedOperatorError
+
+MODEL = Path(__file__).parent / "data" / "engine" / "motion-demo-nn-i8.tflite"
+
+
+def _gather_model() -> bytes:
+    ts = [Tensor("x", (4, 3)), Tensor("idx", (2,), "int32", np.array([3, 1], np.int32)),
+          Tensor("g", (2, 3)), Tensor("y", (2, 3))]
+    return build_model(ts, [Op("GATHER", [0, 1], [2], ("GatherOptions", {})), Op("RELU", [2], [3])],
+                       [0], [3])
+
+
+def test_truncated_files_raise_model_error():
+    buf = MODEL.read_bytes()
+    for n in list(range(0, 64)) + list(range(64, len(buf), 5)):
+        with pytest.raises(ModelError):
+            load_model(buf[:n], backend="native")
+
+
+def test_corrupted_bytes_never_crash():
+    buf = bytearray(MODEL.read_bytes())
+    rng = np.random.default_rng(0)
+    loaded = failed = 0
+    for _ in range(300):
+        b = bytearray(buf)
+        for pos in rng.integers(8, len(b), int(rng.integers(1, 4))):
+            b[pos] = int(rng.integers(0, 256))
+        try:
+            m = load_model(bytes(b), backend="native")
+        except ModelError:
+            failed += 1
+            continue
+        loaded += 1
+        try:
+            m.invoke_batch(np.zeros((3,) + m.inputs[0].item_shape, dtype=m.inputs[0].dtype))
+        except (ModelError, InputError):
+            pass
+    assert failed > 0 and loaded > 0   # both outcomes occur (weights bytes vs. offsets)
+
+
+@pytest.mark.parametrize("blob,msg", [(b"", "only 0 bytes"), (b"\x00" * 64, "TFL3"),
+                                      (b"\x10\x00\x00\x00TFL3" + b"\xff" * 40, "corrupt or truncated")])
+def test_garbage(blob, msg):
+    with pytest.raises(ModelError, match=msg):
+        load_model(blob)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ModelError, match="cannot read model file"):
+        load_model(tmp_path / "nope.tflite")
+
+
+def test_unsupported_operator_native_names_it():
+    with pytest.raises(UnsupportedOperatorError,
+                       match=r"operator GATHER \(version 1\) at op #0 is not supported by the native engine"):
+        load_model(_gather_model(), backend="native")
+
+
+def test_unsupported_operator_auto_falls_back(caplog):
+    pytest.importorskip("ai_edge_litert.interpreter")
+    with caplog.at_level(logging.WARNING, logger="edgert.engine"):
+        m = load_model(_gather_model(), backend="auto")
+    assert m.backend == "tflite"
+    assert any("GATHER" in r.getMessage() for r in caplog.records)
+    x = np.arange(12, dtype=np.float32).reshape(4, 3) - 5
+    np.testing.assert_array_equal(m.invoke(x), np.maximum(x[[3, 1]], 0))
+    X = np.stack([x, -x])
+    np.testing.assert_array_equal(m.invoke_batch(X)[1], np.maximum(-x[[3, 1]], 0))
+
+
+def test_auto_prefers_native_and_tflite_backend_agrees():
+    pytest.importorskip("ai_edge_litert.interpreter")
+    auto = load_model(MODEL)
+    interp = load_model(MODEL, backend="tflite")
+    assert (auto.backend, interp.backend) == ("native", "tflite")
+    assert interp.inputs == auto.inputs or interp.inputs[0].name == auto.inputs[0].name
+    X = np.random.default_rng(1).integers(-128, 128, (50, 33)).astype(np.int8)
+    # desktop TFLite int8 SOFTMAX differs from Micro by up to a few 1/256
+    assert np.abs(auto.invoke_batch(X).astype(int) - interp.invoke_batch(X).astype(int)).max() <= 3
+
+
+def test_unsupported_types():
+    ts = [Tensor("x", (1, 4), "int16", scale=0.1, zero_point=0), Tensor("y", (1, 4), "int16", scale=0.1, zero_point=0)]
+    with pytest.raises(UnsupportedOperatorError, match="INT16"):
+        load_model(build_model(ts, [Op("RELU", [0], [1])], [0], [1]), backend="native")
+    # hybrid FC: float input, int8 weights
+    ts = [Tensor("x", (1, 4)), Tensor("w", (2, 4), "int8", np.ones((2, 4), np.int8), scale=0.1, zero_point=0),
+          Tensor("y", (1, 2))]
+    with pytest.raises(UnsupportedOperatorError, match="hybrid"):
+        load_model(build_model(ts, [Op("FULLY_CONNECTED", [0, 1, -1], [2], ("FullyConnectedOptions", {}))], [0], [2]),
+                   backend="native")
+
+
+def test_inconsistent_shapes_at_load():
+    ts = [Tensor("x", (1, 4)), Tensor("w", (3, 4), data=np.ones((3, 4), np.float32)), Tensor("y", (1, 5))]
+    with pytest.raises(ModelError, match="do not agree"):
+        load_model(build_model(ts, [Op("FULLY_CONNECTED", [0, 1, -1], [2], ("FullyConnectedOptions", {}))], [0], [2]),
+                   backend="native")
+    ts = [Tensor("x", (1, 4)), Tensor("y", (1, 3))]
+    with pytest.raises(ModelError, match="changes the number of elements"):
+        load_model(build_model(ts, [Op("RESHAPE", [0], [1])], [0], [1]), backend="native")
+    ts = [Tensor("x", (1, 4)), Tensor("y", (1, 4))]
+    with pytest.raises(ModelError, match="refers to tensor 7"):
+        load_model(build_model(ts, [Op("RELU", [7], [1])], [0], [1]), backend="native")
+
+
+def test_input_dtype_and_shape_errors():
+    m = load_model(MODEL, backend="native")
+    with pytest.raises(InputError, match=r"expects dtype int8, got float32.*quantize"):
+        m.invoke(np.zeros(33, dtype=np.float32))
+    with pytest.raises(InputError, match=r"expects dtype int8, got float64"):
+        m.invoke_batch(np.zeros((4, 33)))
+    with pytest.raises(InputError, match=r"expects shape \(1, 33\)"):
+        m.invoke(np.zeros(32, dtype=np.int8))
+    with pytest.raises(InputError, match=r"batch must have shape \(N, 33\)"):
+        m.invoke_batch(np.zeros((4, 1, 33), dtype=np.int8))
+    with pytest.raises(ValueError, match="backend must be one of"):
+        load_model(MODEL, backend="gpu")
+
+
+def _invoke_status(m, n=2) -> int:
+    c = m.cplan
+    x = np.zeros((n, 33), dtype=np.int8)
+    y = np.zeros((n, 4), dtype=np.int8)
+    arena = np.zeros(4096, dtype=np.uint8)
+    return lib.edgert_engine_invoke_batch(c.c, c.consts_ptr, c.consts.size, ffi.from_buffer(arena), arena.size,
+                                          ffi.new("void *[]", [ffi.from_buffer(x)]), n,
+                                          ffi.new("void *[]", [ffi.from_buffer(y)]))
+
+
+@pytest.mark.parametrize("tamper", [
+    lambda c: setattr(c.tensors[0], "offset", 1 << 20),
+    lambda c: setattr(c.tensors[3], "offset", c.plan.consts_bytes),          # a constant past the blob
+    lambda c: setattr(c.tensors[0], "bytes", 34),
+    lambda c: c.tensors[0].dims.__setitem__(3, 0),
+    lambda c: setattr(c.tensors[1], "dtype", 77),
+    lambda c: setattr(c.ops[0], "type", 99),
+    lambda c: getattr(c.ops[0], "in").__setitem__(1, 1000),
+    lambda c: setattr(c.ops[0], "n_in", 9),
+    lambda c: setattr(c.ops[0].p.fc, "depth", 34),
+    lambda c: setattr(c.ops[3].p.softmax, "in_left_shift", 40),
+    lambda c: setattr(c.ops[1], "out", c.plan.inputs[0]),                  # output over the input
+    lambda c: setattr(c.c, "arena_bytes", 1 << 30),
+    lambda c: setattr(c.c, "consts_bytes", (1 << 30)),
+    lambda c: setattr(c.c, "n_inputs", 0),
+])
+def test_tampered_plan_rejected_by_c(tamper):
+    m = load_model(MODEL, backend="native")
+    assert _invoke_status(m) == 0
+    tamper(m.cplan)
+    st = _invoke_status(m)
+    assert st in (lib.EDGERT_ERR_MODEL, lib.EDGERT_ERR_SCRATCH), st
+
+
+def test_tampered_shift_arrays_rejected():
+    m = load_model(MODEL, backend="native")
+    c = m.cplan
+    shift_t = c.plan.ops[0].inputs[4]
+    off = c.plan.tensors[shift_t].offset
+    c.consts.view(np.uint8)[off:off + 4] = np.frombuffer(np.int32(45).tobytes(), np.uint8)
+    assert _invoke_status(m) == lib.EDGERT_ERR_MODEL
+    with pytest.raises(ModelError, match="inconsistent compiled model plan|model"):
+        m.invoke(np.zeros(33, np.int8))
+
+
+def test_random_plan_mutations_never_crash():
+    """Random values written into random int fields of the C plan: always a status, never a crash."""
+    from edgert.engine.native import CPlan
+
+    rng = np.random.default_rng(3)
+    m = load_model(MODEL, backend="native")
+    fields = [("tensors", i, f) for i in range(6) for f in ("dtype", "space", "offset", "bytes")] + \
+             [("ops", i, f) for i in range(4) for f in ("type", "dtype", "n_in", "out")]
+    for _ in range(300):
+        m.cplan = c = CPlan(m.plan)
+        for _k in range(int(rng.integers(1, 4))):
+            arr, i, f = fields[int(rng.integers(len(fields)))]
+            val = int(rng.choice([-1, 0, 1, 2, 9, 33, 64, 1 << 16, (1 << 31) - 1, int(rng.integers(0, 200))]))
+            if f in ("offset", "bytes"):
+                val = abs(val)
+            setattr(getattr(c, arr)[i], f, val)
+        assert _invoke_status(m) in (0, lib.EDGERT_ERR_MODEL, lib.EDGERT_ERR_SCRATCH)
