@@ -352,7 +352,7 @@ void edgert__rfft_power_max(const edgert__rfft_plan *plan, const double *x, int3
     }
 }
 
-#if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
+#if !defined(EDGERT_NO_SIMD) && (defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
 #include <emmintrin.h>
 #define EDGERT_FFT_SSE2 1
 #endif

@@ -23,7 +23,7 @@
 #include "edgert.h"
 #include "spectral_internal.h"
 
-#if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
+#if !defined(EDGERT_NO_SIMD) && (defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
 #include <emmintrin.h>
 #define EDGERT_SPECTRAL_SSE2 1
 #endif
