@@ -352,7 +352,7 @@ void edgert__rfft_power_max(const edgert__rfft_plan *plan, const double *x, int3
     }
 }
 
-#if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
+#if !defined(EDGERT_NO_SIMD) && (defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
 #include <emmintrin.h>
 #define EDGERT_FFT_SSE2 1
 #endif
@@ -394,24 +394,66 @@ static void cfft_split2(const edgert__rfft_plan *plan, double *re, double *im, i
         _mm_store_pd(r + 6, _mm_sub_pd(d0r, d1i));
         _mm_store_pd(q + 6, _mm_add_pd(d0i, d1r));
     }
-    for (h = 4; h < m; h <<= 1) {
-        const double *wr = st, *wi = st + h;
-        for (i = 0; i < m; i += 2 * h) {
-            double *ar = re + 2 * i, *ai = im + 2 * i;
-            double *br = re + 2 * (i + h), *bi = im + 2 * (i + h);
-            for (j = 0; j < h; j++) {
-                __m128d w_r = _mm_set1_pd(wr[j]), w_i = _mm_set1_pd(wi[j]);
-                __m128d b_r = _mm_load_pd(br + 2 * j), b_i = _mm_load_pd(bi + 2 * j);
-                __m128d x_r = _mm_load_pd(ar + 2 * j), x_i = _mm_load_pd(ai + 2 * j);
-                __m128d tr = _mm_sub_pd(_mm_mul_pd(w_r, b_r), _mm_mul_pd(w_i, b_i));
-                __m128d ti = _mm_add_pd(_mm_mul_pd(w_r, b_i), _mm_mul_pd(w_i, b_r));
-                _mm_store_pd(br + 2 * j, _mm_sub_pd(x_r, tr));
-                _mm_store_pd(bi + 2 * j, _mm_sub_pd(x_i, ti));
-                _mm_store_pd(ar + 2 * j, _mm_add_pd(x_r, tr));
-                _mm_store_pd(ai + 2 * j, _mm_add_pd(x_i, ti));
+    /* stages h = 4, 8, ..., m/2; two at a time (radix-2^2) while possible */
+    h = 4;
+    while (h < m) {
+        const double *w1r = st + 2 * (h - 4), *w1i = w1r + h;
+        if (2 * h < m) {
+            const double *w2r = st + 2 * (2 * h - 4), *w2i = w2r + 2 * h;
+            for (i = 0; i < m; i += 4 * h) {
+                double *r0 = re + 2 * i, *i0 = im + 2 * i;
+                double *r1 = r0 + 2 * h, *i1 = i0 + 2 * h;
+                double *r2 = r1 + 2 * h, *i2 = i1 + 2 * h;
+                double *r3 = r2 + 2 * h, *i3 = i2 + 2 * h;
+                for (j = 0; j < h; j++) {
+                    __m128d ur = _mm_set1_pd(w1r[j]), ui = _mm_set1_pd(w1i[j]);
+                    __m128d vr = _mm_set1_pd(w2r[j]), vi = _mm_set1_pd(w2i[j]);
+                    __m128d br = _mm_load_pd(r1 + 2 * j), bi = _mm_load_pd(i1 + 2 * j);
+                    __m128d dr = _mm_load_pd(r3 + 2 * j), di = _mm_load_pd(i3 + 2 * j);
+                    __m128d tbr = _mm_sub_pd(_mm_mul_pd(ur, br), _mm_mul_pd(ui, bi));
+                    __m128d tbi = _mm_add_pd(_mm_mul_pd(ur, bi), _mm_mul_pd(ui, br));
+                    __m128d tdr = _mm_sub_pd(_mm_mul_pd(ur, dr), _mm_mul_pd(ui, di));
+                    __m128d tdi = _mm_add_pd(_mm_mul_pd(ur, di), _mm_mul_pd(ui, dr));
+                    __m128d ar = _mm_load_pd(r0 + 2 * j), ai = _mm_load_pd(i0 + 2 * j);
+                    __m128d cr = _mm_load_pd(r2 + 2 * j), ci = _mm_load_pd(i2 + 2 * j);
+                    __m128d a1r = _mm_add_pd(ar, tbr), a1i = _mm_add_pd(ai, tbi);
+                    __m128d b1r = _mm_sub_pd(ar, tbr), b1i = _mm_sub_pd(ai, tbi);
+                    __m128d c1r = _mm_add_pd(cr, tdr), c1i = _mm_add_pd(ci, tdi);
+                    __m128d d1r = _mm_sub_pd(cr, tdr), d1i = _mm_sub_pd(ci, tdi);
+                    __m128d tcr = _mm_sub_pd(_mm_mul_pd(vr, c1r), _mm_mul_pd(vi, c1i));
+                    __m128d tci = _mm_add_pd(_mm_mul_pd(vr, c1i), _mm_mul_pd(vi, c1r));
+                    __m128d sdr = _mm_sub_pd(_mm_mul_pd(vr, d1r), _mm_mul_pd(vi, d1i));
+                    __m128d sdi = _mm_add_pd(_mm_mul_pd(vr, d1i), _mm_mul_pd(vi, d1r));
+                    _mm_store_pd(r0 + 2 * j, _mm_add_pd(a1r, tcr));
+                    _mm_store_pd(i0 + 2 * j, _mm_add_pd(a1i, tci));
+                    _mm_store_pd(r2 + 2 * j, _mm_sub_pd(a1r, tcr));
+                    _mm_store_pd(i2 + 2 * j, _mm_sub_pd(a1i, tci));
+                    /* (b1, d1) with -i*w2: -i*(sdr + i sdi) = sdi - i sdr */
+                    _mm_store_pd(r1 + 2 * j, _mm_add_pd(b1r, sdi));
+                    _mm_store_pd(i1 + 2 * j, _mm_sub_pd(b1i, sdr));
+                    _mm_store_pd(r3 + 2 * j, _mm_sub_pd(b1r, sdi));
+                    _mm_store_pd(i3 + 2 * j, _mm_add_pd(b1i, sdr));
+                }
             }
+            h *= 4;
+        } else {
+            for (i = 0; i < m; i += 2 * h) {
+                double *ar = re + 2 * i, *ai = im + 2 * i;
+                double *br = re + 2 * (i + h), *bi = im + 2 * (i + h);
+                for (j = 0; j < h; j++) {
+                    __m128d w_r = _mm_set1_pd(w1r[j]), w_i = _mm_set1_pd(w1i[j]);
+                    __m128d b_r = _mm_load_pd(br + 2 * j), b_i = _mm_load_pd(bi + 2 * j);
+                    __m128d x_r = _mm_load_pd(ar + 2 * j), x_i = _mm_load_pd(ai + 2 * j);
+                    __m128d tr = _mm_sub_pd(_mm_mul_pd(w_r, b_r), _mm_mul_pd(w_i, b_i));
+                    __m128d ti = _mm_add_pd(_mm_mul_pd(w_r, b_i), _mm_mul_pd(w_i, b_r));
+                    _mm_store_pd(br + 2 * j, _mm_sub_pd(x_r, tr));
+                    _mm_store_pd(bi + 2 * j, _mm_sub_pd(x_i, ti));
+                    _mm_store_pd(ar + 2 * j, _mm_add_pd(x_r, tr));
+                    _mm_store_pd(ai + 2 * j, _mm_add_pd(x_i, ti));
+                }
+            }
+            h *= 2;
         }
-        st += 2 * h;
     }
 }
 
@@ -423,10 +465,9 @@ static void pack2(const edgert__rfft_plan *plan, const double *xa, int32_t la, c
     if (la >= plan->n && lb >= plan->n) {
         for (j = 0; j < m; j++) {
             int32_t d = 2 * br[j];
-            re[d] = xa[2 * j];
-            re[d + 1] = xb[2 * j];
-            im[d] = xa[2 * j + 1];
-            im[d + 1] = xb[2 * j + 1];
+            __m128d a = _mm_loadu_pd(xa + 2 * j), b = _mm_loadu_pd(xb + 2 * j);
+            _mm_store_pd(re + d, _mm_unpacklo_pd(a, b));
+            _mm_store_pd(im + d, _mm_unpackhi_pd(a, b));
         }
     } else {
         for (j = 0; j < m; j++) {
@@ -439,16 +480,10 @@ static void pack2(const edgert__rfft_plan *plan, const double *xa, int32_t la, c
     }
 }
 
-static double hmax(__m128d v)
-{
-    double o[2];
-    _mm_storeu_pd(o, v);
-    return o[0] > o[1] ? o[0] : o[1];
-}
-
-/* max-hold of two frames (work: 2n doubles, 16-byte aligned) */
+/* max-hold of two frames into lane-wise maxima lmax (2 doubles per bin: frame A's lane,
+ * frame B's lane); work: 2n doubles, 16-byte aligned */
 static void rfft_power_max2(const edgert__rfft_plan *plan, const double *xa, int32_t la,
-                            const double *xb, int32_t lb, double scale, double *pmax,
+                            const double *xb, int32_t lb, double scale, double *lmax,
                             double *work)
 {
     int32_t m = plan->n / 2, k;
@@ -456,19 +491,15 @@ static void rfft_power_max2(const edgert__rfft_plan *plan, const double *xa, int
     const double *twc = plan->tw, *tws = plan->tw + m;
     __m128d sc = _mm_set1_pd(scale), half = _mm_set1_pd(0.5), v;
     __m128d z0r, z0i;
-    double p;
     pack2(plan, xa, la, xb, lb, re, im);
     cfft_split2(plan, re, im, m);
     z0r = _mm_load_pd(re);
     z0i = _mm_load_pd(im);
     v = _mm_add_pd(z0r, z0i);
-    p = hmax(_mm_mul_pd(_mm_mul_pd(v, v), sc));
-    if (p > pmax[0])
-        pmax[0] = p;
+    _mm_store_pd(lmax, _mm_max_pd(_mm_load_pd(lmax), _mm_mul_pd(_mm_mul_pd(v, v), sc)));
     v = _mm_sub_pd(z0r, z0i);
-    p = hmax(_mm_mul_pd(_mm_mul_pd(v, v), sc));
-    if (p > pmax[m])
-        pmax[m] = p;
+    _mm_store_pd(lmax + 2 * m,
+                 _mm_max_pd(_mm_load_pd(lmax + 2 * m), _mm_mul_pd(_mm_mul_pd(v, v), sc)));
     for (k = 1; k <= m / 2; k++) {
         int32_t c = m - k;
         __m128d ar = _mm_load_pd(re + 2 * k), ai = _mm_load_pd(im + 2 * k);
@@ -482,10 +513,10 @@ static void rfft_power_max2(const edgert__rfft_plan *plan, const double *xa, int
         __m128d pi = _mm_add_pd(_mm_mul_pd(wr, oi), _mm_mul_pd(wi, or_));
         __m128d xr = _mm_add_pd(er, pr), xi = _mm_add_pd(ei, pi);
         __m128d yr = _mm_sub_pd(er, pr), yi = _mm_sub_pd(ei, pi);
-        double p1 = hmax(_mm_mul_pd(_mm_add_pd(_mm_mul_pd(xr, xr), _mm_mul_pd(xi, xi)), sc));
-        double p2 = hmax(_mm_mul_pd(_mm_add_pd(_mm_mul_pd(yr, yr), _mm_mul_pd(yi, yi)), sc));
-        pmax[k] = p1 > pmax[k] ? p1 : pmax[k];
-        pmax[c] = p2 > pmax[c] ? p2 : pmax[c];
+        __m128d p1 = _mm_mul_pd(_mm_add_pd(_mm_mul_pd(xr, xr), _mm_mul_pd(xi, xi)), sc);
+        __m128d p2 = _mm_mul_pd(_mm_add_pd(_mm_mul_pd(yr, yr), _mm_mul_pd(yi, yi)), sc);
+        _mm_store_pd(lmax + 2 * k, _mm_max_pd(_mm_load_pd(lmax + 2 * k), p1));
+        _mm_store_pd(lmax + 2 * c, _mm_max_pd(_mm_load_pd(lmax + 2 * c), p2));
     }
 }
 #endif
@@ -497,11 +528,18 @@ void edgert__welch_max_hold(const edgert__rfft_plan *plan, const double *y, int3
     for (k = 0; k <= half; k++)
         pmax[k] = 0.0;
 #ifdef EDGERT_FFT_SSE2
-    if (n >= 32 && ((size_t)work & 15u) == 0) {
+    if (n >= 32 && ((size_t)work & 15u) == 0 && step < len) {
+        double *lmax = work + 2 * n; /* 2 lanes per bin */
+        for (k = 0; k <= 2 * half + 1; k++)
+            lmax[k] = 0.0;
         for (; ix + step < len; ix += 2 * step) {
             int32_t ib = ix + step;
             int32_t la = len - ix < n ? len - ix : n, lb = len - ib < n ? len - ib : n;
-            rfft_power_max2(plan, y + ix, la, y + ib, lb, scale, pmax, work);
+            rfft_power_max2(plan, y + ix, la, y + ib, lb, scale, lmax, work);
+        }
+        for (k = 0; k <= half; k++) {
+            double a = lmax[2 * k], b = lmax[2 * k + 1];
+            pmax[k] = a > b ? a : b;
         }
     }
 #endif

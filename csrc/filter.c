@@ -306,7 +306,7 @@ void edgert__sosfilt_d(const double *sos, int32_t n_sections, double *x, int32_t
 #else
 #define EDGERT_UNROLL
 #endif
-#if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
+#if !defined(EDGERT_NO_SIMD) && (defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
 #include <emmintrin.h>
 #define EDGERT_SOS_SSE 1
 #endif
