@@ -122,6 +122,11 @@ int32_t eg_tanh_q(int32_t a, int integer_bits);
 void eg_matvec_packed(const int16_t *xw, int32_t depth, const int16_t *wp, int32_t units,
                       const int32_t *bias, const int32_t *mult, const int32_t *shift,
                       const edgert_act *a, int8_t *y);
+/* float32: y = clamp(W x + bias) with W transposed and padded ([depth][units rounded up to
+ * 8], see transpose_weights() in compiler.py); each output sums in d order (the reference
+ * order) while the inner loop runs over 8 outputs. */
+void eg_matvec_f32_transposed(const float *x, int32_t depth, const float *wt, int32_t units,
+                              const float *bias, float lo, float hi, float *y);
 static inline int32_t eg_packed_numel(int32_t units, int32_t depth)
 {
     return ((units + 3) / 4) * ((depth + 1) / 2) * 8;

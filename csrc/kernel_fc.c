@@ -15,7 +15,7 @@ int eg_fc_check(const eg_call *c)
     if (dt == EDGERT_DTYPE_INT8 ? (c->op->n_in != 5 && c->op->n_in != 6) : (c->op->n_in != 3 && c->op->n_in != 4))
         return EDGERT_ERR_MODEL;
     if (dt == EDGERT_DTYPE_FLOAT32 && c->op->n_in == 4 &&
-        (c->it[3]->dtype != EDGERT_DTYPE_FLOAT32 || (int64_t)p->units * p->depth != eg_numel(c->it[3])))
+        (c->it[3]->dtype != EDGERT_DTYPE_FLOAT32 || (int64_t)(p->units + 7) / 8 * 8 * p->depth != eg_numel(c->it[3])))
         return EDGERT_ERR_MODEL;
     if (c->op->n_in == 6 && (c->it[5]->dtype != EDGERT_DTYPE_INT16 ||
                              (int64_t)((p->units + 3) / 4) * ((p->depth + 1) / 2) * 8 != eg_numel(c->it[5])))
@@ -185,27 +185,33 @@ static void fc_f32(const edgert_fc_params *p, const float *x, const float *w,
 /* float32 with the weights transposed ([depth][units], from the compiler): outputs in blocks
  * of FC_BLOCK accumulators, each still summing x[d] * w[o][d] in d order, so the results equal
  * fc_f32's while the inner loop (over outputs) vectorizes. */
-#define FC_BLOCK 64
+/* Output blocks of 8: the weights are stored [depth][units rounded up to 8] (zero columns),
+ * so the inner loop has a fixed trip count and compiles to straight SIMD. */
+void eg_matvec_f32_transposed(const float *x, int32_t depth, const float *wt, int32_t units,
+                              const float *bias, float lo, float hi, float *y)
+{
+    const int32_t stride = (units + 7) / 8 * 8;
+    float acc[8];
+    int32_t o0, o, d;
+    for (o0 = 0; o0 < units; o0 += 8) {
+        const int32_t n = units - o0 < 8 ? units - o0 : 8;
+        for (o = 0; o < 8; o++) acc[o] = 0.0f;
+        for (d = 0; d < depth; d++) {
+            const float xd = x[d];
+            const float *w = wt + (size_t)d * stride + o0;
+            for (o = 0; o < 8; o++) acc[o] += xd * w[o];
+        }
+        for (o = 0; o < n; o++) y[o0 + o] = eg_clampf(acc[o] + bias[o0 + o], lo, hi);
+    }
+}
+
 static void fc_f32_transposed(const edgert_fc_params *p, const float *x, const float *wt,
                               const float *bias, float *y)
 {
-    const int32_t depth = p->depth, units = p->units;
-    float acc[FC_BLOCK];
-    int32_t r, o0, o, n, d;
-    for (r = 0; r < p->rows; r++) {
-        const float *xr = x + (size_t)r * depth;
-        for (o0 = 0; o0 < units; o0 += FC_BLOCK) {
-            n = units - o0 < FC_BLOCK ? units - o0 : FC_BLOCK;
-            for (o = 0; o < n; o++) acc[o] = 0.0f;
-            for (d = 0; d < depth; d++) {
-                const float xd = xr[d];
-                const float *w = wt + (size_t)d * units + o0;
-                for (o = 0; o < n; o++) acc[o] += xd * w[o];
-            }
-            for (o = 0; o < n; o++)
-                y[(size_t)r * units + o0 + o] = eg_clampf(acc[o] + bias[o0 + o], p->a.f_min, p->a.f_max);
-        }
-    }
+    int32_t r;
+    for (r = 0; r < p->rows; r++)
+        eg_matvec_f32_transposed(x + (size_t)r * p->depth, p->depth, wt, p->units, bias, p->a.f_min,
+                                 p->a.f_max, y + (size_t)r * p->units);
 }
 
 int eg_fc_run(const eg_call *c)

@@ -285,8 +285,7 @@ class _Compiler:
                     raise ModelError(f"{op.where()}: bias of {bias_f.size} values for {units} units")
             ins = [self.tensor(x, op), self.tensor(w, op), self.const(bias_f, DT_FLOAT32, f"{wt.name}/bias")]
             if self.wide_weights:
-                ins.append(self.const(np.ascontiguousarray(W.astype(np.float32).T), DT_FLOAT32,
-                                      f"{wt.name}/transposed"))
+                ins.append(self.const(transpose_weights(W), DT_FLOAT32, f"{wt.name}/transposed"))
             params["a"] = self.act(op, dt, out, fused)
         self.emit(op, "FULLY_CONNECTED", dt, ins, out, {"fc": params})
 
@@ -363,6 +362,10 @@ class _Compiler:
                 if bias_f.size != oc:
                     raise ModelError(f"{op.where()}: bias of {bias_f.size} values for {oc} channels")
             ins = [self.tensor(x, op), self.tensor(w, op), self.const(bias_f, DT_FLOAT32, f"{wt.name}/bias")]
+            K = kh * kw * W.shape[3]
+            if self.wide_weights and not depthwise and W.shape[3] == xs[3] and K <= WIDE_MAX:
+                ins.append(self.const(transpose_weights(W.reshape(oc, K)), DT_FLOAT32,
+                                      f"{wt.name}/transposed"))
             params["a"] = self.act(op, dt, out, fused)
         self.emit(op, "DEPTHWISE_CONV_2D" if depthwise else "CONV_2D", dt, ins, out, {"conv": params})
 
@@ -823,6 +826,15 @@ def pack_fc_weights(W: np.ndarray) -> np.ndarray:
     Wp[:units, :depth] = W
     # [g, j, k, t] -> [g, k, j, t]
     return np.ascontiguousarray(Wp.reshape(groups, 4, pairs, 2).transpose(0, 2, 1, 3)).reshape(-1, 8)
+
+
+def transpose_weights(W: np.ndarray) -> np.ndarray:
+    """float32 weights [units, depth] -> [depth, units rounded up to 8] (zero columns), the
+    layout of eg_matvec_f32_transposed in csrc/kernel_fc.c."""
+    units, depth = W.shape
+    out = np.zeros((depth, (units + 7) // 8 * 8), dtype=np.float32)
+    out[:, :units] = W.T
+    return out
 
 
 def softmax_exp_lut(params: dict) -> np.ndarray:
