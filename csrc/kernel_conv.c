@@ -219,8 +219,13 @@ int eg_dwconv_run(const eg_call *c)
                                 const int8_t *xp = (const int8_t *)c->in[0] + xbase;
                                 const int8_t *wp = (const int8_t *)c->in[1] + wbase;
                                 if (mult_d == 1) {
-                                    for (o = 0; o < n; o++)
-                                        iacc[o] += (int32_t)wp[o] * ((int32_t)xp[o0 + o] + p->a.in_offset);
+                                    const int8_t *xq = xp + o0;
+                                    int32_t o8 = 0;
+                                    for (; o8 + 8 <= n; o8 += 8)   /* fixed trip count: straight SIMD */
+                                        for (o = o8; o < o8 + 8; o++)
+                                            iacc[o] += (int32_t)wp[o] * ((int32_t)xq[o] + p->a.in_offset);
+                                    for (o = o8; o < n; o++)
+                                        iacc[o] += (int32_t)wp[o] * ((int32_t)xq[o] + p->a.in_offset);
                                 } else {
                                     for (o = 0; o < n; o++)
                                         iacc[o] += (int32_t)wp[o] * ((int32_t)xp[(o0 + o) / mult_d] + p->a.in_offset);

@@ -62,43 +62,19 @@ static void fc_s8(const edgert_fc_params *p, const int8_t *x, const int8_t *w,
  * stack buffer; one 16-bit multiply-add of a group with the broadcast pair (x[2k], x[2k+1])
  * yields 4 partial sums, so no horizontal reductions are needed. Exact int32 arithmetic: the
  * result is the same as fc_s8. */
-#if defined(__SSE2__) || defined(_M_X64)
-#include <emmintrin.h>
+#ifdef EG_SSE2
 #define EG_FC_SSE2 1
 #endif
 
 #ifdef EG_FC_SSE2
 /* Requantize 4 accumulators at once, bit-exactly as eg_mbqm (multipliers >= 0, one common
- * right shift): SRDHM from two unsigned 32x32->64 products with the sign correction
- * a*m = a_u*m - 2^32*m (a < 0), then RDBPOT, + zero point, clamp via saturating packs. */
+ * right shift), + zero point, clamp. */
 static void requant4_sse2(__m128i acc, const int32_t *bias, const int32_t *mult, int right,
                           int32_t out_offset, int32_t lo, int32_t hi, int8_t *y)
 {
     const __m128i a = _mm_add_epi32(acc, _mm_loadu_si128((const __m128i *)(const void *)bias));
     const __m128i m = _mm_loadu_si128((const __m128i *)(const void *)mult);
-    const __m128i rnd = _mm_set_epi32(0, 1 << 30, 0, 1 << 30);
-    const __m128i corr = _mm_and_si128(_mm_srai_epi32(a, 31), m);          /* m where a < 0 */
-    __m128i p02 = _mm_mul_epu32(a, m);
-    __m128i p13 = _mm_mul_epu32(_mm_srli_epi64(a, 32), _mm_srli_epi64(m, 32));
-    __m128i v, mask, rem, thr;
-    int32_t packed;
-    p02 = _mm_sub_epi64(p02, _mm_slli_epi64(corr, 32));
-    p13 = _mm_sub_epi64(p13, _mm_and_si128(corr, _mm_set_epi32(-1, 0, -1, 0)));
-    p02 = _mm_srli_epi64(_mm_add_epi64(p02, rnd), 31);
-    p13 = _mm_srli_epi64(_mm_add_epi64(p13, rnd), 31);
-    v = _mm_unpacklo_epi32(_mm_shuffle_epi32(p02, _MM_SHUFFLE(3, 1, 2, 0)),
-                           _mm_shuffle_epi32(p13, _MM_SHUFFLE(3, 1, 2, 0)));
-    /* RDBPOT(v, right): (v >> right) + (rem > (mask >> 1) + (v < 0)) */
-    mask = _mm_set1_epi32((int32_t)((1u << right) - 1u));
-    rem = _mm_and_si128(v, mask);
-    thr = _mm_sub_epi32(_mm_srli_epi32(mask, 1), _mm_srai_epi32(v, 31));
-    v = _mm_sub_epi32(_mm_sra_epi32(v, _mm_cvtsi32_si128(right)), _mm_cmpgt_epi32(rem, thr));
-    v = _mm_add_epi32(v, _mm_set1_epi32(out_offset));
-    v = _mm_packs_epi32(v, v);                                   /* int16, saturating */
-    v = _mm_min_epi16(_mm_max_epi16(v, _mm_set1_epi16((int16_t)lo)), _mm_set1_epi16((int16_t)hi));
-    v = _mm_packs_epi16(v, v);
-    packed = _mm_cvtsi128_si32(v);
-    memcpy(y, &packed, 4);
+    eg_store4_s8(eg_rdbpot4(eg_srdhm4_pos(a, m), right), out_offset, lo, hi, y);
 }
 #endif
 
