@@ -3,6 +3,7 @@ calls into ``edgert_engine_invoke`` / ``edgert_engine_invoke_batch``."""
 from __future__ import annotations
 
 import threading
+from types import SimpleNamespace
 from typing import Any, Sequence
 
 import numpy as np
@@ -92,7 +93,7 @@ class NativeModel(ModelBase):
         staging input/output arrays with their C pointers made once."""
         st = getattr(self._local, "state", None)
         if st is None:
-            st = threading.local()  # a plain attribute bag, private to this thread
+            st = SimpleNamespace()
             arena = np.zeros(max(self.arena_bytes, 16) // 16 + 1, dtype=np.dtype((np.uint8, 16)))
             st.arena = arena.view(np.uint8).reshape(-1)
             st.arena_ptr = ffi.from_buffer(st.arena, require_writable=True)
