@@ -80,14 +80,35 @@ static void requant4_sse2(__m128i acc, const int32_t *bias, const int32_t *mult,
 
 /* y[o] = requant(sum_d w[o][d] * xw[d] + bias[o]) for all units, weights packed as above;
  * xw holds depth int16 values followed by one 0 (odd depths). depth <= EG_WIDE_MAX. */
+/* Requantize the 4 accumulators of group g (vector path when the 4 share a right shift). */
+static inline void finish_group(const int32_t *acc_in, int32_t g, int32_t units, const int32_t *bias,
+                         const int32_t *mult, const int32_t *shift, int32_t out_offset, int32_t lo,
+                         int32_t hi, int8_t *y)
+{
+    int32_t j;
+#ifdef EG_FC_SSE2
+    if (4 * g + 4 <= units && shift[4 * g] <= 0 && shift[4 * g] == shift[4 * g + 1] &&
+        shift[4 * g] == shift[4 * g + 2] && shift[4 * g] == shift[4 * g + 3]) {
+        requant4_sse2(_mm_loadu_si128((const __m128i *)(const void *)acc_in), bias + 4 * g, mult + 4 * g,
+                      -shift[4 * g], out_offset, lo, hi, y + 4 * g);
+        return;
+    }
+#endif
+    for (j = 0; j < 4 && 4 * g + j < units; j++) {
+        const int32_t o = 4 * g + j;
+        const int32_t v = eg_mbqm_fast(acc_in[j] + bias[o], mult[o], shift[o]) + out_offset;
+        y[o] = (int8_t)eg_clamp(v, lo, hi);
+    }
+}
+
 void eg_matvec_packed(const int16_t *xw, int32_t depth, const int16_t *wp, int32_t units,
                       const int32_t *bias, const int32_t *mult, const int32_t *shift,
                       const edgert_act *a, int8_t *y)
 {
     const int32_t pairs = (depth + 1) / 2, groups = (units + 3) / 4;
     const int32_t out_offset = a->out_offset, lo = a->act_min, hi = a->act_max;
-    int32_t acc[4];
-    int32_t g, k, j;
+    int32_t acc[8];
+    int32_t g, k;
 #ifdef EG_FC_SSE2
     __m128i xb[EG_WIDE_MAX / 2];   /* each input pair broadcast to the 4 lanes */
     for (k = 0; k < pairs; k++) {
@@ -95,38 +116,41 @@ void eg_matvec_packed(const int16_t *xw, int32_t depth, const int16_t *wp, int32
         memcpy(&xx, xw + 2 * k, 4);
         xb[k] = _mm_set1_epi32(xx);
     }
-#endif
-    for (g = 0; g < groups; g++) {
-        const int16_t *wg = wp + (size_t)g * pairs * 8;
-#ifdef EG_FC_SSE2
+    /* two groups (8 outputs) per pass share each broadcast input pair */
+    for (g = 0; g + 1 < groups; g += 2) {
+        const int16_t *w0 = wp + (size_t)g * pairs * 8, *w1 = w0 + (size_t)pairs * 8;
         __m128i a0 = _mm_setzero_si128(), a1 = _mm_setzero_si128();
-        for (k = 0; k + 1 < pairs; k += 2) {
-            a0 = _mm_add_epi32(a0, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(wg + 8 * k)), xb[k]));
-            a1 = _mm_add_epi32(a1, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(wg + 8 * k + 8)), xb[k + 1]));
-        }
-        if (k < pairs)
-            a0 = _mm_add_epi32(a0, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(wg + 8 * k)), xb[k]));
-        a0 = _mm_add_epi32(a0, a1);
-        if (4 * g + 4 <= units && shift[4 * g] <= 0 && shift[4 * g] == shift[4 * g + 1] &&
-            shift[4 * g] == shift[4 * g + 2] && shift[4 * g] == shift[4 * g + 3]) {
-            requant4_sse2(a0, bias + 4 * g, mult + 4 * g, -shift[4 * g], out_offset, lo, hi, y + 4 * g);
-            continue;
+        for (k = 0; k < pairs; k++) {
+            const __m128i xk = xb[k];
+            a0 = _mm_add_epi32(a0, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(w0 + 8 * k)), xk));
+            a1 = _mm_add_epi32(a1, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(w1 + 8 * k)), xk));
         }
         _mm_storeu_si128((__m128i *)(void *)acc, a0);
+        _mm_storeu_si128((__m128i *)(void *)(acc + 4), a1);
+        finish_group(acc, g, units, bias, mult, shift, out_offset, lo, hi, y);
+        finish_group(acc + 4, g + 1, units, bias, mult, shift, out_offset, lo, hi, y);
+    }
+    for (; g < groups; g++) {
+        const int16_t *w0 = wp + (size_t)g * pairs * 8;
+        __m128i a0 = _mm_setzero_si128();
+        for (k = 0; k < pairs; k++)
+            a0 = _mm_add_epi32(a0, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(w0 + 8 * k)), xb[k]));
+        _mm_storeu_si128((__m128i *)(void *)acc, a0);
+        finish_group(acc, g, units, bias, mult, shift, out_offset, lo, hi, y);
+    }
 #else
+    for (g = 0; g < groups; g++) {
+        const int16_t *wg = wp + (size_t)g * pairs * 8;
+        int32_t j;
         acc[0] = acc[1] = acc[2] = acc[3] = 0;
         for (k = 0; k < pairs; k++) {
             const int32_t x0 = xw[2 * k], x1 = xw[2 * k + 1];
             for (j = 0; j < 4; j++)
                 acc[j] += (int32_t)wg[8 * k + 2 * j] * x0 + (int32_t)wg[8 * k + 2 * j + 1] * x1;
         }
-#endif
-        for (j = 0; j < 4 && 4 * g + j < units; j++) {
-            const int32_t o = 4 * g + j;
-            const int32_t v = eg_mbqm_fast(acc[j] + bias[o], mult[o], shift[o]) + out_offset;
-            y[o] = (int8_t)eg_clamp(v, lo, hi);
-        }
+        finish_group(acc, g, units, bias, mult, shift, out_offset, lo, hi, y);
     }
+#endif
 }
 
 static void fc_s8_packed(const edgert_fc_params *p, const int8_t *x, const int16_t *wp,
