@@ -116,7 +116,8 @@ int32_t eg_one_minus_x_over_one_plus_x_for_x_in_0_1(int32_t a);
 int32_t eg_logistic_q(int32_t a, int integer_bits);
 int32_t eg_tanh_q(int32_t a, int integer_bits);
 
-#if defined(__SSE2__) || defined(_M_X64)
+/* EDGERT_NO_SIMD forces the portable C paths (tests build both). */
+#if (defined(__SSE2__) || defined(_M_X64)) && !defined(EDGERT_NO_SIMD)
 #include <emmintrin.h>
 #define EG_SSE2 1
 /* 4-lane SRDHM for multipliers m >= 0 (bit-exact with eg_srdhm): two unsigned 32x32->64

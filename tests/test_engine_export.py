@@ -67,3 +67,17 @@ def test_exported_plan_runs_in_plain_c(tmp_path, path):
     res = subprocess.run([str(exe)], input=X.tobytes(), capture_output=True, check=True)
     got = np.frombuffer(res.stdout, dtype=o.dtype).reshape((n,) + o.item_shape)
     np.testing.assert_array_equal(got, model.invoke_batch(X))
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
+def test_portable_kernels_without_simd(tmp_path):
+    """The C unit tests (packed FC == plain FC on random layers, hand-built plans, validation)
+    built with EDGERT_NO_SIMD: the code paths of a microcontroller or non-x86 host."""
+    exe = tmp_path / "test_kernels"
+    sources = sorted(str(p) for p in CSRC.glob("*.c") if p.name.startswith(("engine", "kernel_", "status")))
+    subprocess.run(["cc", "-std=c99", "-O1", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-DEDGERT_NO_SIMD",
+                    f"-I{CSRC}", '-DEDGERT_VERSION_STRING="test"', str(CSRC / "tests" / "test_kernels.c"),
+                    *sources, "-lm", "-o", str(exe)], check=True, capture_output=True, text=True)
+    res = subprocess.run([str(exe)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert " 0 failed" in res.stdout
