@@ -253,7 +253,9 @@ typedef struct {
     int32_t in_zp, range_radius, in_mult, in_shift;
 } edgert_sigmoid_params;
 
-/* RELU / RELU6 (int8: rescale then clamp), QUANTIZE / REQUANTIZE / DEQUANTIZE. */
+/* RELU / RELU6 (int8: rescale then clamp), QUANTIZE / REQUANTIZE / DEQUANTIZE.
+ * LOGISTIC, TANH, RELU, RELU6, REQUANTIZE int8 -> int8 may take a second input: an int8[256]
+ * table lut[(uint8_t)x] (the compiler makes it by running the op on all 256 values). */
 typedef struct {
     edgert_act a;
     int32_t mult, shift;           /* RELU int8, REQUANTIZE */

@@ -19,7 +19,8 @@ MODELS = [ROOT / "tests" / "data" / "engine" / "motion-demo-nn-i8.tflite",
           ROOT / "tests" / "data" / "models" / "conv1d_ei_i8.tflite",
           ROOT / "tests" / "data" / "models" / "gmm_f32.tflite",
           ROOT / "tests" / "data" / "models" / "conv1d_ei_f32.tflite",
-          ROOT / "tests" / "data" / "models" / "conv2d_pc_f32.tflite"]
+          ROOT / "tests" / "data" / "models" / "conv2d_pc_f32.tflite",
+          ROOT / "tests" / "data" / "models" / "ops_mix_i8.tflite"]
 
 MAIN = r"""
 #include <stdio.h>
