@@ -44,9 +44,28 @@ int main(void)
 """
 
 
-@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
+CFLAGS = ["-std=c99", "-O1", "-Wall", "-Wextra", "-Wpedantic", "-Werror", f"-I{CSRC}",
+          '-DEDGERT_VERSION_STRING="test"']
+
+
+@pytest.fixture(scope="module")
+def engine_objects(tmp_path_factory):
+    """The engine's C sources compiled once (strict C99 flags) for every exported model."""
+    if shutil.which("cc") is None:
+        pytest.skip("no C compiler")
+    out = tmp_path_factory.mktemp("engine_objs")
+    objs = []
+    for src in sorted(CSRC.glob("*.c")):
+        if src.name.startswith(("engine", "kernel_", "status")):
+            obj = out / (src.stem + ".o")
+            subprocess.run(["cc", *CFLAGS, "-c", str(src), "-o", str(obj)], check=True,
+                           capture_output=True, text=True)
+            objs.append(str(obj))
+    return objs
+
+
 @pytest.mark.parametrize("path", [m for m in MODELS if m.exists()], ids=lambda p: p.stem)
-def test_exported_plan_runs_in_plain_c(tmp_path, path):
+def test_exported_plan_runs_in_plain_c(tmp_path, path, engine_objects):
     model = load_model(path, backend="native")
     (i,), (o,) = model.inputs, model.outputs
     src = export_c_source(path, name="m")
@@ -57,10 +76,8 @@ def test_exported_plan_runs_in_plain_c(tmp_path, path):
     ib, ob = int(np.prod(i.shape)) * i.dtype.itemsize, int(np.prod(o.shape)) * o.dtype.itemsize
     (tmp_path / "main.c").write_text(MAIN % {"arena": arena_bytes, "ib": ib, "ob": ob, "cb": consts_bytes})
     exe = tmp_path / "run"
-    engine_sources = sorted(str(p) for p in CSRC.glob("*.c") if p.name.startswith(("engine", "kernel_", "status")))
-    subprocess.run(["cc", "-std=c99", "-O1", "-Wall", "-Wextra", "-Wpedantic", "-Werror", f"-I{CSRC}",
-                    '-DEDGERT_VERSION_STRING="test"', str(tmp_path / "m.c"), str(tmp_path / "main.c"),
-                    *engine_sources, "-lm", "-o", str(exe)], check=True, capture_output=True, text=True)
+    subprocess.run(["cc", *CFLAGS, str(tmp_path / "m.c"), str(tmp_path / "main.c"), *engine_objects, "-lm",
+                    "-o", str(exe)], check=True, capture_output=True, text=True)
     rng = np.random.default_rng(9)
     n = 200
     X = (rng.integers(-128, 128, (n,) + i.item_shape).astype(np.int8) if i.dtype == np.int8
