@@ -241,7 +241,8 @@ typedef struct {
  * for float32), int8 only: mult[units], shift[units] (int32), and optionally the weights
  * packed as int16 (groups of 4 rows x pairs of columns, see pack_fc_weights() in
  * edgert/engine/compiler.py; SIMD 16-bit multiply-add on the host, depth <= 512); float32
- * optionally: the weights transposed [depth][units] (vectorizes over outputs, same sums).
+ * optionally: the weights transposed [depth][units rounded up to 8] (vectorizes over outputs,
+ * same sums).
  * A microcontroller plan leaves the optional copies out to keep constants small. */
 typedef struct {
     edgert_act a;
@@ -250,7 +251,8 @@ typedef struct {
 
 /* CONV_2D / DEPTHWISE_CONV_2D: inputs x (NHWC), w (OHWI / 1HWO), bias (int32/float), int8
  * only: mult[oc], shift[oc], and for CONV_2D without groups optionally the filter as packed
- * int16 rows of kh*kw*ic (<= 512; im2col + SIMD matvec). Padding already resolved. */
+ * int16 rows of kh*kw*ic (<= 512; im2col + SIMD matvec); float32 likewise optionally the
+ * transposed filter [kh*kw*ic][oc rounded up to 8]. Padding already resolved. */
 typedef struct {
     edgert_act a;
     int32_t stride_h, stride_w, dil_h, dil_w, pad_h, pad_w;
@@ -275,7 +277,9 @@ typedef struct {
     int32_t in_zp, range_radius, in_mult, in_shift;
 } edgert_sigmoid_params;
 
-/* RELU / RELU6 (int8: rescale then clamp), QUANTIZE / REQUANTIZE / DEQUANTIZE. */
+/* RELU / RELU6 (int8: rescale then clamp), QUANTIZE / REQUANTIZE / DEQUANTIZE.
+ * LOGISTIC, TANH, RELU, RELU6, REQUANTIZE int8 -> int8 may take a second input: an int8[256]
+ * table lut[(uint8_t)x] (the compiler makes it by running the op on all 256 values). */
 typedef struct {
     edgert_act a;
     int32_t mult, shift;           /* RELU int8, REQUANTIZE */

@@ -136,7 +136,10 @@ int eg_unary_check(const eg_call *c)
 {
     const edgert_op *op = c->op;
     const int32_t it = c->it[0]->dtype, ot = c->ot->dtype;
-    if (op->n_in != 1 || eg_numel(c->it[0]) != eg_numel(c->ot)) return EDGERT_ERR_MODEL;
+    if (op->n_in < 1 || op->n_in > 2 || eg_numel(c->it[0]) != eg_numel(c->ot)) return EDGERT_ERR_MODEL;
+    if (op->n_in == 2 && (it != EDGERT_DTYPE_INT8 || ot != EDGERT_DTYPE_INT8 ||
+                          c->it[1]->dtype != EDGERT_DTYPE_INT8 || eg_numel(c->it[1]) != 256))
+        return EDGERT_ERR_MODEL;
     switch (op->type) {
     case EDGERT_OP_QUANTIZE:
         if (it != EDGERT_DTYPE_FLOAT32 || ot != EDGERT_DTYPE_INT8) return EDGERT_ERR_MODEL;
@@ -189,6 +192,11 @@ int eg_unary_run(const eg_call *c)
     const float *xf = (const float *)c->in[0];
     int8_t *yi = (int8_t *)c->out;
     float *yf = (float *)c->out;
+    if (op->n_in == 2) {   /* int8 -> int8 through the op's 256-entry table */
+        const int8_t *lut = (const int8_t *)c->in[1];
+        for (i = 0; i < n; i++) yi[i] = lut[(uint8_t)xi[i]];
+        return EDGERT_OK;
+    }
     switch (op->type) {
     case EDGERT_OP_QUANTIZE:
         for (i = 0; i < n; i++) yi[i] = quantize_one(xf[i], op->p.unary.scale, op->p.unary.zero_point);

@@ -88,8 +88,26 @@ int eg_binary_run(const eg_call *c)
         if (c->op->dtype == EDGERT_DTYPE_INT8) {
             const int8_t *a = (const int8_t *)c->in[0], *b = (const int8_t *)c->in[1];
             int8_t *y = (int8_t *)c->out;
-            if (c->op->type == EDGERT_OP_ADD) for (i = 0; i < n; i++) y[i] = add_s8(p, a[i], b[i]);
-            else for (i = 0; i < n; i++) y[i] = mul_s8(p, a[i], b[i]);
+            i = 0;
+#ifdef EG_SSE2
+            if (c->op->type == EDGERT_OP_ADD && p->out_shift <= 0) {
+                /* 4 elements at a time, the same integer steps as add_s8 */
+                const __m128i off1 = _mm_set1_epi32(p->a.in_offset), off2 = _mm_set1_epi32(p->in2_offset);
+                const __m128i m1 = _mm_set1_epi32(p->in1_mult), m2 = _mm_set1_epi32(p->in2_mult);
+                const __m128i mo = _mm_set1_epi32(p->out_mult);
+                const __m128i ls = _mm_cvtsi32_si128(p->left_shift);
+                for (; i + 4 <= n; i += 4) {
+                    const __m128i va = _mm_sll_epi32(_mm_add_epi32(eg_load4_s8(a + i), off1), ls);
+                    const __m128i vb = _mm_sll_epi32(_mm_add_epi32(eg_load4_s8(b + i), off2), ls);
+                    const __m128i sum = _mm_add_epi32(eg_rdbpot4(eg_srdhm4_pos(va, m1), -p->in1_shift),
+                                                      eg_rdbpot4(eg_srdhm4_pos(vb, m2), -p->in2_shift));
+                    eg_store4_s8(eg_rdbpot4(eg_srdhm4_pos(sum, mo), -p->out_shift), p->a.out_offset,
+                                 p->a.act_min, p->a.act_max, y + i);
+                }
+            }
+#endif
+            if (c->op->type == EDGERT_OP_ADD) for (; i < n; i++) y[i] = add_s8(p, a[i], b[i]);
+            else for (; i < n; i++) y[i] = mul_s8(p, a[i], b[i]);
         } else {
             const float *a = (const float *)c->in[0], *b = (const float *)c->in[1];
             float *y = (float *)c->out;

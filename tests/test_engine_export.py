@@ -17,7 +17,10 @@ ROOT = Path(__file__).resolve().parent.parent
 CSRC = ROOT / "csrc"
 MODELS = [ROOT / "tests" / "data" / "engine" / "motion-demo-nn-i8.tflite",
           ROOT / "tests" / "data" / "models" / "conv1d_ei_i8.tflite",
-          ROOT / "tests" / "data" / "models" / "gmm_f32.tflite"]
+          ROOT / "tests" / "data" / "models" / "gmm_f32.tflite",
+          ROOT / "tests" / "data" / "models" / "conv1d_ei_f32.tflite",
+          ROOT / "tests" / "data" / "models" / "conv2d_pc_f32.tflite",
+          ROOT / "tests" / "data" / "models" / "ops_mix_i8.tflite"]
 
 MAIN = r"""
 #include <stdio.h>
@@ -41,9 +44,28 @@ int main(void)
 """
 
 
-@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
+CFLAGS = ["-std=c99", "-O1", "-Wall", "-Wextra", "-Wpedantic", "-Werror", f"-I{CSRC}",
+          '-DEDGERT_VERSION_STRING="test"']
+
+
+@pytest.fixture(scope="module")
+def engine_objects(tmp_path_factory):
+    """The engine's C sources compiled once (strict C99 flags) for every exported model."""
+    if shutil.which("cc") is None:
+        pytest.skip("no C compiler")
+    out = tmp_path_factory.mktemp("engine_objs")
+    objs = []
+    for src in sorted(CSRC.glob("*.c")):
+        if src.name.startswith(("engine", "kernel_", "status")):
+            obj = out / (src.stem + ".o")
+            subprocess.run(["cc", *CFLAGS, "-c", str(src), "-o", str(obj)], check=True,
+                           capture_output=True, text=True)
+            objs.append(str(obj))
+    return objs
+
+
 @pytest.mark.parametrize("path", [m for m in MODELS if m.exists()], ids=lambda p: p.stem)
-def test_exported_plan_runs_in_plain_c(tmp_path, path):
+def test_exported_plan_runs_in_plain_c(tmp_path, path, engine_objects):
     model = load_model(path, backend="native")
     (i,), (o,) = model.inputs, model.outputs
     src = export_c_source(path, name="m")
@@ -54,10 +76,8 @@ def test_exported_plan_runs_in_plain_c(tmp_path, path):
     ib, ob = int(np.prod(i.shape)) * i.dtype.itemsize, int(np.prod(o.shape)) * o.dtype.itemsize
     (tmp_path / "main.c").write_text(MAIN % {"arena": arena_bytes, "ib": ib, "ob": ob, "cb": consts_bytes})
     exe = tmp_path / "run"
-    engine_sources = sorted(str(p) for p in CSRC.glob("*.c") if p.name.startswith(("engine", "kernel_", "status")))
-    subprocess.run(["cc", "-std=c99", "-O1", "-Wall", "-Wextra", "-Wpedantic", "-Werror", f"-I{CSRC}",
-                    '-DEDGERT_VERSION_STRING="test"', str(tmp_path / "m.c"), str(tmp_path / "main.c"),
-                    *engine_sources, "-lm", "-o", str(exe)], check=True, capture_output=True, text=True)
+    subprocess.run(["cc", *CFLAGS, str(tmp_path / "m.c"), str(tmp_path / "main.c"), *engine_objects, "-lm",
+                    "-o", str(exe)], check=True, capture_output=True, text=True)
     rng = np.random.default_rng(9)
     n = 200
     X = (rng.integers(-128, 128, (n,) + i.item_shape).astype(np.int8) if i.dtype == np.int8
@@ -65,3 +85,17 @@ def test_exported_plan_runs_in_plain_c(tmp_path, path):
     res = subprocess.run([str(exe)], input=X.tobytes(), capture_output=True, check=True)
     got = np.frombuffer(res.stdout, dtype=o.dtype).reshape((n,) + o.item_shape)
     np.testing.assert_array_equal(got, model.invoke_batch(X))
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
+def test_portable_kernels_without_simd(tmp_path):
+    """The C unit tests (packed FC == plain FC on random layers, hand-built plans, validation)
+    built with EDGERT_NO_SIMD: the code paths of a microcontroller or non-x86 host."""
+    exe = tmp_path / "test_kernels"
+    sources = sorted(str(p) for p in CSRC.glob("*.c") if p.name.startswith(("engine", "kernel_", "status")))
+    subprocess.run(["cc", "-std=c99", "-O1", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-DEDGERT_NO_SIMD",
+                    f"-I{CSRC}", '-DEDGERT_VERSION_STRING="test"', str(CSRC / "tests" / "test_kernels.c"),
+                    *sources, "-lm", "-o", str(exe)], check=True, capture_output=True, text=True)
+    res = subprocess.run([str(exe)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert " 0 failed" in res.stdout

@@ -301,3 +301,51 @@ def test_grouped_conv_2d(dtype):
     except RuntimeError as exc:  # pragma: no cover - depends on the oracle's version
         pytest.skip(f"the oracle does not run grouped convolutions: {exc}")
     _check(model, _inputs(rng, (1, 6, 5, 4), dtype, 32), dtype)
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_random_conv_configurations(seed):
+    """Random shapes, strides, dilations, paddings, activations and quantization for CONV_2D
+    and DEPTHWISE_CONV_2D, int8 against TFLite Micro (bit-exact) and float32 against litert."""
+    from edgert.engine.quant import conv_output_size
+    rng = np.random.default_rng(1000 + seed)
+    dtype = "int8" if seed % 3 else "float32"
+    depthwise = bool(seed % 2)
+    ih, iw = int(rng.integers(1, 10)), int(rng.integers(1, 10))
+    ic = int(rng.integers(1, 7))
+    kh, kw = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    stride = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+    dil = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+    padding = int(rng.integers(0, 2))
+    act = int(rng.choice([0, 1, 2, 3]))
+    oc = ic * int(rng.integers(1, 4)) if depthwise else int(rng.integers(1, 10))
+    if min(conv_output_size(padding, ih, kh, stride[0], dil[0]), conv_output_size(padding, iw, kw, stride[1], dil[1])) <= 0:
+        pytest.skip("no output for this configuration")
+    model = _conv_model(rng, dtype, ih, iw, ic, oc, kh, kw, stride, dil, padding, act, depthwise)
+    _check(model, _inputs(rng, (1, ih, iw, ic), dtype, 24), dtype)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_fully_connected_chains(seed):
+    """Random int8 dense stacks (depths up to 300: the packed path and its > 512 fallback is
+    covered by 600) with random quantization, against TFLite Micro."""
+    rng = np.random.default_rng(2000 + seed)
+    dims = [int(rng.integers(1, 300))] + [int(rng.integers(1, 40)) for _ in range(int(rng.integers(1, 4)))]
+    if seed == 0:
+        dims = [600, 7]
+    ts, ops = [Tensor("x", (1, dims[0]), "int8", scale=rand_q(rng)[0], zero_point=rand_q(rng)[1])], []
+    for li, (d_in, d_out) in enumerate(zip(dims[:-1], dims[1:])):
+        sx = float(ts[-1].scale)
+        sw = np.asarray(rng.uniform(0.001, 0.02, d_out if seed % 2 else 1), dtype=np.float32)
+        x_idx = len(ts) - 1
+        ts.append(Tensor(f"w{li}", (d_out, d_in), "int8", rng.integers(-127, 128, (d_out, d_in)).astype(np.int8),
+                         scale=sw, zero_point=np.zeros(sw.size, np.int64)))
+        ts.append(Tensor(f"b{li}", (d_out,), "int32", rng.integers(-5000, 5000, d_out).astype(np.int32),
+                         scale=sx * sw, zero_point=np.zeros(sw.size, np.int64)))
+        ts.append(Tensor(f"y{li}", (1, d_out), "int8", scale=float(np.float32(rng.uniform(0.02, 0.5))),
+                         zero_point=int(rng.integers(-40, 40))))
+        ops.append(Op("FULLY_CONNECTED", [x_idx, len(ts) - 3, len(ts) - 2], [len(ts) - 1],
+                      ("FullyConnectedOptions", {"FusedActivationFunction": int(rng.choice([0, 1, 3]))}),
+                      version=4))
+    model = build_model(ts, ops, [0], [len(ts) - 1])
+    _check(model, _inputs(rng, (1, dims[0]), "int8", 48), "int8")

@@ -206,6 +206,14 @@ class _Compiler:
             raise ModelError(f"{op.where()}: output tensor '{self.gt(out_gi).name}' has constant data")
         self.ops.append(PlanOp(OP[type_name], dt, inputs, out, params, op.where()))
 
+    def emit_elementwise(self, op: OpDesc, type_name: str, dt: int, x: int, out: int, params: dict) -> None:
+        """An int8 -> int8 elementwise op gets its 256-entry table (computed by the op's own C
+        kernel on every int8 value) as a second input; the kernel then just looks values up."""
+        ins = [self.tensor(x, op)]
+        if dt == DT_INT8 and self.wide_weights and type_name in ("LOGISTIC", "TANH", "RELU", "REQUANTIZE"):
+            ins.append(self.const(elementwise_lut(OP[type_name], params), DT_INT8, f"{op.where()}/lut"))
+        self.emit(op, type_name, dt, ins, out, params)
+
     def n_io(self, op: OpDesc, n_in: tuple[int, int], n_out: int = 1) -> None:
         ins = [i for i in op.inputs]
         if not n_in[0] <= len(ins) <= n_in[1] or len(op.outputs) != n_out:
@@ -285,8 +293,7 @@ class _Compiler:
                     raise ModelError(f"{op.where()}: bias of {bias_f.size} values for {units} units")
             ins = [self.tensor(x, op), self.tensor(w, op), self.const(bias_f, DT_FLOAT32, f"{wt.name}/bias")]
             if self.wide_weights:
-                ins.append(self.const(np.ascontiguousarray(W.astype(np.float32).T), DT_FLOAT32,
-                                      f"{wt.name}/transposed"))
+                ins.append(self.const(transpose_weights(W), DT_FLOAT32, f"{wt.name}/transposed"))
             params["a"] = self.act(op, dt, out, fused)
         self.emit(op, "FULLY_CONNECTED", dt, ins, out, {"fc": params})
 
@@ -363,6 +370,10 @@ class _Compiler:
                 if bias_f.size != oc:
                     raise ModelError(f"{op.where()}: bias of {bias_f.size} values for {oc} channels")
             ins = [self.tensor(x, op), self.tensor(w, op), self.const(bias_f, DT_FLOAT32, f"{wt.name}/bias")]
+            K = kh * kw * W.shape[3]
+            if self.wide_weights and not depthwise and W.shape[3] == xs[3] and K <= WIDE_MAX:
+                ins.append(self.const(transpose_weights(W.reshape(oc, K)), DT_FLOAT32,
+                                      f"{wt.name}/transposed"))
             params["a"] = self.act(op, dt, out, fused)
         self.emit(op, "DEPTHWISE_CONV_2D" if depthwise else "CONV_2D", dt, ins, out, {"conv": params})
 
@@ -465,7 +476,7 @@ class _Compiler:
                 raise UnsupportedOperatorError(f"{op.where()}: input scale {s_in} out of range")
             params = {"in_zp": z_in, "range_radius": quant.calculate_input_radius(4, sh),
                       "in_mult": m, "in_shift": sh}
-        self.emit(op, name, dt, [self.tensor(x, op)], out, {"sigmoid": params})
+        self.emit_elementwise(op, name, dt, x, out, {"sigmoid": params})
 
     def logistic(self, op: OpDesc) -> None:
         self._sigmoid(op, "LOGISTIC")
@@ -493,7 +504,7 @@ class _Compiler:
                 params = {"a": {"in_offset": -z_in, "out_offset": z_out, "act_min": z_in, "act_max": six}}
                 if z_in > six:
                     raise UnsupportedOperatorError(f"{op.where()}: empty int8 RELU6 range")
-        self.emit(op, name, dt, [self.tensor(x, op)], out, {"unary": params})
+        self.emit_elementwise(op, name, dt, x, out, {"unary": params})
 
     def relu(self, op: OpDesc) -> None:
         self._relu(op, "RELU")
@@ -513,9 +524,9 @@ class _Compiler:
         else:
             s_in, z_in = self.qp(op, x)
             m, sh = quant.quantize_multiplier(float(np.float32(s_in)) / float(np.float32(s_out)))
-            self.emit(op, "REQUANTIZE", DT_INT8, [self.tensor(x, op)], out,
-                      {"unary": {"mult": m, "shift": sh, "a": {"in_offset": -z_in, "out_offset": z_out,
-                                                               "act_min": -128, "act_max": 127}}})
+            self.emit_elementwise(op, "REQUANTIZE", DT_INT8, x, out,
+                                  {"unary": {"mult": m, "shift": sh, "a": {"in_offset": -z_in, "out_offset": z_out,
+                                                                           "act_min": -128, "act_max": 127}}})
 
     def dequantize(self, op: OpDesc) -> None:
         self.n_io(op, (1, 1))
@@ -823,6 +834,36 @@ def pack_fc_weights(W: np.ndarray) -> np.ndarray:
     Wp[:units, :depth] = W
     # [g, j, k, t] -> [g, k, j, t]
     return np.ascontiguousarray(Wp.reshape(groups, 4, pairs, 2).transpose(0, 2, 1, 3)).reshape(-1, 8)
+
+
+def elementwise_lut(op_type: int, params: dict) -> np.ndarray:
+    """lut[u] = the op applied to the int8 value whose bit pattern is u (0..255), computed by
+    running the op alone through the C core on all 256 values."""
+    from .native import CPlan
+
+    values = np.arange(256, dtype=np.uint8).view(np.int8)
+    t_in = PlanTensor(DT_INT8, SPACE_ARENA, (1, 1, 1, 256), "lut/in", offset=0)
+    t_out = PlanTensor(DT_INT8, SPACE_ARENA, (1, 1, 1, 256), "lut/out", offset=256)
+    plan = Plan([t_in, t_out], [PlanOp(op_type, DT_INT8, [0], 1, params)], [0], [1], 512,
+                np.zeros(16, dtype=np.uint8))
+    from .._ffi import check, ffi, lib
+
+    cp = CPlan(plan)
+    arena = np.zeros(512 // 16, dtype=np.dtype((np.uint8, 16))).view(np.uint8).reshape(-1)
+    lut = np.zeros(256, dtype=np.int8)
+    check(lib.edgert_engine_invoke(cp.c, cp.consts_ptr, cp.consts.size, ffi.from_buffer(arena), arena.size,
+                                   ffi.new("void *[]", [ffi.from_buffer(values)]),
+                                   ffi.new("void *[]", [ffi.from_buffer(lut)])), "elementwise table")
+    return lut
+
+
+def transpose_weights(W: np.ndarray) -> np.ndarray:
+    """float32 weights [units, depth] -> [depth, units rounded up to 8] (zero columns), the
+    layout of eg_matvec_f32_transposed in csrc/kernel_fc.c."""
+    units, depth = W.shape
+    out = np.zeros((depth, (units + 7) // 8 * 8), dtype=np.float32)
+    out[:, :units] = W.T
+    return out
 
 
 def softmax_exp_lut(params: dict) -> np.ndarray:
