@@ -105,6 +105,28 @@ def interpreter_loop(it, X: np.ndarray):
     return run
 
 
+def micro_arena(micro: MicroOracle) -> tuple:
+    """(activation "head", total) arena bytes TFLite Micro's recording allocator reports
+    (printed by its C++ code on fd 2, captured here); (None, None) when not found."""
+    import re
+    import tempfile
+
+    with tempfile.TemporaryFile() as tmp:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(tmp.fileno(), 2)
+        try:
+            micro._it.print_allocations()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        tmp.seek(0)
+        text = tmp.read().decode(errors="replace")
+    head = re.search(r"Arena allocation head (\d+) bytes", text)
+    total = re.search(r"Arena allocation total (\d+) bytes", text)
+    return (int(head.group(1)) if head else None, int(total.group(1)) if total else None)
+
+
 def bench_model(name: str, n: int, repeats: int) -> dict:
     path = os.path.join(MODELS, name)
     m = load_model(path, backend="native")
@@ -135,6 +157,7 @@ def bench_model(name: str, n: int, repeats: int) -> dict:
     else:
         res["exact"] = "bit-exact" if np.array_equal(ours, theirs) else "DIFFERS"
     res.update(round_robin_us(fns, repeats))
+    res["micro_head"], res["micro_total"] = micro_arena(micro)
     return res
 
 
@@ -154,14 +177,17 @@ def render(rows: list, repeats: int) -> str:
         "per window (Python call included); litert = ai-edge-litert default resolver "
         "(XNNPACK), litert-ref = BUILTIN_REF kernels, micro = tflite-micro; interpreter figures "
         "are the Python `set / invoke / get` loop",
+        "- arena B: the native engine's activation arena (one window); in brackets TFLite "
+        "Micro's recording allocator: the activation part of its arena (comparable) and its "
+        "total with interpreter bookkeeping",
         "",
-        "| model | vs micro | arena B | native batch | native single | litert | litert-ref "
+        "| model | vs micro | arena B (micro: activations / total) | native batch | native single | litert | litert-ref "
         "| micro | litert / batch | micro / batch | litert / single |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         out.append(
-            f"| `{r['model']}` | {r['exact']} | {r['arena']} | {r['native_batch']:.3f} | {r['native_single']:.2f} "
+            f"| `{r['model']}` | {r['exact']} | {r['arena']} ({r['micro_head']} / {r['micro_total']}) | {r['native_batch']:.3f} | {r['native_single']:.2f} "
             f"| {r['litert']:.2f} | {r['litert_ref']:.2f} | {r['micro']:.2f} "
             f"| {r['litert'] / r['native_batch']:.1f}x | {r['micro'] / r['native_batch']:.1f}x "
             f"| {r['litert'] / r['native_single']:.2f}x |")

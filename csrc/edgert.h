@@ -239,15 +239,20 @@ typedef struct {
 /* FULLY_CONNECTED: in [rows, depth] (flattened), weights [units, depth], inputs: x, w,
  * bias (int32 for int8 with input offset folded in: b[o] + in_offset*sum_d w[o][d]; float
  * for float32), int8 only: mult[units], shift[units] (int32), and optionally the weights
- * widened to int16 (same layout; lets SIMD use 16-bit multiply-add on the host, depth <= 256;
- * leave it out on a microcontroller to keep constants small). */
+ * packed as int16 (groups of 4 rows x pairs of columns, see pack_fc_weights() in
+ * edgert/engine/compiler.py; SIMD 16-bit multiply-add on the host, depth <= 512); float32
+ * optionally: the weights transposed [depth][units rounded up to 8] (vectorizes over outputs,
+ * same sums).
+ * A microcontroller plan leaves the optional copies out to keep constants small. */
 typedef struct {
     edgert_act a;
     int32_t rows, depth, units;
 } edgert_fc_params;
 
-/* CONV_2D / DEPTHWISE_CONV_2D: inputs x (NHWC), w (OHWI / 1HWO), bias (int32/float, may be
- * -1 = none), int8 only: mult[oc], shift[oc]. Padding already resolved. */
+/* CONV_2D / DEPTHWISE_CONV_2D: inputs x (NHWC), w (OHWI / 1HWO), bias (int32/float), int8
+ * only: mult[oc], shift[oc], and for CONV_2D without groups optionally the filter as packed
+ * int16 rows of kh*kw*ic (<= 512; im2col + SIMD matvec); float32 likewise optionally the
+ * transposed filter [kh*kw*ic][oc rounded up to 8]. Padding already resolved. */
 typedef struct {
     edgert_act a;
     int32_t stride_h, stride_w, dil_h, dil_w, pad_h, pad_w;

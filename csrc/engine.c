@@ -180,16 +180,38 @@ int edgert_engine_invoke(const edgert_plan *plan, const void *consts, size_t con
     return run_item(plan, consts, arena, inputs, outputs, 0);
 }
 
+/* Plans of up to this many ops have their ops resolved once per batch (the pointers do not
+ * change between items); larger plans resolve op by op, keeping the stack small. */
+#define EG_CACHED_OPS 16
+
 int edgert_engine_invoke_batch(const edgert_plan *plan, const void *consts,
                                size_t consts_bytes, void *arena, size_t arena_bytes,
                                const void *const *inputs, int32_t n, void *const *outputs)
 {
-    int32_t i;
-    int st;
+    int32_t i, j;
+    int st, k;
+    eg_call calls[EG_CACHED_OPS];
     if (n < 0) return EDGERT_ERR_ARG;
     st = check_buffers(plan, consts, consts_bytes, arena, arena_bytes, inputs, outputs);
     if (st) return st;
-    for (i = 0; i < n; i++)
-        if ((st = run_item(plan, consts, arena, inputs, outputs, (size_t)i)) != 0) return st;
+    if (plan->n_ops > EG_CACHED_OPS) {
+        for (i = 0; i < n; i++)
+            if ((st = run_item(plan, consts, arena, inputs, outputs, (size_t)i)) != 0) return st;
+        return EDGERT_OK;
+    }
+    for (j = 0; j < plan->n_ops; j++)
+        if ((st = resolve(plan, &plan->ops[j], consts, arena, &calls[j])) != 0) return st;
+    for (i = 0; i < n; i++) {
+        for (k = 0; k < plan->n_inputs; k++) {
+            const edgert_tensor *t = &plan->tensors[plan->inputs[k]];
+            memcpy((char *)arena + t->offset, (const char *)inputs[k] + (size_t)i * t->bytes, t->bytes);
+        }
+        for (j = 0; j < plan->n_ops; j++)
+            if ((st = KERNELS[plan->ops[j].type].run(&calls[j])) != 0) return st;
+        for (k = 0; k < plan->n_outputs; k++) {
+            const edgert_tensor *t = &plan->tensors[plan->outputs[k]];
+            memcpy((char *)outputs[k] + (size_t)i * t->bytes, (const char *)arena + t->offset, t->bytes);
+        }
+    }
     return EDGERT_OK;
 }

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 #include <stddef.h>
+#include <string.h>
 #include "edgert.h"
 
 /* The RDBPOT below relies on an arithmetic right shift of negative values (what every
@@ -64,6 +65,18 @@ static inline int32_t eg_mbqm(int32_t x, int32_t m, int32_t shift)
     return (v >> right) + ((v & mask) > ((mask >> 1) + (v < 0)));
 }
 
+/* eg_mbqm with the usual case (shift <= 0: no left shift) on its own straight path. */
+static inline int32_t eg_mbqm_fast(int32_t x, int32_t m, int32_t shift)
+{
+    if (shift <= 0) {
+        const int right = -shift;
+        const int32_t v = (int32_t)(((int64_t)x * (int64_t)m + ((int64_t)1 << 30)) >> 31);
+        const int32_t mask = (int32_t)((1u << right) - 1u);
+        return (v >> right) + ((v & mask) > ((mask >> 1) + (v < 0)));
+    }
+    return (int32_t)(((int64_t)eg_shl(x, shift) * (int64_t)m + ((int64_t)1 << 30)) >> 31);
+}
+
 static inline int32_t eg_mbqm_reference(int32_t x, int32_t m, int32_t shift)
 {
     int left = shift > 0 ? shift : 0;
@@ -103,6 +116,59 @@ int32_t eg_one_minus_x_over_one_plus_x_for_x_in_0_1(int32_t a);
 int32_t eg_logistic_q(int32_t a, int integer_bits);
 int32_t eg_tanh_q(int32_t a, int integer_bits);
 
+/* EDGERT_NO_SIMD forces the portable C paths (tests build both). */
+#if (defined(__SSE2__) || defined(_M_X64)) && !defined(EDGERT_NO_SIMD)
+#include <emmintrin.h>
+#define EG_SSE2 1
+/* 4-lane SRDHM for multipliers m >= 0 (bit-exact with eg_srdhm): two unsigned 32x32->64
+ * products, corrected for negative a (a*m = a_u*m - 2^32*m), + 2^30, bits 31..62. */
+static inline __m128i eg_srdhm4_pos(__m128i a, __m128i m)
+{
+    const __m128i rnd = _mm_set_epi32(0, 1 << 30, 0, 1 << 30);
+    const __m128i corr = _mm_and_si128(_mm_srai_epi32(a, 31), m);
+    __m128i p02 = _mm_mul_epu32(a, m);
+    __m128i p13 = _mm_mul_epu32(_mm_srli_epi64(a, 32), _mm_srli_epi64(m, 32));
+    p02 = _mm_sub_epi64(p02, _mm_slli_epi64(corr, 32));
+    p13 = _mm_sub_epi64(p13, _mm_and_si128(corr, _mm_set_epi32(-1, 0, -1, 0)));
+    p02 = _mm_srli_epi64(_mm_add_epi64(p02, rnd), 31);
+    p13 = _mm_srli_epi64(_mm_add_epi64(p13, rnd), 31);
+    return _mm_unpacklo_epi32(_mm_shuffle_epi32(p02, _MM_SHUFFLE(3, 1, 2, 0)),
+                              _mm_shuffle_epi32(p13, _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+/* 4-lane RDBPOT with one exponent 0..31 (bit-exact with eg_rdbpot). */
+static inline __m128i eg_rdbpot4(__m128i v, int right)
+{
+    const __m128i mask = _mm_set1_epi32((int32_t)((1u << right) - 1u));
+    const __m128i rem = _mm_and_si128(v, mask);
+    const __m128i thr = _mm_sub_epi32(_mm_srli_epi32(mask, 1), _mm_srai_epi32(v, 31));
+    return _mm_sub_epi32(_mm_sra_epi32(v, _mm_cvtsi32_si128(right)), _mm_cmpgt_epi32(rem, thr));
+}
+
+/* + offset, clamp to [lo, hi] (within int8), store 4 int8. */
+static inline void eg_store4_s8(__m128i v, int32_t offset, int32_t lo, int32_t hi, int8_t *y)
+{
+    int32_t packed;
+    v = _mm_add_epi32(v, _mm_set1_epi32(offset));
+    v = _mm_packs_epi32(v, v);
+    v = _mm_min_epi16(_mm_max_epi16(v, _mm_set1_epi16((int16_t)lo)), _mm_set1_epi16((int16_t)hi));
+    v = _mm_packs_epi16(v, v);
+    packed = _mm_cvtsi128_si32(v);
+    memcpy(y, &packed, 4);
+}
+
+/* 4 int8 -> 4 int32 (sign-extended). */
+static inline __m128i eg_load4_s8(const int8_t *x)
+{
+    int32_t raw;
+    __m128i v;
+    memcpy(&raw, x, 4);
+    v = _mm_cvtsi32_si128(raw);
+    v = _mm_srai_epi16(_mm_unpacklo_epi8(v, v), 8);
+    return _mm_srai_epi32(_mm_unpacklo_epi16(v, v), 16);
+}
+#endif
+
 /* Packed int16 matrix-vector product + requantization shared by FULLY_CONNECTED and CONV_2D
  * (kernel_fc.c): weights in groups of 4 rows x pairs of columns, see pack_fc_weights() in
  * edgert/engine/compiler.py; xw: depth values then a 0. */
@@ -110,6 +176,11 @@ int32_t eg_tanh_q(int32_t a, int integer_bits);
 void eg_matvec_packed(const int16_t *xw, int32_t depth, const int16_t *wp, int32_t units,
                       const int32_t *bias, const int32_t *mult, const int32_t *shift,
                       const edgert_act *a, int8_t *y);
+/* float32: y = clamp(W x + bias) with W transposed and padded ([depth][units rounded up to
+ * 8], see transpose_weights() in compiler.py); each output sums in d order (the reference
+ * order) while the inner loop runs over 8 outputs. */
+void eg_matvec_f32_transposed(const float *x, int32_t depth, const float *wt, int32_t units,
+                              const float *bias, float lo, float hi, float *y);
 static inline int32_t eg_packed_numel(int32_t units, int32_t depth)
 {
     return ((units + 3) / 4) * ((depth + 1) / 2) * 8;

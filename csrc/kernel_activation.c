@@ -50,7 +50,12 @@ static void softmax_s8_lut(int32_t rows, int32_t depth, const int8_t *xs, const 
         for (i = 1; i < depth; i++) mx = x[i] > mx ? x[i] : mx;
         for (i = 0; i < depth; i++) sum = eg_add(sum, eg_rdbpot(lut[mx - x[i]], 12));
         us = (uint32_t)sum;
+#if defined(__GNUC__)
+        h = us ? __builtin_clz(us) : 31;
+#else
         while (h < 31 && !(us & 0x80000000u)) { us <<= 1; h++; }
+#endif
+        if (h > 31) h = 31;
         {
             const int32_t shifted_scale = eg_one_over_one_plus_x_for_x_in_0_1(
                 (int32_t)(((uint32_t)sum << h) - ((uint32_t)1 << 31)));

@@ -26,7 +26,24 @@ int eg_binary_check(const eg_call *c)
     return eg_check_act(&p->a, dt);
 }
 
-int eg_binary_run(const eg_call *c)
+static inline int8_t add_s8(const edgert_binary_params *p, int32_t x1, int32_t x2)
+{
+    const int32_t a = eg_shl(x1 + p->a.in_offset, p->left_shift);
+    const int32_t b = eg_shl(x2 + p->in2_offset, p->left_shift);
+    const int32_t v = eg_mbqm(eg_mbqm(a, p->in1_mult, p->in1_shift) + eg_mbqm(b, p->in2_mult, p->in2_shift),
+                              p->out_mult, p->out_shift) + p->a.out_offset;
+    return (int8_t)eg_clamp(v, p->a.act_min, p->a.act_max);
+}
+
+static inline int8_t mul_s8(const edgert_binary_params *p, int32_t x1, int32_t x2)
+{
+    const int32_t v = eg_mbqm((x1 + p->a.in_offset) * (x2 + p->in2_offset), p->out_mult, p->out_shift) +
+                      p->a.out_offset;
+    return (int8_t)eg_clamp(v, p->a.act_min, p->a.act_max);
+}
+
+/* General 4-D broadcasting (strides 0 along broadcast axes). */
+static int binary_broadcast(const eg_call *c)
 {
     const edgert_binary_params *p = &c->op->p.binary;
     const int32_t *od = c->ot->dims, *ad = c->it[0]->dims, *bd = c->it[1]->dims;
@@ -52,21 +69,52 @@ int eg_binary_run(const eg_call *c)
                     const size_t ai = (size_t)i0 * as[0] + (size_t)i1 * as[1] + (size_t)i2 * as[2] + (size_t)i3 * as[3];
                     const size_t bi = (size_t)i0 * bs[0] + (size_t)i1 * bs[1] + (size_t)i2 * bs[2] + (size_t)i3 * bs[3];
                     if (c->op->dtype == EDGERT_DTYPE_INT8) {
-                        const int32_t a = (int32_t)((const int8_t *)c->in[0])[ai] + p->a.in_offset;
-                        const int32_t b = (int32_t)((const int8_t *)c->in[1])[bi] + p->in2_offset;
-                        int32_t v;
-                        if (is_add) {
-                            const int32_t sa = eg_mbqm(eg_shl(a, p->left_shift), p->in1_mult, p->in1_shift);
-                            const int32_t sb = eg_mbqm(eg_shl(b, p->left_shift), p->in2_mult, p->in2_shift);
-                            v = eg_mbqm(sa + sb, p->out_mult, p->out_shift) + p->a.out_offset;
-                        } else {
-                            v = eg_mbqm(a * b, p->out_mult, p->out_shift) + p->a.out_offset;
-                        }
-                        ((int8_t *)c->out)[oi] = (int8_t)eg_clamp(v, p->a.act_min, p->a.act_max);
+                        const int32_t a = ((const int8_t *)c->in[0])[ai], b = ((const int8_t *)c->in[1])[bi];
+                        ((int8_t *)c->out)[oi] = is_add ? add_s8(p, a, b) : mul_s8(p, a, b);
                     } else {
                         const float a = ((const float *)c->in[0])[ai], b = ((const float *)c->in[1])[bi];
                         ((float *)c->out)[oi] = eg_clampf(is_add ? a + b : a * b, p->a.f_min, p->a.f_max);
                     }
                 }
     return EDGERT_OK;
+}
+
+int eg_binary_run(const eg_call *c)
+{
+    const edgert_binary_params *p = &c->op->p.binary;
+    if (eg_same_dims(c->it[0], c->ot) && eg_same_dims(c->it[1], c->ot)) {   /* no broadcasting */
+        const int32_t n = eg_numel(c->ot);
+        int32_t i;
+        if (c->op->dtype == EDGERT_DTYPE_INT8) {
+            const int8_t *a = (const int8_t *)c->in[0], *b = (const int8_t *)c->in[1];
+            int8_t *y = (int8_t *)c->out;
+            i = 0;
+#ifdef EG_SSE2
+            if (c->op->type == EDGERT_OP_ADD && p->out_shift <= 0) {
+                /* 4 elements at a time, the same integer steps as add_s8 */
+                const __m128i off1 = _mm_set1_epi32(p->a.in_offset), off2 = _mm_set1_epi32(p->in2_offset);
+                const __m128i m1 = _mm_set1_epi32(p->in1_mult), m2 = _mm_set1_epi32(p->in2_mult);
+                const __m128i mo = _mm_set1_epi32(p->out_mult);
+                const __m128i ls = _mm_cvtsi32_si128(p->left_shift);
+                for (; i + 4 <= n; i += 4) {
+                    const __m128i va = _mm_sll_epi32(_mm_add_epi32(eg_load4_s8(a + i), off1), ls);
+                    const __m128i vb = _mm_sll_epi32(_mm_add_epi32(eg_load4_s8(b + i), off2), ls);
+                    const __m128i sum = _mm_add_epi32(eg_rdbpot4(eg_srdhm4_pos(va, m1), -p->in1_shift),
+                                                      eg_rdbpot4(eg_srdhm4_pos(vb, m2), -p->in2_shift));
+                    eg_store4_s8(eg_rdbpot4(eg_srdhm4_pos(sum, mo), -p->out_shift), p->a.out_offset,
+                                 p->a.act_min, p->a.act_max, y + i);
+                }
+            }
+#endif
+            if (c->op->type == EDGERT_OP_ADD) for (; i < n; i++) y[i] = add_s8(p, a[i], b[i]);
+            else for (; i < n; i++) y[i] = mul_s8(p, a[i], b[i]);
+        } else {
+            const float *a = (const float *)c->in[0], *b = (const float *)c->in[1];
+            float *y = (float *)c->out;
+            if (c->op->type == EDGERT_OP_ADD) for (i = 0; i < n; i++) y[i] = eg_clampf(a[i] + b[i], p->a.f_min, p->a.f_max);
+            else for (i = 0; i < n; i++) y[i] = eg_clampf(a[i] * b[i], p->a.f_min, p->a.f_max);
+        }
+        return EDGERT_OK;
+    }
+    return binary_broadcast(c);
 }

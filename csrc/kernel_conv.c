@@ -12,7 +12,13 @@ static int conv_common_check(const eg_call *c, int depthwise)
     const int32_t dt = c->op->dtype;
     const edgert_tensor *x = c->it[0], *w = c->it[1], *y = c->ot;
     int32_t oc = y->dims[3];
-    if (dt == EDGERT_DTYPE_INT8 ? (c->op->n_in != 5 && !(c->op->n_in == 6 && !depthwise)) : c->op->n_in != 3)
+    if (dt == EDGERT_DTYPE_INT8 ? (c->op->n_in != 5 && !(c->op->n_in == 6 && !depthwise))
+                                : (c->op->n_in != 3 && !(c->op->n_in == 4 && !depthwise)))
+        return EDGERT_ERR_MODEL;
+    if (dt == EDGERT_DTYPE_FLOAT32 && c->op->n_in == 4 &&
+        (c->it[3]->dtype != EDGERT_DTYPE_FLOAT32 || w->dims[3] != x->dims[3] ||
+         (int64_t)w->dims[1] * w->dims[2] * w->dims[3] > EG_WIDE_MAX ||
+         (int64_t)(oc + 7) / 8 * 8 * w->dims[1] * w->dims[2] * w->dims[3] != eg_numel(c->it[3])))
         return EDGERT_ERR_MODEL;
     if (c->op->n_in == 6 && (c->it[5]->dtype != EDGERT_DTYPE_INT16 || w->dims[3] != x->dims[3] ||
                              (int64_t)w->dims[1] * w->dims[2] * w->dims[3] > EG_WIDE_MAX ||
@@ -120,6 +126,33 @@ int eg_conv_run(const eg_call *c)
                             (int8_t)eg_clamp(acc, p->a.act_min, p->a.act_max);
                     }
                 }
+    } else if (c->op->n_in == 4) {
+        /* float32 im2col (0 for taps outside the image: adds +-0, exactly like skipping them)
+         * then the transposed-weights matvec, summing each channel in (fy, fx, i) order */
+        const float *x = (const float *)c->in[0];
+        float patch[EG_WIDE_MAX];
+        float *y = (float *)c->out;
+        for (b = 0; b < batches; b++)
+            for (oy = 0; oy < oh; oy++)
+                for (ox = 0; ox < ow; ox++) {
+                    const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
+                    float *pp = patch;
+                    for (fy = 0; fy < kh; fy++) {
+                        const int32_t iy = y0 + p->dil_h * fy;
+                        for (fx = 0; fx < kw; fx++, pp += ic) {
+                            const int32_t ix = x0 + p->dil_w * fx;
+                            if (iy < 0 || iy >= ih || ix < 0 || ix >= iw) {
+                                for (i = 0; i < ic; i++) pp[i] = 0.0f;
+                            } else {
+                                const float *xp = x + (((size_t)b * ih + iy) * iw + ix) * ic;
+                                for (i = 0; i < ic; i++) pp[i] = xp[i];
+                            }
+                        }
+                    }
+                    eg_matvec_f32_transposed(patch, kh * kw * ic, (const float *)c->in[3], oc,
+                                             (const float *)c->in[2], p->a.f_min, p->a.f_max,
+                                             y + (((size_t)b * oh + oy) * ow + ox) * oc);
+                }
     } else {
         const float *x = (const float *)c->in[0], *w = (const float *)c->in[1];
         const float *bias = (const float *)c->in[2];
@@ -186,8 +219,13 @@ int eg_dwconv_run(const eg_call *c)
                                 const int8_t *xp = (const int8_t *)c->in[0] + xbase;
                                 const int8_t *wp = (const int8_t *)c->in[1] + wbase;
                                 if (mult_d == 1) {
-                                    for (o = 0; o < n; o++)
-                                        iacc[o] += (int32_t)wp[o] * ((int32_t)xp[o0 + o] + p->a.in_offset);
+                                    const int8_t *xq = xp + o0;
+                                    int32_t o8 = 0;
+                                    for (; o8 + 8 <= n; o8 += 8)   /* fixed trip count: straight SIMD */
+                                        for (o = o8; o < o8 + 8; o++)
+                                            iacc[o] += (int32_t)wp[o] * ((int32_t)xq[o] + p->a.in_offset);
+                                    for (o = o8; o < n; o++)
+                                        iacc[o] += (int32_t)wp[o] * ((int32_t)xq[o] + p->a.in_offset);
                                 } else {
                                     for (o = 0; o < n; o++)
                                         iacc[o] += (int32_t)wp[o] * ((int32_t)xp[(o0 + o) / mult_d] + p->a.in_offset);

@@ -156,23 +156,6 @@ def op_names(model: ModelSource) -> List[str]:
     return names
 
 
-def op_types(model: ModelSource) -> List[tuple]:
-    """(operator name, numpy dtype name of its first input) for each op of subgraph 0."""
-    import tflite
-
-    buf = model_bytes(model)
-    m = tflite.Model.GetRootAsModel(buf, 0)
-    sg = m.Subgraphs(0)
-    type_names = {v: k for k, v in vars(tflite.TensorType).items() if not k.startswith("_")}
-    names = op_names(buf)
-    out = []
-    for i, name in enumerate(names):
-        op = sg.Operators(i)
-        t = sg.Tensors(op.Inputs(0)).Type()
-        out.append((name, type_names.get(t, str(t)).lower()))
-    return out
-
-
 def edge_inputs(spec: TensorSpec, n_random: int, seed: int) -> np.ndarray:
     """A batch of inputs for ``spec``: edge cases first, then ``n_random`` random ones.
 

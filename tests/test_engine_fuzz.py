@@ -1,9 +1,10 @@
 """Corrupt models never crash the native engine.
 
 Each fixture of tests/data/models/ is mutated with a fixed seed - truncated at many offsets,
-random bytes flipped, 4-byte-aligned int32 fields of the flatbuffer tables overwritten with
-hostile values (0, -1, INT32_MIN/MAX, the buffer length, small counts), plus zero-length and
-random garbage inputs - and every case must either load and run (any output) or raise
+random bytes flipped, 4-byte-aligned int32 words overwritten with hostile values (0, -1,
+INT32_MIN/MAX, the buffer length, small counts), the fields a bad model attacks best set to
+hostile values (tensor shapes, types, buffer and tensor indices, opcode indices, NaN/inf/0
+scales, out-of-range zero points, quantized dimensions), plus zero-length and random garbage - and every case must either load and run (any output) or raise
 :class:`edgert.errors.ModelError` (UnsupportedOperatorError is a subclass). Anything else - a
 different exception, a hang, a segfault - is a failure.
 
@@ -39,8 +40,93 @@ HOSTILE_INT32 = [0, 1, 2, 3, 4, 7, 8, 16, 255, 256, 65535, 0x7FFFFFFF, -1, -2, -
                  -0x80000000, 0x40000000, 0x10000]
 
 
+# int32 overwrites (fixture, byte offset, value) that once made the engine raise something
+# other than ModelError (struct.error, IndexError, OverflowError, TypeError from the reader and
+# the plan marshalling): always run first, whatever the time budget.
+REGRESSIONS = [
+    ("softmax_f32.tflite", 556, -2147483648), ("softmax_f32.tflite", 676, 65535),
+    ("softmax_f32.tflite", 536, 255), ("softmax_i8.tflite", 564, -1),
+    ("ops_mix_f32.tflite", 4336, 1577393087), ("ops_mix_fio_i8.tflite", 4908, 1392619077),
+    ("ops_mix_i8.tflite", 1968, -1521716221), ("ops_mix_i8.tflite", 1720, -631564081),
+    ("gmm_f32.tflite", 1564, 490959453), ("conv2d_pc_f32.tflite", 6252, 1563841047),
+    ("squeeze_f32.tflite", 404, 1693252006), ("dense_fio_i8.tflite", 2180, 689336221),
+]
+
+
 def fixtures() -> list:
     return sorted(glob.glob(os.path.join(MODELS, "*.tflite")))
+
+
+def field_positions(buf: bytes) -> list:
+    """(kind, absolute byte offset) of the flatbuffer fields a corrupt model attacks best:
+    tensor shape entries, types, buffer indices, quantization scales / zero points /
+    quantized dimension, operator input/output tensor indices and opcode indices."""
+    import tflite
+
+    out = []
+    m = tflite.Model.GetRootAsModel(buf, 0)
+
+    def field(tab, slot):
+        o = tab.Offset(slot)
+        return tab.Pos + o if o else None
+
+    def vec(tab, slot, kind, elem):
+        o = tab.Offset(slot)
+        if o:
+            start, n = tab.Vector(o), tab.VectorLen(o)
+            out.extend((kind, start + i * elem) for i in range(n))
+
+    for g in range(m.SubgraphsLength()):
+        sg = m.Subgraphs(g)
+        for i in range(sg.TensorsLength()):
+            t = sg.Tensors(i)
+            vec(t._tab, 4, "shape", 4)
+            for slot, kind in ((6, "type"), (8, "buffer")):
+                p = field(t._tab, slot)
+                if p is not None:
+                    out.append((kind, p))
+            q = t.Quantization()
+            if q is not None:
+                vec(q._tab, 8, "scale", 4)
+                vec(q._tab, 10, "zero_point", 8)
+                p = field(q._tab, 16)
+                if p is not None:
+                    out.append(("qdim", p))
+        for i in range(sg.OperatorsLength()):
+            op = sg.Operators(i)
+            vec(op._tab, 6, "tensor_index", 4)
+            vec(op._tab, 8, "tensor_index", 4)
+            p = field(op._tab, 4)
+            if p is not None:
+                out.append(("opcode_index", p))
+    return out
+
+
+def mutate_field(buf: bytes, kind: str, pos: int, rng) -> tuple:
+    """A hostile value for the field at `pos`: (description, mutated bytes)."""
+    b = bytearray(buf)
+    if kind == "shape":
+        val = int(rng.choice([-1, 0, -7, 2 ** 31 - 1, 1 << 16, 1 << 20, 3, 1000]))
+        b[pos:pos + 4] = np.int32(val).tobytes()
+    elif kind == "type":
+        val = int(rng.integers(0, 20))
+        b[pos] = val
+    elif kind in ("buffer", "opcode_index"):
+        val = int(rng.choice([1, 2, 5, 50, 2 ** 32 - 1, 2 ** 31]))
+        b[pos:pos + 4] = np.uint32(val).tobytes()
+    elif kind == "tensor_index":
+        val = int(rng.choice([-1, -2, 0, 1, 2, 3, 40, 2 ** 31 - 1]))
+        b[pos:pos + 4] = np.int32(val).tobytes()
+    elif kind == "scale":
+        val = float(rng.choice([np.nan, np.inf, -np.inf, 0.0, -1.0, 1e-30, 1e30, 1.0]))
+        b[pos:pos + 4] = np.float32(val).tobytes()
+    elif kind == "zero_point":
+        val = int(rng.choice([-129, 128, 255, -128, 127, 2 ** 40, -(2 ** 63)]))
+        b[pos:pos + 8] = np.int64(val).tobytes()
+    else:  # qdim
+        val = int(rng.choice([-1, 1, 3, 4, 100]))
+        b[pos:pos + 4] = np.int32(val).tobytes()
+    return f"{kind} := {val} at {pos}", bytes(b)
 
 
 def cases(seed: int):
@@ -48,6 +134,13 @@ def cases(seed: int):
     fixture truncations, byte flips and int32 overwrites, round-robin over the fixtures so a
     time-bounded run still touches every model."""
     rng = np.random.default_rng(seed)
+    for name, pos, val in REGRESSIONS:
+        path = os.path.join(MODELS, name)
+        if os.path.exists(path):
+            b = bytearray(open(path, "rb").read())
+            if pos + 4 <= len(b):
+                b[pos:pos + 4] = np.int32(val).tobytes()
+                yield f"{name} int32 {val} at {pos} (regression)", bytes(b)
     yield "empty", b""
     yield "identifier only", b"\x00\x00\x00\x00TFL3"
     yield "root offset past end", b"\xff\xff\xff\x7fTFL3" + bytes(8)
@@ -66,18 +159,23 @@ def cases(seed: int):
                          + list(rng.integers(0, n, 40))))
         ops += [("trunc", int(c)) for c in cut]
         ops += [("flip", int(k)) for k in range(150)]
-        ops += [("int32", int(k)) for k in range(250)]
+        ops += [("int32", int(k)) for k in range(200)]
+        fields = field_positions(buf)
+        ops += [("field", int(k)) for k in rng.integers(0, len(fields), 200)]
         rng.shuffle(ops)
-        per_model.append((name, buf, ops))
+        per_model.append((name, buf, ops, fields))
 
-    depth = max(len(ops) for _, _, ops in per_model)
+    depth = max(len(ops) for _, _, ops, _ in per_model)
     for i in range(depth):
-        for name, buf, ops in per_model:
+        for name, buf, ops, fields in per_model:
             if i >= len(ops):
                 continue
             kind, k = ops[i]
             if kind == "trunc":
                 yield f"{name} truncated to {k}", buf[:k]
+            elif kind == "field":
+                desc, mutated = mutate_field(buf, *fields[k], rng)
+                yield f"{name} {desc}", mutated
             elif kind == "flip":
                 b = bytearray(buf)
                 m = int(rng.integers(1, 9))
@@ -115,7 +213,7 @@ def run_case(buf: bytes) -> str:
     xs = [_zeros_for(i) for i in m.inputs]
     try:
         m.invoke(xs[0] if len(xs) == 1 else xs)
-        X = [np.stack([x[0]] * 3) for x in xs]
+        X = [np.zeros((3,) + x.shape[1:], x.dtype) for x in xs]
         m.invoke_batch(X[0] if len(X) == 1 else X)
     except ModelError:
         return "rejected at invoke"

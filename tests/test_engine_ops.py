@@ -289,3 +289,15 @@ def test_shrink_axis_slice_and_negative_stride():
     model = build_model(ts, [Op("STRIDED_SLICE", [0, 1, 2, 3], [4],
                                 ("StridedSliceOptions", {"ShrinkAxisMask": 2}))], [0], [4])
     _check(model, _inputs(rng, (1, 5, 6), "int8"), "int8")
+
+
+@pytest.mark.parametrize("dtype", ["int8", "float32"])
+def test_grouped_conv_2d(dtype):
+    """groups = in_depth / filter_in_depth = 2 (the generic int8 path: no packed weights)."""
+    rng = np.random.default_rng(21)
+    model = _conv_model(rng, dtype, 6, 5, 4, 6, 3, 3, (1, 1), (1, 1), 0, 0, False, groups=2)
+    try:
+        micro_run(model, [np.zeros((1, 6, 5, 4), np.int8 if dtype == "int8" else np.float32)])
+    except RuntimeError as exc:  # pragma: no cover - depends on the oracle's version
+        pytest.skip(f"the oracle does not run grouped convolutions: {exc}")
+    _check(model, _inputs(rng, (1, 6, 5, 4), dtype, 32), dtype)

@@ -49,9 +49,9 @@ LITERT_REF_BOUND_LSB: Dict[str, object] = {
     "softmax_i8.tflite": 0,
     "squeeze_i8.tflite": 0,
     "ops_mix_i8.tflite": None,
-    "op_fc_i8.tflite": 1,
-    **{f"op_{k}_i8.tflite": 0 for k in ("conv", "dwconv", "avgpool", "maxpool", "add", "mul",
-                                         "logistic", "tanh", "mean", "concat")},
+    # one-operator fixtures: FULLY_CONNECTED 1 LSB, every other kernel bit-identical
+    **{f: (1 if f.startswith("op_fc") else 0)
+       for f in (os.path.basename(p) for p in glob.glob(os.path.join(MODELS, "op_*_i8.tflite")))},
     # float output of an int8 network: bound in output LSB (output scale of the DEQUANTIZE)
     "dense_fio_i8.tflite": 13,
     "ops_mix_fio_i8.tflite": None,
@@ -145,6 +145,46 @@ FLOAT = [f for f in FIXTURES if not is_quantized(f)]
 def test_fixtures_present():
     assert len(QUANT) >= 7 and len(FLOAT) >= 6, FIXTURES
     assert set(LITERT_REF_BOUND_LSB) == set(QUANT), "every int8 fixture needs a documented bound"
+
+
+ENGINE_OPS = ["FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D",
+              "AVERAGE_POOL_2D", "RESHAPE", "SQUEEZE", "EXPAND_DIMS", "SOFTMAX", "LOGISTIC",
+              "TANH", "RELU", "RELU6", "ADD", "MUL", "MEAN", "PAD", "CONCATENATION",
+              "STRIDED_SLICE"]
+
+
+def _manifest() -> dict:
+    import json
+
+    with open(os.path.join(MODELS, "manifest.json")) as f:
+        return json.load(f)
+
+
+def test_manifest_matches_committed_fixtures():
+    """README/manifest describe exactly the committed bytes (regenerate both together)."""
+    import hashlib
+
+    files = _manifest()["files"]
+    on_disk = set(FIXTURES) | {"unsupported/" + os.path.basename(p) for p in
+                               glob.glob(os.path.join(MODELS, "unsupported", "*.tflite"))}
+    assert set(files) == on_disk
+    for name, d in files.items():
+        with open(_path(name), "rb") as f:
+            assert hashlib.sha256(f.read()).hexdigest() == d["sha256"], name
+
+
+def test_fixtures_cover_every_engine_operator_in_both_types():
+    seen = set()
+    for name, d in _manifest()["files"].items():
+        if name.startswith("unsupported/"):
+            continue
+        for op in d["ops"]:
+            seen.add((op["op"], op["in"], op["out"]))
+    missing = [(op, t) for op in ENGINE_OPS for t in ("int8", "float32") if (op, t, t) not in seen]
+    assert not missing, missing
+    for mixed in [("QUANTIZE", "float32", "int8"), ("QUANTIZE", "int8", "int8"),
+                  ("DEQUANTIZE", "int8", "float32")]:
+        assert mixed in seen, mixed
 
 
 @needs_engine

@@ -19,32 +19,33 @@ Regeneration is deterministic on one machine (seeds, single-threaded, determinis
 another CPU or TF build may give different weights, so the committed files are the fixtures
 and this script is their provenance.
 
-Fixtures:
+Fixtures (tests/data/models/README.md has the generated per-file operator table):
   dense_ei_*     Edge Impulse's default dense classifier: 33 -> Dense 20 relu -> Dense 10 relu
                  -> Dense 4 softmax (FULLY_CONNECTED, SOFTMAX).
+  dense_fio_i8   the same with float32 input/output (QUANTIZE/DEQUANTIZE around int8).
   conv1d_ei_*    Edge Impulse's 1-D conv classifier for MFE/MFCC-like features: 130 inputs
                  (10 frames x 13) -> Reshape (10, 13) -> Conv1D 8 k3 relu -> MaxPool1D 2 ->
                  Conv1D 16 k3 relu -> MaxPool1D 2 -> Flatten -> Dropout -> Dense 4 softmax
-                 (RESHAPE, EXPAND_DIMS, CONV_2D, MAX_POOL_2D, FULLY_CONNECTED, SOFTMAX).
+                 (RESHAPE, CONV_2D, MAX_POOL_2D, FULLY_CONNECTED, SOFTMAX at batch 1).
   conv2d_pc_*    a small image net: Conv2D + DepthwiseConv2D + residual ADD + AveragePooling2D
-                 + strided VALID Conv2D relu6 + depthwise multiplier 2 + MaxPool2D + global
-                 average pooling (MEAN) + Dense softmax; int8 conv weights are per-channel.
+                 + strided VALID Conv2D relu6 + PAD + depthwise multiplier 2 + MaxPool2D +
+                 global average pooling (MEAN) + Dense softmax; int8 conv weights per-channel.
   gmm_f32        a float diagonal-GMM-style scorer: ADD, MUL, CONCATENATION, FULLY_CONNECTED,
-                 PAD, STRIDED_SLICE, TANH, LOGISTIC, MEAN, RESHAPE.
-  ops_mix_*      a graph that exercises the remaining operators: STRIDED_SLICE, MUL, TANH,
-                 LOGISTIC, CONCATENATION, standalone RELU / RELU6, PAD, SQUEEZE, EXPAND_DIMS,
-                 MAX_POOL_2D, ADD with broadcasting, MEAN.
-  ops_mix_fio_i8 the same graph quantized with float32 input/output: QUANTIZE at the input,
-                 DEQUANTIZE at the output, int8 inside.
-  dense_fio_i8   the dense classifier with float32 input/output (QUANTIZE/DEQUANTIZE).
-  softmax_*      a lone SOFTMAX over 10 logits (measures the Micro/desktop int8 difference).
-  op_*_i8        one int8 operator each (FULLY_CONNECTED+relu, CONV_2D stride 2 SAME,
-                 DEPTHWISE_CONV_2D multiplier 2 VALID, AVERAGE_POOL_2D 3x3/2 SAME, MAX_POOL_2D,
-                 broadcast ADD, MUL, LOGISTIC, TANH, MEAN, CONCATENATION with a
-                 requantizing QUANTIZE, STRIDED_SLICE, TANH): they say which kernel is wrong when a mixed model disagrees.
+                 PAD, STRIDED_SLICE, TANH, LOGISTIC, MEAN.
+  ops_mix_*      the remaining operators: STRIDED_SLICE, MUL, TANH, LOGISTIC, CONCATENATION,
+                 standalone RELU / RELU6, EXPAND_DIMS, PAD, MAX_POOL_2D, broadcast ADD, MEAN.
+  ops_mix_fio_i8 the same graph with float32 input/output.
+  softmax_*      a lone SOFTMAX over 10 logits (the Micro/desktop int8 SOFTMAX question).
+  squeeze_*      SQUEEZE + RELU, hand-built with FlatModel (the converter turns every static
+                 SQUEEZE into RESHAPE).
+  op_*_{i8,f32}  one operator each, in int8 and float32 (FC, 3-D FC, CONV_2D SAME / dilated /
+                 VALID strided, DEPTHWISE_CONV_2D VALID / dilated, pools SAME / VALID, ADD of a
+                 constant / of two tensors, MUL plain / broadcast, LOGISTIC, TANH, MEAN two
+                 ways, PAD, STRIDED_SLICE with negative strides, CONCATENATION on two axes,
+                 wide SOFTMAX): they say which kernel is wrong when a mixed model disagrees.
+  op_fc_pc_i8    FULLY_CONNECTED with per-channel int8 weights, hand-built (TF 2.15 writes
+                 per-tensor dense weights only).
   unsupported/sub_f32  SUB (not an engine operator): for the unsupported-operator paths.
-  squeeze_*      SQUEEZE + RELU, hand-built with the flatbuffers builder (the converter turns
-                 every static SQUEEZE into RESHAPE).
 """
 from __future__ import annotations
 
@@ -299,6 +300,9 @@ def single_ops():
     dw_w, dw_b = w(3, 3, 3, 2), w(6, s=0.2)
     add_c = w(1, 1, 6, 3)
     mul_c = w(1, 20, s=1.0)
+    conv_w2 = w(3, 3, 2, 5)
+    conv_w3 = w(3, 2, 2, 5)
+    mul_c3 = w(1, 1, 1, 3, s=1.0)
     specs = [
         ("op_fc_i8", [1, 20], lambda x: tf.nn.relu(tf.matmul(x, fc_w) + fc_b)),
         ("op_conv_i8", [1, 7, 6, 3],
@@ -315,6 +319,28 @@ def single_ops():
         ("op_tanh_i8", [1, 20], lambda x: tf.tanh(x)),
         ("op_mean_i8", [1, 4, 6, 3], lambda x: tf.reduce_mean(x, axis=[1, 2])),
         ("op_concat_i8", [1, 20], lambda x: tf.concat([x[:, :8], tf.tanh(x[:, 8:])], axis=1)),
+        # options and layouts the first set leaves out
+        ("op_conv_dil_i8", [1, 9, 8, 2],
+         lambda x: tf.nn.relu(tf.nn.conv2d(x, conv_w2, strides=1, padding="SAME",
+                                           dilations=2) + conv_b)),
+        ("op_dwconv_dil_i8", [1, 9, 8, 3],
+         lambda x: tf.nn.depthwise_conv2d(x, dw_w, strides=[1, 1, 1, 1], padding="SAME",
+                                          dilations=[2, 2]) + dw_b),
+        ("op_conv_valid_i8", [1, 9, 8, 2],
+         lambda x: tf.nn.relu6(tf.nn.conv2d(x, conv_w3, strides=[1, 2, 3, 1],
+                                            padding="VALID") + conv_b)),
+        ("op_slice_i8", [1, 6, 20],
+         lambda x: tf.concat([x[:, 1:-1:2, 3:18:3], x[:, -2:, ::-4]], axis=1)),
+        ("op_fc3d_i8", [1, 4, 20], lambda x: tf.matmul(x, fc_w) + fc_b),
+        ("op_add2_i8", [1, 20], lambda x: tf.nn.relu(x[:, :10] + x[:, 10:] * 0.5)),
+        ("op_mul_bcast_i8", [1, 4, 6, 3], lambda x: x * mul_c3 * x[:, :1, :, :]),
+        ("op_mean_axis_i8", [1, 4, 6, 3], lambda x: tf.reduce_mean(x, axis=-1)),
+        ("op_avgpool_valid_i8", [1, 7, 6, 3],
+         lambda x: tf.nn.avg_pool2d(x, ksize=[2, 3], strides=[1, 2], padding="VALID")),
+        ("op_pad_i8", [1, 4, 6, 3], lambda x: tf.pad(x, [[0, 0], [2, 0], [1, 3], [0, 1]])),
+        ("op_concat_axis_i8", [1, 4, 6, 3],
+         lambda x: tf.concat([x, tf.sigmoid(x[:, :2])], axis=1)),
+        ("op_softmax_wide_i8", [1, 3, 40], lambda x: tf.nn.softmax(x * 3.0)),
     ]
     out = []
     for name, shape, fn in specs:
@@ -336,112 +362,205 @@ class SubOnly(tf.Module):
         return tf.nn.relu(x - self.c)
 
 
+class FlatModel:
+    """A minimal one-subgraph TFLite flatbuffer writer on the builders of the `tflite` schema
+    package, for the fixtures TF's converter cannot produce. Declare tensors and operators,
+    then :meth:`finish` serializes everything children-first as flatbuffers require."""
+
+    def __init__(self):
+        self.tensors: list = []   # (name, shape, type, buffer index, quant or None)
+        self.buffers: list = [b""]
+        self.ops: list = []       # (opcode index, inputs, outputs, options type, options fn)
+        self.codes: list = []     # builtin operator codes
+
+    def tensor(self, name, shape, ttype, data=None, scale=None, zero_point=None, qdim=0) -> int:
+        buf = 0
+        if data is not None:
+            self.buffers.append(np.ascontiguousarray(data).tobytes())
+            buf = len(self.buffers) - 1
+        quant = None
+        if scale is not None:
+            quant = (np.atleast_1d(np.asarray(scale, np.float32)),
+                     np.atleast_1d(np.asarray(zero_point, np.int64)), qdim)
+        self.tensors.append((name, list(shape), ttype, buf, quant))
+        return len(self.tensors) - 1
+
+    def op(self, code, inputs, outputs, options_type=0, options=None) -> None:
+        if code not in self.codes:
+            self.codes.append(code)
+        self.ops.append((self.codes.index(code), list(inputs), list(outputs), options_type,
+                         options))
+
+    def finish(self, inputs, outputs, description: str) -> bytes:
+        import flatbuffers
+        import tflite as T
+
+        b = flatbuffers.Builder(4096)
+
+        def ivec(start, vals):
+            start(b, len(vals))
+            for v in reversed(vals):
+                b.PrependInt32(int(v))
+            return b.EndVector()
+
+        def table_vec(start, items):
+            start(b, len(items))
+            for it in reversed(items):
+                b.PrependUOffsetTRelative(it)
+            return b.EndVector()
+
+        buffers = []
+        for data in self.buffers:
+            vec = None
+            if data:
+                b.StartVector(1, len(data), 16)
+                b.head = b.head - len(data)
+                b.Bytes[b.head:b.head + len(data)] = data
+                vec = b.EndVector()
+            T.BufferStart(b)
+            if vec is not None:
+                T.BufferAddData(b, vec)
+            buffers.append(T.BufferEnd(b))
+        tensors = []
+        for name, shape, ttype, buf, quant in self.tensors:
+            nm = b.CreateString(name)
+            sh = ivec(T.TensorStartShapeVector, shape)
+            q = None
+            if quant is not None:
+                scales, zps, qdim = quant
+                T.QuantizationParametersStartScaleVector(b, len(scales))
+                for v in reversed(scales):
+                    b.PrependFloat32(float(v))
+                sc = b.EndVector()
+                T.QuantizationParametersStartZeroPointVector(b, len(zps))
+                for v in reversed(zps):
+                    b.PrependInt64(int(v))
+                zp = b.EndVector()
+                T.QuantizationParametersStart(b)
+                T.QuantizationParametersAddScale(b, sc)
+                T.QuantizationParametersAddZeroPoint(b, zp)
+                T.QuantizationParametersAddQuantizedDimension(b, qdim)
+                q = T.QuantizationParametersEnd(b)
+            T.TensorStart(b)
+            T.TensorAddShape(b, sh)
+            T.TensorAddType(b, ttype)
+            T.TensorAddBuffer(b, buf)
+            T.TensorAddName(b, nm)
+            if q is not None:
+                T.TensorAddQuantization(b, q)
+            tensors.append(T.TensorEnd(b))
+        ops = []
+        for opcode, ins, outs, opt_type, opt_fn in self.ops:
+            opts = opt_fn(b) if opt_fn is not None else None
+            iv = ivec(T.OperatorStartInputsVector, ins)
+            ov = ivec(T.OperatorStartOutputsVector, outs)
+            T.OperatorStart(b)
+            T.OperatorAddOpcodeIndex(b, opcode)
+            T.OperatorAddInputs(b, iv)
+            T.OperatorAddOutputs(b, ov)
+            if opts is not None:
+                T.OperatorAddBuiltinOptionsType(b, opt_type)
+                T.OperatorAddBuiltinOptions(b, opts)
+            ops.append(T.OperatorEnd(b))
+        tv = table_vec(T.SubGraphStartTensorsVector, tensors)
+        opv = table_vec(T.SubGraphStartOperatorsVector, ops)
+        inv = ivec(T.SubGraphStartInputsVector, inputs)
+        outv = ivec(T.SubGraphStartOutputsVector, outputs)
+        sgname = b.CreateString("main")
+        T.SubGraphStart(b)
+        T.SubGraphAddTensors(b, tv)
+        T.SubGraphAddOperators(b, opv)
+        T.SubGraphAddInputs(b, inv)
+        T.SubGraphAddOutputs(b, outv)
+        T.SubGraphAddName(b, sgname)
+        sg = T.SubGraphEnd(b)
+        codes = []
+        for code in self.codes:
+            T.OperatorCodeStart(b)
+            T.OperatorCodeAddDeprecatedBuiltinCode(b, min(code, 127))
+            T.OperatorCodeAddBuiltinCode(b, code)
+            T.OperatorCodeAddVersion(b, 1)
+            codes.append(T.OperatorCodeEnd(b))
+        cv = table_vec(T.ModelStartOperatorCodesVector, codes)
+        sgv = table_vec(T.ModelStartSubgraphsVector, [sg])
+        bv = table_vec(T.ModelStartBuffersVector, buffers)
+        desc = b.CreateString(description)
+        T.ModelStart(b)
+        T.ModelAddVersion(b, 3)
+        T.ModelAddOperatorCodes(b, cv)
+        T.ModelAddSubgraphs(b, sgv)
+        T.ModelAddDescription(b, desc)
+        T.ModelAddBuffers(b, bv)
+        b.Finish(T.ModelEnd(b), file_identifier=b"TFL3")
+        return bytes(b.Output())
+
+
 def squeeze_model(int8: bool) -> bytes:
-    """SQUEEZE fixture, written directly with the flatbuffers builder of the `tflite` schema
-    package: TF's converter rewrites every SQUEEZE with static shapes into RESHAPE (it keeps
-    SQUEEZE only with two or more unknown dimensions), so no converted model contains one.
+    """SQUEEZE fixture, hand-built: TF's converter rewrites every SQUEEZE with static shapes
+    into RESHAPE (it keeps SQUEEZE only with two or more unknown dimensions), so no converted
+    model contains one.
 
     x (1, 1, 8, 1) -> SQUEEZE(squeeze_dims=[1, 3]) -> (1, 8) -> RELU -> y (1, 8). int8: one
     quantization (scale 0.05, zero point 3) for all three tensors, as the converter gives
     shape-only ops.
     """
-    import flatbuffers
     import tflite as T
 
-    b = flatbuffers.Builder(1024)
+    fm = FlatModel()
     ttype = T.TensorType.INT8 if int8 else T.TensorType.FLOAT32
+    q = dict(scale=0.05, zero_point=3) if int8 else {}
+    x = fm.tensor("x", [1, 1, 8, 1], ttype, **q)
+    sq = fm.tensor("squeezed", [1, 8], ttype, **q)
+    y = fm.tensor("y", [1, 8], ttype, **q)
 
-    def ivec(start, vals):
-        start(b, len(vals))
-        for v in reversed(vals):
+    def squeeze_opts(b):
+        T.SqueezeOptionsStartSqueezeDimsVector(b, 2)
+        for v in (3, 1):
             b.PrependInt32(v)
-        return b.EndVector()
+        dims = b.EndVector()
+        T.SqueezeOptionsStart(b)
+        T.SqueezeOptionsAddSqueezeDims(b, dims)
+        return T.SqueezeOptionsEnd(b)
 
-    def tensor(name, shape):
-        nm = b.CreateString(name)
-        sh = ivec(T.TensorStartShapeVector, shape)
-        q = None
-        if int8:
-            T.QuantizationParametersStartScaleVector(b, 1)
-            b.PrependFloat32(0.05)
-            sc = b.EndVector()
-            T.QuantizationParametersStartZeroPointVector(b, 1)
-            b.PrependInt64(3)
-            zp = b.EndVector()
-            T.QuantizationParametersStart(b)
-            T.QuantizationParametersAddScale(b, sc)
-            T.QuantizationParametersAddZeroPoint(b, zp)
-            q = T.QuantizationParametersEnd(b)
-        T.TensorStart(b)
-        T.TensorAddShape(b, sh)
-        T.TensorAddType(b, ttype)
-        T.TensorAddBuffer(b, 0)
-        T.TensorAddName(b, nm)
-        if q is not None:
-            T.TensorAddQuantization(b, q)
-        return T.TensorEnd(b)
+    fm.op(T.BuiltinOperator.SQUEEZE, [x], [sq], T.BuiltinOptions.SqueezeOptions, squeeze_opts)
+    fm.op(T.BuiltinOperator.RELU, [sq], [y])
+    return fm.finish([x], [y], "edgert SQUEEZE fixture (hand-built)")
 
-    tensors = [tensor("x", [1, 1, 8, 1]), tensor("squeezed", [1, 8]), tensor("y", [1, 8])]
-    dims = ivec(T.SqueezeOptionsStartSqueezeDimsVector, [1, 3])
-    T.SqueezeOptionsStart(b)
-    T.SqueezeOptionsAddSqueezeDims(b, dims)
-    sq_opts = T.SqueezeOptionsEnd(b)
 
-    def operator(opcode, ins, outs, opt_type=0, opts=None):
-        iv = ivec(T.OperatorStartInputsVector, ins)
-        ov = ivec(T.OperatorStartOutputsVector, outs)
-        T.OperatorStart(b)
-        T.OperatorAddOpcodeIndex(b, opcode)
-        T.OperatorAddInputs(b, iv)
-        T.OperatorAddOutputs(b, ov)
-        if opts is not None:
-            T.OperatorAddBuiltinOptionsType(b, opt_type)
-            T.OperatorAddBuiltinOptions(b, opts)
-        return T.OperatorEnd(b)
+def fc_per_channel_model() -> bytes:
+    """int8 FULLY_CONNECTED with per-channel weight scales (one per output row), hand-built:
+    TF 2.15's converter only writes per-tensor dense weights, newer converters and other
+    toolchains write per-channel ones, and the requantization differs (the multiplier of each
+    row is s_in * s_w[o] / s_out in double).
 
-    ops = [operator(0, [0], [1], T.BuiltinOptions.SqueezeOptions, sq_opts),
-           operator(1, [1], [2])]
+    x (1, 24) int8 (scale 0.05, zp -3) -> FC 7 outputs, weights (7, 24) int8 zp 0 with scales
+    spread over a decade, int32 bias (scale s_in * s_w[o]) -> y (1, 7) (scale 0.09, zp 4), no
+    fused activation.
+    """
+    import tflite as T
 
-    def table_vec(start, items):
-        start(b, len(items))
-        for it in reversed(items):
-            b.PrependUOffsetTRelative(it)
-        return b.EndVector()
+    rng = np.random.default_rng(SEED + 8)
+    fm = FlatModel()
+    s_in, zp_in, s_out, zp_out = 0.05, -3, 0.09, 4
+    w_scales = np.geomspace(0.002, 0.02, 7).astype(np.float32)
+    w = rng.integers(-127, 128, size=(7, 24)).astype(np.int8)
+    bias = rng.integers(-4000, 4000, size=7).astype(np.int32)
+    x = fm.tensor("x", [1, 24], T.TensorType.INT8, scale=s_in, zero_point=zp_in)
+    wt = fm.tensor("w", [7, 24], T.TensorType.INT8, data=w, scale=w_scales,
+                   zero_point=np.zeros(7, np.int64), qdim=0)
+    bt = fm.tensor("b", [7], T.TensorType.INT32, data=bias,
+                   scale=(np.float32(s_in) * w_scales).astype(np.float32),
+                   zero_point=np.zeros(7, np.int64), qdim=0)
+    y = fm.tensor("y", [1, 7], T.TensorType.INT8, scale=s_out, zero_point=zp_out)
 
-    tv = table_vec(T.SubGraphStartTensorsVector, tensors)
-    opv = table_vec(T.SubGraphStartOperatorsVector, ops)
-    inv = ivec(T.SubGraphStartInputsVector, [0])
-    outv = ivec(T.SubGraphStartOutputsVector, [2])
-    sgname = b.CreateString("main")
-    T.SubGraphStart(b)
-    T.SubGraphAddTensors(b, tv)
-    T.SubGraphAddOperators(b, opv)
-    T.SubGraphAddInputs(b, inv)
-    T.SubGraphAddOutputs(b, outv)
-    T.SubGraphAddName(b, sgname)
-    sg = T.SubGraphEnd(b)
+    def fc_opts(b):
+        T.FullyConnectedOptionsStart(b)
+        T.FullyConnectedOptionsAddFusedActivationFunction(b, T.ActivationFunctionType.NONE)
+        return T.FullyConnectedOptionsEnd(b)
 
-    codes = []
-    for code in (T.BuiltinOperator.SQUEEZE, T.BuiltinOperator.RELU):
-        T.OperatorCodeStart(b)
-        T.OperatorCodeAddDeprecatedBuiltinCode(b, code)
-        T.OperatorCodeAddBuiltinCode(b, code)
-        T.OperatorCodeAddVersion(b, 1)
-        codes.append(T.OperatorCodeEnd(b))
-    cv = table_vec(T.ModelStartOperatorCodesVector, codes)
-    sgv = table_vec(T.ModelStartSubgraphsVector, [sg])
-    T.BufferStart(b)
-    empty = T.BufferEnd(b)
-    bv = table_vec(T.ModelStartBuffersVector, [empty])
-    desc = b.CreateString("edgert SQUEEZE fixture (hand-built)")
-    T.ModelStart(b)
-    T.ModelAddVersion(b, 3)
-    T.ModelAddOperatorCodes(b, cv)
-    T.ModelAddSubgraphs(b, sgv)
-    T.ModelAddDescription(b, desc)
-    T.ModelAddBuffers(b, bv)
-    b.Finish(T.ModelEnd(b), file_identifier=b"TFL3")
-    return bytes(b.Output())
+    fm.op(T.BuiltinOperator.FULLY_CONNECTED, [x, wt, bt], [y],
+          T.BuiltinOptions.FullyConnectedOptions, fc_opts)
+    return fm.finish([x], [y], "edgert per-channel FULLY_CONNECTED fixture (hand-built)")
 
 
 # ----------------------------------------------------------------------- conversion ----
@@ -516,6 +635,17 @@ def describe(buf: bytes) -> dict:
     }
 
 
+def compact_json(obj) -> str:
+    """Indented JSON with each operator / tensor record and number list on one line."""
+    import re
+
+    text = json.dumps(obj, indent=1)
+    text = re.sub(r"\[([\s\d,.eE+-]+)\]",
+                  lambda m: "[" + ", ".join(v.strip() for v in m.group(1).split(",")) + "]", text)
+    return re.sub(r"\{\s+(\"(?:op|shape)\": [^{}]+?)\s+\}",
+                  lambda m: "{" + " ".join(m.group(1).split()) + "}", text)
+
+
 def write_readme_section(out_dir: str, manifest: dict) -> None:
     path = os.path.join(out_dir, "README.md")
     begin, end = "<!-- GENERATED BEGIN -->", "<!-- GENERATED END -->"
@@ -574,9 +704,11 @@ def main() -> int:
     outputs["softmax_i8.tflite"] = to_int8(mod, X)
     outputs["squeeze_f32.tflite"] = squeeze_model(int8=False)
     outputs["squeeze_i8.tflite"] = squeeze_model(int8=True)
+    outputs["op_fc_pc_i8.tflite"] = fc_per_channel_model()
 
     for name, mod, X in single_ops():
         outputs[f"{name}.tflite"] = to_int8(mod, X)
+        outputs[f"{name[:-3]}_f32.tflite"] = to_float(mod)
     os.makedirs(os.path.join(args.out, "unsupported"), exist_ok=True)
     outputs["unsupported/sub_f32.tflite"] = to_float(SubOnly())
 
@@ -590,8 +722,7 @@ def main() -> int:
         print(f"{name:24s} {len(buf):6d} B  "
               + " ".join(sorted({o['op'] for o in d['ops']})), file=sys.stderr)
     with open(os.path.join(args.out, "manifest.json"), "w") as f:
-        json.dump(manifest, f, indent=1)
-        f.write("\n")
+        f.write(compact_json(manifest) + "\n")
     write_readme_section(args.out, manifest)
     return 0
 

@@ -253,8 +253,50 @@ static void test_float_fc(void)
     CHECK_NEAR(y[1], -5.0, 0);                    /* -1 - 1 + 2 - 10 = -10, clamped */
 }
 
+/* Random int8 FULLY_CONNECTED layers: the packed/SIMD path (n_in 6) must give exactly the
+ * bytes of the plain int8 path (n_in 5), with per-tensor (common shift: vector requant) and
+ * per-channel multipliers, left and right shifts, any input offset. */
+static void test_fc_packed_equals_plain(void)
+{
+    enum { U = 13, D = 37, G = (U + 3) / 4, P = (D + 1) / 2 };
+    static int8_t w[U * D];
+    static int16_t wp[G * P * 8];
+    static int32_t bias[U], mult[U], shift[U];
+    static int8_t x[D], y1[U], y2[U];
+    edgert_op op;
+    eg_call c;
+    int trial, o, d, bad = 0;
+    for (trial = 0; trial < 400; trial++) {
+        const int per_channel = trial & 1;
+        const int32_t common_shift = -(int32_t)(rnd() % 12) + (trial % 7 == 0 ? 2 : 0);
+        memset(wp, 0, sizeof wp);
+        for (o = 0; o < U; o++) {
+            for (d = 0; d < D; d++) {
+                w[o * D + d] = (int8_t)rnd();
+                wp[((o / 4) * P + d / 2) * 8 + (o % 4) * 2 + d % 2] = w[o * D + d];
+            }
+            bias[o] = (int32_t)(rnd() % 200001) - 100000;
+            mult[o] = (int32_t)((1u << 30) + rnd() % (1u << 30));
+            shift[o] = per_channel ? -(int32_t)(rnd() % 12) : common_shift;
+        }
+        for (d = 0; d < D; d++) x[d] = (int8_t)rnd();
+        memset(&op, 0, sizeof op);
+        op.type = EDGERT_OP_FULLY_CONNECTED; op.dtype = EDGERT_DTYPE_INT8;
+        op.p.fc.rows = 1; op.p.fc.depth = D; op.p.fc.units = U;
+        op.p.fc.a.out_offset = (int32_t)(rnd() % 41) - 20;
+        op.p.fc.a.act_min = trial % 3 ? -128 : -20; op.p.fc.a.act_max = trial % 5 ? 127 : 90;
+        memset(&c, 0, sizeof c);
+        c.op = &op; c.in[0] = x; c.in[1] = w; c.in[2] = bias; c.in[3] = mult; c.in[4] = shift; c.in[5] = wp;
+        op.n_in = 5; c.out = y1; eg_fc_run(&c);
+        op.n_in = 6; c.out = y2; eg_fc_run(&c);
+        bad += memcmp(y1, y2, U) != 0;
+    }
+    CHECK_EQ_INT(bad, 0);
+}
+
 int main(void)
 {
+    test_fc_packed_equals_plain();
     test_fixed_point_identities();
     test_gemmlowp_functions();
     test_hand_built_plan();

@@ -1,14 +1,32 @@
-"""edgert.engine: runs TFLite models.
+"""edgert.engine: runs TFLite models, natively in C or through a TFLite interpreter.
 
-``load_model(path_or_bytes, backend="auto")`` returns a model with ``inputs``/``outputs``
-(:class:`TensorInfo`), ``arena_bytes``, ``invoke(x)`` and ``invoke_batch(X)``:
+    from edgert.engine import load_model, quantize, dequantize
+    m = load_model("model.tflite", backend="auto")        # "native" | "tflite" | "auto"
+    m.backend                  # "native" or "tflite"
+    m.inputs, m.outputs        # [TensorInfo(name, shape, dtype, scale, zero_point)]
+    m.arena_bytes              # activation memory of one invoke (native; 0 for "tflite")
+    y = m.invoke(x)            # one input of the input tensor's shape (batch dim 1 optional)
+    Y = m.invoke_batch(X)      # X: (N, *shape[1:]) -> (N, *output_shape[1:]), ONE C call
+    q = quantize(features, m.inputs[0].scale, m.inputs[0].zero_point)   # float -> int8
 
-- ``"native"``: edgert's own C kernels from a compiled plan (int8 bit-exact with TFLite Micro,
-  float32), batched in one C call; raises :class:`~edgert.errors.UnsupportedOperatorError`
-  naming the first operator it cannot run;
-- ``"tflite"``: the installed TFLite interpreter (ai-edge-litert or tflite-runtime);
-- ``"auto"``: native when every operator is supported, else the interpreter (with a logged
-  warning naming the operator).
+Backends:
+- ``"native"``: the model is parsed (``tflite`` schema package, every offset/size validated:
+  corrupt or truncated files raise ModelError) and compiled into a *plan*
+  (:mod:`.compiler`): op records with every quantization parameter precomputed, weights in one
+  constant blob, activations in one arena placed by lifetime. The C core (csrc/engine*.c,
+  csrc/kernel_*.c) validates the plan and runs it; ``invoke_batch`` runs all windows in one
+  call, releasing the GIL, each thread with its own arena. int8 is bit-exact with the
+  TFLite Micro interpreter (``tflite-micro``; int8 SOFTMAX/LOGISTIC/TANH/MEAN/RELU6 follow
+  Micro, not desktop TFLite), float32 follows the reference kernels' summation order. An
+  operator or type it does not implement raises UnsupportedOperatorError naming it.
+- ``"tflite"``: ai-edge-litert's (else tflite-runtime's) Interpreter with its reference
+  kernels; ``invoke_batch`` is a per-item loop. Its int8 SOFTMAX is desktop TFLite's (a float
+  table), a few 1/256 off Micro's.
+- ``"auto"``: native when every operator is supported, else the interpreter with a logged
+  warning naming the operator.
+
+:mod:`.export` writes a compiled plan as C99 source for a microcontroller build of the same
+C core; :mod:`.builder` writes small .tflite files (tests, fixtures).
 """
 from __future__ import annotations
 
@@ -66,4 +84,4 @@ def load_model(path_or_bytes: Union[str, os.PathLike, bytes, bytearray, memoryvi
 
 
 __all__ = ["load_model", "TensorInfo", "quantize", "dequantize", "read_graph", "compile_graph",
-           "Graph", "Plan", "BACKENDS"]
+           "Graph", "Plan", "BACKENDS", "ModelBase"]

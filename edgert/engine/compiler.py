@@ -33,6 +33,7 @@ MAX_OP_INPUTS = 8
 WIDE_MAX = 512   # csrc/engine_internal.h EG_WIDE_MAX: packed int16 weights are used up to this depth
 MAX_IO = 8
 ALIGN = 16
+MAX_TENSOR_BYTES = (1 << 31) - 1
 
 _DT_OF_TYPE = {tflite.TensorType.FLOAT32: DT_FLOAT32, tflite.TensorType.INT8: DT_INT8,
                tflite.TensorType.INT32: DT_INT32}
@@ -101,6 +102,8 @@ def _dims4(shape: tuple[int, ...], where: str) -> tuple[int, int, int, int]:
     d = (1,) * (4 - len(shape)) + tuple(int(x) for x in shape)
     if any(x <= 0 for x in d):
         raise UnsupportedOperatorError(f"{where}: empty tensor shape {shape}")
+    if d[0] * d[1] * d[2] * d[3] * 4 > MAX_TENSOR_BYTES:
+        raise ModelError(f"{where}: tensor shape {shape} is too large")
     return d  # type: ignore[return-value]
 
 
@@ -281,6 +284,8 @@ class _Compiler:
                 if bias_f.size != units:
                     raise ModelError(f"{op.where()}: bias of {bias_f.size} values for {units} units")
             ins = [self.tensor(x, op), self.tensor(w, op), self.const(bias_f, DT_FLOAT32, f"{wt.name}/bias")]
+            if self.wide_weights:
+                ins.append(self.const(transpose_weights(W), DT_FLOAT32, f"{wt.name}/transposed"))
             params["a"] = self.act(op, dt, out, fused)
         self.emit(op, "FULLY_CONNECTED", dt, ins, out, {"fc": params})
 
@@ -357,6 +362,10 @@ class _Compiler:
                 if bias_f.size != oc:
                     raise ModelError(f"{op.where()}: bias of {bias_f.size} values for {oc} channels")
             ins = [self.tensor(x, op), self.tensor(w, op), self.const(bias_f, DT_FLOAT32, f"{wt.name}/bias")]
+            K = kh * kw * W.shape[3]
+            if self.wide_weights and not depthwise and W.shape[3] == xs[3] and K <= WIDE_MAX:
+                ins.append(self.const(transpose_weights(W.reshape(oc, K)), DT_FLOAT32,
+                                      f"{wt.name}/transposed"))
             params["a"] = self.act(op, dt, out, fused)
         self.emit(op, "DEPTHWISE_CONV_2D" if depthwise else "CONV_2D", dt, ins, out, {"conv": params})
 
@@ -724,7 +733,14 @@ class _Compiler:
                 raise ModelError(f"model input '{self.gt(gi).name}' has constant data")
             self.tensor(gi)
         for op in g.ops:
-            getattr(self, op.name.lower())(op)
+            try:
+                getattr(self, op.name.lower())(op)
+            except (ModelError, UnsupportedOperatorError):
+                raise
+            except (IndexError, ValueError, TypeError, KeyError, OverflowError, ZeroDivisionError) as exc:
+                # a corrupt model whose tensors do not fit the operator (e.g. a scalar weight)
+                raise ModelError(f"{op.where()}: inconsistent tensors or options "
+                                 f"({type(exc).__name__}: {exc})") from exc
         for gi in g.outputs:
             if gi not in self.map or self.tensors[self.map[gi]].space != SPACE_ARENA:
                 if gi in g.inputs:
@@ -810,6 +826,15 @@ def pack_fc_weights(W: np.ndarray) -> np.ndarray:
     Wp[:units, :depth] = W
     # [g, j, k, t] -> [g, k, j, t]
     return np.ascontiguousarray(Wp.reshape(groups, 4, pairs, 2).transpose(0, 2, 1, 3)).reshape(-1, 8)
+
+
+def transpose_weights(W: np.ndarray) -> np.ndarray:
+    """float32 weights [units, depth] -> [depth, units rounded up to 8] (zero columns), the
+    layout of eg_matvec_f32_transposed in csrc/kernel_fc.c."""
+    units, depth = W.shape
+    out = np.zeros((depth, (units + 7) // 8 * 8), dtype=np.float32)
+    out[:, :units] = W.T
+    return out
 
 
 def softmax_exp_lut(params: dict) -> np.ndarray:

@@ -77,14 +77,16 @@ class ModelBase:
                              f"{arr.dtype}{hint}")
 
     def _single_inputs(self, x: Any) -> list[np.ndarray]:
+        """Inputs of one invoke, each of shape (1, *item_shape) (may be non-contiguous views)."""
         out = []
         for k, (xi, info) in enumerate(zip(self._as_list(x), self.inputs)):
-            arr = np.asarray(xi)
-            self._check_dtype(arr, info, k)
-            if arr.shape != tuple(info.shape) and arr.shape != info.item_shape:
+            arr = xi if isinstance(xi, np.ndarray) else np.asarray(xi)
+            if arr.dtype != info.dtype:
+                self._check_dtype(arr, info, k)
+            if arr.shape != info.shape and arr.shape != info.item_shape:
                 raise InputError(f"model input {k} '{info.name}' expects shape {info.shape}"
                                  f" (or {info.item_shape}), got {arr.shape}")
-            out.append(np.ascontiguousarray(arr).reshape((1,) + info.item_shape))
+            out.append(arr.reshape((1,) + info.item_shape))
         return out
 
     def _batch_inputs(self, X: Any) -> list[np.ndarray]:

@@ -3,11 +3,13 @@ calls into ``edgert_engine_invoke`` / ``edgert_engine_invoke_batch``."""
 from __future__ import annotations
 
 import threading
+from types import SimpleNamespace
 from typing import Any, Sequence
 
 import numpy as np
 
 from .._ffi import check, ffi, lib
+from ..errors import ModelError
 from .compiler import Plan
 from .model import ModelBase, TensorInfo
 
@@ -28,6 +30,13 @@ class CPlan:
     """The C view of a plan (owns every cffi allocation it points to)."""
 
     def __init__(self, plan: Plan):
+        try:
+            self._build(plan)
+        except (OverflowError, TypeError) as exc:   # a value that does not fit its C field
+            raise ModelError(f"the model has a parameter out of the native engine's range ({exc})") from exc
+        check(lib.edgert_engine_check(self.c, self.consts_ptr, self.consts.size), "checking the compiled plan")
+
+    def _build(self, plan: Plan) -> None:
         self.plan = plan
         self.tensors = ffi.new("edgert_tensor[]", len(plan.tensors))
         for i, t in enumerate(plan.tensors):
@@ -55,7 +64,6 @@ class CPlan:
         p.arena_bytes, p.consts_bytes = plan.arena_bytes, plan.consts_bytes
         self.consts = plan.consts
         self.consts_ptr = ffi.from_buffer(self.consts)
-        check(lib.edgert_engine_check(self.c, self.consts_ptr, self.consts.size), "checking the compiled plan")
 
 
 class NativeModel(ModelBase):
@@ -68,6 +76,9 @@ class NativeModel(ModelBase):
         self.plan = plan
         self.cplan = CPlan(plan)
         self._local = threading.local()
+        self._simple = len(inputs) == 1 and len(outputs) == 1
+        self._in_dtype = inputs[0].dtype
+        self._in_shape, self._in_item = tuple(inputs[0].shape), inputs[0].item_shape
 
     @property
     def arena_bytes(self) -> int:
@@ -77,23 +88,32 @@ class NativeModel(ModelBase):
     def consts_bytes(self) -> int:
         return int(self.plan.consts_bytes)
 
-    def _arena(self) -> np.ndarray:
-        a = getattr(self._local, "arena", None)
-        if a is None:
-            a = np.zeros(max(self.arena_bytes, 16) // 16, dtype=np.dtype((np.uint8, 16)))
-            a = a.view(np.uint8).reshape(-1)
-            self._local.arena = a
-        return a
+    def _state(self) -> Any:
+        """Per-thread buffers: the arena (each thread its own) and, for single invokes,
+        staging input/output arrays with their C pointers made once."""
+        st = getattr(self._local, "state", None)
+        if st is None:
+            st = SimpleNamespace()
+            arena = np.zeros(max(self.arena_bytes, 16) // 16 + 1, dtype=np.dtype((np.uint8, 16)))
+            st.arena = arena.view(np.uint8).reshape(-1)
+            st.arena_ptr = ffi.from_buffer(st.arena, require_writable=True)
+            st.ins = [np.zeros((1,) + i.item_shape, dtype=i.dtype) for i in self.inputs]
+            st.outs = [np.zeros((1,) + o.item_shape, dtype=o.dtype) for o in self.outputs]
+            st.in_ptrs = ffi.new("void *[]", [ffi.from_buffer(a) for a in st.ins])
+            st.out_ptrs = ffi.new("void *[]", [ffi.from_buffer(a, require_writable=True) for a in st.outs])
+            st.in_bytes = st.ins[0].nbytes
+            st.out_view = st.outs[0].reshape(self.outputs[0].shape)
+            self._local.state = st
+        return st
 
     def _run(self, xs: Sequence[np.ndarray], n: int) -> list[np.ndarray]:
+        st = self._state()
         outs = [np.empty((n,) + o.item_shape, dtype=o.dtype) for o in self.outputs]
-        arena = self._arena()
         in_ptrs = ffi.new("void *[]", [ffi.from_buffer(x) for x in xs])
         out_ptrs = ffi.new("void *[]", [ffi.from_buffer(o, require_writable=True) for o in outs])
-        st = lib.edgert_engine_invoke_batch(self.cplan.c, self.cplan.consts_ptr, self.cplan.consts.size,
-                                            ffi.from_buffer(arena, require_writable=True), arena.size,
-                                            in_ptrs, n, out_ptrs)
-        check(st, "running the model")
+        check(lib.edgert_engine_invoke_batch(self.cplan.c, self.cplan.consts_ptr, self.cplan.consts.size,
+                                             st.arena_ptr, st.arena.size, in_ptrs, n, out_ptrs),
+              "running the model")
         return outs
 
     def invoke_batch(self, X: Any) -> Any:
@@ -102,9 +122,20 @@ class NativeModel(ModelBase):
         return outs[0] if len(outs) == 1 else outs
 
     def invoke(self, x: Any) -> Any:
-        xs = self._single_inputs(x)
-        outs = self._run(xs, 1)
-        res = [o.reshape(info.shape) for o, info in zip(outs, self.outputs)]
+        st = self._state()
+        if self._simple and type(x) is np.ndarray and x.dtype == self._in_dtype and \
+                (x.shape == self._in_shape or x.shape == self._in_item) and x.flags.c_contiguous:
+            ffi.memmove(st.in_ptrs[0], x, st.in_bytes)   # the common case: one array in, one out
+            check(lib.edgert_engine_invoke(self.cplan.c, self.cplan.consts_ptr, self.cplan.consts.size,
+                                           st.arena_ptr, st.arena.size, st.in_ptrs, st.out_ptrs),
+                  "running the model")
+            return st.out_view.copy()
+        for stage, xi in zip(st.ins, self._single_inputs(x)):
+            np.copyto(stage, xi)
+        check(lib.edgert_engine_invoke(self.cplan.c, self.cplan.consts_ptr, self.cplan.consts.size,
+                                       st.arena_ptr, st.arena.size, st.in_ptrs, st.out_ptrs),
+              "running the model")
+        res = [o.reshape(info.shape).copy() for o, info in zip(st.outs, self.outputs)]
         return res[0] if len(res) == 1 else res
 
 
