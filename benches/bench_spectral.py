@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import os
 import platform
 import statistics
 import sys
@@ -83,6 +84,7 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="fewer windows (smoke run)")
     args = ap.parse_args()
     rows = []
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     for key, title, version, fs, n, params, target in CONFIGS:
         n_win = (200 if key == "c" else 2000) // (10 if args.quick else 1)
         n_ref = max(5, n_win // (20 if key == "c" else 40))
@@ -110,7 +112,11 @@ def main() -> int:
         "one thread. edgert: `features_batch` over consecutive windows (stride 1 sample) in one "
         "C call; reference: `tests/reference/spectral_ref.py` (numpy/scipy) window by window. "
         f"Medians of {args.repeats} repeats (reference: {max(3, args.repeats // 3)}); CPU = "
-        "the calling thread's CPU time (steadier than wall time on a shared machine).",
+        "the calling thread's CPU time (steadier than wall time on a shared machine). "
+        f"Load average (1 min) {load_before:.1f} before, "
+        f"{(os.getloadavg()[0] if hasattr(os, 'getloadavg') else float('nan')):.1f} after the "
+        f"run on {os.cpu_count()} CPUs: on a loaded machine the CPU times are inflated too "
+        "(shared cores and caches).",
         "",
         "| config | features | edgert us/window (wall) | edgert us/window (CPU) | target | "
         "reference us/window (CPU) | speed-up (CPU) | max rel. diff vs ref |",

@@ -376,13 +376,71 @@ EDGERT_INLINE void sosfilt_f_group(const float *sos, const int NS, double *x, in
 }
 #endif
 
+#ifdef EDGERT_SOS_SSE
+/* 5..8 signals: two 4-lane recursions in one loop, so their latencies overlap */
+EDGERT_INLINE void sosfilt_f_group8(const float *sos, const int NS, double *x, int32_t n,
+                                    size_t stride, int G)
+{
+    __m128 za0[4], za1[4], zb0[4], zb1[4], c0[4], c1[4], c2[4], c4[4], c5[4];
+    double *xs[8];
+    int32_t t;
+    int a, s;
+    for (a = 0; a < 8; a++)
+        xs[a] = x + (size_t)(a < G ? a : 0) * stride;
+    for (s = 0; s < NS; s++) {
+        za0[s] = za1[s] = zb0[s] = zb1[s] = _mm_setzero_ps();
+        c0[s] = _mm_set1_ps(sos[6 * s]);
+        c1[s] = _mm_set1_ps(sos[6 * s + 1]);
+        c2[s] = _mm_set1_ps(sos[6 * s + 2]);
+        c4[s] = _mm_set1_ps(sos[6 * s + 4]);
+        c5[s] = _mm_set1_ps(sos[6 * s + 5]);
+    }
+    for (t = 0; t < n; t++) {
+        float o[8];
+        __m128 va = _mm_set_ps((float)xs[3][t], (float)xs[2][t], (float)xs[1][t],
+                               (float)xs[0][t]);
+        __m128 vb = _mm_set_ps((float)xs[7][t], (float)xs[6][t], (float)xs[5][t],
+                               (float)xs[4][t]);
+        EDGERT_UNROLL
+        for (s = 0; s < NS; s++) {
+            __m128 ya = _mm_add_ps(_mm_mul_ps(c0[s], va), za0[s]);
+            __m128 yb = _mm_add_ps(_mm_mul_ps(c0[s], vb), zb0[s]);
+            za0[s] = _mm_add_ps(_mm_sub_ps(_mm_mul_ps(c1[s], va), _mm_mul_ps(c4[s], ya)), za1[s]);
+            zb0[s] = _mm_add_ps(_mm_sub_ps(_mm_mul_ps(c1[s], vb), _mm_mul_ps(c4[s], yb)), zb1[s]);
+            za1[s] = _mm_sub_ps(_mm_mul_ps(c2[s], va), _mm_mul_ps(c5[s], ya));
+            zb1[s] = _mm_sub_ps(_mm_mul_ps(c2[s], vb), _mm_mul_ps(c5[s], yb));
+            va = ya;
+            vb = yb;
+        }
+        _mm_storeu_ps(o, va);
+        _mm_storeu_ps(o + 4, vb);
+        for (a = 0; a < G; a++)
+            xs[a][t] = (double)o[a];
+    }
+}
+#define EDGERT_GROUP_MAX 8
+#else
+#define EDGERT_GROUP_MAX 4
+#endif
+
 void edgert__sosfilt_f_axes(const float *sos, int32_t n_sections, double *x, int32_t n,
                             size_t stride, int32_t n_axes)
 {
     int32_t a0;
-    for (a0 = 0; a0 < n_axes; a0 += 4) {
-        int g = n_axes - a0 < 4 ? (int)(n_axes - a0) : 4;
+    for (a0 = 0; a0 < n_axes; a0 += EDGERT_GROUP_MAX) {
+        int g = n_axes - a0 < EDGERT_GROUP_MAX ? (int)(n_axes - a0) : EDGERT_GROUP_MAX;
         double *xa = x + (size_t)a0 * stride;
+#ifdef EDGERT_SOS_SSE
+        if (g > 4) {
+            switch (n_sections) {
+            case 1: sosfilt_f_group8(sos, 1, xa, n, stride, g); break;
+            case 2: sosfilt_f_group8(sos, 2, xa, n, stride, g); break;
+            case 3: sosfilt_f_group8(sos, 3, xa, n, stride, g); break;
+            default: sosfilt_f_group8(sos, 4, xa, n, stride, g); break;
+            }
+            continue;
+        }
+#endif
         switch (n_sections) {
         case 1: sosfilt_f_group(sos, 1, xa, n, stride, g); break;
         case 2: sosfilt_f_group(sos, 2, xa, n, stride, g); break;

@@ -12,12 +12,21 @@
  * (float64 Chebyshev stages) everything after runs in double, as in the reference. Statistics
  * and the FFT run in double.
  */
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__OPTIMIZE_SIZE__)
+/* per-sample loops (gather, mean removal, moments) vectorise at O3 */
+#pragma GCC optimize("O3")
+#endif
 #include <float.h>
 #include <math.h>
 #include <string.h>
 
 #include "edgert.h"
 #include "spectral_internal.h"
+
+#if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
+#include <emmintrin.h>
+#define EDGERT_SPECTRAL_SSE2 1
+#endif
 
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
@@ -225,6 +234,13 @@ int edgert_spectral_check(const edgert_spectral_params *p, int32_t n_samples, in
     return EDGERT_OK;
 }
 
+/* Windows pre-processed together: two when the float32 Butterworth runs on at most 4 axes,
+ * so the 4-lane filter recursions of two windows overlap (the recursion is latency bound). */
+static int32_t window_group(const edgert_spectral_params *p, const layout *ly)
+{
+    return (p->version >= 2 && ly->f32 && ly->butter && ly->n_axes <= 4) ? 2 : 1;
+}
+
 /* ---- scratch ---- */
 typedef struct {
     size_t plan, x, lf, work, pw, pmax, fbuf, callee, total;
@@ -237,12 +253,13 @@ static void map_scratch(const edgert_spectral_params *p, const layout *ly, scrat
     size_t off = 0, N = (size_t)p->fft_length;
     memset(m, 0, sizeof(*m));
     m->x = off;
-    off += al16((size_t)ly->L * (size_t)ly->n_axes * sizeof(double));
+    off += al16((size_t)ly->L * (size_t)ly->n_axes * (size_t)window_group(p, ly) *
+                sizeof(double));
     if (ly->fft) {
         m->plan = off;
         off += al16(edgert__rfft_plan_bytes(p->fft_length));
         m->work = off;
-        off += al16(N * sizeof(double));
+        off += al16((3 * N + 2) * sizeof(double));
         m->pw = off;
         off += al16((N / 2 + 1) * sizeof(double));
         m->pmax = off;
@@ -292,11 +309,28 @@ static float pairwise_sum_f(const double *a, int32_t n)
     } else if (n <= 128) {
         float r[8], res;
         int32_t i, j;
+#ifdef EDGERT_SPECTRAL_SSE2
+        /* the 8 accumulators as two 4-lane vectors: the same float additions, in order */
+        __m128 lo = _mm_movelh_ps(_mm_cvtpd_ps(_mm_loadu_pd(a)), _mm_cvtpd_ps(_mm_loadu_pd(a + 2)));
+        __m128 hi = _mm_movelh_ps(_mm_cvtpd_ps(_mm_loadu_pd(a + 4)),
+                                  _mm_cvtpd_ps(_mm_loadu_pd(a + 6)));
+        for (i = 8; i < n - (n % 8); i += 8) {
+            const double *b = a + i;
+            lo = _mm_add_ps(lo, _mm_movelh_ps(_mm_cvtpd_ps(_mm_loadu_pd(b)),
+                                              _mm_cvtpd_ps(_mm_loadu_pd(b + 2))));
+            hi = _mm_add_ps(hi, _mm_movelh_ps(_mm_cvtpd_ps(_mm_loadu_pd(b + 4)),
+                                              _mm_cvtpd_ps(_mm_loadu_pd(b + 6))));
+        }
+        _mm_storeu_ps(r, lo);
+        _mm_storeu_ps(r + 4, hi);
+        (void)j;
+#else
         for (j = 0; j < 8; j++)
             r[j] = (float)a[j];
         for (i = 8; i < n - (n % 8); i += 8)
             for (j = 0; j < 8; j++)
                 r[j] += (float)a[i + j];
+#endif
         res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
         for (; i < n; i++)
             res += (float)a[i];
@@ -351,21 +385,60 @@ static void remove_mean(double *x, int32_t n, int f32)
 }
 
 /* population skewness and Fisher kurtosis; scipy's zero-variance test (m2 <= (eps*mean)^2)
- * gives NaN there, which the block reports as 0 and -3 (the C++ SDK convention) */
-static void skew_kurt(const double *y, int32_t n, double eps, double *skew, double *kurt)
+ * gives NaN there, which the block reports as 0 and -3 (the C++ SDK convention). Also returns
+ * mean(y^2) = m2 + mean^2 (for the RMS). Four partial sums per moment (double) so the loop is
+ * not bound by the latency of one accumulator. */
+static void moments(const double *y, int32_t n, double eps, double *skew, double *kurt,
+                    double *meansq)
 {
-    double mean, m2 = 0.0, m3 = 0.0, m4 = 0.0;
-    int32_t t;
+    double mean, m2, m3, m4;
+    double s2[4] = {0, 0, 0, 0}, s3[4] = {0, 0, 0, 0}, s4[4] = {0, 0, 0, 0};
+    int32_t t, j;
     mean = pairwise_sum_d(y, n) / (double)n;
-    for (t = 0; t < n; t++) {
-        double d = y[t] - mean, d2 = d * d;
-        m2 += d2;
-        m3 += d2 * d;
-        m4 += d2 * d2;
+#ifdef EDGERT_SPECTRAL_SSE2
+    {
+        __m128d mv = _mm_set1_pd(mean);
+        __m128d a2 = _mm_setzero_pd(), b2 = a2, a3 = a2, b3 = a2, a4 = a2, b4 = a2;
+        for (t = 0; t + 4 <= n; t += 4) {
+            __m128d d0 = _mm_sub_pd(_mm_loadu_pd(y + t), mv);
+            __m128d d1 = _mm_sub_pd(_mm_loadu_pd(y + t + 2), mv);
+            __m128d q0 = _mm_mul_pd(d0, d0), q1 = _mm_mul_pd(d1, d1);
+            a2 = _mm_add_pd(a2, q0);
+            b2 = _mm_add_pd(b2, q1);
+            a3 = _mm_add_pd(a3, _mm_mul_pd(q0, d0));
+            b3 = _mm_add_pd(b3, _mm_mul_pd(q1, d1));
+            a4 = _mm_add_pd(a4, _mm_mul_pd(q0, q0));
+            b4 = _mm_add_pd(b4, _mm_mul_pd(q1, q1));
+        }
+        _mm_storeu_pd(s2, a2);
+        _mm_storeu_pd(s2 + 2, b2);
+        _mm_storeu_pd(s3, a3);
+        _mm_storeu_pd(s3 + 2, b3);
+        _mm_storeu_pd(s4, a4);
+        _mm_storeu_pd(s4 + 2, b4);
+        (void)j;
     }
-    m2 /= (double)n;
-    m3 /= (double)n;
-    m4 /= (double)n;
+#else
+    for (t = 0; t + 4 <= n; t += 4) {
+        for (j = 0; j < 4; j++) {
+            double d = y[t + j] - mean, d2 = d * d;
+            s2[j] += d2;
+            s3[j] += d2 * d;
+            s4[j] += d2 * d2;
+        }
+    }
+#endif
+    for (; t < n; t++) {
+        double d = y[t] - mean, d2 = d * d;
+        s2[0] += d2;
+        s3[0] += d2 * d;
+        s4[0] += d2 * d2;
+    }
+    m2 = ((s2[0] + s2[1]) + (s2[2] + s2[3])) / (double)n;
+    m3 = ((s3[0] + s3[1]) + (s3[2] + s3[3])) / (double)n;
+    m4 = ((s4[0] + s4[1]) + (s4[2] + s4[3])) / (double)n;
+    if (meansq != NULL)
+        *meansq = m2 + mean * mean;
     if (m2 <= (eps * mean) * (eps * mean) || m2 <= 0.0) {
         *skew = 0.0;
         *kurt = -3.0;
@@ -387,26 +460,18 @@ static void fft_block(const fft_ctx *c, const double *y, int32_t n, int spec_sta
                       int32_t k_lo, int32_t k_hi, float *out)
 {
     const edgert_spectral_params *p = c->p;
-    int32_t N = p->fft_length, half = N / 2, k, step, ix;
-    double ss = 0.0, sq, sk, ku;
+    int32_t N = p->fft_length, half = N / 2, k, step;
+    double msq, sk, ku;
     double invN = 1.0 / (double)N;
     double *pmax = c->pmax;
-    for (k = 0; k < n; k++)
-        ss += y[k] * y[k];
-    sq = sqrt(ss / (double)n);
-    skew_kurt(y, n, eps, &sk, &ku);
-    *out++ = (float)sq;
+    moments(y, n, eps, &sk, &ku, &msq);
+    *out++ = (float)sqrt(msq);
     *out++ = (float)sk;
     *out++ = (float)ku;
     step = p->do_fft_overlap ? N - N / 2 : N;
-    for (k = 0; k <= half; k++)
-        pmax[k] = 0.0;
-    for (ix = 0; ix < n; ix += step) {
-        int32_t len = n - ix < N ? n - ix : N;
-        edgert__rfft_power_max(&c->plan, y + ix, len, invN, pmax, c->work);
-    }
+    edgert__welch_max_hold(&c->plan, y, n, step, invN, pmax, c->work);
     if (spec_stats) {
-        skew_kurt(pmax, half + 1, DBL_EPSILON, &sk, &ku);
+        moments(pmax, half + 1, DBL_EPSILON, &sk, &ku, NULL);
         *out++ = (float)sk;
         *out++ = (float)ku;
     }
@@ -432,7 +497,7 @@ int edgert_spectral_features_batch(const edgert_spectral_params *p, const float 
     double bsos_d[24], bzi_d[8];
     double dsos[2][24], dzi[2][8]; /* decimation stages: [0] ratio 3, [1] ratio 10 */
     fft_ctx fc;
-    int32_t nsec = 0, w, a, i;
+    int32_t nsec = 0, w, a, i, group;
     float scale_f;
     int st;
 
@@ -492,11 +557,13 @@ int edgert_spectral_features_batch(const edgert_spectral_params *p, const float 
     }
     scale_f = (float)p->scale_axes;
 
-    for (w = 0; w < n_windows; w++) {
-        float *orow = out + (size_t)w * (size_t)out_stride;
-        const float *win = data + (size_t)starts[w] * (size_t)row_stride;
-        int32_t t, n = n_samples;
+    group = window_group(p, &ly);
+    for (w = 0; w < n_windows; w += group) {
+        int32_t t, n = n_samples, q, nq = n_windows - w < group ? n_windows - w : group;
+        int32_t n_sig = nq * n_axes; /* signal s = q * n_axes + a at x + s * L */
         if (p->version == 1) {
+            float *orow = out + (size_t)w * (size_t)out_stride;
+            const float *win = data + (size_t)starts[w] * (size_t)row_stride;
             for (a = 0; a < n_axes; a++) {
                 const float *col = win + axes[a];
                 float *fb = (float *)(base + sm.fbuf);
@@ -512,65 +579,75 @@ int edgert_spectral_features_batch(const edgert_spectral_params *p, const float 
             }
             continue;
         }
-        /* 1. scale, in float32 like the reference; axis a at x + a*L. One pass over the
-         * rows; NaN/inf in the raw values -> status (after scaling a finite value can only
-         * overflow to inf, also caught). */
+        /* 1. scale, in float32 like the reference. NaN/inf in the raw values -> status
+         * (after scaling a finite value can only overflow to inf, also caught). */
         {
-            int bad = 0;
-            for (t = 0; t < n_samples; t++) {
-                const float *row = win + (size_t)t * (size_t)row_stride;
+            uint32_t bad = 0; /* exponent all ones: NaN or inf (branch-free, vectorises) */
+            for (q = 0; q < nq; q++) {
+                const float *win = data + (size_t)starts[w + q] * (size_t)row_stride;
                 for (a = 0; a < n_axes; a++) {
-                    float v = row[axes[a]] * scale_f;
-                    bad |= !(v - v == 0.0f); /* NaN or inf */
-                    x[(size_t)a * (size_t)n_samples + (size_t)t] = (double)v;
+                    const float *col = win + axes[a];
+                    double *xa = x + (size_t)(q * n_axes + a) * (size_t)n_samples;
+                    for (t = 0; t < n_samples; t++) {
+                        float v = col[(size_t)t * (size_t)row_stride] * scale_f;
+                        uint32_t u;
+                        memcpy(&u, &v, sizeof(u));
+                        bad |= (uint32_t)((u & 0x7f800000u) == 0x7f800000u);
+                        xa[t] = (double)v;
+                    }
                 }
             }
             if (bad)
                 return EDGERT_ERR_NONFINITE;
         }
         /* 2. input decimation (v4), in double */
-        for (a = 0; a < n_axes; a++) {
+        for (a = 0; a < n_sig; a++) {
             double *xa = x + (size_t)a * (size_t)n_samples;
             n = n_samples;
             for (i = 0; i < ly.n_stages; i++) {
-                int q = ly.stage_r[i] == 3 ? 0 : 1;
-                n = edgert__decimate_d(dsos[q], dzi[q], ly.stage_r[i], xa, n, xa);
+                int r = ly.stage_r[i] == 3 ? 0 : 1;
+                n = edgert__decimate_d(dsos[r], dzi[r], ly.stage_r[i], xa, n, xa);
             }
         }
         /* 3. Butterworth, zero initial state */
         if (ly.butter) {
             if (ly.f32) {
-                edgert__sosfilt_f_axes(bsos_f, nsec, x, n, (size_t)n_samples, n_axes);
+                edgert__sosfilt_f_axes(bsos_f, nsec, x, n, (size_t)n_samples, n_sig);
             } else {
-                for (a = 0; a < n_axes; a++) {
+                for (a = 0; a < n_sig; a++) {
                     memset(bzi_d, 0, sizeof(bzi_d));
                     edgert__sosfilt_d(bsos_d, nsec, x + (size_t)a * (size_t)n_samples, n,
                                       bzi_d);
                 }
             }
         }
-        for (a = 0; a < n_axes; a++) {
-            double *xa = x + (size_t)a * (size_t)n_samples;
-            /* 4. mean removal */
-            remove_mean(xa, n, ly.f32);
-            if (!ly.fft) {
-                float *fb = (float *)(base + sm.fbuf);
-                for (t = 0; t < n; t++)
-                    fb[t] = (float)xa[t];
-                st = edgert__wavelet_axis(p, fb, n, orow + (size_t)a * ly.per_axis,
-                                          (float *)(base + sm.callee));
-                if (st != EDGERT_OK)
-                    return st;
-                continue;
-            }
-            fft_block(&fc, xa, n, p->version >= 4, ly.f32 ? (double)FLT_EPSILON : DBL_EPSILON,
-                      ly.k_lo, ly.k_hi, orow + (size_t)a * ly.per_axis);
-            if (ly.lf) {
-                double *lf = (double *)(base + sm.lf);
-                int32_t m = edgert__decimate_d(dsos[1], dzi[1], 10, xa, n, lf);
-                remove_mean(lf, m, 0);
-                fft_block(&fc, lf, m, 1, DBL_EPSILON, ly.k_lo_lf, ly.k_hi_lf,
-                          orow + (size_t)n_axes * ly.per_axis + (size_t)a * ly.per_axis_lf);
+        for (q = 0; q < nq; q++) {
+            float *orow = out + (size_t)(w + q) * (size_t)out_stride;
+            for (a = 0; a < n_axes; a++) {
+                double *xa = x + (size_t)(q * n_axes + a) * (size_t)n_samples;
+                /* 4. mean removal */
+                remove_mean(xa, n, ly.f32);
+                if (!ly.fft) {
+                    float *fb = (float *)(base + sm.fbuf);
+                    for (t = 0; t < n; t++)
+                        fb[t] = (float)xa[t];
+                    st = edgert__wavelet_axis(p, fb, n, orow + (size_t)a * ly.per_axis,
+                                              (float *)(base + sm.callee));
+                    if (st != EDGERT_OK)
+                        return st;
+                    continue;
+                }
+                fft_block(&fc, xa, n, p->version >= 4,
+                          ly.f32 ? (double)FLT_EPSILON : DBL_EPSILON, ly.k_lo, ly.k_hi,
+                          orow + (size_t)a * ly.per_axis);
+                if (ly.lf) {
+                    double *lf = (double *)(base + sm.lf);
+                    int32_t m = edgert__decimate_d(dsos[1], dzi[1], 10, xa, n, lf);
+                    remove_mean(lf, m, 0);
+                    fft_block(&fc, lf, m, 1, DBL_EPSILON, ly.k_lo_lf, ly.k_hi_lf,
+                              orow + (size_t)n_axes * ly.per_axis +
+                                  (size_t)a * ly.per_axis_lf);
+                }
             }
         }
     }

@@ -16,7 +16,8 @@
  * sos layout (b0 b1 b2 a0 a1 a2, a0 == 1), designed in double at cutoff fc for rate fs.
  * type is EDGERT_FILTER_LOW or EDGERT_FILTER_HIGH. Section order and gain placement follow
  * scipy's zpk2sos (whole gain in the first section). The spectral block rounds these to float32
- * (the reference casts butter's sos to float32) and runs them in double. */
+ * (the reference casts butter's sos to float32) and runs them in float32 arithmetic like scipy's
+ * float32 sosfilt (no input decimation) or in double (after decimation, float64 data). */
 int edgert__butter_sos(int32_t type, int32_t order, double fc, double fs, double *sos);
 /* Direct form II transposed cascade in double, in place, scipy sosfilt semantics.
  * zi: 2 doubles per section, state in/out (must not be NULL; zero it for a zero start). */
@@ -49,9 +50,16 @@ int edgert__rfft_plan_init(edgert__rfft_plan *plan, int32_t n, void *mem);
  * pw[0..n/2]. work: n doubles. */
 void edgert__rfft_power(const edgert__rfft_plan *plan, const double *x, int32_t len,
                         double *pw, double *work);
-/* pmax[k] = max(pmax[k], scale * |X_k|^2), k = 0..n/2: one frame of a max-hold spectrum */
+/* pmax[k] = max(pmax[k], scale * |X_k|^2), k = 0..n/2: one frame of a max-hold spectrum.
+ * work: n doubles. */
 void edgert__rfft_power_max(const edgert__rfft_plan *plan, const double *x, int32_t len,
                             double scale, double *pmax, double *work);
+/* Max-hold power spectrum of y (length len): frames start at 0, step, 2*step, ... while
+ * start < len, each n samples zero-padded past the end; pmax[k] = max over frames of
+ * scale*|X_k|^2, k = 0..n/2. work: 3n + 2 doubles (16-byte aligned for the two-frame SIMD
+ * path). */
+void edgert__welch_max_hold(const edgert__rfft_plan *plan, const double *y, int32_t len,
+                            int32_t step, double scale, double *pmax, double *work);
 /* Full spectrum: re/im (n/2+1 each) of the n samples x (zero-padded past len). work: n doubles */
 void edgert__rfft_d(const edgert__rfft_plan *plan, const double *x, int32_t len,
                     double *re, double *im, double *work);

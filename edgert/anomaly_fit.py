@@ -11,10 +11,11 @@ is ours, written so that the result is exactly what the runtime scorer expects
    feature of every sensor axis of each spectral-analysis block).
 3. StandardScaler on those axes: ``mean``, ``scale`` = population standard deviation (1 where
    a feature is constant, as scikit-learn does).
-4. K-means in float64 numpy: k-means++ seeding (first centre uniform, then each centre drawn
-   with probability proportional to the squared distance to the nearest chosen centre) from
-   ``numpy.random.default_rng(seed)``, then Lloyd iterations until no assignment changes (an
-   emptied cluster is re-seeded with the point farthest from its centre).
+4. K-means in float64 numpy: greedy k-means++ seeding (first centre uniform, then each centre
+   the best of ``2 + ln k`` candidates drawn with probability proportional to the squared
+   distance to the nearest chosen centre) from ``numpy.random.default_rng(seed)``, then Lloyd
+   iterations until no assignment changes (an emptied cluster is re-seeded with the point
+   farthest from its centre).
 5. ``maxError`` of a cluster = the largest distance of a member to its centre, computed the way
    the runtime scorer (and Edge Impulse's SDK) computes it - parameters rounded to float32,
    ``z = (x - mean) / scale`` in float32, each ``(z - c)^2`` added in double and stored back to
@@ -27,6 +28,7 @@ The output is a metadata document in the format of Studio's ``GET .../training/a
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import logging
 import os
@@ -39,13 +41,14 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .errors import BundleError, ConfigurationError, InputError
+from .errors import BundleError, ConfigurationError, EdgertError as EdgertErrorBase, InputError
 
 log = logging.getLogger(__name__)
 
 __all__ = ["StandardScaler", "kmeans_plus_plus", "lloyd", "fit_kmeans", "score_float32",
            "cluster_distances_float32", "fit_anomaly_metadata", "anomaly_learn_block",
-           "write_bundle", "DEFAULT_THRESHOLD", "MAX_ITER"]
+           "write_bundle", "fit_bundle", "FitReport", "default_axes", "learn_input_labels",
+           "DEFAULT_THRESHOLD", "MAX_ITER"]
 
 DEFAULT_THRESHOLD = 0.3
 MAX_ITER = 300
@@ -76,9 +79,15 @@ def _sq_dists(x: np.ndarray, centers: np.ndarray) -> np.ndarray:
     return np.maximum(d, 0.0)
 
 
-def kmeans_plus_plus(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """k-means++ seeding (Arthur & Vassilvitskii 2007)."""
+def kmeans_plus_plus(x: np.ndarray, k: int, rng: np.random.Generator,
+                     trials: Optional[int] = None) -> np.ndarray:
+    """Greedy k-means++ seeding (Arthur & Vassilvitskii 2007; the greedy variant scikit-learn
+    uses): the first centre uniformly at random, then for each next centre ``trials``
+    (default ``2 + int(ln k)``) candidates drawn with probability proportional to the squared
+    distance to the nearest chosen centre, keeping the candidate that lowers the total squared
+    distance most. Plain k-means++ (``trials=1``) puts two seeds in one cluster now and then."""
     n = x.shape[0]
+    trials = max(1, int(trials if trials is not None else 2 + int(np.log(k))))
     centers = np.empty((k, x.shape[1]), dtype=np.float64)
     centers[0] = x[rng.integers(n)]
     closest = _sq_dists(x, centers[:1])[:, 0]
@@ -88,9 +97,11 @@ def kmeans_plus_plus(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndar
             raise InputError(f"the training features have only {i} distinct points, fewer "
                              f"than the {k} clusters asked for; use --clusters {i} or fewer, "
                              "or more (and more varied) recordings")
-        idx = int(rng.choice(n, p=closest / total))
-        centers[i] = x[idx]
-        closest = np.minimum(closest, _sq_dists(x, centers[i:i + 1])[:, 0])
+        cand = rng.choice(n, size=trials, p=closest / total)
+        cand_d = np.minimum(closest[:, None], _sq_dists(x, x[cand]))
+        best = int(cand_d.sum(axis=0).argmin())
+        centers[i] = x[cand[best]]
+        closest = cand_d[:, best]
     return centers
 
 
@@ -247,6 +258,11 @@ def anomaly_learn_block(impulse_json: Dict[str, Any], *,
                                   f"{blk.get('type')!r}, not a K-means 'anomaly' block")
             return copy.deepcopy(blk), False
     ids = [int(b.get("id", 0)) for b in list(impulse_json.get("dsp") or []) + list(learn)]
+    if block_id is not None and block_id in ids:
+        raise BundleError(f"impulse.json: block id {block_id} is a DSP block; give a new id or "
+                          "the id of a K-means block")
+    if block_id is not None and block_id < 1:
+        raise BundleError(f"--block-id {block_id}: block ids are >= 1")
     new_id = block_id if block_id is not None else max(ids + [0]) + 1
     return {"id": new_id, "type": "anomaly", "name": "Anomaly detection",
             "title": "Anomaly detection (K-means)",
@@ -307,3 +323,138 @@ def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+# --- training from recordings ----------------------------------------------------------------
+
+@dataclasses.dataclass
+class FitReport:
+    """What :func:`fit_bundle` did."""
+
+    bundle: Path                      # the written bundle directory
+    block: Dict[str, Any]             # its learn-block entry
+    metadata: Dict[str, Any]          # the seed-003 document written
+    axes: List[int]
+    axis_names: List[str]
+    recordings: int
+    windows: int
+    skipped: List[Tuple[str, str]]    # (file, reason) of recordings that could not be used
+    max_training_score: float         # with the runtime scorer of the written bundle: <= 0
+
+
+def learn_input_labels(impulse: Any, dsp_ids: Sequence[int]) -> List[str]:
+    """Feature names of a learn block's input (its DSP blocks' features, concatenated)."""
+    by_id = {d.spec.id: d for d in impulse.dsp_blocks}
+    missing = [i for i in dsp_ids if i not in by_id]
+    if missing:
+        raise BundleError(f"impulse.json: the anomaly block uses DSP blocks {missing}, which "
+                          "the bundle does not have")
+    return [lab for i in dsp_ids for lab in by_id[i].labels]
+
+
+def default_axes(impulse: Any, block: Dict[str, Any], labels: Sequence[str]) -> List[int]:
+    """The existing block's axes, else the RMS feature of every axis."""
+    existing = block.get("axes")
+    if existing is None:
+        for spec in impulse.bundle.learn:
+            if spec.id == block.get("id") and spec.axes:
+                existing = list(spec.axes)
+    if existing:
+        return [int(a) for a in existing]
+    rms = [i for i, lab in enumerate(labels) if lab.lower().split()[-1:] == ["rms"]]
+    if not rms:
+        raise ConfigurationError("the DSP blocks have no RMS features to default to; choose "
+                                 "the features with --axes (indices into: "
+                                 + ", ".join(f"{i}={lab}" for i, lab in enumerate(labels[:40]))
+                                 + (", ..." if len(labels) > 40 else "") + ")")
+    return rms
+
+
+def _iter_recordings(data: Sequence[Union[str, os.PathLike]], category: Optional[str],
+                     labels: Optional[Sequence[str]], hmac_key: Optional[str]):
+    """(name, values, frequency, axis names) of every usable recording; (name, error) else."""
+    from .dataset import Dataset, SampleFilter
+    from .errors import EdgertError
+    for item in data:
+        p = Path(item)
+        if p.is_dir():
+            with Dataset(p, index_path=":memory:", hmac_key=hmac_key) as ds:
+                flt = SampleFilter(category=category or "all", labels=labels)
+                for row in ds.query(flt):
+                    try:
+                        s = ds.load(row)
+                    except EdgertError as exc:
+                        yield row.path, None, str(exc)
+                        continue
+                    yield row.path, (s.values, s.frequency,
+                                     [x["name"] for x in s.sensors]), None
+        elif p.is_file():
+            from .recording import load_recording
+            try:
+                r = load_recording(p)
+            except (EdgertError, ValueError) as exc:
+                yield str(p), None, str(exc)
+                continue
+            yield str(p), (r.values, r.frequency, list(r.axes)), None
+        else:
+            raise FileNotFoundError(2, "no such file or folder", str(p))
+
+
+def fit_bundle(bundle: Union[str, os.PathLike], data: Sequence[Union[str, os.PathLike]], *,
+               clusters: int = 32, axes: Optional[Sequence[int]] = None, seed: int = 0,
+               out: Union[str, os.PathLike, None] = None, category: Optional[str] = "training",
+               labels: Optional[Sequence[str]] = None, hmac_key: Optional[str] = None,
+               block_id: Optional[int] = None, progress: bool = False) -> FitReport:
+    """Train the bundle's K-means anomaly block on the recordings in ``data`` (files, or
+    dataset folders whose samples pass ``category``/``labels``) and write the bundle (see
+    :func:`write_bundle`). The written bundle is loaded back and every training window scored
+    with the runtime scorer; ``max_training_score`` is the largest score (<= 0)."""
+    from tqdm import tqdm
+    from .impulse import Impulse
+    imp = Impulse.load(bundle)
+    block, is_new = anomaly_learn_block(_bundle_document(imp), block_id=block_id)
+    dsp_ids = [int(d) for d in block["dsp"]]
+    names = learn_input_labels(imp, dsp_ids)
+    chosen = [int(a) for a in axes] if axes is not None else default_axes(imp, block, names)
+    feats: List[np.ndarray] = []
+    skipped: List[Tuple[str, str]] = []
+    n_rec = 0
+    items = list(_iter_recordings(data, category, labels, hmac_key))
+    for name, rec, err in tqdm(items, desc="features", unit="recording", disable=not progress,
+                               leave=False):
+        if rec is None:
+            skipped.append((name, err or "unreadable"))
+            continue
+        values, freq, axis_names = rec
+        try:
+            fr = imp.features(values, frequency=freq, axes=axis_names)
+        except (ValueError, EdgertErrorBase) as exc:
+            skipped.append((name, str(exc)))
+            continue
+        parts = [fr.by_block[d] for d in dsp_ids]
+        feats.append(parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1))
+        n_rec += 1
+    for name, why in skipped:
+        log.warning("anomaly fit: skipping %s: %s", name, why)
+    if not feats:
+        raise InputError("no usable training recordings: "
+                         + ("; ".join(f"{n}: {w}" for n, w in skipped[:5]) if skipped else
+                            "DATA holds no recordings of the chosen category/labels"))
+    x = np.concatenate(feats, axis=0).astype(np.float32)
+    threshold = DEFAULT_THRESHOLD
+    for t in block.get("thresholds") or []:
+        if t.get("key") == "min_anomaly_score" and isinstance(t.get("value"), (int, float)):
+            threshold = float(t["value"])
+    metadata = fit_anomaly_metadata(x, chosen, clusters, seed=seed, threshold=threshold)
+    dest = write_bundle(bundle, out, metadata, block, is_new)
+    check = Impulse.load(dest)
+    runner = next(b for b in check.learn_blocks if b.spec.id == block["id"])
+    scores = runner.score(x)
+    return FitReport(dest, next(b for b in json.loads((dest / "impulse.json").read_text())
+                                ["learn"] if b["id"] == block["id"]),
+                     metadata, chosen, [names[a] for a in chosen], n_rec, int(x.shape[0]),
+                     skipped, float(np.max(scores)))
+
+
+def _bundle_document(imp: Any) -> Dict[str, Any]:
+    return json.loads(json.dumps(imp.bundle.document))

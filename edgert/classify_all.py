@@ -30,38 +30,57 @@ official client's ``ClassifyJobResponsePage``), plus metrics over *all* matching
     ``windowCount`` and ``failedSamples`` (``[{sampleId, filename, error}]``).
 
 Results are cached in the dataset's SQLite index per (file SHA-256, variant, impulse
-fingerprint, label), so later pages and repeated runs do not classify again. Classification
-runs on a thread pool (the C kernels release the GIL) with a tqdm progress bar.
+fingerprint, label), so later pages and repeated runs do not classify again (Studio's
+classification objects are stored apart from the per-window arrays and read only for the page).
+Classification runs on a thread pool (the C kernels release the GIL; decoding JSON documents
+does not, so a few threads is plenty) with a tqdm progress bar or a ``progress(done, total)``
+callback.
+
+Usage::
+
+    from edgert.impulse import Impulse
+    from edgert.dataset import Dataset
+    from edgert.classify_all import classify_all, classify_all_from_query
+
+    imp = Impulse.load("examples/motion-demo")
+    with Dataset("data/", hmac_key="...") as ds:
+        page = classify_all(imp, ds, labels=["idle", "wave"], min_length=2000, limit=20)
+        page["totalCount"], page["modelValidationMetrics"][0]["accuracy"]
+        # an HTTP server: the query string of .../classify/all/result/page as parsed
+        page = classify_all_from_query(imp, ds, {"limit": "20", "minLength": "2000"})
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from .dataset import Dataset, SampleFilter, SampleRow
-from .errors import DatasetError, EdgertError
+from .errors import DatasetError, EdgertError, ModelError
 from .metrics import validation_metrics
 
 log = logging.getLogger(__name__)
 
-__all__ = ["classify_all", "impulse_fingerprint", "classify_sample_cached"]
+__all__ = ["classify_all", "classify_all_from_query", "impulse_fingerprint",
+           "classify_sample_cached"]
 
 ANOMALY = "anomaly"
 NO_ANOMALY = "no anomaly"
 
 
 def impulse_fingerprint(impulse: Any) -> str:
-    """A SHA-256 over the impulse's bundle (impulse.json and every file it names), so cached
-    results are dropped when the bundle changes."""
+    """A SHA-256 over the impulse's bundle (impulse.json and every file it names), its engine
+    backend and edgert's version, so cached results are not reused when any of them changes."""
+    from . import __version__
     bundle = getattr(impulse, "bundle", None)
     h = hashlib.sha256()
+    h.update(f"edgert {__version__} backend {getattr(impulse, 'backend', '')}\n".encode())
     if bundle is not None and getattr(bundle, "document", None) is not None:
         import json
         h.update(json.dumps(bundle.document, sort_keys=True).encode())
@@ -87,12 +106,15 @@ def _sample_mapping(row: SampleRow) -> Dict[str, Any]:
             "signature_method": row.signature_method}
 
 
-def _classify(impulse: Any, dataset: Dataset, row: SampleRow,
+def _classify(impulse: Any, data: Any, row: SampleRow,
               variant: Optional[str]) -> Dict[str, Any]:
-    """Classify one sample; the cacheable summary of the result."""
-    data = dataset.load(row)
+    """Classify one sample's data; the cacheable summary of the result."""
     res = impulse.classify(data.values, frequency=data.frequency, variant=variant,
                            axes=[s["name"] for s in data.sensors])
+    for name, arr in (("probabilities", res.probabilities), ("anomaly score", res.anomaly)):
+        if arr is not None and not np.all(np.isfinite(arr)):
+            raise ModelError(f"the impulse returned a non-finite {name}; the page JSON cannot "
+                             "hold it")
     doc = res.to_studio_json(_sample_mapping(row), sample_id=row.id, category=row.category)
     n = len(res)
     return {
@@ -118,14 +140,23 @@ def classify_sample_cached(impulse: Any, dataset: Dataset, row: SampleRow,
     key = (row.sha256, variant or "default", fp, row.label or "")
     if row.error is not None:
         return None, row.error
-    hit = dataset.cache_get(*key)
+    hit = dataset.cache_get(*key, detail=True)
     if hit is not None:
         return hit
     try:
-        result, error = _classify(impulse, dataset, row, variant), None
+        data = dataset.load(row)
+    except DatasetError as exc:
+        # gone, changed since indexing or unreadable: not cached (refresh() fixes it)
+        return None, str(exc)
+    try:
+        result, error = _classify(impulse, data, row, variant), None
     except EdgertError as exc:
         result, error = None, f"{row.path}: {exc}"
-    dataset.cache_put(*key, result, error)
+    # deterministic for this content, variant and bundle: cached, errors included
+    summary = None if result is None else {k: v for k, v in result.items()
+                                           if k != "classifications"}
+    dataset.cache_put(*key, summary, None if result is None else result["classifications"],
+                      error)
     return result, error
 
 
@@ -163,14 +194,17 @@ def classify_all(impulse: Any, dataset: Union[Dataset, str, os.PathLike], *,
                  max_label: Optional[float] = None, search: Optional[str] = None,
                  data_type: Optional[str] = None, min_id: Optional[int] = None,
                  max_id: Optional[int] = None, metadata: Any = None, min_date: Any = None,
-                 max_date: Any = None, threads: Optional[int] = None, progress: bool = True,
+                 max_date: Any = None, threads: Optional[int] = None,
+                 progress: Union[bool, Callable[[int, int], None]] = True,
                  with_metrics: bool = True) -> Dict[str, Any]:
     """Classify the dataset's samples that pass the filters and return one result page.
 
     ``impulse``: an :class:`edgert.impulse.Impulse`. ``dataset``: a :class:`Dataset` or its
-    folder. ``category`` defaults to ``testing`` as Studio's endpoint does (``"all"`` for every
-    category). ``variant``: ``float32``/``int8`` (None: the bundle's default). ``threads``:
-    worker threads (default: CPU count). ``with_metrics=False`` classifies only the page's
+    folder. ``category`` defaults to ``testing`` as Studio's endpoint does (``"all"`` or None for
+    every category). ``variant``: ``float32``/``int8`` (None: the bundle's default). ``threads``:
+    worker threads (default: CPU count). ``progress``: a tqdm bar on stderr when true, or a
+    callable ``progress(done, total)`` called after each classified sample (for a job-status
+    endpoint; cached samples are not counted). ``with_metrics=False`` classifies only the page's
     samples and leaves out ``modelValidationMetrics``.
     """
     flt = SampleFilter(category=category, labels=labels, filename=filename,
@@ -186,6 +220,10 @@ def classify_all(impulse: Any, dataset: Union[Dataset, str, os.PathLike], *,
         raise DatasetError(f"limit: {limit} is negative")
     if int(offset) < 0:
         raise DatasetError(f"offset: {offset} is negative")
+    resolve = getattr(impulse, "resolve_variant", None)
+    if resolve is not None:
+        # an impossible variant is one error up front, not one per sample (and never cached)
+        variant = resolve(variant)
     ds, owned = _open_dataset(dataset)
     try:
         return _classify_all(impulse, ds, flt, limit, int(offset), variant, threads, progress,
@@ -205,11 +243,13 @@ def _classify_all(impulse: Any, ds: Dataset, flt: SampleFilter, limit: Optional[
     results: Dict[int, Tuple[Optional[Dict[str, Any]], Optional[str]]] = {}
     todo: List[SampleRow] = []
     vkey = variant or "default"
+    on_page = {row.id for row in page_rows}
     for row in rows:
         if row.error is not None:
             results[row.id] = (None, row.error)
             continue
-        hit = ds.cache_get(row.sha256, vkey, fp, row.label or "")
+        # Studio's classification objects are only read for the page's samples
+        hit = ds.cache_get(row.sha256, vkey, fp, row.label or "", detail=row.id in on_page)
         if hit is not None:
             results[row.id] = hit
         else:
@@ -225,7 +265,8 @@ def _classify_all(impulse: Any, ds: Dataset, flt: SampleFilter, limit: Optional[
             sample["processingError"] = True
             sample["processingErrorString"] = error
         page["result"].append({"sampleId": row.id, "sample": sample,
-                               "classifications": result["classifications"] if result else []})
+                               "classifications": (result.get("classifications", [])
+                                                   if result else [])})
         if result is not None:
             page["predictions"].extend(_window_predictions(row, result))
     if with_metrics:
@@ -242,13 +283,14 @@ def _project_id(impulse: Any) -> int:
 
 
 def _run_pool(impulse: Any, ds: Dataset, todo: Sequence[SampleRow], variant: Optional[str],
-              fp: str, threads: Optional[int], progress: bool
+              fp: str, threads: Optional[int], progress: Any
               ) -> Dict[int, Tuple[Optional[Dict[str, Any]], Optional[str]]]:
     from tqdm import tqdm
     workers = max(1, int(threads or os.cpu_count() or 1))
     out: Dict[int, Tuple[Optional[Dict[str, Any]], Optional[str]]] = {}
-    bar = tqdm(total=len(todo), unit="sample", desc="classify", disable=not progress,
-               file=sys.stderr, leave=False)
+    callback = progress if callable(progress) else None
+    bar = tqdm(total=len(todo), unit="sample", desc="classify",
+               disable=callback is not None or not progress, file=sys.stderr, leave=False)
     try:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             futures = {pool.submit(classify_sample_cached, impulse, ds, row, variant, fp): row
@@ -259,6 +301,8 @@ def _run_pool(impulse: Any, ds: Dataset, todo: Sequence[SampleRow], variant: Opt
                 if out[row.id][1] is not None:
                     log.warning("sample %d (%s): %s", row.id, row.path, out[row.id][1])
                 bar.update(1)
+                if callback is not None:
+                    callback(len(out), len(todo))
     finally:
         bar.close()
     return out
@@ -302,3 +346,30 @@ def _metrics(impulse: Any, rows: Sequence[SampleRow],
     m["windowCount"] = len(true)
     m["failedSamples"] = failed
     return m
+
+
+def classify_all_from_query(impulse: Any, dataset: Union[Dataset, str, os.PathLike],
+                            query: Mapping[str, Any], **kwargs: Any) -> Dict[str, Any]:
+    """:func:`classify_all` from the query parameters of Studio's
+    ``GET /v1/api/{projectId}/classify/all/result/page`` (camelCase names, string values as
+    ``urllib.parse.parse_qs`` or a web framework gives them; a list takes its last value), so
+    an HTTP server can pass its query string straight through. ``impulseId`` and
+    ``truncateStructuredLabels`` are accepted and have no effect (one impulse; no structured
+    labels). ``kwargs`` go to :func:`classify_all` (``threads``, ``progress``...)."""
+    q = {k: (v[-1] if isinstance(v, (list, tuple)) else v) for k, v in query.items()}
+    flt = SampleFilter.from_query(q)
+    fields = {f.name: getattr(flt, f.name) for f in dataclasses.fields(flt)}
+    if "category" not in q or q["category"] in (None, ""):
+        fields["category"] = "testing"
+
+    def as_int(name: str) -> Optional[int]:
+        v = q.get(name)
+        if v in (None, ""):
+            return None
+        try:
+            return int(v)
+        except (TypeError, ValueError):
+            raise DatasetError(f"{name}: {v!r} is not a whole number") from None
+    offset = as_int("offset") or 0
+    return classify_all(impulse, dataset, limit=as_int("limit"), offset=offset,
+                        variant=q.get("variant") or None, **fields, **kwargs)

@@ -304,3 +304,79 @@ def test_index_is_plain_sqlite(ds):
     n = con.execute("SELECT count(*) FROM samples WHERE error IS NOT NULL").fetchone()[0]
     con.close()
     assert n == 2
+
+
+def test_dates_as_the_official_client_sends_them():
+    from edgert.dataset.filters import format_date, parse_date
+    # datetime.isoformat() in a query string whose '+' was not percent-encoded
+    assert format_date(parse_date("2024-06-01T12:00:00 02:00")) == "2024-06-01T10:00:00.000Z"
+    assert format_date(parse_date("2024-06-01T12:00:00.5Z")) == "2024-06-01T12:00:00.500Z"
+    assert format_date(parse_date("2024-06-01")) == "2024-06-01T00:00:00.000Z"
+
+
+def test_index_of_another_schema_version_is_rebuilt(tmp_path):
+    index = tmp_path / "old.sqlite"
+    con = sqlite3.connect(index)
+    con.execute("CREATE TABLE samples (id INTEGER PRIMARY KEY, path TEXT)")
+    con.execute("CREATE TABLE classifications (sha256 TEXT, result TEXT)")
+    con.commit()
+    con.close()
+    with Dataset(DATA, index_path=index, hmac_key=KEY) as d:
+        assert d.count(SampleFilter(category="all")) == 30
+        d.cache_put("s", "int8", "fp", "idle", {"predictions": []}, [], None)
+        assert d.cache_get("s", "int8", "fp", "idle", detail=True) == (
+            {"predictions": [], "classifications": []}, None)
+
+
+@pytest.mark.parametrize("text,why", [
+    ("time,accX\n0,1\n", "two rows"),
+    ("ms,accX\n0,1\n16,2\n", "timestamp"),
+    ("timestamp,accX\n0,1\n16,x\n", "non-numeric"),
+    ("timestamp,accX\n0,1\n0,2\n", "increase"),
+    ("timestamp,accX\n0,1\n16,2\n100,3\n", "evenly"),
+    ("timestamp,accX,accY\n0,1\n16,2,3\n", "columns"),
+])
+def test_bad_csv_files_are_error_rows(tmp_path, text, why):
+    (tmp_path / "testing").mkdir()
+    (tmp_path / "testing" / "bad.csv").write_text(text)
+    (tmp_path / "testing" / "good.csv").write_text("timestamp,accX (m/s2)\n0,1\n16,2\n32,3\n")
+    with Dataset(tmp_path, index_path=":memory:") as d:
+        (err,) = d.errors()
+        assert err.filename == "bad" and why in err.error
+        good = d.query(SampleFilter(filename="good"))[0]
+        assert good.sensors == [{"name": "accX", "units": "m/s2"}] and good.frequency == 62.5
+
+
+def test_add_sample_like_the_ingestion_api(folder):
+    from edgert.errors import EdgertError
+    with Dataset(folder, hmac_key=KEY, index_path=":memory:") as d:
+        n0 = d.count(SampleFilter(category="all"))
+        doc = (DATA / "testing" / "wave.00.json").read_bytes()
+        row = d.add_sample(doc, filename="shake.01", category="testing", label="shake",
+                           metadata={"site": "D", "rev": 2})
+        assert row.path == "testing/shake.01.json" and row.label == "shake"
+        assert row.signature_valid and row.metadata == {"site": "D", "rev": "2"}
+        again = d.add_sample(doc, filename="shake.01.json", category="testing")
+        assert again.path == "testing/shake.01.1.json" and again.label == "shake"  # inferred
+        cbor = (DATA / "testing" / "updown.06.cbor").read_bytes()
+        un = d.add_sample(cbor, filename="x/../noise", category="anomaly", no_label=True)
+        assert un.path == "anomaly/noise.cbor" and un.label is None
+        with pytest.raises(DatasetError, match="already stored"):
+            d.add_sample(cbor, filename="y", disallow_duplicates=True)
+        with pytest.raises(EdgertError):
+            d.add_sample(b'{"protected": 1}', filename="bad.json")
+        with pytest.raises(DatasetError, match="category"):
+            d.add_sample(doc, filename="z", category="nope")
+        assert not (folder / "training" / "bad.json").exists()
+        assert d.count(SampleFilter(category="all")) == n0 + 3
+        d.refresh()                                   # labels survive a full re-index
+        got = {r.path: r.label for r in d.query(SampleFilter(category="all"))}
+        assert got["testing/shake.01.json"] == "shake" and got["anomaly/noise.cbor"] is None
+        ids = {r.path: r.id for r in d.query(SampleFilter(filename="shake.01"))}
+        assert ids["testing/shake.01.json"] == row.id              # id kept by the refresh
+
+
+def test_unusable_index_path(tmp_path):
+    (tmp_path / "not-a-db").write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(DatasetError, match="--index"):
+        Dataset(DATA, index_path=tmp_path / "not-a-db")

@@ -3,7 +3,6 @@ parsers (the email package, urllib3), every response class produced by a real se
 import email.parser
 import email.policy
 import email.utils
-import json
 import random
 import time
 

@@ -3,7 +3,6 @@
 and a ``kill -9`` of an uploading process. The invariant everywhere: every accepted sample is
 stored on the server exactly once (counts and sha256 sets compared)."""
 import collections
-import os
 import signal
 import subprocess
 import time
@@ -82,7 +81,7 @@ def test_slow_server_client_timeout_then_retry(tmp_path):
 
 def test_slow_before_handling(tmp_path):
     with running_server() as srv:
-        srv.faults.set_delay(before=0.6)
+        srv.faults.set_delay(before=1.5)
         ob = make_outbox(tmp_path, srv.url, timeout=0.2).start()
         bodies = fill(ob, 3)
         assert wait_for(lambda: ob.status().retries >= 2, 5)
@@ -105,10 +104,10 @@ def test_500_burst(tmp_path):
         ob.close()
 
 
-@pytest.mark.parametrize("after_store", [False, True])
-def test_connection_resets_mid_request(tmp_path, after_store):
+@pytest.mark.parametrize("after_store, midway", [(False, False), (False, True), (True, False)])
+def test_connection_resets_mid_request(tmp_path, after_store, midway):
     with running_server() as srv:
-        srv.faults.reset_next(6, after_store=after_store)
+        srv.faults.reset_next(6, after_store=after_store, midway=midway)
         ob = make_outbox(tmp_path, srv.url).start()
         bodies = fill(ob, 8)
         assert ob.flush(15)

@@ -8,8 +8,7 @@ import pytest
 from edgert.errors import ConfigurationError
 from edgert.ingestion import (IngestionClient, Outbox, OutboxError, OutboxFull, RetryPolicy)
 
-from .ingest_helpers import (API_KEY, FAST_RETRY, make_cbor, make_json, running_server, sha,
-                             wait_for)
+from .ingest_helpers import (API_KEY, FAST_RETRY, make_cbor, make_json, running_server, sha)
 
 
 @pytest.fixture
@@ -211,4 +210,45 @@ def test_non_latin1_file_name_is_sent(tmp_path, srv):
     ob.enqueue(make_json(1), "training", "mesure-測定.json")
     assert ob.flush(10) and ob.status().sent == 1
     assert srv.store.list()[0]["filename"] == "mesure-%E6%B8%AC%E5%AE%9A.json"
+    ob.close()
+
+
+def test_concurrent_producers_while_sending(tmp_path, srv):
+    import threading
+    ob = outbox(tmp_path, srv).start()
+    bodies = [[make_json(100 * t + i) for i in range(25)] for t in range(4)]
+    ids = [[] for _ in range(4)]
+
+    def produce(t):
+        for i, b in enumerate(bodies[t]):
+            ids[t].append(ob.enqueue(b, "training", f"p{t}.{i}.json"))
+            ob.enqueue(b, "training", "same-again.json")  # idempotent under contention
+
+    threads = [threading.Thread(target=produce, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert ob.flush(20)
+    flat = [b for bs in bodies for b in bs]
+    stored = srv.store.hashes()
+    assert len(stored) == len(set(stored)) == 100 and set(stored) == {sha(b) for b in flat}
+    assert len({i for xs in ids for i in xs}) == 100
+    ob.close()
+
+
+def test_resend_policy_sends_header_only_on_retries(tmp_path, srv):
+    body = make_json(1)
+    from edgert.ingestion import IngestionClient as C
+    assert C(srv.url, API_KEY).upload_data(body, category="testing", filename="x.json").kind \
+        == "stored"
+    ob = outbox(tmp_path, srv, disallow_duplicates="resend").start()
+    ob.enqueue(body, "training", "x.json")
+    assert ob.flush(10)
+    assert srv.store.hashes() == [sha(body)] * 2  # first send had no header: stored again
+    ob.close()
+    ob = Outbox(str(tmp_path / "other.db"), C(srv.url, API_KEY), retry=FAST_RETRY).start()
+    ob.enqueue(body, "training", "x.json")  # default "always": the server refuses the copy
+    assert ob.flush(10)
+    assert srv.store.hashes() == [sha(body)] * 2 and ob.status().duplicates == 1
     ob.close()

@@ -233,7 +233,10 @@ def test_chunked_upload(srv):
 def test_garbage_and_stalled_connections_do_not_hurt_the_server():
     with running_server(request_timeout=0.5) as srv:
         stalled = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
-        stalled.sendall(b"POST /api/training/data HTTP/1.1\r\nContent-Length: 1000\r\n\r\nab")
+        stalled.sendall(b"POST /api/training/data HTTP/1.1\r\nContent-Length: 1000\r\n"
+                        b"x-api-key: " + API_KEY.encode() + b"\r\n\r\nab")
+        unauth = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+        unauth.sendall(b"POST /api/training/data HTTP/1.1\r\nContent-Length: 1000\r\n\r\nab")
         junk = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
         junk.sendall(b"BREW /pot " + os.urandom(40).hex().encode() + b"\r\n\r\n")
         assert b"400 Bad request" in junk.recv(100)  # an HTTP/0.9-style error from http.server
@@ -247,6 +250,9 @@ def test_garbage_and_stalled_connections_do_not_hurt_the_server():
         stalled.settimeout(3)
         assert stalled.recv(100) == b""  # closed by the server's read timeout
         stalled.close()
+        unauth.settimeout(3)
+        assert unauth.recv(100) == b""
+        unauth.close()
         assert srv.store.count() == 1
 
 
@@ -267,3 +273,12 @@ def test_restart_on_same_port_keeps_data(tmp_path):
     reopened = SampleStore(db)
     assert reopened.hashes() == [sha(make_json(1)), sha(make_json(3))]
     reopened.close()
+
+
+def test_unauthenticated_oversized_upload_gets_401(srv):
+    with running_server(max_file_bytes=1000) as small:
+        big = make_json(1, n=100)
+        status, _, text = raw_post(small, "/api/training/data", big,
+                                   {"x-file-name": "a.json", "Content-Type": "application/json"})
+        assert (status, text) == (401, "Missing x-api-key header")
+        assert small.store.count() == 0

@@ -122,6 +122,8 @@ def test_defaults_are_studio_defaults():
 # -- configuration errors ------------------------------------------------------------------
 @pytest.mark.parametrize("params,version,needle", [
     ({"fft-length": 24}, 4, "FFT length must be a power of 2"),
+    ({"fft-length": 0}, 4, "FFT length must be a power of 2"),
+    ({"fft-length": 2**20}, 4, "fft-length must be between 2 and 65536 (got 1048576)"),
     ({"filter-type": "low", "filter-order": 5}, 4,
      "filter-order must be an even number between 2 and 8 (got 5)"),
     ({"filter-type": "high", "filter-order": 10}, 4, "between 2 and 8 (got 10)"),
@@ -312,3 +314,15 @@ def test_stability_check_agrees_with_the_reference(fs):
             else:
                 with pytest.raises(ConfigurationError, match="not stable"):
                     SpectralAnalysis(params, fs, ["a"], 2)
+
+
+@pytest.mark.parametrize("value", [9.81, -0.3, 1234.5678])
+def test_mean_removal_follows_numpys_float32_mean(value):
+    """Without decimation the reference removes np.mean of a float32 array (pairwise float32
+    summation): on a constant window the rounding residual x - mean is what the RMS (and the
+    spectrum) see, so it must be reproduced exactly (reference case 88 depends on it)."""
+    block = SpectralAnalysis({"fft-length": 16}, 62.5, ["x"], 2)
+    for n in list(range(1, 200)) + [257, 1000, 2047, 4096, 9000]:
+        x = np.full(n, value, dtype=np.float32)
+        residual = float(np.float32(x[0] - np.mean(x)))
+        assert block.features(x)[0] == pytest.approx(abs(residual), rel=1e-6, abs=0), n

@@ -2,9 +2,10 @@
 
 * ``.json`` / ``.cbor``: Edge Impulse data-acquisition documents through
   :mod:`edgert.acquisition` (format checks, HS256 verification with the dataset's key).
-* ``.csv``: a header row, then rows of a timestamp in milliseconds followed by one column per
-  axis (the header names the axes; an optional ``name (units)`` gives units). The interval is
-  the median timestamp step, which must be positive.
+* ``.csv``: the CSV of ``edgert.recording`` (a ``timestamp`` column in milliseconds, then one
+  column per axis; timestamps strictly increasing and evenly spaced; the interval is the mean
+  step over the file, robust to rounded timestamps), plus: a header ``name (units)`` gives the
+  axis its SenML units (``audio (wav)``).
 """
 from __future__ import annotations
 
@@ -71,11 +72,18 @@ def read_csv(data: bytes) -> SampleData:
     header = [h.strip() for h in rows[0]]
     if len(header) < 2:
         raise DatasetError("CSV needs a timestamp column and at least one axis column")
+    if header[0].lower() not in ("timestamp", "time", "t", "timestamp_ms"):
+        raise DatasetError(f"the first CSV column must be 'timestamp' (milliseconds), got "
+                           f"{header[0]!r}")
     sensors: List[dict] = []
     for h in header[1:]:
         m = _UNITS_RE.match(h)
         sensors.append({"name": m.group(1), "units": m.group(2)} if m
                        else {"name": h, "units": "N/A"})
+    for i, r in enumerate(rows[1:]):
+        if len(r) != len(header):
+            raise DatasetError(f"CSV line {i + 2} has {len(r)} columns, the header has "
+                               f"{len(header)}")
     try:
         table = np.array([[float(c) for c in r] for r in rows[1:]], dtype=np.float64)
     except ValueError as exc:
@@ -85,12 +93,15 @@ def read_csv(data: bytes) -> SampleData:
     if not np.all(np.isfinite(table)):
         raise DatasetError("CSV holds NaN or infinity")
     ts = table[:, 0]
-    if len(ts) >= 2:
-        steps = np.diff(ts)
-        interval = float(np.median(steps))
-        if not interval > 0 or np.any(steps <= 0):
-            raise DatasetError("CSV timestamps (first column, ms) must increase")
-    else:
+    if len(ts) < 2:
         raise DatasetError("CSV needs at least two rows to know its sampling interval")
+    steps = np.diff(ts)
+    if np.any(steps <= 0):
+        raise DatasetError("CSV timestamps (first column, ms) must increase strictly")
+    median = float(np.median(steps))
+    if np.max(np.abs(steps - median)) > 0.1 * median + 1.0:
+        raise DatasetError(f"CSV timestamps are not evenly spaced (intervals "
+                           f"{steps.min():g}..{steps.max():g} ms); resample the data first")
+    interval = float(ts[-1] - ts[0]) / (len(ts) - 1)
     return SampleData(values=table[:, 1:].astype(np.float32), interval_ms=interval,
                       sensors=sensors, device_type="CSV", signature_method=None)

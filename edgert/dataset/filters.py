@@ -58,6 +58,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 import sqlite3
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -73,6 +74,7 @@ SIGNATURE_VALIDITY = ("both", "valid", "invalid")
 DATA_TYPES = ("audio", "image")
 
 DateLike = Union[str, datetime]
+_LOST_PLUS = re.compile(r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d:?\d\d)$")
 
 
 class FilterError(DatasetError):
@@ -86,6 +88,9 @@ def parse_date(value: DateLike, what: str = "date") -> datetime:
         dt = value
     else:
         text = str(value).strip()
+        # The official Python client puts `datetime.isoformat()` into the query string without
+        # percent-encoding '+', so "...T00:00:00+00:00" arrives as "...T00:00:00 00:00".
+        text = _LOST_PLUS.sub(r"\1+\2", text)
         if text.endswith(("Z", "z")):
             text = text[:-1] + "+00:00"
         try:

@@ -42,6 +42,11 @@ name/type, metadata, dates, and the file's mtime+size. :meth:`Dataset.refresh` r
 files whose mtime or size changed (labels, categories and metadata are re-applied every time -
 they live outside the files), and drops rows of deleted files. A file that cannot be read gets
 a row with ``error`` set to the reason (and no measurements); nothing else is affected.
+
+:meth:`Dataset.add_sample` stores an upload the way the ingestion API does (``x-file-name``,
+``x-label``, ``x-no-label``, ``x-disallow-duplicates``; metadata to the sidecar, an explicit
+label to ``info.labels``) and indexes just that file - what a gateway's ingestion endpoint needs.
+The same SQLite file caches classification results (see :mod:`edgert.classify_all`).
 """
 from __future__ import annotations
 
@@ -55,7 +60,7 @@ import sqlite3
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -112,12 +117,16 @@ CREATE TABLE IF NOT EXISTS classifications (
     variant TEXT NOT NULL,
     impulse TEXT NOT NULL,
     label TEXT NOT NULL,
-    result TEXT,
+    summary TEXT,
+    detail TEXT,
     error TEXT,
     created TEXT NOT NULL,
     PRIMARY KEY (sha256, variant, impulse, label)
 );
 """
+#: Bumped whenever the tables change; an index of another version is rebuilt (it only caches
+#: what the folder holds).
+SCHEMA_VERSION = 2
 
 
 def infer_label(filename: str) -> Optional[str]:
@@ -248,6 +257,12 @@ class SampleRow:
         return out
 
 
+def _atomic_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def _iso_from_ns(ns: int) -> str:
     return format_date(datetime.fromtimestamp(ns / 1e9, tz=timezone.utc))
 
@@ -300,10 +315,20 @@ class Dataset:
             index_path = self.root / DEFAULT_INDEX_NAME
         self.index_path = str(index_path)
         self._lock = threading.RLock()
-        self.conn = sqlite3.connect(self.index_path, check_same_thread=False)
-        self.conn.row_factory = sqlite3.Row
-        with self._lock, self.conn:
-            self.conn.executescript(_SCHEMA)
+        try:
+            self.conn = sqlite3.connect(self.index_path, check_same_thread=False)
+            self.conn.row_factory = sqlite3.Row
+            with self._lock, self.conn:
+                version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+                if version != SCHEMA_VERSION:
+                    self.conn.execute("DROP TABLE IF EXISTS samples")
+                    self.conn.execute("DROP TABLE IF EXISTS classifications")
+                    self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                self.conn.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise DatasetError(f"{self.index_path}: cannot open the dataset index ({exc}); "
+                               "for a read-only folder put it elsewhere (index_path=..., "
+                               "--index PATH)") from None
         if refresh:
             self.refresh()
 
@@ -429,6 +454,79 @@ class Dataset:
         log.info("dataset %s: %s", self.root, stats)
         return stats
 
+    # -- adding samples (the gateway's ingestion) ---------------------------------------------
+    def add_sample(self, data: bytes, *, filename: str, category: str = "training",
+                   label: Optional[str] = None, no_label: bool = False,
+                   metadata: Optional[Dict[str, Any]] = None,
+                   disallow_duplicates: bool = False) -> SampleRow:
+        """Store one uploaded sample the way the ingestion API does and index it.
+
+        ``filename`` is the upload's file name (``x-file-name``; a path is reduced to its
+        name); a name already used in ``category`` gets ``.1``, ``.2``... before the extension;
+        without a .json/.cbor/.csv extension the document's format decides (JSON or CBOR).
+        ``label`` (``x-label``) is recorded in ``info.labels``; without it the label is inferred
+        from the file name, and ``no_label`` (``x-no-label``) records "unlabeled". ``metadata``
+        goes to the sidecar. The document is decoded (and its signature checked with the
+        dataset's key) before anything is written: a malformed upload raises and stores
+        nothing. ``disallow_duplicates`` (``x-disallow-duplicates``) rejects content whose
+        SHA-256 is already stored."""
+        if category not in CATEGORIES:
+            raise DatasetError(f"category {category!r} is not one of {', '.join(CATEGORIES)}")
+        name = Path(str(filename).replace("\\", "/")).name.strip()
+        if not name or name.startswith("."):
+            raise DatasetError(f"file name {filename!r}: give a name that does not start "
+                               "with '.'")
+        if not name.lower().endswith(SAMPLE_SUFFIXES):
+            name += ".json" if bytes(data[:1]) in (b"{", b" ", b"\n") else ".cbor"
+        sha = hashlib.sha256(data).hexdigest()
+        if disallow_duplicates:
+            with self._lock:
+                dup = self.conn.execute("SELECT path FROM samples WHERE sha256 = ?",
+                                        (sha,)).fetchone()
+            if dup is not None:
+                raise DatasetError(f"the same content is already stored as {dup['path']}")
+        sample = self.reader(Path(name), bytes(data), self.hmac_key)   # raises when malformed
+        del sample
+        folder = self.root / category
+        folder.mkdir(parents=True, exist_ok=True)
+        base = Path(name)
+        stem, suffix = name[: -len(base.suffix)], base.suffix
+        target = folder / name
+        n = 0
+        with self._lock:
+            while target.exists() or (target.with_name(target.name + SIDECAR_SUFFIX)).exists():
+                n += 1
+                target = folder / f"{stem}.{n}{suffix}"
+            tmp = target.with_name(f".{target.name}.tmp")
+            tmp.write_bytes(bytes(data))
+            os.replace(tmp, target)
+            rel = target.relative_to(self.root).as_posix()
+            if metadata:
+                side = target.with_name(target.name + SIDECAR_SUFFIX)
+                side.write_text(json.dumps(_string_metadata(metadata, "metadata")) + "\n",
+                                encoding="utf-8")
+            if label is not None or no_label:
+                self._manifest_set(rel, {"type": "unlabeled"} if no_label
+                                   else {"type": "label", "label": str(label)})
+            with self.conn:
+                fields = self._index_file(target, rel, target.stat(), self._read_manifest())
+                fields["added"] = format_date(datetime.now(timezone.utc))
+                cols = ", ".join(fields)
+                cur = self.conn.execute(
+                    f"INSERT INTO samples ({cols}) VALUES ({', '.join('?' * len(fields))})",
+                    list(fields.values()))
+            return self.get(int(cur.lastrowid))
+
+    def _manifest_set(self, rel: str, label: Dict[str, Any]) -> None:
+        path = self.root / MANIFEST_NAME
+        doc: Dict[str, Any] = {"version": 1, "files": []}
+        if path.exists():
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        files = [f for f in doc.get("files", []) if f.get("path") != rel]
+        files.append({"path": rel, "label": label})
+        doc["files"] = files
+        _atomic_text(path, json.dumps(doc, indent=1) + "\n")
+
     def _set_error(self, sample_id: int, reason: str) -> None:
         self.conn.execute("UPDATE samples SET error = ? WHERE id = ?", (reason, sample_id))
 
@@ -467,7 +565,8 @@ class Dataset:
             rec_label = sample.label
         except (EdgertError, ValueError, KeyError, TypeError, IndexError, OSError) as exc:
             fields["error"] = f"{rel}: {exc}"
-            log.warning("dataset: cannot read %s: %s", rel, exc)
+            # INFO, not WARNING: the reason is kept in the index and reported with the results
+            log.info("dataset: cannot read %s: %s", rel, exc)
         try:
             category, label, meta = self._labelling(rel, path, manifest, rec_label)
         except DatasetError as exc:
@@ -518,9 +617,11 @@ class Dataset:
     def __len__(self) -> int:
         return self.count()
 
-    def load(self, row: Union[SampleRow, int]) -> SampleData:
-        """Decode a sample's file again (for classification). Raises :class:`DatasetError`
-        when the file is unreadable, changed since indexing, or gone."""
+    def load(self, row: Union[SampleRow, int], *, verify: bool = False) -> SampleData:
+        """Decode a sample's file again (for classification). The signature was checked when
+        the file was indexed (``row.signature_valid``); ``verify=True`` checks it again (the
+        returned ``signature_valid``). Raises :class:`DatasetError` when the file is
+        unreadable, changed since indexing (SHA-256), or gone."""
         if not isinstance(row, SampleRow):
             row = self.get(row)
         path = self.root / row.path
@@ -534,29 +635,40 @@ class Dataset:
         if row.error is not None:
             raise DatasetError(row.error)
         try:
-            return self.reader(path, data, self.hmac_key)
+            return self.reader(path, data, self.hmac_key if verify else None)
         except (EdgertError, ValueError, KeyError, TypeError, IndexError) as exc:
             raise DatasetError(f"{row.path}: {exc}") from exc
 
     # -- classification cache (used by edgert.classify_all) -----------------------------------
-    def cache_get(self, sha256: str, variant: str, impulse: str,
-                  label: str) -> Optional[Tuple[Optional[Any], Optional[str]]]:
+    def cache_get(self, sha256: str, variant: str, impulse: str, label: str, *,
+                  detail: bool = False) -> Optional[Tuple[Optional[Dict[str, Any]],
+                                                          Optional[str]]]:
+        """A cached classification: ``(summary, error)``, or None when not cached. The
+        summary holds the per-window arrays; with ``detail=True`` it also holds
+        ``classifications`` (Studio's objects, stored apart because only a page needs them)."""
+        cols = "summary, error" + (", detail" if detail else "")
         with self._lock:
             row = self.conn.execute(
-                "SELECT result, error FROM classifications WHERE sha256 = ? AND variant = ? "
+                f"SELECT {cols} FROM classifications WHERE sha256 = ? AND variant = ? "
                 "AND impulse = ? AND label = ?", (sha256, variant, impulse, label)).fetchone()
         if row is None:
             return None
-        return (json.loads(row["result"]) if row["result"] is not None else None,
-                row["error"])
+        if row["summary"] is None:
+            return None, row["error"]
+        summary = json.loads(row["summary"])
+        if detail:
+            summary["classifications"] = json.loads(row["detail"]) if row["detail"] else []
+        return summary, row["error"]
 
     def cache_put(self, sha256: str, variant: str, impulse: str, label: str,
-                  result: Optional[Any], error: Optional[str]) -> None:
+                  summary: Optional[Dict[str, Any]], detail: Optional[Any],
+                  error: Optional[str]) -> None:
         with self._lock, self.conn:
             self.conn.execute(
-                "INSERT OR REPLACE INTO classifications VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO classifications VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (sha256, variant, impulse, label,
-                 None if result is None else json.dumps(result, allow_nan=False), error,
+                 None if summary is None else json.dumps(summary, allow_nan=False),
+                 None if detail is None else json.dumps(detail, allow_nan=False), error,
                  format_date(datetime.now(timezone.utc))))
 
     def cache_clear(self) -> None:

@@ -5,7 +5,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .._ffi import as_c_array, ffi, lib, ptr, strerror
+from .._ffi import as_c_array, ffi, lib, strerror
 from ..errors import ConfigurationError, EdgertError, InputError, NativeError
 
 
@@ -59,7 +59,12 @@ class DspBlock:
                 f"a window must have shape (n_samples, {n_axes}) for axes "
                 f"{', '.join(self.axes)} (or be flat interleaved), got shape {arr.shape}"
             )
-        out = self.features_batch(arr, [0], arr.shape[0], axes_columns=list(range(n_axes)))
+        if arr.shape[0] == 0:
+            raise InputError("the window is empty: pass at least one sample per axis")
+        data32 = _as_float32(arr)
+        n = data32.shape[0]
+        out = np.empty((1, self.n_features(n)), dtype=np.float32)
+        self._call(data32, _ZERO_START, _identity_columns(n_axes), n, out)
         return out[0]
 
     def features_batch(self, data: np.ndarray, starts: Sequence[int] | np.ndarray,
@@ -77,18 +82,15 @@ class DspBlock:
             raise InputError(
                 f"data must be a 2-D (n_rows, n_columns) array, got shape {arr.shape}"
             )
-        if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
-            raise InputError(f"data must be real numbers, got dtype {arr.dtype}")
-        data32 = as_c_array(arr, np.float32, "data")
+        data32 = _as_float32(arr)
         n_rows, n_cols = data32.shape
         cols = self._columns(axes_columns, n_cols)
         st = np.asarray(starts)
         if st.ndim != 1:
             raise InputError(f"starts must be a 1-D sequence of row indices, got shape {st.shape}")
         if st.size and not np.issubdtype(st.dtype, np.integer):
-            if not np.all(np.equal(np.mod(st, 1), 0)):
+            if not np.issubdtype(st.dtype, np.number) or not np.all(np.equal(np.mod(st, 1), 0)):
                 raise InputError("starts must be whole row indices")
-        st = as_c_array(st.astype(np.int64), np.int64, "starts")
         if st.size:
             lo, hi = int(st.min()), int(st.max())
             if lo < 0:
@@ -99,11 +101,14 @@ class DspBlock:
                     f"has {n_rows}: starts must be <= n_rows - window_samples "
                     f"({n_rows - window_samples})"
                 )
-        starts32 = as_c_array(st, np.int32, "starts")
-        nf = self.n_features(window_samples)
-        out = np.empty((starts32.size, nf), dtype=np.float32)
-        if starts32.size == 0:
-            return out
+        starts32 = np.ascontiguousarray(st, dtype=np.int32)
+        out = np.empty((starts32.size, self.n_features(window_samples)), dtype=np.float32)
+        if starts32.size:
+            self._call(data32, starts32, cols, window_samples, out)
+        return out
+
+    def _call(self, data32: np.ndarray, starts32: np.ndarray, cols: np.ndarray,
+              window_samples: int, out: np.ndarray) -> None:
         status = self._run(data32, starts32, cols, window_samples, out)
         if status < 0:
             if status == lib.EDGERT_ERR_NONFINITE:
@@ -113,7 +118,6 @@ class DspBlock:
                     "contains NaN or infinite values: clean or drop those samples first"
                 )
             raise _status_error(status, f"{self.type} features")
-        return out
 
     def _columns(self, axes_columns: Sequence[int] | None, n_cols: int) -> np.ndarray:
         n_axes = len(self.axes)
@@ -130,6 +134,25 @@ class DspBlock:
                 f"the data must have a column for every axis ({', '.join(self.axes)})"
             )
         return as_c_array(cols, np.int32, "axes_columns")
+
+
+_ZERO_START = np.zeros(1, dtype=np.int32)
+_IDENTITY: dict[int, np.ndarray] = {}
+
+
+def _identity_columns(n: int) -> np.ndarray:
+    cols = _IDENTITY.get(n)
+    if cols is None:
+        cols = _IDENTITY[n] = np.arange(n, dtype=np.int32)
+    return cols
+
+
+def _as_float32(arr: np.ndarray) -> np.ndarray:
+    if arr.dtype != np.float32 or not arr.flags.c_contiguous:
+        if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+            raise InputError(f"data must be real numbers, got dtype {arr.dtype}")
+        arr = np.ascontiguousarray(arr, dtype=np.float32)
+    return arr
 
 
 def _as_count(name: str, v: int) -> int:
@@ -164,9 +187,10 @@ def _status_error(status: int, context: str) -> EdgertError:
 
 
 def buffers(data: np.ndarray, starts: np.ndarray, cols: np.ndarray, out: np.ndarray):
-    """cffi pointers for a batch call."""
-    return (ptr("float *", data), ptr("int32_t *", starts), ptr("int32_t *", cols),
-            ptr("float *", out))
+    """cffi pointers (zero-copy) for a batch call."""
+    fb = ffi.from_buffer
+    return (fb("float[]", data), fb("int32_t[]", starts), fb("int32_t[]", cols),
+            fb("float[]", out))
 
 
 __all__ = ["DspBlock", "buffers", "ffi", "lib"]

@@ -148,6 +148,7 @@ class SpectralAnalysis(DspBlock):
         self._validate_config()
         self._c = self._c_params()
         self._checked: dict[int, int] = {}
+        self._scratch: dict[int, int] = {}
 
     # -- configuration ----------------------------------------------------------------------
     @property
@@ -161,10 +162,14 @@ class SpectralAnalysis(DspBlock):
     def _validate_config(self) -> None:
         """Window-independent checks, in the reference's order."""
         n = self.fft_length
-        if n < 2 or n > 65536 or n & (n - 1):
+        if n < 1 or n & (n - 1):
             raise ConfigurationError(
                 f"FFT length must be a power of 2: fft-length is {n}; use one of 16, 32, 64, "
                 "128, 256, 512, 1024, 2048, 4096"
+            )
+        if n < 2 or n > 65536:
+            raise ConfigurationError(
+                f"fft-length must be between 2 and 65536 (got {n}); Studio uses 16 to 4096"
             )
         r = self.decimation_ratio
         if r not in _RATIOS:
@@ -271,8 +276,9 @@ class SpectralAnalysis(DspBlock):
     def check(self, n_samples: int) -> int:
         """Validate the configuration for windows of ``n_samples`` samples per axis and
         return the feature count; raises ConfigurationError/InputError saying what to change."""
-        if n_samples in self._checked:
-            return self._checked[n_samples]
+        nf = self._checked.get(n_samples)
+        if nf is not None:
+            return nf
         if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
             raise InputError(
                 f"the window is empty or invalid ({n_samples!r} samples): pass at least one "
@@ -380,12 +386,20 @@ class SpectralAnalysis(DspBlock):
                     + [f"{a} {s}" for a in self.axes for s in lf])
         return [f"{a} {s}" for a in self.axes for s in per]
 
+    def _scratch_bytes(self, window_samples: int) -> int:
+        nb = self._scratch.get(window_samples)
+        if nb is None:
+            nbytes = ffi.new("size_t *")
+            status = lib.edgert_spectral_scratch_size(self._c, window_samples, len(self.axes),
+                                                      nbytes)
+            if status < 0:
+                raise _status_error(status, "spectral-analysis scratch size")
+            nb = self._scratch[window_samples] = int(nbytes[0])
+        return nb
+
     def _run(self, data, starts, cols, window_samples, out) -> int:
-        nbytes = ffi.new("size_t *")
-        status = lib.edgert_spectral_scratch_size(self._c, window_samples, len(self.axes), nbytes)
-        if status < 0:
-            raise _status_error(status, "spectral-analysis scratch size")
-        scratch = np.empty(int(nbytes[0]) + 16, dtype=np.uint8)
+        # per call: several threads may run batches of this block at once
+        scratch = np.empty(self._scratch_bytes(window_samples), dtype=np.uint8)
         d, s, c, o = buffers(data, starts, cols, out)
         return lib.edgert_spectral_features_batch(
             self._c, d, data.shape[0], data.shape[1], c, len(self.axes), s, starts.size,

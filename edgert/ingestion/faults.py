@@ -19,8 +19,9 @@ class Fault:
     """One scheduled misbehaviour for one request.
 
     kind: ``fail`` (answer ``status`` with ``message`` and optional Retry-After, nothing
-    stored), ``reset`` (read the request, then reset the connection; ``after_store`` stores the
-    sample first, i.e. the 200 is lost on the way back).
+    stored), ``reset`` (read the request, then reset the connection; ``midway`` resets after
+    half of the body arrived; ``after_store`` stores the sample first, i.e. the 200 is lost on
+    the way back).
     """
 
     kind: str
@@ -28,6 +29,7 @@ class Fault:
     retry_after: Optional[str] = None
     message: str = "injected fault: internal server error"
     after_store: bool = False
+    midway: bool = False
 
 
 class FaultControl:
@@ -65,10 +67,10 @@ class FaultControl:
                 self._queue.append(Fault("fail", status, retry_after,
                                          message or f"injected fault: HTTP {status}"))
 
-    def reset_next(self, n: int = 1, after_store: bool = False) -> None:
+    def reset_next(self, n: int = 1, after_store: bool = False, midway: bool = False) -> None:
         with self._lock:
             for _ in range(n):
-                self._queue.append(Fault("reset", after_store=after_store))
+                self._queue.append(Fault("reset", after_store=after_store, midway=midway))
 
     def clear(self) -> None:
         with self._lock:

@@ -19,6 +19,10 @@ The contract, in order of importance:
    attempt after the first, including rows that were in flight when the process died) carries
    ``x-disallow-duplicates: 1``; a server that already stored it answers "duplicate", which
    counts as delivered. So a 200 lost on the way back costs one extra request, not a copy.
+   By default (``disallow_duplicates="always"``) first sends carry the header too: that also
+   closes the one remaining window - a lease that expires while its first, header-less request
+   is still being answered, so that two requests for the row overlap. ``"resend"`` sends it on
+   re-sends only; ``"never"`` not at all (then a lost 200 can duplicate a sample).
 4. **Crash-safe.** Rows are claimed with a lease (``state='inflight'``, ``attempts+1``,
    ``lease_until``) in a transaction before sending. One process owns an outbox file at a time
    (an exclusive ``flock`` on ``<db>.lock``, released by the kernel even on ``kill -9``); on open,
@@ -211,7 +215,7 @@ class Outbox:
     def __init__(self, path: str, client: Optional[IngestionClient] = None, *,
                  max_bytes: int = 256 * 1024 * 1024, full_policy: str = "reject",
                  concurrency: int = 2, retry: Optional[RetryPolicy] = None,
-                 batch_size: int = 1, disallow_duplicates: str = "resend",
+                 batch_size: int = 1, disallow_duplicates: str = "always",
                  max_sample_bytes: int = P.MAX_FILE_BYTES,
                  lease_seconds: Optional[float] = None, idle_poll: float = 1.0) -> None:
         if not path or path == ":memory:" or path.startswith("file:"):

@@ -434,6 +434,38 @@ class _Handler(BaseHTTPRequestHandler):
             self._reset()
             return
         faults.delay_before()
+        if owner.stopping:  # released from a stall by stop(): drop the request
+            self._reset()
+            return
+        if fault is not None and fault.kind == "reset" and fault.midway:
+            try:
+                half = int(self.headers.get("Content-Length") or 0) // 2
+                self.rfile.read(min(half, 1 << 20))
+            except (OSError, ValueError):
+                pass
+            self._reset()
+            return
+        # Route and API key come from the headers: refuse before buffering anything (the body
+        # is drained, not kept, so the client still reads the answer).
+        early = None
+        if route is None:
+            early = Response.text(404, f"Not found: POST {self.path.split('?', 1)[0]}; the "
+                                  "ingestion API is POST /api/{training,testing,anomaly}/"
+                                  "{data,files}")
+        else:
+            bad_key = service.check_api_key(self.headers)
+            if bad_key:
+                early = service.error(endpoint, 401, bad_key)
+        if early is not None:
+            try:
+                self._drain(int(self.headers.get("Content-Length") or 0))
+            except (socket.timeout, TimeoutError):
+                self.close_connection = True  # a stalled client: just hang up
+                return
+            except (OSError, ValueError):
+                pass
+            self._send(early, close=True)
+            return
         limit = owner.max_request_bytes if endpoint == "files" else service.max_file_bytes
         try:
             body, err = self._read_body(limit)
@@ -516,6 +548,7 @@ class IngestionServer:
         self.max_drain_bytes = max_drain_bytes
         self.faults = faults or FaultControl()
         self._httpd: Optional[_HTTPServer] = None
+        self._stopping = False
         self._thread: Optional[threading.Thread] = None
 
     @property
@@ -526,9 +559,14 @@ class IngestionServer:
     def running(self) -> bool:
         return self._httpd is not None
 
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
     def start(self) -> "IngestionServer":
         if self._httpd is not None:
             return self
+        self._stopping = False
         self.faults.rearm()
         httpd = _HTTPServer((self.host, self.port), _Handler)
         httpd.owner = self
@@ -545,6 +583,7 @@ class IngestionServer:
         httpd, self._httpd = self._httpd, None
         if httpd is None:
             return
+        self._stopping = True
         self.faults.release()
         httpd.shutdown()
         httpd.server_close()
