@@ -172,7 +172,9 @@ static inline __m128i eg_load4_s8(const int8_t *x)
 /* Packed int16 matrix-vector product + requantization shared by FULLY_CONNECTED and CONV_2D
  * (kernel_fc.c): weights in groups of 4 rows x pairs of columns, see pack_fc_weights() in
  * edgert/engine/compiler.py; xw: depth values then a 0. */
-#define EG_WIDE_MAX 512
+#ifndef EG_WIDE_MAX
+#define EG_WIDE_MAX 512   /* host builds; plans for a microcontroller carry no packed copies */
+#endif
 void eg_matvec_packed(const int16_t *xw, int32_t depth, const int16_t *wp, int32_t units,
                       const int32_t *bias, const int32_t *mult, const int32_t *shift,
                       const edgert_act *a, int8_t *y);

@@ -57,6 +57,84 @@ static int conv_common_check(const eg_call *c, int depthwise)
 int eg_conv_check(const eg_call *c) { return conv_common_check(c, 0); }
 int eg_dwconv_check(const eg_call *c) { return conv_common_check(c, 1); }
 
+/* int8 with packed weights (own function: its stack buffer exists only when used). */
+static int conv_s8_packed(const eg_call *c)
+{
+    const edgert_conv_params *p = &c->op->p.conv;
+    const edgert_tensor *xt = c->it[0], *wt = c->it[1], *yt = c->ot;
+    const int32_t batches = xt->dims[0], ih = xt->dims[1], iw = xt->dims[2], ic = xt->dims[3];
+    const int32_t kh = wt->dims[1], kw = wt->dims[2];
+    const int32_t oh = yt->dims[1], ow = yt->dims[2], oc = yt->dims[3];
+    int32_t b, oy, ox, fy, fx, i;
+    /* im2col per output pixel (input offset applied, 0 for taps outside the image: the
+     * reference skips them) then the packed matrix-vector product over all channels */
+    const int8_t *x = (const int8_t *)c->in[0];
+    const int32_t K = kh * kw * ic;
+    int16_t patch[EG_WIDE_MAX + 2];
+    int8_t *y = (int8_t *)c->out;
+    for (b = 0; b < batches; b++)
+        for (oy = 0; oy < oh; oy++)
+            for (ox = 0; ox < ow; ox++) {
+                const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
+                int16_t *pp = patch;
+                for (fy = 0; fy < kh; fy++) {
+                    const int32_t iy = y0 + p->dil_h * fy;
+                    for (fx = 0; fx < kw; fx++, pp += ic) {
+                        const int32_t ix = x0 + p->dil_w * fx;
+                        if (iy < 0 || iy >= ih || ix < 0 || ix >= iw) {
+                            for (i = 0; i < ic; i++) pp[i] = 0;
+                        } else {
+                            const int8_t *xp = x + (((size_t)b * ih + iy) * iw + ix) * ic;
+                            for (i = 0; i < ic; i++) pp[i] = (int16_t)(xp[i] + p->a.in_offset);
+                        }
+                    }
+                }
+                patch[K] = 0;
+                eg_matvec_packed(patch, K, (const int16_t *)c->in[5], oc, (const int32_t *)c->in[2],
+                                 (const int32_t *)c->in[3], (const int32_t *)c->in[4], &p->a,
+                                 y + (((size_t)b * oh + oy) * ow + ox) * oc);
+            }
+    return EDGERT_OK;
+}
+
+/* float32 with transposed weights (own function, same reason). */
+static int conv_f32_transposed(const eg_call *c)
+{
+    const edgert_conv_params *p = &c->op->p.conv;
+    const edgert_tensor *xt = c->it[0], *wt = c->it[1], *yt = c->ot;
+    const int32_t batches = xt->dims[0], ih = xt->dims[1], iw = xt->dims[2], ic = xt->dims[3];
+    const int32_t kh = wt->dims[1], kw = wt->dims[2];
+    const int32_t oh = yt->dims[1], ow = yt->dims[2], oc = yt->dims[3];
+    int32_t b, oy, ox, fy, fx, i;
+    /* float32 im2col (0 for taps outside the image: adds +-0, exactly like skipping them)
+     * then the transposed-weights matvec, summing each channel in (fy, fx, i) order */
+    const float *x = (const float *)c->in[0];
+    float patch[EG_WIDE_MAX];
+    float *y = (float *)c->out;
+    for (b = 0; b < batches; b++)
+        for (oy = 0; oy < oh; oy++)
+            for (ox = 0; ox < ow; ox++) {
+                const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
+                float *pp = patch;
+                for (fy = 0; fy < kh; fy++) {
+                    const int32_t iy = y0 + p->dil_h * fy;
+                    for (fx = 0; fx < kw; fx++, pp += ic) {
+                        const int32_t ix = x0 + p->dil_w * fx;
+                        if (iy < 0 || iy >= ih || ix < 0 || ix >= iw) {
+                            for (i = 0; i < ic; i++) pp[i] = 0.0f;
+                        } else {
+                            const float *xp = x + (((size_t)b * ih + iy) * iw + ix) * ic;
+                            for (i = 0; i < ic; i++) pp[i] = xp[i];
+                        }
+                    }
+                }
+                eg_matvec_f32_transposed(patch, kh * kw * ic, (const float *)c->in[3], oc,
+                                         (const float *)c->in[2], p->a.f_min, p->a.f_max,
+                                         y + (((size_t)b * oh + oy) * ow + ox) * oc);
+            }
+    return EDGERT_OK;
+}
+
 int eg_conv_run(const eg_call *c)
 {
     const edgert_conv_params *p = &c->op->p.conv;
@@ -66,37 +144,9 @@ int eg_conv_run(const eg_call *c)
     const int32_t oh = yt->dims[1], ow = yt->dims[2], oc = yt->dims[3];
     const int32_t groups = ic / fic, per_group = oc / groups;
     int32_t b, oy, ox, o, fy, fx, i;
-    if (c->op->dtype == EDGERT_DTYPE_INT8 && c->op->n_in == 6) {
-        /* im2col per output pixel (input offset applied, 0 for taps outside the image: the
-         * reference skips them) then the packed matrix-vector product over all channels */
-        const int8_t *x = (const int8_t *)c->in[0];
-        const int32_t K = kh * kw * ic;
-        int16_t patch[EG_WIDE_MAX + 2];
-        int8_t *y = (int8_t *)c->out;
-        for (b = 0; b < batches; b++)
-            for (oy = 0; oy < oh; oy++)
-                for (ox = 0; ox < ow; ox++) {
-                    const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
-                    int16_t *pp = patch;
-                    for (fy = 0; fy < kh; fy++) {
-                        const int32_t iy = y0 + p->dil_h * fy;
-                        for (fx = 0; fx < kw; fx++, pp += ic) {
-                            const int32_t ix = x0 + p->dil_w * fx;
-                            if (iy < 0 || iy >= ih || ix < 0 || ix >= iw) {
-                                for (i = 0; i < ic; i++) pp[i] = 0;
-                            } else {
-                                const int8_t *xp = x + (((size_t)b * ih + iy) * iw + ix) * ic;
-                                for (i = 0; i < ic; i++) pp[i] = (int16_t)(xp[i] + p->a.in_offset);
-                            }
-                        }
-                    }
-                    patch[K] = 0;
-                    eg_matvec_packed(patch, K, (const int16_t *)c->in[5], oc, (const int32_t *)c->in[2],
-                                     (const int32_t *)c->in[3], (const int32_t *)c->in[4], &p->a,
-                                     y + (((size_t)b * oh + oy) * ow + ox) * oc);
-                }
-        (void)groups; (void)per_group; (void)fic;
-    } else if (c->op->dtype == EDGERT_DTYPE_INT8) {
+    if (c->op->dtype == EDGERT_DTYPE_INT8 && c->op->n_in == 6) return conv_s8_packed(c);
+    if (c->op->dtype == EDGERT_DTYPE_FLOAT32 && c->op->n_in == 4) return conv_f32_transposed(c);
+    if (c->op->dtype == EDGERT_DTYPE_INT8) {
         const int8_t *x = (const int8_t *)c->in[0], *w = (const int8_t *)c->in[1];
         const int32_t *bias = (const int32_t *)c->in[2], *mult = (const int32_t *)c->in[3];
         const int32_t *shift = (const int32_t *)c->in[4];
@@ -125,33 +175,6 @@ int eg_conv_run(const eg_call *c)
                         y[(((size_t)b * oh + oy) * ow + ox) * oc + o] =
                             (int8_t)eg_clamp(acc, p->a.act_min, p->a.act_max);
                     }
-                }
-    } else if (c->op->n_in == 4) {
-        /* float32 im2col (0 for taps outside the image: adds +-0, exactly like skipping them)
-         * then the transposed-weights matvec, summing each channel in (fy, fx, i) order */
-        const float *x = (const float *)c->in[0];
-        float patch[EG_WIDE_MAX];
-        float *y = (float *)c->out;
-        for (b = 0; b < batches; b++)
-            for (oy = 0; oy < oh; oy++)
-                for (ox = 0; ox < ow; ox++) {
-                    const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
-                    float *pp = patch;
-                    for (fy = 0; fy < kh; fy++) {
-                        const int32_t iy = y0 + p->dil_h * fy;
-                        for (fx = 0; fx < kw; fx++, pp += ic) {
-                            const int32_t ix = x0 + p->dil_w * fx;
-                            if (iy < 0 || iy >= ih || ix < 0 || ix >= iw) {
-                                for (i = 0; i < ic; i++) pp[i] = 0.0f;
-                            } else {
-                                const float *xp = x + (((size_t)b * ih + iy) * iw + ix) * ic;
-                                for (i = 0; i < ic; i++) pp[i] = xp[i];
-                            }
-                        }
-                    }
-                    eg_matvec_f32_transposed(patch, kh * kw * ic, (const float *)c->in[3], oc,
-                                             (const float *)c->in[2], p->a.f_min, p->a.f_max,
-                                             y + (((size_t)b * oh + oy) * ow + ox) * oc);
                 }
     } else {
         const float *x = (const float *)c->in[0], *w = (const float *)c->in[1];
