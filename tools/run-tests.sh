@@ -2,7 +2,8 @@
 # The project's whole test run (README's test command; .ci/run runs exactly this):
 #   1. a virtualenv in .venv with edgert and its test extras installed from this checkout,
 #   2. the pure-C tests of csrc/ under AddressSanitizer + UndefinedBehaviorSanitizer,
-#      and a -Wall -Wextra -Werror compile of every C source,
+#      a -Wall -Wextra -Werror compile of every C source, a check that no object has
+#      writable static data, and a Cortex-M4F compile when arm-none-eabi-gcc is installed,
 #   3. the pytest suite against the installed package,
 #   4. an sdist and a wheel built with `python -m build`, installed in a fresh venv, where the
 #      smoke tests run (catches files missing from the distributions).
@@ -20,8 +21,10 @@ log "virtualenv $VENV"
 python -m pip install -q --upgrade pip
 python -m pip install -q -e '.[test]' build
 
-log "C core: warnings and sanitizer tests"
+log "C core: warnings, no writable statics, Cortex-M4F compile, sanitizer tests"
 make -s -C csrc warnings
+make -s -C csrc nostatic
+make -s -C csrc m4
 make -s -C csrc test
 
 log "pytest"
