@@ -9,24 +9,20 @@ The label comes from the file name as the ingestion API infers it: the leading r
 from __future__ import annotations
 
 import csv
+import re
 import hashlib
 import io
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from .acquisition.labels import infer_label
 from .errors import AcquisitionFormatError, InputError
 
-_LABEL_RE = re.compile(r"^[a-zA-Z0-9\s\-_]+")
-
-
-def label_from_filename(name: str) -> Optional[str]:
-    """The ingestion API's label inference from a file name (None when nothing matches)."""
-    m = _LABEL_RE.match(Path(name).name)
-    return m.group(0) if m else None
+#: The ingestion API's label inference from a file name (None when nothing matches).
+label_from_filename = infer_label
 
 
 @dataclass(frozen=True)
@@ -63,7 +59,15 @@ class Recording:
         return self.values.shape[0] * 1000.0 / self.frequency
 
 
-def _from_csv(data: bytes, name: str) -> tuple[np.ndarray, float, tuple[SensorAxis, ...]]:
+_UNITS_RE = re.compile(r"^\s*(.*?)\s*\(([^)]*)\)\s*$")
+
+
+def parse_csv(data: bytes, name: str) -> tuple[np.ndarray, float, tuple[SensorAxis, ...]]:
+    """Parse an Edge Impulse CSV recording: a ``timestamp`` column in milliseconds, then one
+    column per axis (a header ``accX (m/s2)`` also gives the units). Returns the values
+    (rows, axes) float32, the frequency in Hz and the axes; ``InputError`` naming ``name`` and
+    the line for anything else (ragged rows, non-numeric or non-finite values, timestamps that
+    do not increase evenly)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -89,6 +93,9 @@ def _from_csv(data: bytes, name: str) -> tuple[np.ndarray, float, tuple[SensorAx
         raise InputError(f"{name}: CSV rows have different column counts ({exc})") from exc
     if arr.ndim != 2 or arr.shape[1] != len(header):
         raise InputError(f"{name}: every CSV row must have {len(header)} columns")
+    if not np.all(np.isfinite(arr)):
+        row = int(np.argwhere(~np.isfinite(arr))[0][0])
+        raise InputError(f"{name}: line {row + 2} holds NaN or infinity")
     ts = arr[:, 0]
     if arr.shape[0] < 2:
         raise InputError(f"{name}: a CSV recording needs at least two rows to know its "
@@ -102,7 +109,8 @@ def _from_csv(data: bytes, name: str) -> tuple[np.ndarray, float, tuple[SensorAx
                          f"{dt.min():g}..{dt.max():g} ms); resample the data first")
     # mean interval over the whole file: robust to millisecond rounding of the timestamps
     frequency = 1000.0 * (arr.shape[0] - 1) / float(ts[-1] - ts[0])
-    sensors = tuple(SensorAxis(h, "N/A") for h in header[1:])
+    sensors = tuple(SensorAxis(m.group(1), m.group(2)) if (m := _UNITS_RE.match(h))
+                    else SensorAxis(h, "N/A") for h in header[1:])
     return arr[:, 1:].astype(np.float32), frequency, sensors
 
 
@@ -119,7 +127,7 @@ def load_recording(path: Union[str, Path], hmac_key: Optional[str] = None,
     sha = hashlib.sha256(data).hexdigest()
     inferred = label if label is not None else label_from_filename(name)
     if p.suffix.lower() == ".csv":
-        values, freq, sensors = _from_csv(data, str(p))
+        values, freq, sensors = parse_csv(data, str(p))
         return Recording(values, freq, sensors, name, inferred, sha256=sha)
     from . import acquisition  # JSON and CBOR data-acquisition documents
     try:
@@ -159,5 +167,5 @@ def order_columns(values: np.ndarray, have: Sequence[str], want: Sequence[str],
                      f"{have} (missing {missing})")
 
 
-__all__ = ["Recording", "SensorAxis", "load_recording", "label_from_filename",
+__all__ = ["Recording", "SensorAxis", "load_recording", "label_from_filename", "parse_csv",
            "order_columns"]

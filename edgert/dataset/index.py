@@ -55,7 +55,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import sqlite3
 import threading
 from datetime import datetime, timezone
@@ -64,6 +63,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 
+from ..acquisition.labels import infer_label
 from ..errors import DatasetError, EdgertError
 from .filters import CATEGORIES, SampleFilter, format_date
 
@@ -81,7 +81,6 @@ DEFAULT_CATEGORY = "training"
 #: test against, so Studio clients see it as ``testing`` (its predictions carry
 #: ``expectedAnomalyOutcome: anomaly``); the index and the filters keep ``anomaly``.
 STUDIO_CATEGORY = {"anomaly": "testing"}
-_LABEL_RE = re.compile(r"^[a-zA-Z0-9\s\-_]+")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS samples (
@@ -127,13 +126,6 @@ CREATE TABLE IF NOT EXISTS classifications (
 #: Bumped whenever the tables change; an index of another version is rebuilt (it only caches
 #: what the folder holds).
 SCHEMA_VERSION = 2
-
-
-def infer_label(filename: str) -> Optional[str]:
-    """The ingestion API's label inference: the longest prefix of the file name matching
-    ``^[a-zA-Z0-9\\s-_]+`` (``idle.01`` -> ``idle``); None when nothing matches."""
-    m = _LABEL_RE.match(filename)
-    return m.group(0) if m else None
 
 
 @dataclasses.dataclass

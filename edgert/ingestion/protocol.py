@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 from urllib.parse import quote, unquote
 
+from ..acquisition.labels import infer_label  # noqa: F401  (re-exported)
+
 CATEGORIES: Tuple[str, ...] = ("training", "testing", "anomaly")
 ENDPOINTS: Tuple[str, ...] = ("data", "files")
 
@@ -32,19 +34,10 @@ H_NO_LABEL = "x-no-label"
 H_DISALLOW_DUPLICATES = "x-disallow-duplicates"
 H_ADD_DATE_ID = "x-add-date-id"
 
-# Upstream writes ^[a-zA-Z0-9\s-_]+ (a JavaScript class where "\s-_" means whitespace, '-' and
-# '_'); Python rejects a range starting at a class escape, so the '-' is escaped here.
-LABEL_RE = re.compile(r"^[a-zA-Z0-9\s\-_]+")
 
 #: Prefix of the message the server sends when x-disallow-duplicates rejects known content. The
 #: outbox treats such a rejection of a *re-send* as "already stored" (exactly-once delivery).
 DUPLICATE_MESSAGE_PREFIX = "duplicate"
-
-
-def infer_label(filename: str) -> Optional[str]:
-    """The label upstream derives from a file name (``idle.01`` -> ``idle``); None if no match."""
-    m = LABEL_RE.match(os.path.basename(filename))
-    return m.group(0) if m else None
 
 
 def encode_label(label: str) -> str:
