@@ -51,7 +51,10 @@ const char *edgert_strerror(int status);
 
 /* =================================================================== spectral ===== */
 /* Spectral Analysis DSP block (all versions), `raw` and `flatten` blocks.
- * Owned by: csrc/spectral*.c, csrc/fft.c, csrc/filter.c, csrc/wavelet*.c, csrc/flatten.c */
+ * Owned by: csrc/spectral*.c, csrc/fft.c, csrc/filter.c, csrc/wavelet*.c, csrc/flatten.c
+ * Reference semantics: the project's spectral-analysis spec (Edge Impulse processing-blocks
+ * spectral_analysis). Input is float32; the per-axis pipeline (filters, moments, FFT) runs in
+ * double so the features track the float64 training reference closely. */
 
 #define EDGERT_FILTER_NONE 0
 #define EDGERT_FILTER_LOW 1
@@ -61,25 +64,26 @@ const char *edgert_strerror(int status);
 #define EDGERT_ANALYSIS_WAVELET 1
 
 #define EDGERT_SPECTRAL_MAX_EDGES 32
+#define EDGERT_FFT_MAX_LENGTH 65536
 
 typedef struct {
     int32_t version;               /* implementation_version 1..4 */
-    float sampling_freq;           /* Hz, of the raw input */
-    float scale_axes;
+    double sampling_freq;          /* Hz, of the raw input */
+    double scale_axes;
     int32_t decimation_ratio;      /* 1, 3, 10, 30, 100, 1000 (v4 only when > 1) */
     int32_t filter_type;           /* EDGERT_FILTER_* */
-    float filter_cutoff;           /* Hz */
+    double filter_cutoff;          /* Hz */
     int32_t filter_order;          /* 0 or even 2..8 */
     int32_t analysis_type;         /* EDGERT_ANALYSIS_* (v3, v4) */
-    int32_t fft_length;            /* power of two */
+    int32_t fft_length;            /* power of two 2..65536 (16..4096 in practice) */
     int32_t do_log;
     int32_t do_fft_overlap;
     int32_t extra_low_freq;        /* v4 FFT */
     /* v1 */
     int32_t peaks_count;
-    float peaks_threshold;
+    double peaks_threshold;
     int32_t n_power_edges;
-    float power_edges[32];         /* EDGERT_SPECTRAL_MAX_EDGES */
+    double power_edges[32];        /* EDGERT_SPECTRAL_MAX_EDGES */
     /* wavelet path */
     int32_t wavelet_level;         /* 1..7 */
     int32_t wavelet;               /* index from edgert_wavelet_index() */
@@ -87,7 +91,7 @@ typedef struct {
 
 /* Validate a configuration for windows of n_samples time steps and n_axes axes and report the
  * feature count per window. Returns EDGERT_ERR_PARAM / _MASKED_ALL / _TOO_SHORT as the Python
- * reference would raise for the same configuration. */
+ * reference would raise for the same configuration (EDGERT_ERR_ARG for n_samples/n_axes < 1). */
 int edgert_spectral_check(const edgert_spectral_params *p, int32_t n_samples, int32_t n_axes,
                           int32_t *n_features);
 
@@ -95,11 +99,14 @@ int edgert_spectral_check(const edgert_spectral_params *p, int32_t n_samples, in
 int edgert_spectral_scratch_size(const edgert_spectral_params *p, int32_t n_samples,
                                  int32_t n_axes, size_t *bytes);
 
-/* Features of n_windows windows in one call.
+/* Features of n_windows windows in one call (filter designs and FFT twiddles are computed once
+ * per call).
  * data: n_rows time steps of row_stride floats each (interleaved, as recorded);
- * axes[a]: the column of data that is this block's axis a (n_axes of them);
+ * axes[a]: the column of data that is this block's axis a (n_axes of them, < row_stride);
  * window w covers rows starts[w] .. starts[w]+n_samples-1 (all must be inside 0..n_rows);
- * out: row w at out + w*out_stride, n_features floats (from edgert_spectral_check). */
+ * out: row w at out + w*out_stride (out_stride >= n_features), n_features floats (from
+ * edgert_spectral_check). NaN/inf in a window -> EDGERT_ERR_NONFINITE (rows before it are
+ * written). */
 int edgert_spectral_features_batch(const edgert_spectral_params *p,
                                    const float *data, int32_t n_rows, int32_t row_stride,
                                    const int32_t *axes, int32_t n_axes,
@@ -110,20 +117,37 @@ int edgert_spectral_features_batch(const edgert_spectral_params *p,
 /* Wavelet names as pywt spells them ("db4", "sym8", "bior2.2", "haar", ...):
  * index >= 0 to put in edgert_spectral_params.wavelet, or EDGERT_ERR_PARAM. */
 int edgert_wavelet_index(const char *name);
+/* pywt.wavedec(x, wavelet, level, mode='symmetric') for level 1..16, n >= 1: coefficient
+ * arrays in pywt's order [cA_L, cD_L, ..., cD_1] concatenated into out (n_coeffs floats),
+ * lengths[0..level] = their lengths. Sizes from edgert_wavedec_size(). (wavelet.c) */
+int edgert_wavedec_size(int32_t wavelet, int32_t level, int32_t n, int32_t *n_coeffs,
+                        size_t *scratch_bytes);
+int edgert_wavedec(const float *x, int32_t n, int32_t wavelet, int32_t level,
+                   float *out, int32_t *lengths, void *scratch, size_t scratch_bytes);
 
 /* Plain building blocks, exported for tests and for other families. */
-/* Real FFT, n a power of two 2..65536: out_re/out_im get bins 0..n/2 (n/2+1 each). */
+/* Real FFT, n a power of two 2..65536: out_re/out_im get bins 0..n/2 (n/2+1 each).
+ * Computed in double internally. */
 int edgert_rfft_scratch_size(int32_t n, size_t *bytes);
 int edgert_rfft(const float *in, int32_t n, float *out_re, float *out_im,
                 void *scratch, size_t scratch_bytes);
 /* Second-order sections, scipy sosfilt layout: sos[6*k..6*k+5] = b0 b1 b2 a0 a1 a2 (a0 == 1).
- * zi: 2 floats per section (state in/out; NULL = zero state). In place allowed (in == out). */
+ * zi: 2 floats per section (state in/out; NULL = zero state). In place allowed (in == out).
+ * Runs in double (direct form II transposed, like scipy). */
 int edgert_sosfilt(const float *sos, int32_t n_sections, const float *in, float *out,
                    int32_t n, float *zi);
+/* The Butterworth design the block runs: order/2 sections (order even 2..8), scipy's
+ * butter(order, 2*cutoff/fs, type, output='sos') section order and gain placement, rounded to
+ * float32 as the reference does. type EDGERT_FILTER_LOW / _HIGH; 0 < cutoff < fs/2. */
+int edgert_butter_sos(int32_t type, int32_t order, double cutoff, double fs, float *sos);
+/* The Chebyshev-I decimation stage for ratio r >= 2 (order 8, 0.05 dB ripple, cutoff 0.8/r of
+ * Nyquist): 4 sections (24 doubles, scipy cheby1(..., output='sos') layout) and, when zi is
+ * not NULL, the steady state for a unit constant input (8 doubles, scipy sosfilt_zi). */
+int edgert_decimation_sos(int32_t ratio, double *sos, double *zi);
 
 /* raw block: values of the selected axes, interleaved, times scale. */
 typedef struct {
-    float scale_axes;
+    double scale_axes;
 } edgert_raw_params;
 int edgert_raw_features_batch(const edgert_raw_params *p,
                               const float *data, int32_t n_rows, int32_t row_stride,
@@ -133,7 +157,7 @@ int edgert_raw_features_batch(const edgert_raw_params *p,
 
 /* flatten block: per axis the enabled statistics in this order. */
 typedef struct {
-    float scale_axes;
+    double scale_axes;
     int32_t average, minimum, maximum, rms, stdev, skewness, kurtosis;
 } edgert_flatten_params;
 int edgert_flatten_check(const edgert_flatten_params *p, int32_t n_axes, int32_t *n_features);
@@ -376,7 +400,53 @@ int edgert_softmax_exp_lut(const edgert_softmax_params *p, int32_t *lut);
 /* Windowing, resampling helpers, K-means anomaly, int8 quantize/dequantize of model I/O.
  * Owned by: csrc/anomaly.c, csrc/window.c */
 
-/* (declarations go here) */
+/* K-means anomaly scorer (learn block type `anomaly`; metadata of GET .../anomaly/{id}/metadata).
+ * For each window: z_i = (x[axes[i]] - mean[i]) / scale[i];
+ * score = min over clusters c of (||z - centers[c]||_2 - max_error[c]), running minimum
+ * starting at 1000 (so a score never exceeds 1000), float32 as Edge Impulse's SDK computes. */
+typedef struct {
+    int32_t n_axes;                /* selected features per window (1..) */
+    const int32_t *axes;           /* n_axes indices into a window's feature row */
+    const float *mean;             /* n_axes */
+    const float *scale;            /* n_axes, all != 0 */
+    int32_t n_clusters;            /* 1.. */
+    const float *centers;          /* n_clusters x n_axes, row-major */
+    const float *max_error;        /* n_clusters */
+} edgert_kmeans_params;
+
+/* Validate the parameters against feature rows of n_features floats: every axis index in
+ * 0..n_features-1, scales non-zero and finite, everything finite. */
+int edgert_kmeans_check(const edgert_kmeans_params *p, int32_t n_features);
+
+/* Scores of n_windows feature rows in one call: row w starts at features + w*stride
+ * (stride >= max(axes)+1); scores[w] receives its score. A NaN/inf in a selected feature
+ * gives EDGERT_ERR_NONFINITE (nothing is written past the failing row). */
+int edgert_kmeans_score_batch(const edgert_kmeans_params *p, const float *features,
+                              int32_t n_windows, int32_t stride, float *scores);
+
+/* Sliding windows over a recording of n_rows time steps: window w covers rows
+ * w*stride .. w*stride+window-1. count = floor((n_rows-window)/stride)+1 when
+ * n_rows >= window; when shorter, 1 (a zero-padded window) if zero_pad else 0. */
+int edgert_window_count(int64_t n_rows, int32_t window, int32_t stride, int32_t zero_pad,
+                        int64_t *count);
+
+/* int8 model I/O. Quantize: q = clamp(round_half_away_from_zero(x / scale) + zero_point,
+ * -128, 127) with x/scale in float32 (TFLite's and the SDK's rule). A NaN/inf input gives
+ * EDGERT_ERR_NONFINITE. Dequantize: x = (q - zero_point) * scale. */
+int edgert_quantize_int8(const float *in, size_t n, float scale, int32_t zero_point,
+                         int8_t *out);
+int edgert_dequantize_int8(const int8_t *in, size_t n, float scale, int32_t zero_point,
+                           float *out);
+
+/* Polyphase resampling by up/down (the rational approximation of f_out/f_in) of n_in time
+ * steps of n_axes interleaved channels. taps: the anti-aliasing FIR at the upsampled rate
+ * (odd length, centred, gain `up` at DC; edgert/windowing.py designs a Kaiser-windowed sinc
+ * like scipy.signal.resample_poly's default). out[m] = sum_j taps[j] * xup[m*down + h - j]
+ * where h = (n_taps-1)/2 and xup is x with up-1 zeros after each sample, zero outside
+ * the recording. n_out must be ceil(n_in*up/down). */
+int edgert_resample_poly(const float *taps, int32_t n_taps, int32_t up, int32_t down,
+                         const float *in, int32_t n_in, int32_t n_axes,
+                         float *out, int32_t n_out);
 
 /* =============================================================== impulse end ===== */
 

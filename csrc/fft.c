@@ -1,0 +1,600 @@
+/*
+ * fft.c - real FFT for power-of-two lengths 2..65536, in double.
+ *
+ * A real transform of length n is computed as a complex transform of length m = n/2 on the
+ * packed sequence z[j] = x[2j] + i*x[2j+1] (iterative radix-2, decimation in time, input
+ * loaded in bit-reversed order), followed by the usual split into even/odd spectra.
+ * Twiddles exp(-2*pi*i*k/n), k < n/2, are computed once into a plan in caller memory (the
+ * spectral block builds one plan per batch call); nothing is allocated, nothing is static.
+ */
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__OPTIMIZE_SIZE__)
+/* the butterfly and split loops are written to vectorise; -O2 alone does not */
+#pragma GCC optimize("O3")
+#endif
+#include <math.h>
+#include <string.h>
+
+#include "edgert.h"
+#include "spectral_internal.h"
+
+#define EDGERT_PI 3.14159265358979323846264338327950288
+
+#if defined(__GNUC__) || defined(__clang__)
+#define EDGERT_RESTRICT __restrict__
+#elif defined(_MSC_VER)
+#define EDGERT_RESTRICT __restrict
+#else
+#define EDGERT_RESTRICT restrict
+#endif
+
+static int valid_length(int32_t n)
+{
+    return n >= 2 && n <= EDGERT_FFT_MAX_LENGTH && (n & (n - 1)) == 0;
+}
+
+static size_t align8(size_t b) { return (b + 7u) & ~(size_t)7u; }
+
+/* Plan memory: post[2m] (cos, -sin of 2 pi k / n, k < m, split: first m cos then m -sin),
+ * stage[2m] (per butterfly stage of half-size h = 4, 8, ..., m/2: h cos then h -sin of
+ * 2 pi j / (2h), contiguous so the butterfly loops vectorise), bitrev[m]. */
+size_t edgert__rfft_plan_bytes(int32_t n)
+{
+    if (!valid_length(n))
+        return 0;
+    return align8((size_t)(n / 2) * 4u * sizeof(double)) +
+           align8((size_t)(n / 2) * sizeof(int32_t));
+}
+
+/* cos and sin of 2*pi*k/n, using symmetry so every value comes from an angle <= pi/4 */
+static void unit_root(int32_t k, int32_t n, double *c, double *s)
+{
+    /* reduce to k in [0, n/2) */
+    if (8 * (int64_t)k <= n) {
+        double a = 2.0 * EDGERT_PI * (double)k / (double)n;
+        *c = cos(a);
+        *s = sin(a);
+    } else if (8 * (int64_t)k <= 3 * (int64_t)n) {
+        double a = 2.0 * EDGERT_PI * (double)(n / 4 - k) / (double)n;
+        if (4 * (int64_t)k == n) {
+            *c = 0.0;
+            *s = 1.0;
+            return;
+        }
+        *c = sin(a);
+        *s = cos(a);
+    } else {
+        double a = 2.0 * EDGERT_PI * (double)(n / 2 - k) / (double)n;
+        *c = -cos(a);
+        *s = sin(a);
+    }
+}
+
+int edgert__rfft_plan_init(edgert__rfft_plan *plan, int32_t n, void *mem)
+{
+    double *tw, *st;
+    int32_t *br;
+    int32_t m, k, bits, j, h;
+    if (plan == NULL || mem == NULL)
+        return EDGERT_ERR_NULL;
+    if (!valid_length(n))
+        return EDGERT_ERR_ARG;
+    m = n / 2;
+    tw = (double *)mem;
+    st = tw + 2 * m;
+    br = (int32_t *)((unsigned char *)mem + align8((size_t)m * 4u * sizeof(double)));
+    for (k = 0; k < m; k++) {
+        double c, s;
+        unit_root(k, n, &c, &s);
+        tw[k] = c;
+        tw[m + k] = -s;
+    }
+    /* stage twiddles exp(-2 pi i j / (2h)) = post twiddle index j * (n / (2h)) */
+    {
+        double *o = st;
+        for (h = 4; h < m; h <<= 1) {
+            int32_t step = n / (2 * h);
+            for (j = 0; j < h; j++) {
+                o[j] = tw[j * step];
+                o[h + j] = tw[m + j * step];
+            }
+            o += 2 * h;
+        }
+    }
+    bits = 0;
+    while ((1 << bits) < m)
+        bits++;
+    for (k = 0; k < m; k++) {
+        int32_t r = 0, v = k;
+        for (j = 0; j < bits; j++) {
+            r = (r << 1) | (v & 1);
+            v >>= 1;
+        }
+        br[k] = r;
+    }
+    plan->n = n;
+    plan->tw = tw;
+    plan->bitrev = br;
+    return EDGERT_OK;
+}
+
+/* In-place complex FFT of length m on split re/im, input in bit-reversed order. */
+static void cfft_split(const edgert__rfft_plan *plan, double *EDGERT_RESTRICT re,
+                       double *EDGERT_RESTRICT im, int32_t m)
+{
+    const double *st = plan->tw + 2 * m;
+    int32_t i, j, h;
+    if (m == 2) {
+        double r0 = re[0], i0 = im[0];
+        re[0] = r0 + re[1];
+        im[0] = i0 + im[1];
+        re[1] = r0 - re[1];
+        im[1] = i0 - im[1];
+        return;
+    }
+    if (m < 4)
+        return;
+    /* stages h = 1 and h = 2 as one radix-4 pass (twiddles 1 and -i) */
+    for (i = 0; i < m; i += 4) {
+        double a0r = re[i], a0i = im[i], a1r = re[i + 1], a1i = im[i + 1];
+        double a2r = re[i + 2], a2i = im[i + 2], a3r = re[i + 3], a3i = im[i + 3];
+        double s0r = a0r + a1r, s0i = a0i + a1i, d0r = a0r - a1r, d0i = a0i - a1i;
+        double s1r = a2r + a3r, s1i = a2i + a3i, d1r = a2r - a3r, d1i = a2i - a3i;
+        re[i] = s0r + s1r;
+        im[i] = s0i + s1i;
+        re[i + 2] = s0r - s1r;
+        im[i + 2] = s0i - s1i;
+        /* d1 * (-i) = (d1i, -d1r) */
+        re[i + 1] = d0r + d1i;
+        im[i + 1] = d0i - d1r;
+        re[i + 3] = d0r - d1i;
+        im[i + 3] = d0i + d1r;
+    }
+    for (h = 4; h < m; h <<= 1) {
+        const double *EDGERT_RESTRICT wr = st;
+        const double *EDGERT_RESTRICT wi = st + h;
+        for (i = 0; i < m; i += 2 * h) {
+            double *EDGERT_RESTRICT ar = re + i;
+            double *EDGERT_RESTRICT ai = im + i;
+            double *EDGERT_RESTRICT br = re + i + h;
+            double *EDGERT_RESTRICT bi = im + i + h;
+            for (j = 0; j < h; j++) {
+                double tr = wr[j] * br[j] - wi[j] * bi[j];
+                double ti = wr[j] * bi[j] + wi[j] * br[j];
+                double xr = ar[j], xi = ai[j];
+                br[j] = xr - tr;
+                bi[j] = xi - ti;
+                ar[j] = xr + tr;
+                ai[j] = xi + ti;
+            }
+        }
+        st += 2 * h;
+    }
+}
+
+/* Pack x (zero-padded past len) into re/im in bit-reversed order and transform. */
+static void packed_transform(const edgert__rfft_plan *plan, const double *x, int32_t len,
+                             double *re, double *im)
+{
+    int32_t m = plan->n / 2;
+    const int32_t *br = plan->bitrev;
+    int32_t j;
+    if (len >= plan->n) {
+        for (j = 0; j < m; j++) {
+            int32_t d = br[j];
+            re[d] = x[2 * j];
+            im[d] = x[2 * j + 1];
+        }
+    } else {
+        int32_t full = len < 0 ? 0 : len / 2;
+        for (j = 0; j < full; j++) {
+            int32_t d = br[j];
+            re[d] = x[2 * j];
+            im[d] = x[2 * j + 1];
+        }
+        if (full < m) {
+            re[br[full]] = (2 * full < len) ? x[2 * full] : 0.0;
+            im[br[full]] = 0.0;
+            for (j = full + 1; j < m; j++) {
+                re[br[j]] = 0.0;
+                im[br[j]] = 0.0;
+            }
+        }
+    }
+    cfft_split(plan, re, im, m);
+}
+
+/* Spectrum split: X_k = E_k + W^k O_k from Z_k and conj(Z_{m-k}), 0 < k < m. */
+#define RFFT_SPLIT(K)                                                          \
+    int32_t c_ = m - (K);                                                      \
+    double ar_ = re[K], ai_ = im[K], br_ = re[c_], bi_ = im[c_];                \
+    double er_ = 0.5 * (ar_ + br_), ei_ = 0.5 * (ai_ - bi_);                    \
+    double or_ = 0.5 * (ai_ + bi_), oi_ = -0.5 * (ar_ - br_);                   \
+    double wr_ = twc[K], wi_ = tws[K];                                         \
+    double xr = er_ + (wr_ * or_ - wi_ * oi_);                                 \
+    double xi = ei_ + (wr_ * oi_ + wi_ * or_)
+
+void edgert__rfft_d(const edgert__rfft_plan *plan, const double *x, int32_t len, double *out_re,
+                    double *out_im, double *work)
+{
+    int32_t m = plan->n / 2, k;
+    double *re = work, *im = work + m;
+    const double *twc = plan->tw, *tws = plan->tw + m;
+    packed_transform(plan, x, len, re, im);
+    out_re[0] = re[0] + im[0];
+    out_im[0] = 0.0;
+    out_re[m] = re[0] - im[0];
+    out_im[m] = 0.0;
+    for (k = 1; k < m; k++) {
+        RFFT_SPLIT(k);
+        out_re[k] = xr;
+        out_im[k] = xi;
+    }
+}
+
+void edgert__rfft_power(const edgert__rfft_plan *plan, const double *x, int32_t len, double *pw,
+                        double *work)
+{
+    int32_t m = plan->n / 2, k;
+    double *re = work, *im = work + m;
+    const double *twc = plan->tw, *tws = plan->tw + m;
+    double d0, dm;
+    packed_transform(plan, x, len, re, im);
+    d0 = re[0] + im[0];
+    dm = re[0] - im[0];
+    pw[0] = d0 * d0;
+    pw[m] = dm * dm;
+    for (k = 1; k < m; k++) {
+        RFFT_SPLIT(k);
+        pw[k] = xr * xr + xi * xi;
+    }
+}
+
+/* n = 16 (the most common spectral configuration): the 8-point complex transform written
+ * out (radix-2 DIT, twiddles 1, -i, (1-i)/sqrt2, (-1-i)/sqrt2), same arithmetic as the
+ * generic path up to the order of additions. zr/zi: the 8 packed points in natural order. */
+static void cfft8(double *zr, double *zi)
+{
+    const double h = 0.70710678118654752440084436210484903928;
+    /* bit-reversed order 0 4 2 6 1 5 3 7; stage 1 */
+    double a0r = zr[0] + zr[4], a0i = zi[0] + zi[4], a1r = zr[0] - zr[4], a1i = zi[0] - zi[4];
+    double a2r = zr[2] + zr[6], a2i = zi[2] + zi[6], a3r = zr[2] - zr[6], a3i = zi[2] - zi[6];
+    double a4r = zr[1] + zr[5], a4i = zi[1] + zi[5], a5r = zr[1] - zr[5], a5i = zi[1] - zi[5];
+    double a6r = zr[3] + zr[7], a6i = zi[3] + zi[7], a7r = zr[3] - zr[7], a7i = zi[3] - zi[7];
+    /* stage 2: (a0, a2), (a1, -i a3), (a4, a6), (a5, -i a7) */
+    double b0r = a0r + a2r, b0i = a0i + a2i, b2r = a0r - a2r, b2i = a0i - a2i;
+    double b1r = a1r + a3i, b1i = a1i - a3r, b3r = a1r - a3i, b3i = a1i + a3r;
+    double b4r = a4r + a6r, b4i = a4i + a6i, b6r = a4r - a6r, b6i = a4i - a6i;
+    double b5r = a5r + a7i, b5i = a5i - a7r, b7r = a5r - a7i, b7i = a5i + a7r;
+    /* stage 3: twiddles W8^k on b4..b7 */
+    double t5r = h * (b5r + b5i), t5i = h * (b5i - b5r);     /* (1-i)/sqrt2 * b5 */
+    double t6r = b6i, t6i = -b6r;                             /* -i * b6 */
+    double t7r = h * (b7i - b7r), t7i = -h * (b7r + b7i);     /* (-1-i)/sqrt2 * b7 */
+    zr[0] = b0r + b4r; zi[0] = b0i + b4i; zr[4] = b0r - b4r; zi[4] = b0i - b4i;
+    zr[1] = b1r + t5r; zi[1] = b1i + t5i; zr[5] = b1r - t5r; zi[5] = b1i - t5i;
+    zr[2] = b2r + t6r; zi[2] = b2i + t6i; zr[6] = b2r - t6r; zi[6] = b2i - t6i;
+    zr[3] = b3r + t7r; zi[3] = b3i + t7i; zr[7] = b3r - t7r; zi[7] = b3i - t7i;
+}
+
+static void rfft16_power_max(const edgert__rfft_plan *plan, const double *x, int32_t len,
+                             double scale, double *pmax)
+{
+    double re[8], im[8];
+    const double *twc = plan->tw, *tws = plan->tw + 8;
+    double d0, dm, v;
+    int32_t j, k;
+    if (len >= 16) {
+        for (j = 0; j < 8; j++) {
+            re[j] = x[2 * j];
+            im[j] = x[2 * j + 1];
+        }
+    } else {
+        for (j = 0; j < 8; j++) {
+            re[j] = 2 * j < len ? x[2 * j] : 0.0;
+            im[j] = 2 * j + 1 < len ? x[2 * j + 1] : 0.0;
+        }
+    }
+    cfft8(re, im);
+    d0 = re[0] + im[0];
+    dm = re[0] - im[0];
+    v = d0 * d0 * scale;
+    if (v > pmax[0])
+        pmax[0] = v;
+    v = dm * dm * scale;
+    if (v > pmax[8])
+        pmax[8] = v;
+    for (k = 1; k <= 4; k++) {
+        int32_t c = 8 - k;
+        double ar = re[k], ai = im[k], br = re[c], bi = im[c];
+        double er = 0.5 * (ar + br), ei = 0.5 * (ai - bi);
+        double or_ = 0.5 * (ai + bi), oi = -0.5 * (ar - br);
+        double wr = twc[k], wi = tws[k];
+        double pr = wr * or_ - wi * oi, pi = wr * oi + wi * or_;
+        double xr = er + pr, xi = ei + pi, yr = er - pr, yi = ei - pi;
+        double p1 = (xr * xr + xi * xi) * scale, p2 = (yr * yr + yi * yi) * scale;
+        pmax[k] = p1 > pmax[k] ? p1 : pmax[k];
+        pmax[c] = p2 > pmax[c] ? p2 : pmax[c];
+    }
+}
+
+void edgert__rfft_power_max(const edgert__rfft_plan *plan, const double *x, int32_t len,
+                            double scale, double *pmax, double *work)
+{
+    int32_t m = plan->n / 2, k;
+    double *re = work, *im = work + m;
+    const double *twc = plan->tw, *tws = plan->tw + m;
+    double d0, dm, v;
+    if (plan->n == 16) {
+        rfft16_power_max(plan, x, len, scale, pmax);
+        return;
+    }
+    packed_transform(plan, x, len, re, im);
+    d0 = re[0] + im[0];
+    dm = re[0] - im[0];
+    v = d0 * d0 * scale;
+    if (v > pmax[0])
+        pmax[0] = v;
+    v = dm * dm * scale;
+    if (v > pmax[m])
+        pmax[m] = v;
+    /* bins k and m-k from the same pair Z_k, Z_{m-k}: with E, O as in RFFT_SPLIT and
+     * P = W^k O, X_k = E + P and X_{m-k} = conj(E - P) */
+    for (k = 1; k <= m / 2; k++) {
+        int32_t c = m - k;
+        double ar = re[k], ai = im[k], br = re[c], bi = im[c];
+        double er = 0.5 * (ar + br), ei = 0.5 * (ai - bi);
+        double or_ = 0.5 * (ai + bi), oi = -0.5 * (ar - br);
+        double wr = twc[k], wi = tws[k];
+        double pr = wr * or_ - wi * oi, pi = wr * oi + wi * or_;
+        double xr = er + pr, xi = ei + pi, yr = er - pr, yi = ei - pi;
+        double p1 = (xr * xr + xi * xi) * scale, p2 = (yr * yr + yi * yi) * scale;
+        pmax[k] = p1 > pmax[k] ? p1 : pmax[k];
+        pmax[c] = p2 > pmax[c] ? p2 : pmax[c];
+    }
+}
+
+#if !defined(EDGERT_NO_SIMD) && (defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
+#include <emmintrin.h>
+#define EDGERT_FFT_SSE2 1
+#endif
+
+#ifdef EDGERT_FFT_SSE2
+/* Two frames at once: lane 0 of every __m128d is frame A, lane 1 frame B; the arithmetic per
+ * lane is exactly the single-frame path's (cfft_split and the paired split above). */
+static void cfft_split2(const edgert__rfft_plan *plan, double *re, double *im, int32_t m)
+{
+    const double *st = plan->tw + 2 * m;
+    int32_t i, j, h;
+    if (m == 2) {
+        __m128d r0 = _mm_load_pd(re), i0 = _mm_load_pd(im);
+        __m128d r1 = _mm_load_pd(re + 2), i1 = _mm_load_pd(im + 2);
+        _mm_store_pd(re, _mm_add_pd(r0, r1));
+        _mm_store_pd(im, _mm_add_pd(i0, i1));
+        _mm_store_pd(re + 2, _mm_sub_pd(r0, r1));
+        _mm_store_pd(im + 2, _mm_sub_pd(i0, i1));
+        return;
+    }
+    if (m < 4)
+        return;
+    for (i = 0; i < m; i += 4) {
+        double *r = re + 2 * i, *q = im + 2 * i;
+        __m128d a0r = _mm_load_pd(r), a0i = _mm_load_pd(q);
+        __m128d a1r = _mm_load_pd(r + 2), a1i = _mm_load_pd(q + 2);
+        __m128d a2r = _mm_load_pd(r + 4), a2i = _mm_load_pd(q + 4);
+        __m128d a3r = _mm_load_pd(r + 6), a3i = _mm_load_pd(q + 6);
+        __m128d s0r = _mm_add_pd(a0r, a1r), s0i = _mm_add_pd(a0i, a1i);
+        __m128d d0r = _mm_sub_pd(a0r, a1r), d0i = _mm_sub_pd(a0i, a1i);
+        __m128d s1r = _mm_add_pd(a2r, a3r), s1i = _mm_add_pd(a2i, a3i);
+        __m128d d1r = _mm_sub_pd(a2r, a3r), d1i = _mm_sub_pd(a2i, a3i);
+        _mm_store_pd(r, _mm_add_pd(s0r, s1r));
+        _mm_store_pd(q, _mm_add_pd(s0i, s1i));
+        _mm_store_pd(r + 4, _mm_sub_pd(s0r, s1r));
+        _mm_store_pd(q + 4, _mm_sub_pd(s0i, s1i));
+        _mm_store_pd(r + 2, _mm_add_pd(d0r, d1i));
+        _mm_store_pd(q + 2, _mm_sub_pd(d0i, d1r));
+        _mm_store_pd(r + 6, _mm_sub_pd(d0r, d1i));
+        _mm_store_pd(q + 6, _mm_add_pd(d0i, d1r));
+    }
+    /* stages h = 4, 8, ..., m/2; two at a time (radix-2^2) while possible */
+    h = 4;
+    while (h < m) {
+        const double *w1r = st + 2 * (h - 4), *w1i = w1r + h;
+        if (2 * h < m) {
+            const double *w2r = st + 2 * (2 * h - 4), *w2i = w2r + 2 * h;
+            for (i = 0; i < m; i += 4 * h) {
+                double *r0 = re + 2 * i, *i0 = im + 2 * i;
+                double *r1 = r0 + 2 * h, *i1 = i0 + 2 * h;
+                double *r2 = r1 + 2 * h, *i2 = i1 + 2 * h;
+                double *r3 = r2 + 2 * h, *i3 = i2 + 2 * h;
+                for (j = 0; j < h; j++) {
+                    __m128d ur = _mm_set1_pd(w1r[j]), ui = _mm_set1_pd(w1i[j]);
+                    __m128d vr = _mm_set1_pd(w2r[j]), vi = _mm_set1_pd(w2i[j]);
+                    __m128d br = _mm_load_pd(r1 + 2 * j), bi = _mm_load_pd(i1 + 2 * j);
+                    __m128d dr = _mm_load_pd(r3 + 2 * j), di = _mm_load_pd(i3 + 2 * j);
+                    __m128d tbr = _mm_sub_pd(_mm_mul_pd(ur, br), _mm_mul_pd(ui, bi));
+                    __m128d tbi = _mm_add_pd(_mm_mul_pd(ur, bi), _mm_mul_pd(ui, br));
+                    __m128d tdr = _mm_sub_pd(_mm_mul_pd(ur, dr), _mm_mul_pd(ui, di));
+                    __m128d tdi = _mm_add_pd(_mm_mul_pd(ur, di), _mm_mul_pd(ui, dr));
+                    __m128d ar = _mm_load_pd(r0 + 2 * j), ai = _mm_load_pd(i0 + 2 * j);
+                    __m128d cr = _mm_load_pd(r2 + 2 * j), ci = _mm_load_pd(i2 + 2 * j);
+                    __m128d a1r = _mm_add_pd(ar, tbr), a1i = _mm_add_pd(ai, tbi);
+                    __m128d b1r = _mm_sub_pd(ar, tbr), b1i = _mm_sub_pd(ai, tbi);
+                    __m128d c1r = _mm_add_pd(cr, tdr), c1i = _mm_add_pd(ci, tdi);
+                    __m128d d1r = _mm_sub_pd(cr, tdr), d1i = _mm_sub_pd(ci, tdi);
+                    __m128d tcr = _mm_sub_pd(_mm_mul_pd(vr, c1r), _mm_mul_pd(vi, c1i));
+                    __m128d tci = _mm_add_pd(_mm_mul_pd(vr, c1i), _mm_mul_pd(vi, c1r));
+                    __m128d sdr = _mm_sub_pd(_mm_mul_pd(vr, d1r), _mm_mul_pd(vi, d1i));
+                    __m128d sdi = _mm_add_pd(_mm_mul_pd(vr, d1i), _mm_mul_pd(vi, d1r));
+                    _mm_store_pd(r0 + 2 * j, _mm_add_pd(a1r, tcr));
+                    _mm_store_pd(i0 + 2 * j, _mm_add_pd(a1i, tci));
+                    _mm_store_pd(r2 + 2 * j, _mm_sub_pd(a1r, tcr));
+                    _mm_store_pd(i2 + 2 * j, _mm_sub_pd(a1i, tci));
+                    /* (b1, d1) with -i*w2: -i*(sdr + i sdi) = sdi - i sdr */
+                    _mm_store_pd(r1 + 2 * j, _mm_add_pd(b1r, sdi));
+                    _mm_store_pd(i1 + 2 * j, _mm_sub_pd(b1i, sdr));
+                    _mm_store_pd(r3 + 2 * j, _mm_sub_pd(b1r, sdi));
+                    _mm_store_pd(i3 + 2 * j, _mm_add_pd(b1i, sdr));
+                }
+            }
+            h *= 4;
+        } else {
+            for (i = 0; i < m; i += 2 * h) {
+                double *ar = re + 2 * i, *ai = im + 2 * i;
+                double *br = re + 2 * (i + h), *bi = im + 2 * (i + h);
+                for (j = 0; j < h; j++) {
+                    __m128d w_r = _mm_set1_pd(w1r[j]), w_i = _mm_set1_pd(w1i[j]);
+                    __m128d b_r = _mm_load_pd(br + 2 * j), b_i = _mm_load_pd(bi + 2 * j);
+                    __m128d x_r = _mm_load_pd(ar + 2 * j), x_i = _mm_load_pd(ai + 2 * j);
+                    __m128d tr = _mm_sub_pd(_mm_mul_pd(w_r, b_r), _mm_mul_pd(w_i, b_i));
+                    __m128d ti = _mm_add_pd(_mm_mul_pd(w_r, b_i), _mm_mul_pd(w_i, b_r));
+                    _mm_store_pd(br + 2 * j, _mm_sub_pd(x_r, tr));
+                    _mm_store_pd(bi + 2 * j, _mm_sub_pd(x_i, ti));
+                    _mm_store_pd(ar + 2 * j, _mm_add_pd(x_r, tr));
+                    _mm_store_pd(ai + 2 * j, _mm_add_pd(x_i, ti));
+                }
+            }
+            h *= 2;
+        }
+    }
+}
+
+static void pack2(const edgert__rfft_plan *plan, const double *xa, int32_t la, const double *xb,
+                  int32_t lb, double *re, double *im)
+{
+    int32_t m = plan->n / 2, j;
+    const int32_t *br = plan->bitrev;
+    if (la >= plan->n && lb >= plan->n) {
+        for (j = 0; j < m; j++) {
+            int32_t d = 2 * br[j];
+            __m128d a = _mm_loadu_pd(xa + 2 * j), b = _mm_loadu_pd(xb + 2 * j);
+            _mm_store_pd(re + d, _mm_unpacklo_pd(a, b));
+            _mm_store_pd(im + d, _mm_unpackhi_pd(a, b));
+        }
+    } else {
+        for (j = 0; j < m; j++) {
+            int32_t d = 2 * br[j], t = 2 * j;
+            re[d] = t < la ? xa[t] : 0.0;
+            re[d + 1] = t < lb ? xb[t] : 0.0;
+            im[d] = t + 1 < la ? xa[t + 1] : 0.0;
+            im[d + 1] = t + 1 < lb ? xb[t + 1] : 0.0;
+        }
+    }
+}
+
+/* max-hold of two frames into lane-wise maxima lmax (2 doubles per bin: frame A's lane,
+ * frame B's lane); work: 2n doubles, 16-byte aligned */
+static void rfft_power_max2(const edgert__rfft_plan *plan, const double *xa, int32_t la,
+                            const double *xb, int32_t lb, double scale, double *lmax,
+                            double *work)
+{
+    int32_t m = plan->n / 2, k;
+    double *re = work, *im = work + 2 * m;
+    const double *twc = plan->tw, *tws = plan->tw + m;
+    __m128d sc = _mm_set1_pd(scale), half = _mm_set1_pd(0.5), v;
+    __m128d z0r, z0i;
+    pack2(plan, xa, la, xb, lb, re, im);
+    cfft_split2(plan, re, im, m);
+    z0r = _mm_load_pd(re);
+    z0i = _mm_load_pd(im);
+    v = _mm_add_pd(z0r, z0i);
+    _mm_store_pd(lmax, _mm_max_pd(_mm_load_pd(lmax), _mm_mul_pd(_mm_mul_pd(v, v), sc)));
+    v = _mm_sub_pd(z0r, z0i);
+    _mm_store_pd(lmax + 2 * m,
+                 _mm_max_pd(_mm_load_pd(lmax + 2 * m), _mm_mul_pd(_mm_mul_pd(v, v), sc)));
+    for (k = 1; k <= m / 2; k++) {
+        int32_t c = m - k;
+        __m128d ar = _mm_load_pd(re + 2 * k), ai = _mm_load_pd(im + 2 * k);
+        __m128d br = _mm_load_pd(re + 2 * c), bi = _mm_load_pd(im + 2 * c);
+        __m128d er = _mm_mul_pd(half, _mm_add_pd(ar, br));
+        __m128d ei = _mm_mul_pd(half, _mm_sub_pd(ai, bi));
+        __m128d or_ = _mm_mul_pd(half, _mm_add_pd(ai, bi));
+        __m128d oi = _mm_sub_pd(_mm_setzero_pd(), _mm_mul_pd(half, _mm_sub_pd(ar, br)));
+        __m128d wr = _mm_set1_pd(twc[k]), wi = _mm_set1_pd(tws[k]);
+        __m128d pr = _mm_sub_pd(_mm_mul_pd(wr, or_), _mm_mul_pd(wi, oi));
+        __m128d pi = _mm_add_pd(_mm_mul_pd(wr, oi), _mm_mul_pd(wi, or_));
+        __m128d xr = _mm_add_pd(er, pr), xi = _mm_add_pd(ei, pi);
+        __m128d yr = _mm_sub_pd(er, pr), yi = _mm_sub_pd(ei, pi);
+        __m128d p1 = _mm_mul_pd(_mm_add_pd(_mm_mul_pd(xr, xr), _mm_mul_pd(xi, xi)), sc);
+        __m128d p2 = _mm_mul_pd(_mm_add_pd(_mm_mul_pd(yr, yr), _mm_mul_pd(yi, yi)), sc);
+        _mm_store_pd(lmax + 2 * k, _mm_max_pd(_mm_load_pd(lmax + 2 * k), p1));
+        _mm_store_pd(lmax + 2 * c, _mm_max_pd(_mm_load_pd(lmax + 2 * c), p2));
+    }
+}
+#endif
+
+void edgert__welch_max_hold(const edgert__rfft_plan *plan, const double *y, int32_t len,
+                            int32_t step, double scale, double *pmax, double *work)
+{
+    int32_t n = plan->n, half = n / 2, k, ix = 0;
+    for (k = 0; k <= half; k++)
+        pmax[k] = 0.0;
+#ifdef EDGERT_FFT_SSE2
+    if (n >= 32 && ((size_t)work & 15u) == 0 && step < len) {
+        double *lmax = work + 2 * n; /* 2 lanes per bin */
+        for (k = 0; k <= 2 * half + 1; k++)
+            lmax[k] = 0.0;
+        for (; ix + step < len; ix += 2 * step) {
+            int32_t ib = ix + step;
+            int32_t la = len - ix < n ? len - ix : n, lb = len - ib < n ? len - ib : n;
+            rfft_power_max2(plan, y + ix, la, y + ib, lb, scale, lmax, work);
+        }
+        for (k = 0; k <= half; k++) {
+            double a = lmax[2 * k], b = lmax[2 * k + 1];
+            pmax[k] = a > b ? a : b;
+        }
+    }
+#endif
+    for (; ix < len; ix += step) {
+        int32_t l = len - ix < n ? len - ix : n;
+        edgert__rfft_power_max(plan, y + ix, l, scale, pmax, work);
+    }
+}
+
+int edgert_rfft_scratch_size(int32_t n, size_t *bytes)
+{
+    if (bytes == NULL)
+        return EDGERT_ERR_NULL;
+    if (!valid_length(n))
+        return EDGERT_ERR_ARG;
+    /* plan + x (n doubles) + work (n doubles) + re/im (2 * (n/2+1) doubles) */
+    *bytes = edgert__rfft_plan_bytes(n) + (size_t)n * 2u * sizeof(double) +
+             (size_t)(n / 2 + 1) * 2u * sizeof(double) + 8u;
+    return EDGERT_OK;
+}
+
+int edgert_rfft(const float *in, int32_t n, float *out_re, float *out_im, void *scratch,
+                size_t scratch_bytes)
+{
+    size_t need;
+    edgert__rfft_plan plan;
+    unsigned char *base;
+    double *x, *work, *re, *im;
+    int32_t k;
+    int st;
+    if (in == NULL || out_re == NULL || out_im == NULL || scratch == NULL)
+        return EDGERT_ERR_NULL;
+    st = edgert_rfft_scratch_size(n, &need);
+    if (st != EDGERT_OK)
+        return st;
+    if (scratch_bytes < need)
+        return EDGERT_ERR_SCRATCH;
+    base = (unsigned char *)scratch;
+    base += (8u - ((size_t)base & 7u)) & 7u; /* align to 8 */
+    st = edgert__rfft_plan_init(&plan, n, base);
+    if (st != EDGERT_OK)
+        return st;
+    x = (double *)(base + edgert__rfft_plan_bytes(n));
+    work = x + n;
+    re = work + n;
+    im = re + (n / 2 + 1);
+    for (k = 0; k < n; k++) {
+        if (!isfinite(in[k]))
+            return EDGERT_ERR_NONFINITE;
+        x[k] = (double)in[k];
+    }
+    edgert__rfft_d(&plan, x, n, re, im, work);
+    for (k = 0; k <= n / 2; k++) {
+        out_re[k] = (float)re[k];
+        out_im[k] = (float)im[k];
+    }
+    return EDGERT_OK;
+}

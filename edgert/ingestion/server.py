@@ -1,0 +1,603 @@
+"""A local ingestion server with the endpoints and status codes of the Edge Impulse ingestion
+service (``ingestion.md``), storing into SQLite.
+
+Two layers, so that the gateway daemon can host the same logic behind its own HTTP server:
+
+* :class:`IngestionService` - ``handle(method, path, headers, body) -> Response``: pure request
+  handling (auth, validation, signature check, labels, de-duplication, storage). No sockets.
+* :class:`IngestionServer` - a ``ThreadingHTTPServer`` on 127.0.0.1 (port 0 = any free port)
+  with ``start()``/``stop()``, body-size limits enforced before reading, per-connection read
+  timeouts, and a :class:`~edgert.ingestion.faults.FaultControl` for fault-injection tests.
+
+Decisions where the upstream documentation is silent (documented here and in the report):
+
+* **Signatures.** Upstream: "Data with invalid signatures will still show up in the studio,
+  but will be marked as such" (docs.edgeimpulse.com, ingestion API). So by default a document
+  whose HS256 signature does not verify against the project HMAC key is stored with
+  ``signature_valid = 0``; ``reject_bad_signatures=True`` answers 400 "signature verification
+  failed ..." instead. ``alg: none`` and a server without an HMAC key store ``signature_valid
+  = 0`` (nothing was verified).
+* **Oversized bodies** get **413** (Payload Too Large) with a text message naming the limit,
+  decided from Content-Length before the body is read (and the body is drained so the client
+  sees the answer). Upstream documents only "100 MB per file"; 413 is what HTTP defines for it
+  and it is a permanent failure for :mod:`edgert.ingestion.client`. In ``/files`` a single part
+  over the per-file limit is a per-file failure inside a 200.
+* **Duplicates** (``x-disallow-duplicates: 1`` and content already stored): 400 on ``/data``,
+  a per-file failure on ``/files``; the message starts with "duplicate" and names the stored
+  file, so clients can tell "already there" from "invalid".
+* **Payloads accepted:** data-acquisition documents (JSON, CBOR, and the binary
+  ``Ref-BINARY-i16`` variant as ``application/octet-stream``), validated with
+  :func:`edgert.acquisition.decode`. Other media (wav, jpg, csv) are a 400 naming the types
+  accepted.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import secrets
+import socket
+import struct
+import threading
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+from ..errors import AcquisitionFormatError, ConfigurationError
+from . import protocol as P
+from .faults import Fault, FaultControl
+from .store import DuplicateSample, NewSample, SampleStore
+
+log = logging.getLogger("edgert.ingestion.server")
+
+_STRING_STATUSES = {421: "Misdirected Request"}
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes
+    content_type: str = "text/plain; charset=utf-8"
+    headers: Dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def text(cls, status: int, message: str, **headers: str) -> "Response":
+        return cls(status, message.encode("utf-8"), headers=dict(headers))
+
+    @classmethod
+    def json(cls, status: int, doc: Any) -> "Response":
+        return cls(status, json.dumps(doc).encode("utf-8"), "application/json")
+
+
+class _Reject(Exception):
+    """A validation failure of one sample: status + message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """What the server extracts from a valid data-acquisition document."""
+
+    signature_valid: bool
+    signature_method: Optional[str]
+    device_name: Optional[str]
+    device_type: Optional[str]
+    interval_ms: Optional[float]
+    sensors: List[Dict[str, Any]]
+    values_count: Optional[int]
+
+
+def inspect_document(body: bytes, content_type: str, hmac_key: Optional[str]) -> DocumentInfo:
+    """Decode (validate) a data-acquisition document and check its signature.
+
+    Raises :class:`AcquisitionFormatError` for anything that is not a valid document.
+    """
+    from .. import acquisition  # the codec (edgert.acquisition); imported lazily
+
+    doc = acquisition.decode(body, content_type)
+    alg = _doc_alg(doc)
+    valid = False
+    if alg is not None and alg.upper() == "HS256" and hmac_key:
+        try:
+            valid = bool(acquisition.verify(body, hmac_key, content_type))
+        except AcquisitionFormatError:
+            # HS256 claimed but not verifiable (placeholder left in, or a CBOR signature not
+            # encoded 78 40 + 64 bytes): a document we can read whose signature is not valid.
+            valid = False
+    sensors = [{"name": getattr(s, "name", None), "units": getattr(s, "units", None)}
+               for s in (getattr(doc, "sensors", None) or [])]
+    values = getattr(doc, "values", None)
+    try:
+        count = None if values is None else int(len(values))
+    except TypeError:
+        count = None
+    interval = getattr(doc, "interval_ms", None)
+    return DocumentInfo(valid, alg, _opt_str(getattr(doc, "device_name", None)),
+                        _opt_str(getattr(doc, "device_type", None)),
+                        None if interval is None else float(interval), sensors, count)
+
+
+def _doc_alg(doc: Any) -> Optional[str]:
+    for name in ("alg", "signature_method"):
+        v = getattr(doc, name, None)
+        if isinstance(v, str):
+            return v
+    prot = getattr(doc, "protected", None)
+    if isinstance(prot, Mapping) and isinstance(prot.get("alg"), str):
+        return prot["alg"]
+    return None
+
+
+def _opt_str(v: Any) -> Optional[str]:
+    return None if v is None else str(v)
+
+
+def _date_id_name(filename: str) -> str:
+    """``test.wav`` -> ``test.<unique id>`` (what upstream's x-add-date-id does)."""
+    base = os.path.basename(filename)
+    stem = base.split(".", 1)[0] or "sample"
+    return f"{stem}.{secrets.token_hex(4)}"
+
+
+class IngestionService:
+    """Request handling of the ingestion API, independent of the HTTP server hosting it."""
+
+    def __init__(self, store: SampleStore, api_keys: Union[str, Sequence[str]],
+                 hmac_key: Optional[str] = None, *, max_file_bytes: int = P.MAX_FILE_BYTES,
+                 max_files: int = P.MAX_FILES_PER_REQUEST, reject_bad_signatures: bool = False,
+                 inspect: Callable[[bytes, str, Optional[str]], DocumentInfo] = inspect_document
+                 ) -> None:
+        keys = [api_keys] if isinstance(api_keys, str) else list(api_keys)
+        if not keys or not all(isinstance(k, str) and k for k in keys):
+            raise ConfigurationError("the ingestion service needs at least one non-empty API key")
+        if max_file_bytes <= 0 or max_files <= 0:
+            raise ConfigurationError("max_file_bytes and max_files must be positive")
+        self.store = store
+        self._api_keys = [k.encode("utf-8") for k in keys]
+        self.hmac_key = hmac_key or None
+        self.max_file_bytes = int(max_file_bytes)
+        self.max_files = int(max_files)
+        self.reject_bad_signatures = reject_bad_signatures
+        self._inspect = inspect
+
+    # -- routing -------------------------------------------------------------------------
+    @staticmethod
+    def route(path: str) -> Optional[Tuple[str, str]]:
+        """``/api/training/data`` -> ("training", "data"); None for other paths."""
+        parts = path.split("?", 1)[0].strip("/").split("/")
+        if len(parts) == 3 and parts[0] == "api" and parts[1] in P.CATEGORIES \
+                and parts[2] in P.ENDPOINTS:
+            return parts[1], parts[2]
+        return None
+
+    def check_api_key(self, headers: Mapping[str, str]) -> Optional[str]:
+        """None if the x-api-key is valid, else the 401 message."""
+        key = headers.get(P.H_API_KEY)
+        if not key:
+            return "Missing x-api-key header"
+        given = key.strip().encode("utf-8", "replace")
+        if not any(secrets.compare_digest(given, k) for k in self._api_keys):
+            return "Invalid API key"
+        return None
+
+    def error(self, endpoint: str, status: int, message: str, **headers: str) -> Response:
+        """An error in the endpoint's format (text for /data, JSON for /files)."""
+        if endpoint == "files":
+            r = Response.json(status, {"success": False, "error": message})
+            r.headers.update(headers)
+            return r
+        return Response.text(status, message, **headers)
+
+    def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes,
+               after_store: Optional[Callable[[], None]] = None) -> Response:
+        """Handle one request; never raises. ``headers``: an ``http.server`` header object or
+        any mapping (keys are matched case-insensitively). ``after_store`` runs after a sample
+        was committed, before the answer (fault injection uses it)."""
+        if not hasattr(headers, "get_all"):  # a plain dict: make lookups case-insensitive
+            headers = {str(k).lower(): v for k, v in headers.items()}
+        route = self.route(path)
+        if route is None:
+            return Response.text(404, f"Not found: {method} {path.split('?', 1)[0]}; the "
+                                 "ingestion API is POST /api/{training,testing,anomaly}/"
+                                 "{data,files}")
+        category, endpoint = route
+        if method != "POST":
+            return self.error(endpoint, 405, f"{method} is not allowed here; use POST",
+                              Allow="POST")
+        try:
+            bad_key = self.check_api_key(headers)
+            if bad_key:
+                return self.error(endpoint, 401, bad_key)
+            if endpoint == "data":
+                return self._handle_data(category, headers, body, after_store)
+            return self._handle_files(category, headers, body, after_store)
+        except Exception as exc:  # the server must answer, never die
+            log.exception("ingestion: internal error on %s", path)
+            return self.error(endpoint, 500, f"Internal server error: {exc.__class__.__name__}")
+
+    # -- helpers -------------------------------------------------------------------------
+    def _label(self, headers: Mapping[str, str], filename: str) -> Optional[str]:
+        if P.is_truthy_header(headers.get(P.H_NO_LABEL)):
+            return None
+        raw = headers.get(P.H_LABEL)
+        if raw is not None:
+            try:
+                return P.decode_label(raw)
+            except UnicodeDecodeError:
+                raise _Reject(400, "x-label is not valid URI-encoded UTF-8 "
+                              "(encode it like encodeURIComponent)") from None
+        return P.infer_label(filename)
+
+    def _build(self, category: str, filename: str, label: Optional[str], content_type: str,
+               body: bytes) -> NewSample:
+        if len(body) > self.max_file_bytes:
+            raise _Reject(413, f"File {filename!r} is {len(body)} bytes, over the limit of "
+                          f"{self.max_file_bytes} bytes per file")
+        if not body:
+            raise _Reject(400, f"Invalid message: {filename!r} has an empty body")
+        if content_type not in P.DATA_CONTENT_TYPES:
+            raise _Reject(400, f"Unsupported Content-Type {content_type or 'none'!r} for "
+                          f"{filename!r}; send a data-acquisition document as "
+                          f"{', '.join(P.DATA_CONTENT_TYPES)}")
+        try:
+            info = self._inspect(body, content_type, self.hmac_key)
+        except AcquisitionFormatError as exc:
+            raise _Reject(400, f"Invalid message: {exc}") from None
+        except (ValueError, TypeError, KeyError, IndexError, OverflowError,
+                RecursionError) as exc:
+            # a codec bug must still produce a clear 400, not a 500 or a dead thread
+            raise _Reject(400, f"Invalid message: {exc.__class__.__name__}: {exc}") from None
+        if (info.signature_method or "").upper() == "HS256" and self.hmac_key \
+                and not info.signature_valid and self.reject_bad_signatures:
+            raise _Reject(400, f"signature verification failed for {filename!r}: the HS256 "
+                          "signature does not match the project HMAC key")
+        return NewSample(category=category, filename=filename, label=label,
+                         sha256=hashlib.sha256(body).hexdigest(), content_type=content_type,
+                         body=body, signature_valid=info.signature_valid,
+                         signature_method=info.signature_method, device_name=info.device_name,
+                         device_type=info.device_type, interval_ms=info.interval_ms,
+                         sensors=info.sensors, values_count=info.values_count)
+
+    def _store(self, sample: NewSample, headers: Mapping[str, str]) -> Dict[str, Any]:
+        disallow = P.is_truthy_header(headers.get(P.H_DISALLOW_DUPLICATES))
+        unique = _date_id_name if P.is_truthy_header(headers.get(P.H_ADD_DATE_ID)) else None
+        try:
+            return self.store.insert(sample, disallow_duplicates=disallow, unique_name=unique)
+        except DuplicateSample as dup:
+            raise _Reject(400, f"duplicate: a sample with this content (sha256 "
+                          f"{sample.sha256}) already exists as {dup.existing_filename!r} "
+                          f"(id {dup.existing_id}); not stored again") from None
+
+    # -- endpoints -----------------------------------------------------------------------
+    def _handle_data(self, category: str, headers: Mapping[str, str], body: bytes,
+                     after_store: Optional[Callable[[], None]]) -> Response:
+        filename = headers.get(P.H_FILE_NAME)
+        if not filename or not filename.strip():
+            return Response.text(421, "Missing header x-file-name")
+        ctype = P.normalise_content_type(headers.get("content-type"))
+        try:
+            label = self._label(headers, filename)
+            sample = self._build(category, filename, label, ctype, body)
+            stored = self._store(sample, headers)
+        except _Reject as rej:
+            return Response.text(rej.status, rej.message)
+        if after_store:
+            after_store()
+        return Response.text(200, stored["filename"])
+
+    def _handle_files(self, category: str, headers: Mapping[str, str], body: bytes,
+                      after_store: Optional[Callable[[], None]]) -> Response:
+        try:
+            parts = P.decode_multipart(body, headers.get("content-type") or "",
+                                       max_parts=self.max_files + 100)
+        except P.MultipartError as exc:
+            return Response.json(400, {"success": False, "error": f"Invalid message: {exc}"})
+        files = [p for p in parts if p.name == "data"]
+        if not files:
+            return Response.json(400, {"success": False, "error":
+                                       "Invalid message: no file in field 'data'"})
+        if len(files) > self.max_files:
+            return Response.json(400, {"success": False, "error":
+                                       f"Too many files: {len(files)} in one request, at most "
+                                       f"{self.max_files}"})
+        results: List[Dict[str, Any]] = []
+        stored_any = False
+        for part in files:
+            name = part.filename
+            try:
+                if not name:
+                    raise _Reject(400, "file part without a filename")
+                ctype = P.normalise_content_type(part.content_type)
+                if ctype in ("", P.CT_OCTET):  # browsers/curl often omit or generalise it
+                    by_ext = P.guess_content_type(name, b"")
+                    if by_ext != P.CT_OCTET:
+                        ctype = by_ext
+                    elif not ctype:
+                        ctype = P.guess_content_type(name, part.body)
+                label = self._label(headers, name)
+                sample = self._build(category, name, label, ctype, part.body)
+                stored = self._store(sample, headers)
+                stored_any = True
+                results.append({"success": True, "fileName": stored["filename"],
+                                "id": stored["id"]})
+            except _Reject as rej:
+                results.append({"success": False, "fileName": name, "error": rej.message})
+        if stored_any and after_store:
+            after_store()
+        failed = sum(1 for r in results if not r["success"])
+        doc: Dict[str, Any] = {"success": failed == 0, "files": results}
+        if failed:
+            doc["error"] = f"{failed} of {len(results)} file(s) failed"
+        return Response.json(200, doc)
+
+
+# --- the HTTP server ------------------------------------------------------------------------
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    error_content_type = "text/plain; charset=utf-8"
+    error_message_format = "%(code)d %(message)s: %(explain)s\n"
+    server: "_HTTPServer"
+
+    def setup(self) -> None:
+        self.timeout = self.server.owner.request_timeout  # per-socket-op read timeout
+        super().setup()
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        log.debug("%s %s", self.address_string(), format % args)
+
+    def _reset(self) -> None:
+        """Abort the connection with a TCP RST (SO_LINGER 0), no response."""
+        try:
+            self.request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        self.close_connection = True
+        self.request.close()  # the real close (RST) happens when the handler's files close
+
+    def _send(self, resp: Response, close: bool = False) -> None:
+        try:
+            reason = _STRING_STATUSES.get(resp.status) or HTTPStatus(resp.status).phrase
+        except ValueError:
+            reason = ""
+        self.send_response(resp.status, reason)
+        self.send_header("Content-Type", resp.content_type)
+        self.send_header("Content-Length", str(len(resp.body)))
+        for k, v in resp.headers.items():
+            self.send_header(k, v)
+        if close:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        self.wfile.write(resp.body)
+
+    def _read_body(self, limit: int) -> Tuple[Optional[bytes], Optional[str]]:
+        """(body, None), or (None, error message) with the body drained/abandoned."""
+        te = (self.headers.get("Transfer-Encoding") or "").lower()
+        if "chunked" in te:
+            chunks, total = [], 0
+            while True:
+                line = self.rfile.readline(1024)
+                try:
+                    size = int(line.split(b";", 1)[0].strip(), 16)
+                except ValueError:
+                    return None, "malformed chunked body"
+                if size == 0:
+                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                total += size
+                if total > limit:
+                    return None, f"body exceeds the limit of {limit} bytes"
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(16)
+            return b"".join(chunks), None
+        raw = self.headers.get("Content-Length")
+        if raw is None:
+            return b"", None
+        try:
+            length = int(raw)
+            if length < 0:
+                raise ValueError
+        except ValueError:
+            return None, f"invalid Content-Length {raw!r}"
+        if length > limit:
+            self._drain(length)
+            return None, f"body of {length} bytes exceeds the limit of {limit} bytes"
+        body = self.rfile.read(length)
+        if len(body) != length:
+            return None, "connection closed before the whole body arrived"
+        return body, None
+
+    def _drain(self, length: int) -> None:
+        left = min(length, self.server.owner.max_drain_bytes)
+        while left > 0:
+            chunk = self.rfile.read(min(left, 1 << 20))
+            if not chunk:
+                break
+            left -= len(chunk)
+
+    def do_POST(self) -> None:
+        owner = self.server.owner
+        service = owner.service
+        faults = owner.faults
+        route = service.route(self.path)
+        endpoint = route[1] if route else "data"
+        fault: Optional[Fault] = faults.on_request()
+        if fault is not None and fault.kind == "down":
+            self._reset()
+            return
+        faults.delay_before()
+        if owner.stopping:  # released from a stall by stop(): drop the request
+            self._reset()
+            return
+        if fault is not None and fault.kind == "reset" and fault.midway:
+            try:
+                half = int(self.headers.get("Content-Length") or 0) // 2
+                self.rfile.read(min(half, 1 << 20))
+            except (OSError, ValueError):
+                pass
+            self._reset()
+            return
+        # Route and API key come from the headers: refuse before buffering anything (the body
+        # is drained, not kept, so the client still reads the answer).
+        early = None
+        if route is None:
+            early = Response.text(404, f"Not found: POST {self.path.split('?', 1)[0]}; the "
+                                  "ingestion API is POST /api/{training,testing,anomaly}/"
+                                  "{data,files}")
+        else:
+            bad_key = service.check_api_key(self.headers)
+            if bad_key:
+                early = service.error(endpoint, 401, bad_key)
+        if early is not None:
+            try:
+                self._drain(int(self.headers.get("Content-Length") or 0))
+            except (socket.timeout, TimeoutError):
+                self.close_connection = True  # a stalled client: just hang up
+                return
+            except (OSError, ValueError):
+                pass
+            self._send(early, close=True)
+            return
+        limit = owner.max_request_bytes if endpoint == "files" else service.max_file_bytes
+        try:
+            body, err = self._read_body(limit)
+        except (socket.timeout, TimeoutError):
+            self.close_connection = True
+            return
+        if err is not None:
+            status = 413 if "exceeds the limit" in err else 400
+            self._send(service.error(endpoint, status, err.capitalize()
+                                     if status == 400 else f"Payload too large: {err}"),
+                       close=True)
+            return
+        if fault is not None and fault.kind == "fail":
+            headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+            self._send(service.error(endpoint, fault.status, fault.message, **headers))
+            return
+        if fault is not None and fault.kind == "reset" and not fault.after_store:
+            self._reset()
+            return
+        resp = service.handle("POST", self.path, self.headers, body or b"",
+                              after_store=faults.delay_after_store)
+        if fault is not None and fault.kind == "reset":  # after_store: the 200 is lost
+            self._reset()
+            return
+        self._send(resp)
+
+    def _not_post(self) -> None:
+        route = self.server.owner.service.route(self.path)
+        if route is None:
+            self._send(Response.text(404, f"Not found: {self.command} {self.path}"))
+        else:
+            self._send(self.server.owner.service.error(
+                route[1], 405, f"{self.command} is not allowed here; use POST", Allow="POST"))
+
+    do_GET = do_PUT = do_DELETE = do_PATCH = _not_post
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    owner: "IngestionServer"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("ingestion server: error on a connection from %s", client_address,
+                  exc_info=True)
+
+
+class IngestionServer:
+    """The ingestion API on a local socket.
+
+    >>> with IngestionServer(api_keys="ei_test", hmac_key="secret") as srv:
+    ...     client = IngestionClient(srv.url, "ei_test")
+
+    ``store`` is a :class:`SampleStore` or a database path (``":memory:"`` by default).
+    ``stop()`` then ``start()`` again rebinds the same port (to simulate an outage).
+    """
+
+    def __init__(self, store: Union[SampleStore, str] = ":memory:",
+                 api_keys: Union[str, Sequence[str]] = "ei_local",
+                 hmac_key: Optional[str] = None, *, host: str = "127.0.0.1", port: int = 0,
+                 max_file_bytes: int = P.MAX_FILE_BYTES, max_request_bytes: Optional[int] = None,
+                 max_files: int = P.MAX_FILES_PER_REQUEST, reject_bad_signatures: bool = False,
+                 request_timeout: float = 30.0, faults: Optional[FaultControl] = None,
+                 max_drain_bytes: int = 256 * 1024 * 1024,
+                 inspect: Callable[[bytes, str, Optional[str]], DocumentInfo] = inspect_document
+                 ) -> None:
+        self.store = store if isinstance(store, SampleStore) else SampleStore(store)
+        self._owns_store = not isinstance(store, SampleStore)
+        self.service = IngestionService(self.store, api_keys, hmac_key,
+                                        max_file_bytes=max_file_bytes, max_files=max_files,
+                                        reject_bad_signatures=reject_bad_signatures,
+                                        inspect=inspect)
+        self.host = host
+        self.port = port
+        # /files carries several files plus multipart overhead; by default one request may
+        # hold one maximum-size file (a gateway buffers a request in memory).
+        self.max_request_bytes = int(max_request_bytes if max_request_bytes is not None
+                                     else max_file_bytes + 1024 * 1024)
+        self.request_timeout = request_timeout
+        self.max_drain_bytes = max_drain_bytes
+        self.faults = faults or FaultControl()
+        self._httpd: Optional[_HTTPServer] = None
+        self._stopping = False
+        self._thread: Optional[threading.Thread] = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._httpd is not None
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def start(self) -> "IngestionServer":
+        if self._httpd is not None:
+            return self
+        self._stopping = False
+        self.faults.rearm()
+        httpd = _HTTPServer((self.host, self.port), _Handler)
+        httpd.owner = self
+        self.port = httpd.server_address[1]
+        self._httpd = httpd
+        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name=f"edgert-ingestion-{self.port}", daemon=True)
+        self._thread.start()
+        log.info("ingestion server listening on %s", self.url)
+        return self
+
+    def stop(self) -> None:
+        """Stop listening (stalled fault delays are released). The store stays open."""
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        self._stopping = True
+        self.faults.release()
+        httpd.shutdown()
+        httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(5.0)
+        self._thread = None
+
+    def close(self) -> None:
+        self.stop()
+        if self._owns_store:
+            self.store.close()
+
+    def __enter__(self) -> "IngestionServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
