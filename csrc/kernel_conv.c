@@ -257,7 +257,11 @@ int eg_dwconv_run(const eg_call *c)
                                 const float *xp = (const float *)c->in[0] + xbase;
                                 const float *wp = (const float *)c->in[1] + wbase;
                                 if (mult_d == 1) {
-                                    for (o = 0; o < n; o++) facc[o] += xp[o0 + o] * wp[o];
+                                    const float *xq = xp + o0;
+                                    int32_t o8 = 0;
+                                    for (; o8 + 8 <= n; o8 += 8)
+                                        for (o = o8; o < o8 + 8; o++) facc[o] += xq[o] * wp[o];
+                                    for (o = o8; o < n; o++) facc[o] += xq[o] * wp[o];
                                 } else {
                                     for (o = 0; o < n; o++) facc[o] += xp[(o0 + o) / mult_d] * wp[o];
                                 }
