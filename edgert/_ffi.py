@@ -26,13 +26,21 @@ except ImportError as exc:  # pragma: no cover - exercised only on a broken inst
         "`pip install .` (or `python setup.py build_ext --inplace` in a source checkout)"
     ) from exc
 
-_native_version = ffi.string(lib.edgert_version()).decode()
-if _native_version != __version__:  # pragma: no cover - stale build
-    raise ImportError(
-        f"edgert's C extension is version {_native_version} but the Python package is "
-        f"{__version__}: the build is stale; rebuild with `pip install .` "
-        "(or `python setup.py build_ext --inplace`)"
-    )
+
+
+def check_native_version(native_version: str, package_version: str) -> None:
+    """Refuse a C extension built from other sources than this Python package (e.g. an
+    in-place build left over after a ``git pull`` that bumped the version): its functions
+    and structs may no longer match the cdef the Python layer was written against."""
+    if native_version != package_version:
+        raise ImportError(
+            f"edgert's C extension is version {native_version} but the Python package is "
+            f"{package_version}: the build is stale; rebuild with `pip install .` "
+            "(or `python setup.py build_ext --inplace` in a source checkout)"
+        )
+
+
+check_native_version(ffi.string(lib.edgert_version()).decode(), __version__)
 
 _STATUS_CLASS: dict[int, type[EdgertError]] = {
     lib.EDGERT_ERR_PARAM: ConfigurationError,
@@ -76,4 +84,5 @@ def ptr(ctype: str, arr: np.ndarray):
     return ffi.cast(ctype, ffi.from_buffer(arr))
 
 
-__all__ = ["ffi", "lib", "strerror", "raise_status", "check", "as_c_array", "ptr"]
+__all__ = ["ffi", "lib", "check_native_version", "strerror", "raise_status", "check",
+           "as_c_array", "ptr"]

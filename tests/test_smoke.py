@@ -1,10 +1,19 @@
 """Smoke tests: the installed package imports, its C core is the matching version, and each
 layer does real work end to end on data built here (no files needed). Also run against the
 built wheel in a fresh venv (tools/run-tests.sh) and by cibuildwheel."""
+import os
+
 import numpy as np
 
 import edgert
 from edgert import _ffi
+
+
+def test_runs_against_the_installed_package_when_asked():
+    """tools/run-tests.sh sets EDGERT_SMOKE_EXPECT_INSTALLED for the wheel run: the package
+    under test must then be the installed wheel, not the source checkout next to tests/."""
+    if os.environ.get("EDGERT_SMOKE_EXPECT_INSTALLED") == "1":
+        assert "site-packages" in edgert.__file__, edgert.__file__
 
 
 def test_native_version_matches_package():

@@ -40,7 +40,9 @@ if [ "${EDGERT_SKIP_DIST:-0}" != "1" ]; then
   python -m build -q --outdir "$dist" . >/dev/null
   "$PY" -m venv "$dist/venv"
   "$dist/venv/bin/python" -m pip install -q "$dist"/edgert-*.whl pytest
-  (cd "$dist" && "$dist/venv/bin/python" -m pytest -q -p no:cacheprovider \
-      "$OLDPWD/tests/test_smoke.py")
+  # importlib mode: tests/ is a package, so pytest's default mode would put this checkout
+  # (with its in-place extension) first on sys.path and test it instead of the wheel
+  (cd "$dist" && EDGERT_SMOKE_EXPECT_INSTALLED=1 "$dist/venv/bin/python" -m pytest -q \
+      -p no:cacheprovider --import-mode=importlib "$OLDPWD/tests/test_smoke.py")
   rm -rf "$dist"
 fi
