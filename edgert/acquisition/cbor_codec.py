@@ -233,7 +233,7 @@ def _scan(data: bytes, max_depth: int
     pos = 0
     # frame: [remaining items or -1 (indefinite), is_map, items seen, path of this container,
     #         current key (maps of the first two levels), start of the current value,
-    #         runs of plain samples skipped by the fast path]
+    #         runs of plain samples skipped by the fast path, keys seen (maps)]
     stack: list[list] = []
     spans: dict[tuple[str, ...], tuple[int, int]] = {}
     value_runs: list[tuple[int, int]] = []
@@ -320,6 +320,13 @@ def _scan(data: bytes, max_depth: int
                                    f"{n - pos} remain")
                     text = data[pos:pos + arg]
                     pos += arg
+                if in_key:
+                    # duplicate keys are checked here rather than by cbor2, whose
+                    # allow_duplicate_keys option needs cbor2 >= 6 (not on Python 3.9)
+                    if text in fr[7]:
+                        raise _err(f"duplicate key {text.decode('utf-8', 'replace')!r} in a "
+                                   f"CBOR map (offset {start})")
+                    fr[7].add(bytes(text))
                 if in_key and len(stack) <= 2:
                     fr[4] = text.decode("utf-8", "replace")
             elif major in (4, 5):
@@ -328,7 +335,7 @@ def _scan(data: bytes, max_depth: int
                 path = fr[3] + (fr[4],) if tracked else ()
                 if arg is None:
                     stack.append([-1, major == 5, 0, path, "" if major == 5 else None, None,
-                                  []])
+                                  [], set()])
                     continue
                 items = arg * 2 if major == 5 else arg
                 if items > n - pos:
@@ -336,7 +343,7 @@ def _scan(data: bytes, max_depth: int
                                f"declares {arg} entries but only {n - pos} bytes remain")
                 if items:
                     stack.append([items, major == 5, 0, path, "" if major == 5 else None, None,
-                                  []])
+                                  [], set()])
                     continue
             elif major == 6:
                 raise _err(f"CBOR tag {arg} at offset {start}: tags are not part of the "
@@ -381,8 +388,8 @@ def _values_in_chunks(data: bytes, start: int, end: int, runs: list[tuple[int, i
 
 def _loads(data: bytes) -> Any:
     try:
-        return cbor2.loads(data, max_depth=MAX_NESTING + 1, allow_duplicate_keys=False,
-                           str_errors="strict")
+        # duplicate keys were rejected by _scan (cbor2 < 6 has no allow_duplicate_keys)
+        return cbor2.loads(data, max_depth=MAX_NESTING + 1, str_errors="strict")
     except RecursionError:
         raise _err("CBOR nested too deeply") from None
     except Exception as e:  # cbor2 raises CBORDecodeError, ValueError, UnicodeError, ...

@@ -113,6 +113,14 @@ class DspBlock:
         if status < 0:
             if status == lib.EDGERT_ERR_NONFINITE:
                 bad = _first_nonfinite_window(data32, starts32, cols, window_samples)
+                if bad is None:
+                    # the data is finite: scaling (or the maths on it) overflowed float32
+                    scale = getattr(self, "scale_axes", 1.0)
+                    raise InputError(
+                        f"{self.type} features overflow float32: the data is finite but with "
+                        f"scale-axes {scale:g} the values (or their powers) exceed 3.4e38; "
+                        "lower scale-axes or rescale the data"
+                    )
                 raise InputError(
                     f"window {bad} (rows {starts32[bad]}..{starts32[bad] + window_samples - 1}) "
                     "contains NaN or infinite values: clean or drop those samples first"
@@ -168,18 +176,26 @@ def _as_count(name: str, v: int) -> int:
 
 
 def _first_nonfinite_window(data: np.ndarray, starts: np.ndarray, cols: np.ndarray,
-                            n: int) -> int:
+                            n: int) -> int | None:
+    """Index of the first window holding a NaN/inf input value; None when the input is
+    finite (the C core's non-finite value then came from scaling or an overflow)."""
     bad_rows = ~np.isfinite(data[:, cols]).all(axis=1)
     csum = np.concatenate([[0], np.cumsum(bad_rows)])
     for i, s in enumerate(starts):
         if csum[s + n] - csum[s] > 0:
             return i
-    return 0  # pragma: no cover - the C core found one
+    return None
 
 
 def _status_error(status: int, context: str) -> EdgertError:
     if status in (lib.EDGERT_ERR_PARAM, lib.EDGERT_ERR_MASKED_ALL):
         return ConfigurationError(f"{context}: {strerror(status)}")
+    if status == lib.EDGERT_ERR_OVERFLOW:
+        return ConfigurationError(
+            f"{context}: {strerror(status)}: the feature vector (or its scratch memory) would "
+            "exceed the C core's 2^31 limits; use fewer axes, a shorter fft-length, fewer "
+            "spectral peaks or shorter windows"
+        )
     if status in (lib.EDGERT_ERR_TOO_SHORT, lib.EDGERT_ERR_NONFINITE, lib.EDGERT_ERR_ARG,
                   lib.EDGERT_ERR_SHAPE):
         return InputError(f"{context}: {strerror(status)}")
