@@ -343,3 +343,15 @@ def test_long_recordings_decode_in_chunks_with_exact_values_and_row_numbers():
     nan_rows[4097] = b"\x83" + f9(0x3C00) + f9(0x7E00) + f9(0x3C00)
     with pytest.raises(AcquisitionFormatError, match=r"values\[4097\]\[1\] is nan"):
         decode(body[:start] + b"".join(nan_rows) + b"\xff")
+
+
+def test_duplicate_key_in_a_nested_map_is_rejected():
+    """Duplicate keys at any depth (here inside a sensor entry) are rejected by edgert's own
+    scanner, whatever the installed cbor2 (allow_duplicate_keys needs cbor2 >= 6, which
+    Python 3.9 does not get)."""
+    doc = DataAcquisition(device_name="d", device_type="T", interval_ms=16,
+                          sensors=[Sensor("accX", "m/s2")], values=np.array([[1.0], [2.0]]))
+    body = encode_cbor(doc)
+    assert body.count(b"\x65units") == 1
+    with pytest.raises(AcquisitionFormatError, match="duplicate key 'name'"):
+        decode(body.replace(b"\x65units", b"\x64name"))
