@@ -291,3 +291,57 @@ def test_many_windows_in_one_call_equal_single_windows():
         for w in range(len(windows)):
             single = block_features(version, 100.0, params, windows[w:w + 1])[0]
             np.testing.assert_array_equal(batch[w], single)
+
+
+# ------------------------------------- v4 wavelet path after input decimation and a filter --
+
+@pytest.mark.parametrize("ratio,ftype,wavelet,level,extra", [
+    (3, "low", "db4", 2, 17), (10, "high", "sym5", 1, 3), (30, "none", "coif2", 3, 40),
+    (100, "low", "bior3.5", 1, 0), (1000, "none", "haar", 1, 5), (10, "high", "rbio2.2", 2, 9),
+])
+def test_v4_wavelet_after_input_decimation_matches_reference(ratio, ftype, wavelet, level,
+                                                             extra):
+    """Spec order for v4: scale (float32), Chebyshev decimation stages (float64 from here),
+    Butterworth at the decimated rate (float32 coefficients), mean removal, wavedec. The
+    oracle is composed from tests/reference (scipy's cheby1/butter/sosfilt, pywt) and the
+    window is exactly the minimum 32*2^level samples after decimation plus ``extra``."""
+    from scipy import signal
+
+    from tests.reference import spectral_ref
+
+    rng = np.random.default_rng(ratio + level)
+    fs = 50.0 * ratio
+    fs1 = fs / ratio
+    n1 = 32 * 2**level + extra
+    n = (n1 - 1) * ratio + 1  # ceil(n / ratio) == n1
+    t = np.arange(n) / fs
+    x = (np.sin(2 * np.pi * 0.13 * fs1 * t) + 0.4 * np.sin(2 * np.pi * 0.31 * fs1 * t)
+         + 0.2 * rng.standard_normal(n) + 9.81).astype(np.float32)
+    cutoff = 0.2 * fs1
+    params = {"analysis-type": "Wavelet", "wavelet": wavelet, "wavelet-level": level,
+              "input-decimation-ratio": ratio, "filter-type": ftype, "filter-cutoff": cutoff,
+              "filter-order": 4, "scale-axes": 0.5}
+    block = make_block(4, fs, params, 1)
+    assert block.n_features(n) == 14 * (level + 1)
+    got = block.features(x.reshape(-1, 1)).astype(np.float64)
+    y = x * np.float32(0.5)
+    for stage in spectral_ref.RATIO_STAGES[ratio]:
+        y = spectral_ref.decimate_stage(y, stage)
+    assert len(y) == n1
+    if ftype != "none":
+        sos = signal.butter(4, 2 * cutoff / fs1, btype=ftype, output="sos").astype(np.float32)
+        y = signal.sosfilt(sos, y)
+    y = y - np.mean(y)
+    for j, c in enumerate(wavelet_ref.wavedec(y, wavelet, level)):
+        want = np.asarray(wavelet_ref.coefficient_features(c))
+        tol = np.maximum(1.0, np.abs(want)) * TOL
+        tol[:3] = np.maximum(tol[:3], _rounding_decided(c))
+        err = np.abs(got[14 * j:14 * j + 14] - want)
+        bad = np.nonzero(err > tol)[0]
+        assert len(bad) == 0, (
+            f"array {j}: " + ", ".join(f"{wavelet_ref.FEATURE_NAMES[k]} {got[14 * j + k]!r} "
+                                       f"!= {want[k]!r}" for k in bad))
+    # one sample fewer after decimation is below the minimum length: a clear error
+    if extra == 0:
+        with pytest.raises(ConfigurationError, match="after input decimation"):
+            block.n_features(n - ratio)

@@ -82,3 +82,43 @@ def test_reference_agrees_with_itself_in_float64_on_a_clean_signal():
     a = spectral_ref.spectral_features(data.reshape(-1), 2, 100.0, p, 4, "training")
     b = spectral_ref.spectral_features(data.reshape(-1), 2, 100.0, p, 4, "float64")
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("ratio,ftype,cutoff,n_fft", [
+    (1, "none", 3.0, 16), (1, "low", 30.0, 32), (1, "high", 20.0, 16), (3, "low", 4.0, 16),
+    (10, "high", 1.0, 16), (1, "high", 40.0, 64),
+])
+def test_extra_low_freq_at_the_minimum_length(ratio, ftype, cutoff, n_fft):
+    """Extra-low-freq edge cases against the reference: the shortest window whose /10 block
+    has exactly N/2 samples (one sample less is an error saying how many are needed), and
+    cutoffs above the low-frequency block's Nyquist (fs'/20), which the block clamps before
+    masking (a high-pass then keeps only the top bin(s) of the LF spectrum)."""
+    fs = 100.0 * ratio
+    fs1 = fs / ratio
+    n1 = 10 * (n_fft // 2 - 1) + 1          # ceil(n1 / 10) == N/2
+    n = (n1 - 1) * ratio + 1                 # ceil(n / ratio) == n1
+    params = {"fft-length": n_fft, "extra-low-freq": True, "input-decimation-ratio": ratio,
+              "filter-type": ftype, "filter-cutoff": cutoff, "filter-order": 4}
+    block = SpectralAnalysis(params, fs, ["a", "b"], 4)
+    data = _signal(n, 2, fs, 7)
+    want = spectral_ref.spectral_features(data.reshape(-1), 2, fs, params, 4)
+    got = block.features(data).astype(np.float64)
+    assert got.shape == want.shape == (block.n_features(n),)
+    err = np.abs(got - want) / np.maximum(1.0, np.abs(want))
+    i = int(np.argmax(err))
+    assert err[i] <= TOL, f"{block.labels(n)[i]}: got {got[i]!r}, want {want[i]!r}"
+    lf_bins = spectral_ref.kept_bins(ftype, cutoff, fs1 / 10, n_fft)
+    per_axis_lf = 5 + len(lf_bins)
+    labels = block.labels(n)
+    df = fs1 / 10 / n_fft
+    assert labels[-2 * per_axis_lf:-per_axis_lf] == (
+        ["a RMS LF", "a Skewness LF", "a Kurtosis LF", "a Spectral Skewness LF",
+         "a Spectral Kurtosis LF"]
+        + [f"a LF Spectral Power {round((k - 0.5) * df, 2)} - {round((k + 0.5) * df, 2)} Hz"
+           for k in lf_bins])
+    assert labels[-per_axis_lf] == "b RMS LF"
+    if ftype == "high" and cutoff > fs1 / 20:
+        assert lf_bins == [n_fft // 2]
+    shorter = (n1 - 2) * ratio + 1 if ratio > 1 else n1 - 1
+    with pytest.raises(ConfigurationError, match=f"requires at least {n_fft / 2 * 10} samples"):
+        block.n_features(shorter)
