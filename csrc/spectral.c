@@ -259,7 +259,7 @@ static void map_scratch(const edgert_spectral_params *p, const layout *ly, scrat
         m->plan = off;
         off += al16(edgert__rfft_plan_bytes(p->fft_length));
         m->work = off;
-        off += al16((3 * N + 2) * sizeof(double));
+        off += al16((6 * N + 4) * sizeof(double));
         m->pw = off;
         off += al16((N / 2 + 1) * sizeof(double));
         m->pmax = off;

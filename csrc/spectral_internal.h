@@ -56,7 +56,7 @@ void edgert__rfft_power_max(const edgert__rfft_plan *plan, const double *x, int3
                             double scale, double *pmax, double *work);
 /* Max-hold power spectrum of y (length len): frames start at 0, step, 2*step, ... while
  * start < len, each n samples zero-padded past the end; pmax[k] = max over frames of
- * scale*|X_k|^2, k = 0..n/2. work: 3n + 2 doubles (16-byte aligned for the two-frame SIMD
+ * scale*|X_k|^2, k = 0..n/2. work: 6n + 4 doubles (16-byte aligned for the SIMD
  * path). */
 void edgert__welch_max_hold(const edgert__rfft_plan *plan, const double *y, int32_t len,
                             int32_t step, double scale, double *pmax, double *work);
