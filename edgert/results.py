@@ -255,7 +255,8 @@ class ClassificationResult:
         }
         payload = {"device_name": get("device_name", None) or "",
                    "device_type": get("device_type", None) or "unknown",
-                   "sensors": [{"name": s["name"], "units": s["units"]} for s in sensors],
+                   # the client's RawSamplePayload.sensors are Sensor objects: index required
+                   "sensors": [dict(s) for s in sensors],
                    "values": values, "cropStart": 0, "cropEnd": n_rows,
                    "intervalMs": interval, "frequencyHz": self.frequency}
         W = self.window_samples
