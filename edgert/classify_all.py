@@ -152,6 +152,11 @@ def classify_sample_cached(impulse: Any, dataset: Dataset, row: SampleRow,
         result, error = _classify(impulse, data, row, variant), None
     except EdgertError as exc:
         result, error = None, f"{row.path}: {exc}"
+    except Exception as exc:  # noqa: BLE001 - one sample must never stop the others
+        # not an input error edgert knows about (a bug, or memory): reported for this sample
+        # only and not cached, so a fixed edgert or a retry classifies it again
+        log.debug("sample %d (%s)", row.id, row.path, exc_info=True)
+        return None, f"{row.path}: classification failed ({type(exc).__name__}: {exc})"
     # deterministic for this content, variant and bundle: cached, errors included
     summary = None if result is None else {k: v for k, v in result.items()
                                            if k != "classifications"}

@@ -256,17 +256,23 @@ class Impulse:
                              f"takes {len(self.axes)} ({', '.join(self.axes)})")
         if arr.shape[0] == 0:
             raise InputError("the recording is empty")
-        data = np.ascontiguousarray(arr, dtype=np.float32)
+        with np.errstate(over="ignore"):   # too large for float32 -> inf, reported below
+            data = np.ascontiguousarray(arr, dtype=np.float32)
         bad = ~np.isfinite(data)
         if bad.any():
             r, c = np.argwhere(bad)[0]
             raise InputError(f"the recording holds {int(bad.sum())} NaN/inf values (first at "
-                             f"row {int(r)}, axis {int(c)}); clean or drop them first")
+                             f"row {int(r)}, axis {int(c)}; values beyond float32's range "
+                             "count as inf); clean or drop them first")
         if axes is not None:
             from .recording import order_columns
             data = order_columns(data, axes, self.axes)
         if frequency is not None:
-            f = float(frequency)
+            try:
+                f = float(frequency)
+            except (TypeError, ValueError):
+                raise InputError(f"the recording's frequency must be a number in Hz, got "
+                                 f"{frequency!r}") from None
             if not (f > 0 and math.isfinite(f)):
                 raise InputError(f"the recording's frequency must be positive, got {frequency}")
             if not math.isclose(f, self.frequency, rel_tol=1e-6):

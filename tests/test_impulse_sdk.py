@@ -160,6 +160,12 @@ def test_bad_shapes(imp, values, msg):
         imp.classify(values)
 
 
+def test_bad_frequency(imp, raw_windows):
+    for f in ("fast", -62.5, float("nan")):
+        with pytest.raises(InputError, match="frequency"):
+            imp.classify(raw_windows[0], frequency=f)
+
+
 def test_nonfinite_values(imp, raw_windows):
     x = raw_windows[0].copy()
     x[17, 1] = np.nan
