@@ -28,7 +28,9 @@ BACKENDS = ["native", "tflite"]
 
 @pytest.fixture(scope="module")
 def sdk():
-    return json.loads((DEMO / "ei-sdk-reference.json").read_text())["windows"]
+    windows = json.loads((DEMO / "ei-sdk-reference.json").read_text())["windows"]
+    assert len(windows) == 30     # every comparison below runs over all 30 SDK windows
+    return windows
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
