@@ -34,21 +34,13 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benches"))
 
 from edgert.impulse import Impulse  # noqa: E402
+from run_all import cpu_model  # noqa: E402  (one copy for every bench)
 
 BUNDLE = ROOT / "examples" / "motion-demo"
 HOUR_ROWS = int(3600 * 62.5)
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith(("model name", "cpu model", "hardware")):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def measure(fn, repeats: int) -> tuple[float, float]:
