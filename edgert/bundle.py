@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Mapping, Optional, Sequence, Union
@@ -169,6 +170,12 @@ class _Files:
         except (KeyError, FileNotFoundError, IsADirectoryError) as exc:
             raise BundleError(f"{self.path}/{IMPULSE_FILE}: {field_name} names {name!r}, "
                               f"which is missing from the bundle") from exc
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError,
+                NotImplementedError) as exc:
+            # a damaged member (bad CRC, broken deflate data), an encrypted or unsupported
+            # compression method, an unreadable file
+            raise BundleError(f"{self.path}: cannot read {name!r} ({field_name}): "
+                              f"{exc}") from exc
 
     def close(self) -> None:
         if self._zip is not None:

@@ -65,6 +65,24 @@ def test_not_a_zip(tmp_path):
         load_bundle(p)
 
 
+@pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_damaged_zip_member(tmp_path, compression):
+    """A zip whose model bytes are damaged (bad CRC when stored, broken deflate data when
+    compressed) is a BundleError naming the zip and the member, not a zipfile/zlib error."""
+    z = tmp_path / "demo.zip"
+    with zipfile.ZipFile(z, "w", compression) as zf:
+        for f in ("impulse.json", "anomaly-4.json", "nn-i8.tflite"):
+            zf.write(DEMO / f, f)
+    raw = bytearray(z.read_bytes())
+    info = zipfile.ZipFile(z).getinfo("nn-i8.tflite")
+    start = info.header_offset + 30 + len(info.filename)        # the member's data
+    for k in range(40):
+        raw[start + 50 + k] ^= 0x5A
+    z.write_bytes(bytes(raw))
+    with pytest.raises(BundleError, match=r"demo.zip: cannot read 'nn-i8.tflite'"):
+        load_bundle(z)
+
+
 def test_missing_path(tmp_path):
     with pytest.raises(BundleError, match="no such bundle"):
         load_bundle(tmp_path / "absent")
