@@ -239,10 +239,13 @@ class Impulse:
     def prepare(self, values: Any, frequency: Optional[float] = None,
                 axes: Optional[Sequence[str]] = None) -> np.ndarray:
         """The recording as float32 (rows, len(self.axes)) at the impulse frequency."""
-        arr = np.asarray(values)
-        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number)
-                                       or arr.dtype == bool):
-            raise InputError(f"recording values must be numbers, got dtype {arr.dtype}")
+        try:
+            arr = np.asarray(values)
+        except ValueError as exc:       # ragged nested lists
+            raise InputError(f"recording values must be a (rows, axes) array: {exc}") from None
+        if arr.dtype == object or np.issubdtype(arr.dtype, np.complexfloating) or not (
+                np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+            raise InputError(f"recording values must be real numbers, got dtype {arr.dtype}")
         n_axes = len(axes) if axes is not None else len(self.axes)
         if arr.ndim == 1:
             if arr.size % n_axes:
@@ -252,6 +255,9 @@ class Impulse:
         if arr.ndim != 2:
             raise InputError(f"recording values must be (rows, axes), got shape {arr.shape}")
         if arr.shape[1] != n_axes:
+            if axes is not None:
+                raise InputError(f"the recording has {arr.shape[1]} values per row but names "
+                                 f"{n_axes} axes ({', '.join(axes)})")
             raise InputError(f"the recording has {arr.shape[1]} axes per row but the impulse "
                              f"takes {len(self.axes)} ({', '.join(self.axes)})")
         if arr.shape[0] == 0:
@@ -269,6 +275,8 @@ class Impulse:
             data = order_columns(data, axes, self.axes)
         if frequency is not None:
             try:
+                if isinstance(frequency, bool):
+                    raise TypeError
                 f = float(frequency)
             except (TypeError, ValueError):
                 raise InputError(f"the recording's frequency must be a number in Hz, got "

@@ -114,6 +114,8 @@ class Stream:
 
     def _validate(self, samples: Any) -> np.ndarray:
         try:
+            if np.iscomplexobj(samples):
+                raise TypeError("complex values")
             with np.errstate(over="ignore"):   # too large for float32 -> inf, reported below
                 arr = np.asarray(samples, dtype=np.float32)
         except (TypeError, ValueError) as exc:

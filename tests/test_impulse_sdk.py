@@ -156,14 +156,21 @@ def test_short_recording_without_zero_pad(tmp_path, raw_windows):
     (np.zeros(301, np.float32), "multiple of 3"),
     (np.zeros((0, 3), np.float32), "empty"),
     (np.array([["a", "b", "c"]]), "numbers"),
+    (np.ones((130, 3), complex), "real numbers"),
+    ([[1.0, 2.0, 3.0], [1.0, 2.0]], r"\(rows, axes\) array"),
 ])
 def test_bad_shapes(imp, values, msg):
     with pytest.raises(InputError, match=msg):
         imp.classify(values)
 
 
+def test_axes_names_and_columns_disagree(imp, raw_windows):
+    with pytest.raises(InputError, match="3 values per row but names 2 axes"):
+        imp.classify(raw_windows[0], axes=["accX", "accY"])
+
+
 def test_bad_frequency(imp, raw_windows):
-    for f in ("fast", -62.5, float("nan")):
+    for f in ("fast", -62.5, float("nan"), True):
         with pytest.raises(InputError, match="frequency"):
             imp.classify(raw_windows[0], frequency=f)
 

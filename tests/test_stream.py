@@ -147,6 +147,10 @@ def test_stream_non_numeric_chunk_is_an_input_error(imp):
         st.push([["a", "b", "c"]])
     with pytest.raises(InputError):
         st.push([[1e39, 0, 0]])          # beyond float32: inf
+    with pytest.raises(InputError, match="complex"):
+        st.push(np.ones((3, 3), complex))
+    with pytest.raises(InputError, match="numbers"):
+        st.push([[1, 2, 3], [1, 2]])     # ragged
     assert st.samples_received == 0
 
 
