@@ -84,7 +84,8 @@ class ClassificationResult:
         self.variant = variant
         self.frequency = float(frequency)
         self.source_frequency = float(source_frequency)
-        self.resampled = not math.isclose(self.frequency, self.source_frequency)
+        # the tolerance Impulse.prepare uses to decide whether to resample at all
+        self.resampled = not math.isclose(self.frequency, self.source_frequency, rel_tol=1e-6)
         self.data = data
         self.start_rows = np.asarray(start_rows, dtype=np.int64)
         self.window_samples = int(window_samples)

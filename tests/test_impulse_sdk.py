@@ -128,6 +128,12 @@ def test_resampled_recording(imp, raw_windows):
     assert len(res) == (500 - 125) // 5 + 1
 
 
+def test_a_frequency_within_rounding_is_not_resampled(imp, raw_windows):
+    res = imp.classify(raw_windows[0], frequency=62.5000001)
+    assert not res.resampled and "warning" not in res.to_studio_json()
+    assert np.array_equal(res.data, raw_windows[0])
+
+
 def test_short_recording_zero_pad(imp, raw_windows):
     short = raw_windows[0][:100]
     res = imp.classify(short)
