@@ -128,12 +128,6 @@ class Bundle:
     learn: tuple[LearnSpec, ...]
     document: Mapping[str, Any] = field(repr=False)
 
-    def dsp_block(self, block_id: int) -> DspSpec:
-        for b in self.dsp:
-            if b.id == block_id:
-                return b
-        raise KeyError(block_id)
-
 
 # ------------------------------------------------------------------------------------ files
 class _Files:

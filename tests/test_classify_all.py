@@ -470,3 +470,15 @@ def test_an_unexpected_failure_stays_with_its_sample_and_is_not_cached(tmp_path,
         assert {p["sampleId"] for p in page["predictions"]} == {ids["wave.a"], ids["wave.c"]}
         again = classify_all(CountingImpulse(impulse), d, progress=False)
         assert not any(r["sample"]["processingError"] for r in again["result"])
+
+
+def test_cache_clear_makes_the_next_run_classify_again(tmp_path, impulse):
+    _small_dataset(tmp_path / "d", {"wave.a": 16.0, "wave.b": 16.0})
+    with Dataset(tmp_path / "d") as d:
+        classify_all(impulse, d, progress=False)
+        counting = CountingImpulse(impulse)
+        classify_all(counting, d, progress=False)
+        assert counting.calls == 0                       # all from the cache
+        d.cache_clear()
+        classify_all(counting, d, progress=False)
+        assert counting.calls == 2

@@ -672,5 +672,7 @@ class Dataset:
                  format_date(datetime.now(timezone.utc))))
 
     def cache_clear(self) -> None:
+        """Forget every cached classification (they are keyed by content, variant and bundle
+        fingerprint, so this is only needed to reclaim space or force a re-run)."""
         with self._lock, self.conn:
             self.conn.execute("DELETE FROM classifications")
