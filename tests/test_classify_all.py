@@ -428,10 +428,11 @@ def _small_dataset(folder: Path, intervals: dict) -> None:
     ref = json.loads((BUNDLE / "ei-sdk-reference.json").read_text())["windows"]
     raw = np.asarray(ref[0]["raw"], np.float64).reshape(125, 3)
     (folder / "testing").mkdir(parents=True)
-    for name, interval in intervals.items():
+    for i, (name, interval) in enumerate(intervals.items()):    # distinct contents
         doc = DataAcquisition(device_name="t", device_type="TEST", interval_ms=interval,
                               sensors=[Sensor(a, "m/s2") for a in ("accX", "accY", "accZ")],
-                              values=np.tile(raw, (2, 1)), alg="none", iat=1763700000)
+                              values=np.tile(raw, (2, 1)) + 0.01 * i, alg="none",
+                              iat=1763700000)
         (folder / "testing" / f"{name}.json").write_bytes(encode_json(doc, None))
 
 
