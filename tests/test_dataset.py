@@ -297,6 +297,13 @@ def test_paging_and_query_names(ds):
     assert {r.path for r in ds.query(flt)} == {"testing/idle.01.json", "testing/idle.fast.json"}
     with pytest.raises(DatasetError, match="min_id"):
         ds.count(SampleFilter(min_id="three"))
+    # numbers beyond SQLite's 64-bit integers mean "everything" / "nothing", not a crash
+    huge = 10**23
+    assert ds.query(SampleFilter(category="testing"), limit=huge) == all_rows
+    assert ds.query(SampleFilter(category="testing"), offset=huge) == []
+    assert ds.query(SampleFilter(category="testing", max_id=huge)) == all_rows
+    assert ds.count(SampleFilter(category="testing", min_id=huge)) == 0
+    assert ds.count(SampleFilter(category="testing", min_id=-huge)) == len(all_rows)
 
 
 def test_index_is_plain_sqlite(ds):

@@ -595,8 +595,9 @@ class Dataset:
         with self._lock:
             where, params = flt.register(self.conn)
             sql = f"SELECT * FROM samples WHERE {where} ORDER BY id LIMIT ? OFFSET ?"
-            rows = self.conn.execute(sql, params + [-1 if limit is None else int(limit),
-                                                    int(offset)]).fetchall()
+            big = 2**63 - 1     # SQLite's largest integer; a larger limit/offset means as much
+            lim = -1 if limit is None else min(int(limit), big)
+            rows = self.conn.execute(sql, params + [lim, min(int(offset), big)]).fetchall()
         return [SampleRow.from_sql(r) for r in rows]
 
     def get(self, sample_id: int) -> SampleRow:
