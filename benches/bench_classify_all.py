@@ -32,25 +32,17 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benches"))
 
 from edgert.acquisition import DataAcquisition, Sensor, encode_json  # noqa: E402
 from edgert.classify_all import classify_all  # noqa: E402
 from edgert.dataset import Dataset  # noqa: E402
 from edgert.impulse import Impulse  # noqa: E402
+from run_all import cpu_model  # noqa: E402  (one copy for every bench)
 from edgert.recording import load_recording  # noqa: E402
 
 BUNDLE = ROOT / "examples" / "motion-demo"
 KEY = "bench-key"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith(("model name", "cpu model", "hardware")):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def make_dataset(folder: Path, n_files: int) -> None:

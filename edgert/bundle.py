@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Mapping, Optional, Sequence, Union
@@ -127,12 +128,6 @@ class Bundle:
     learn: tuple[LearnSpec, ...]
     document: Mapping[str, Any] = field(repr=False)
 
-    def dsp_block(self, block_id: int) -> DspSpec:
-        for b in self.dsp:
-            if b.id == block_id:
-                return b
-        raise KeyError(block_id)
-
 
 # ------------------------------------------------------------------------------------ files
 class _Files:
@@ -169,6 +164,12 @@ class _Files:
         except (KeyError, FileNotFoundError, IsADirectoryError) as exc:
             raise BundleError(f"{self.path}/{IMPULSE_FILE}: {field_name} names {name!r}, "
                               f"which is missing from the bundle") from exc
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError,
+                NotImplementedError) as exc:
+            # a damaged member (bad CRC, broken deflate data), an encrypted or unsupported
+            # compression method, an unreadable file
+            raise BundleError(f"{self.path}: cannot read {name!r} ({field_name}): "
+                              f"{exc}") from exc
 
     def close(self) -> None:
         if self._zip is not None:
@@ -304,8 +305,8 @@ def _axes_list(ctx: _Ctx, v: Any, field_name: str) -> tuple[int, ...]:
     if not isinstance(v, list) or not v or not all(
             isinstance(a, int) and not isinstance(a, bool) for a in v):
         raise ctx.fail(field_name, f"must be a non-empty list of integers, got {v!r}")
-    if any(a < 0 for a in v):
-        raise ctx.fail(field_name, f"feature indices must be >= 0, got {v}")
+    if any(a < 0 or a >= 2**31 - 1 for a in v):
+        raise ctx.fail(field_name, f"feature indices must be in 0 .. 2^31 - 2, got {v}")
     return tuple(v)
 
 
@@ -321,8 +322,8 @@ def validate_anomaly_metadata(doc: Any, where: str) -> tuple[int, ...]:
         if len(v) != n:
             raise ctx.fail(key, f"has {len(v)} values but axes has {n}")
         for i, x in enumerate(v):
-            if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
-                raise ctx.fail(f"{key}[{i}]", f"must be a finite number, got {x!r}")
+            if not _is_float32(x):
+                raise ctx.fail(f"{key}[{i}]", f"must be a finite float32 number, got {x!r}")
             if key == "scale" and x == 0:
                 raise ctx.fail(f"{key}[{i}]", "must not be 0 (features are divided by it)")
     clusters = ctx.get(doc, "clusters", "clusters", list)
@@ -333,11 +334,23 @@ def validate_anomaly_metadata(doc: Any, where: str) -> tuple[int, ...]:
         if len(center) != n:
             raise ctx.fail(f"clusters[{c}].center", f"has {len(center)} values but axes has {n}")
         for i, x in enumerate(center):
-            if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
-                raise ctx.fail(f"clusters[{c}].center[{i}]", f"must be a finite number, "
-                                                             f"got {x!r}")
-        ctx.number(cl, "maxError", f"clusters[{c}].maxError", positive=False)
+            if not _is_float32(x):
+                raise ctx.fail(f"clusters[{c}].center[{i}]", f"must be a finite float32 "
+                                                             f"number, got {x!r}")
+        err = ctx.number(cl, "maxError", f"clusters[{c}].maxError", positive=False)
+        if not _is_float32(err):
+            raise ctx.fail(f"clusters[{c}].maxError", f"must be a finite float32 number, "
+                                                      f"got {err!r}")
     return axes
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _is_float32(x: Any) -> bool:
+    """A JSON number the float32 scorer can hold (no overflow to infinity)."""
+    return (not isinstance(x, bool) and isinstance(x, (int, float))
+            and math.isfinite(x) and abs(x) <= _FLOAT32_MAX)
 
 
 def _parse_input(ctx: _Ctx, doc: Mapping[str, Any]) -> InputSpec:
@@ -355,7 +368,13 @@ def _parse_input(ctx: _Ctx, doc: Mapping[str, Any]) -> InputSpec:
     winc = ctx.number(inp, "window_increase_ms", "input.window_increase_ms", required=False,
                       default=wsize)
     zero_pad = ctx.get(inp, "zero_pad", "input.zero_pad", bool, required=False, default=True)
-    if round(wsize * freq / 1000.0) < 1:
+    # the sample counts edgert.windowing.window_geometry derives (rounding half up)
+    for key, ms in (("window_size_ms", wsize), ("window_increase_ms", winc)):
+        n = ms * freq / 1000.0
+        if not (math.isfinite(n) and n < 2**31 - 1):
+            raise ctx.fail(f"input.{key}", f"{ms:g} ms at {freq:g} Hz is {n:g} samples, more "
+                                           "than a window can hold (2^31 - 1)")
+    if math.floor(wsize * freq / 1000.0 + 0.5) < 1:
         raise ctx.fail("input.window_size_ms", f"{wsize} ms at {freq} Hz is less than one sample")
     return InputSpec(typ, freq, tuple(axes), wsize, winc, zero_pad)
 

@@ -239,10 +239,13 @@ class Impulse:
     def prepare(self, values: Any, frequency: Optional[float] = None,
                 axes: Optional[Sequence[str]] = None) -> np.ndarray:
         """The recording as float32 (rows, len(self.axes)) at the impulse frequency."""
-        arr = np.asarray(values)
-        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number)
-                                       or arr.dtype == bool):
-            raise InputError(f"recording values must be numbers, got dtype {arr.dtype}")
+        try:
+            arr = np.asarray(values)
+        except ValueError as exc:       # ragged nested lists
+            raise InputError(f"recording values must be a (rows, axes) array: {exc}") from None
+        if arr.dtype == object or np.issubdtype(arr.dtype, np.complexfloating) or not (
+                np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+            raise InputError(f"recording values must be real numbers, got dtype {arr.dtype}")
         n_axes = len(axes) if axes is not None else len(self.axes)
         if arr.ndim == 1:
             if arr.size % n_axes:
@@ -252,21 +255,32 @@ class Impulse:
         if arr.ndim != 2:
             raise InputError(f"recording values must be (rows, axes), got shape {arr.shape}")
         if arr.shape[1] != n_axes:
+            if axes is not None:
+                raise InputError(f"the recording has {arr.shape[1]} values per row but names "
+                                 f"{n_axes} axes ({', '.join(axes)})")
             raise InputError(f"the recording has {arr.shape[1]} axes per row but the impulse "
                              f"takes {len(self.axes)} ({', '.join(self.axes)})")
         if arr.shape[0] == 0:
             raise InputError("the recording is empty")
-        data = np.ascontiguousarray(arr, dtype=np.float32)
+        with np.errstate(over="ignore"):   # too large for float32 -> inf, reported below
+            data = np.ascontiguousarray(arr, dtype=np.float32)
         bad = ~np.isfinite(data)
         if bad.any():
             r, c = np.argwhere(bad)[0]
             raise InputError(f"the recording holds {int(bad.sum())} NaN/inf values (first at "
-                             f"row {int(r)}, axis {int(c)}); clean or drop them first")
+                             f"row {int(r)}, axis {int(c)}; values beyond float32's range "
+                             "count as inf); clean or drop them first")
         if axes is not None:
             from .recording import order_columns
             data = order_columns(data, axes, self.axes)
         if frequency is not None:
-            f = float(frequency)
+            try:
+                if isinstance(frequency, bool):
+                    raise TypeError
+                f = float(frequency)
+            except (TypeError, ValueError):
+                raise InputError(f"the recording's frequency must be a number in Hz, got "
+                                 f"{frequency!r}") from None
             if not (f > 0 and math.isfinite(f)):
                 raise InputError(f"the recording's frequency must be positive, got {frequency}")
             if not math.isclose(f, self.frequency, rel_tol=1e-6):

@@ -122,7 +122,12 @@ def load_recording(path: Union[str, Path], hmac_key: Optional[str] = None,
     ``label``: overrides the label inferred from the file name.
     """
     p = Path(path)
-    data = p.read_bytes()
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:  # a directory, no permission, an I/O error: say so, no traceback
+        raise InputError(f"{p}: cannot read the recording ({exc.strerror or exc})") from exc
     name = p.name
     sha = hashlib.sha256(data).hexdigest()
     inferred = label if label is not None else label_from_filename(name)
@@ -132,8 +137,9 @@ def load_recording(path: Union[str, Path], hmac_key: Optional[str] = None,
     from . import acquisition  # JSON and CBOR data-acquisition documents
     try:
         doc = acquisition.decode(data)
-    except AcquisitionFormatError:
-        raise
+    except AcquisitionFormatError as exc:
+        # the decoder's message says what is wrong; the file name says where
+        raise AcquisitionFormatError(f"{p}: {exc}") from exc
     except (ValueError, KeyError, TypeError) as exc:
         raise AcquisitionFormatError(f"{p}: not a data-acquisition document ({exc})") from exc
     values = np.asarray(doc.values, dtype=np.float64)

@@ -84,7 +84,8 @@ class ClassificationResult:
         self.variant = variant
         self.frequency = float(frequency)
         self.source_frequency = float(source_frequency)
-        self.resampled = not math.isclose(self.frequency, self.source_frequency)
+        # the tolerance Impulse.prepare uses to decide whether to resample at all
+        self.resampled = not math.isclose(self.frequency, self.source_frequency, rel_tol=1e-6)
         self.data = data
         self.start_rows = np.asarray(start_rows, dtype=np.int64)
         self.window_samples = int(window_samples)
@@ -188,6 +189,35 @@ class ClassificationResult:
         lists = [(k, v.astype(np.float64).tolist()) for k, v in cols]
         return [{k: v[w] for k, v in lists} for w in range(n)]
 
+    def studio_classifications(self, label: Optional[str] = None) -> list[dict[str, Any]]:
+        """The ``classifications[]`` of the classify v2 document: one object per learn block
+        (every window's ``result``, thresholds, ``expectedLabels`` when ``label`` is given).
+        Classify-all stores just these per sample, so they are built apart from the rest."""
+        W = self.window_samples
+        interval = 1000.0 / self.frequency
+        expected = ([{"startIndex": int(s), "endIndex": int(s) + W - 1, "label": label}
+                     for s in self.start_rows.tolist()] if label else [])
+        classifications = []
+        for block in self.bundle.learn:
+            if block.type == "keras":
+                mcr = float(block.threshold("min_score", 0.6))  # type: ignore[arg-type]
+            else:
+                mcr = float(block.threshold("min_anomaly_score", 0.3))  # type: ignore[arg-type]
+            thresholds = [{"key": t.key, "description": t.description, "helpText": t.help_text,
+                           "value": t.value} for t in block.thresholds]
+            classifications.append({
+                "learnBlock": {"id": block.id, "type": block.type, "name": block.name,
+                               "dsp": list(block.dsp), "title": block.title},
+                "result": self._window_objects(block),
+                "minimumConfidenceRating": mcr,
+                "expectedLabels": expected,
+                "thresholds": thresholds,
+                "intervalMs": interval,
+                "frequencyHz": self.frequency,
+                "resultCount": len(self),
+            })
+        return classifications
+
     def to_studio_json(self, sample: Any = None, *, sample_id: int = 1,
                        project_id: Optional[int] = None, category: str = "testing",
                        already_in_database: bool = False,
@@ -255,31 +285,11 @@ class ClassificationResult:
         }
         payload = {"device_name": get("device_name", None) or "",
                    "device_type": get("device_type", None) or "unknown",
-                   "sensors": [{"name": s["name"], "units": s["units"]} for s in sensors],
+                   # the client's RawSamplePayload.sensors are Sensor objects: index required
+                   "sensors": [dict(s) for s in sensors],
                    "values": values, "cropStart": 0, "cropEnd": n_rows,
                    "intervalMs": interval, "frequencyHz": self.frequency}
-        W = self.window_samples
-        expected = ([{"startIndex": int(s), "endIndex": int(s) + W - 1, "label": label}
-                     for s in self.start_rows] if label else [])
-        classifications = []
-        for block in self.bundle.learn:
-            if block.type == "keras":
-                mcr = float(block.threshold("min_score", 0.6))  # type: ignore[arg-type]
-            else:
-                mcr = float(block.threshold("min_anomaly_score", 0.3))  # type: ignore[arg-type]
-            thresholds = [{"key": t.key, "description": t.description, "helpText": t.help_text,
-                           "value": t.value} for t in block.thresholds]
-            classifications.append({
-                "learnBlock": {"id": block.id, "type": block.type, "name": block.name,
-                               "dsp": list(block.dsp), "title": block.title},
-                "result": self._window_objects(block),
-                "minimumConfidenceRating": mcr,
-                "expectedLabels": expected,
-                "thresholds": thresholds,
-                "intervalMs": interval,
-                "frequencyHz": self.frequency,
-                "resultCount": len(self),
-            })
+        classifications = self.studio_classifications(label)
         doc: dict[str, Any] = {
             "success": True,
             "classifications": classifications,

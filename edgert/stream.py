@@ -113,7 +113,14 @@ class Stream:
         self.__init__(self.impulse, self.smoothing, self.variant)  # type: ignore[misc]
 
     def _validate(self, samples: Any) -> np.ndarray:
-        arr = np.asarray(samples, dtype=np.float32)
+        try:
+            if np.iscomplexobj(samples):
+                raise TypeError("complex values")
+            with np.errstate(over="ignore"):   # too large for float32 -> inf, reported below
+                arr = np.asarray(samples, dtype=np.float32)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"samples must be numbers ((rows, axes) or flat interleaved): "
+                             f"{exc}") from None
         if arr.ndim == 1:
             if arr.size % self.n_axes:
                 raise InputError(f"a flat chunk must hold a multiple of {self.n_axes} values "
@@ -131,23 +138,23 @@ class Stream:
         window that became complete, oldest first."""
         chunk = self._validate(samples)
         before, after = self._total, self._total + chunk.shape[0]
-        due = []
-        s = self._next
-        while s + self.W <= after:
-            due.append(s)
-            s += self.S
+        # start rows of the windows this chunk completes: _next, _next + S, ... (end <= after)
+        n_due = (after - self.W - self._next) // self.S + 1 if after >= self._next + self.W \
+            else 0
+        due = self._next + self.S * np.arange(n_due, dtype=np.int64)
+        s = self._next + self.S * n_due
         results: list[StreamResult] = []
-        if due:
-            first = due[0]
+        if n_due:
+            first = int(due[0])
             held = self._ring.last(before - first) if first < before else \
                 np.zeros((0, self.n_axes), dtype=np.float32)
             data = np.concatenate([held, chunk[max(0, first - before):]])
-            local = np.asarray(due, dtype=np.int64) - first
+            local = due - first
             feats, outs = self.impulse._compute(data, local.astype(np.int32), self.variant, 1)
             res = ClassificationResult(
                 bundle=self.impulse.bundle, variant=self.variant,
                 frequency=self.impulse.frequency, source_frequency=self.impulse.frequency,
-                data=data, start_rows=np.asarray(due, dtype=np.int64), window_samples=self.W,
+                data=data, start_rows=due, window_samples=self.W,
                 outputs=outs, features=feats)
             for w in res:
                 results.append(self._smooth(w))

@@ -32,11 +32,28 @@ def round_half_up(x: float) -> int:
     return int(math.floor(x + 0.5))
 
 
+#: Largest window length / increase in samples: the C kernels take them as int32.
+MAX_WINDOW_SAMPLES = 2**31 - 1
+#: Largest recording a resampling may produce (rows): far beyond any real recording (a day at
+#: 1 kHz is 86.4 M rows), small enough that a nonsense frequency fails with a clear error
+#: instead of exhausting memory.
+MAX_RESAMPLED_ROWS = 200_000_000
+#: Largest up/down factor of the resampling filter (its length is 20 x that + 1 taps).
+MAX_RESAMPLE_FACTOR = 100_000
+
+
 def window_geometry(window_size_ms: float, window_increase_ms: float,
                     frequency: float) -> tuple[int, int]:
     """(W, S): window length and increase in samples at ``frequency`` Hz."""
-    w = round_half_up(window_size_ms * frequency / 1000.0)
-    s = max(1, round_half_up(window_increase_ms * frequency / 1000.0))
+    w_f = window_size_ms * frequency / 1000.0
+    s_f = window_increase_ms * frequency / 1000.0
+    for what, ms, v in (("window", window_size_ms, w_f),
+                        ("window increase", window_increase_ms, s_f)):
+        if not (math.isfinite(v) and v < MAX_WINDOW_SAMPLES):
+            raise InputError(f"a {what} of {ms} ms at {frequency} Hz is not a usable number "
+                             f"of samples (at most {MAX_WINDOW_SAMPLES})")
+    w = round_half_up(w_f)
+    s = max(1, round_half_up(s_f))
     if w < 1:
         raise InputError(f"a {window_size_ms} ms window at {frequency} Hz is shorter than "
                          "one sample")
@@ -72,9 +89,18 @@ def resample_ratio(f_in: float, f_out: float) -> tuple[int, int]:
     if not (f_in > 0 and f_out > 0 and math.isfinite(f_in) and math.isfinite(f_out)):
         raise InputError(f"cannot resample from {f_in} Hz to {f_out} Hz: frequencies must be "
                          "positive and finite")
-    r = Fraction(f_out / f_in).limit_denominator(1000)
+    ratio = f_out / f_in
+    if not math.isfinite(ratio) or ratio > MAX_RESAMPLE_FACTOR:
+        raise InputError(f"cannot resample from {f_in:g} Hz to {f_out:g} Hz: that is "
+                         f"{ratio:g} times as many samples; check the recording's "
+                         "interval/frequency")
+    r = Fraction(ratio).limit_denominator(1000)
     if r.numerator < 1:
         raise InputError(f"cannot resample from {f_in} Hz to {f_out} Hz (ratio too small)")
+    if max(r.numerator, r.denominator) > MAX_RESAMPLE_FACTOR:
+        raise InputError(f"cannot resample from {f_in:g} Hz to {f_out:g} Hz: the rational "
+                         f"ratio {r.numerator}/{r.denominator} needs a filter of more than "
+                         f"{20 * MAX_RESAMPLE_FACTOR} taps; check the recording's frequency")
     return r.numerator, r.denominator
 
 
@@ -99,8 +125,12 @@ def resample(values: np.ndarray, f_in: float, f_out: float) -> np.ndarray:
         raise InputError("resample: expected a non-empty (rows, axes) array")
     if up == down:
         return x.copy()
-    taps = resample_filter(up, down).astype(np.float32)
     n_out = -(-x.shape[0] * up // down)
+    if n_out > MAX_RESAMPLED_ROWS:
+        raise InputError(f"resampling {x.shape[0]} rows from {f_in:g} Hz to {f_out:g} Hz "
+                         f"would give {n_out} rows (more than {MAX_RESAMPLED_ROWS}); check "
+                         "the recording's interval/frequency")
+    taps = resample_filter(up, down).astype(np.float32)
     out = np.empty((n_out, x.shape[1]), dtype=np.float32)
     _ffi.check(lib.edgert_resample_poly(_ffi.ptr("float *", taps), taps.size, up, down,
                                         _ffi.ptr("float *", x), x.shape[0], x.shape[1],

@@ -65,6 +65,24 @@ def test_not_a_zip(tmp_path):
         load_bundle(p)
 
 
+@pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_damaged_zip_member(tmp_path, compression):
+    """A zip whose model bytes are damaged (bad CRC when stored, broken deflate data when
+    compressed) is a BundleError naming the zip and the member, not a zipfile/zlib error."""
+    z = tmp_path / "demo.zip"
+    with zipfile.ZipFile(z, "w", compression) as zf:
+        for f in ("impulse.json", "anomaly-4.json", "nn-i8.tflite"):
+            zf.write(DEMO / f, f)
+    raw = bytearray(z.read_bytes())
+    info = zipfile.ZipFile(z).getinfo("nn-i8.tflite")
+    start = info.header_offset + 30 + len(info.filename)        # the member's data
+    for k in range(40):
+        raw[start + 50 + k] ^= 0x5A
+    z.write_bytes(bytes(raw))
+    with pytest.raises(BundleError, match=r"demo.zip: cannot read 'nn-i8.tflite'"):
+        load_bundle(z)
+
+
 def test_missing_path(tmp_path):
     with pytest.raises(BundleError, match="no such bundle"):
         load_bundle(tmp_path / "absent")
@@ -95,6 +113,13 @@ def test_missing_path(tmp_path):
     (lambda d: d["learn"][0].update(id=0), r"learn\[0\].id", ">= 1"),
     (lambda d: d["learn"][0].update(labels=["idle", "snake", "updown", "anomaly"]),
      r"learn\[0\].labels", "reserved"),
+    # sample counts the int32 C kernels cannot take: a load error, not an OverflowError later
+    (lambda d: d["input"].update(window_size_ms=1e20), "input.window_size_ms", "2\\^31"),
+    (lambda d: d["input"].update(window_increase_ms=1e308), "input.window_increase_ms",
+     "2\\^31"),
+    # 0.5 samples rounds half up (Math.round) to one sample: accepted; 0.4 is refused
+    (lambda d: d["input"].update(window_size_ms=6.4), "input.window_size_ms",
+     "less than one sample"),
 ])
 def test_bad_impulse_json(tmp_path, mutate, field, msg):
     b = copy_bundle(tmp_path)
@@ -130,6 +155,11 @@ def test_corrupt_model(tmp_path):
     (lambda m: m.update(axes=[]), "axes"),
     (lambda m: m.update(clusters=[]), "clusters"),
     (lambda m: m.update(scale=[0, 1, 1]), r"scale\[0\]"),
+    # values the float32 scorer would turn into infinity / indices beyond int32
+    (lambda m: m.update(mean=[1e308, 0, 0]), r"mean\[0\].*float32"),
+    (lambda m: m["clusters"][1].update(center=[0, -1e39, 0]), r"clusters\[1\].center\[1\]"),
+    (lambda m: m["clusters"][2].update(maxError=1e300), r"clusters\[2\].maxError"),
+    (lambda m: m.update(axes=[0, 11, 10**20]), "axes"),
 ])
 def test_bad_anomaly_metadata(tmp_path, mutate, field):
     b = copy_bundle(tmp_path)
@@ -155,3 +185,11 @@ def test_features_only_bundle(tmp_path):
     b = copy_bundle(tmp_path)
     edit(b, lambda d: d.update(learn=[]))
     assert load_bundle(b).learn == ()
+
+
+def test_half_a_sample_window_rounds_up_like_the_runtime(tmp_path):
+    """The load-time check rounds half up, as edgert.windowing.window_geometry does: 8 ms at
+    62.5 Hz is 0.5 samples -> a 1-sample window (Python's round() would make it 0)."""
+    b = copy_bundle(tmp_path)
+    edit(b, lambda d: d["input"].update(window_size_ms=8, window_increase_ms=8))
+    assert load_bundle(b).input.window_size_ms == 8

@@ -420,3 +420,66 @@ def test_variant_and_ignored_parameters_through_the_client(client):
     assert page.total_count == 16 and len(page.result) == 2
     with pytest.raises(Exception, match="no float32 model"):
         client.get_classify_job_result_page(43, variant="float32")
+
+
+def _small_dataset(folder: Path, intervals: dict) -> None:
+    """Unsigned 3-axis documents in testing/, one per name, with the given interval."""
+    from edgert.acquisition import DataAcquisition, Sensor, encode_json
+    ref = json.loads((BUNDLE / "ei-sdk-reference.json").read_text())["windows"]
+    raw = np.asarray(ref[0]["raw"], np.float64).reshape(125, 3)
+    (folder / "testing").mkdir(parents=True)
+    for i, (name, interval) in enumerate(intervals.items()):    # distinct contents
+        doc = DataAcquisition(device_name="t", device_type="TEST", interval_ms=interval,
+                              sensors=[Sensor(a, "m/s2") for a in ("accX", "accY", "accZ")],
+                              values=np.tile(raw, (2, 1)) + 0.01 * i, alg="none",
+                              iat=1763700000)
+        (folder / "testing" / f"{name}.json").write_bytes(encode_json(doc, None))
+
+
+def test_an_absurd_frequency_is_that_sample_s_error_only(tmp_path, impulse):
+    """A document whose interval makes resampling impossible (1e300 ms: a 1e-297 Hz recording)
+    is an error entry with a clear reason; the other samples are classified."""
+    _small_dataset(tmp_path / "d", {"wave.a": 16.0, "wave.b": 1e300, "wave.c": 1e-9})
+    page = classify_all(impulse, tmp_path / "d", progress=False, threads=2)
+    by_name = {r["sample"]["filename"]: r for r in page["result"]}
+    assert not by_name["wave.a"]["sample"]["processingError"]
+    assert len(by_name["wave.a"]["classifications"]) == 2
+    for bad in ("wave.b", "wave.c"):
+        assert by_name[bad]["sample"]["processingError"]
+        assert "resample" in by_name[bad]["sample"]["processingErrorString"]
+    assert {p["sampleId"] for p in page["predictions"]} == {by_name["wave.a"]["sampleId"]}
+
+
+def test_an_unexpected_failure_stays_with_its_sample_and_is_not_cached(tmp_path, impulse):
+    """Whatever goes wrong classifying one sample (here a RuntimeError from the impulse) makes
+    that sample an error entry; the others are classified, and the failure is not cached."""
+    _small_dataset(tmp_path / "d", {"wave.a": 16.0, "wave.b": 16.5, "wave.c": 17.0})
+
+    class Flaky(CountingImpulse):
+        def classify(self, values, frequency=None, **kw):
+            if frequency is not None and abs(frequency - 1000 / 16.5) < 1e-6:
+                raise RuntimeError("boom")
+            return super().classify(values, frequency=frequency, **kw)
+
+    flaky = Flaky(impulse)
+    with Dataset(tmp_path / "d") as d:
+        page = classify_all(flaky, d, progress=False, threads=2)
+        errs = {r["sample"]["filename"]: r["sample"].get("processingErrorString")
+                for r in page["result"] if r["sample"]["processingError"]}
+        assert list(errs) == ["wave.b"] and "RuntimeError: boom" in errs["wave.b"]
+        ids = {r["sample"]["filename"]: r["sampleId"] for r in page["result"]}
+        assert {p["sampleId"] for p in page["predictions"]} == {ids["wave.a"], ids["wave.c"]}
+        again = classify_all(CountingImpulse(impulse), d, progress=False)
+        assert not any(r["sample"]["processingError"] for r in again["result"])
+
+
+def test_cache_clear_makes_the_next_run_classify_again(tmp_path, impulse):
+    _small_dataset(tmp_path / "d", {"wave.a": 16.0, "wave.b": 16.0})
+    with Dataset(tmp_path / "d") as d:
+        classify_all(impulse, d, progress=False)
+        counting = CountingImpulse(impulse)
+        classify_all(counting, d, progress=False)
+        assert counting.calls == 0                       # all from the cache
+        d.cache_clear()
+        classify_all(counting, d, progress=False)
+        assert counting.calls == 2

@@ -132,3 +132,78 @@ def test_classify_v1_bundle(capsys):
     assert code == 0
     doc = json.loads(out)
     assert len(doc["classifications"][0]["result"]) == 26
+
+
+def _bad_inputs(tmp: Path) -> dict:
+    """name -> argv of a command given bad input (files made in ``tmp``)."""
+    (tmp / "adir.json").mkdir()
+    (tmp / "corrupt.zip").write_bytes(b"PK\x03\x04 not really a zip")
+    garbage = tmp / "garbage-model"
+    shutil.copytree(DEMO, garbage, ignore=shutil.ignore_patterns("ei-sdk-reference.json",
+                                                                "samples"))
+    (garbage / "nn-i8.tflite").write_bytes(bytes(range(256)) * 4)
+    doc = json.loads((SAMPLES / "wave.01.json").read_text())
+    for s, name in zip(doc["payload"]["sensors"], ("gyrX", "accY", "accZ")):
+        s["name"] = name
+    (tmp / "wrong-axes.json").write_text(json.dumps(doc))
+    (tmp / "empty.csv").write_text("timestamp,accX,accY,accZ\n")
+    (tmp / "one-row.csv").write_text("timestamp,accX,accY,accZ\n0,1,2,3\n")
+    (tmp / "nan.csv").write_text("timestamp,accX,accY,accZ\n0,1,2,3\n16,nan,2,3\n")
+    wave = str(SAMPLES / "wave.01.json")
+    return {
+        "missing file": ["classify", str(DEMO), str(tmp / "absent.json")],
+        "directory as file": ["classify", str(DEMO), str(tmp / "adir.json")],
+        "missing bundle": ["info", str(tmp / "absent-bundle")],
+        "corrupt zip bundle": ["classify", str(tmp / "corrupt.zip"), wave],
+        "garbage model": ["classify", str(garbage), wave],
+        "wrong axis names": ["classify", str(DEMO), str(tmp / "wrong-axes.json")],
+        "empty csv": ["features", str(DEMO), str(tmp / "empty.csv"), "--json"],
+        "one-row csv": ["classify", str(DEMO), str(tmp / "one-row.csv")],
+        "nan csv": ["classify", str(DEMO), str(tmp / "nan.csv"), "--json"],
+        "bogus variant": ["classify", str(DEMO), wave, "--variant", "bogus"],
+        "absent variant": ["classify", str(DEMO), wave, "--variant", "float32"],
+        "bogus variant (classify-all)": ["classify-all", str(DEMO), str(tmp), "--variant",
+                                         "int4"],
+    }
+
+
+@needs_engine
+def test_bad_input_is_exit_1_and_one_error_line(capsys, caplog, tmp_path):
+    """Every bad input of the contract forms: exit code 1, nothing on stdout, exactly one
+    one-line error naming the problem - never an exception escaping main()."""
+    import logging
+    for name, argv in _bad_inputs(tmp_path).items():
+        caplog.clear()
+        with caplog.at_level(logging.ERROR, logger="edgert"):
+            code = main(argv)
+        out, err = capsys.readouterr()
+        errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+        assert code == 1, name
+        assert out == "", name
+        assert len(errors) == 1 and "\n" not in errors[0] and errors[0].strip(), (name, errors)
+
+
+@needs_engine
+def test_bad_input_stderr_of_the_real_process(tmp_path):
+    """The same through the installed entry point's process: one stderr line, no traceback."""
+    import subprocess
+    import sys
+    (tmp_path / "adir.json").mkdir()
+    proc = subprocess.run([sys.executable, "-m", "edgert", "classify", str(DEMO),
+                           str(tmp_path / "adir.json")], capture_output=True, text=True,
+                          cwd=Path(__file__).parent.parent, timeout=120)
+    assert proc.returncode == 1 and proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("edgert: ERROR:") and "adir.json" in lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+@needs_engine
+def test_features_json_is_exactly_the_contract_shape(capsys):
+    code, out, _ = run(capsys, "features", str(DEMO), str(SAMPLES / "wave.01.json"), "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert set(doc) == {"labels", "windows"}
+    assert all(set(w) == {"start_ms", "features"} for w in doc["windows"])
+    assert all(len(w["features"]) == len(doc["labels"]) == 33 for w in doc["windows"])
+    assert [w["start_ms"] for w in doc["windows"]] == [80.0 * i for i in range(26)]

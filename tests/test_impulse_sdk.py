@@ -28,7 +28,9 @@ BACKENDS = ["native", "tflite"]
 
 @pytest.fixture(scope="module")
 def sdk():
-    return json.loads((DEMO / "ei-sdk-reference.json").read_text())["windows"]
+    windows = json.loads((DEMO / "ei-sdk-reference.json").read_text())["windows"]
+    assert len(windows) == 30     # every comparison below runs over all 30 SDK windows
+    return windows
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -89,7 +91,7 @@ def test_recording_equals_each_window_alone(imp, raw_windows):
     res = imp.classify(rec)
     assert len(res) == (750 - 125) // 5 + 1
     assert np.array_equal(res.start_rows, np.arange(len(res)) * 5)
-    for w in range(0, len(res), 9):
+    for w in range(len(res)):                    # every window, each classified alone
         s = int(res.start_rows[w])
         alone = imp.classify(rec[s:s + 125])
         assert np.array_equal(alone.probabilities[0], res.probabilities[w])
@@ -126,6 +128,12 @@ def test_resampled_recording(imp, raw_windows):
     assert len(res) == (500 - 125) // 5 + 1
 
 
+def test_a_frequency_within_rounding_is_not_resampled(imp, raw_windows):
+    res = imp.classify(raw_windows[0], frequency=62.5000001)
+    assert not res.resampled and "warning" not in res.to_studio_json()
+    assert np.array_equal(res.data, raw_windows[0])
+
+
 def test_short_recording_zero_pad(imp, raw_windows):
     short = raw_windows[0][:100]
     res = imp.classify(short)
@@ -154,10 +162,23 @@ def test_short_recording_without_zero_pad(tmp_path, raw_windows):
     (np.zeros(301, np.float32), "multiple of 3"),
     (np.zeros((0, 3), np.float32), "empty"),
     (np.array([["a", "b", "c"]]), "numbers"),
+    (np.ones((130, 3), complex), "real numbers"),
+    ([[1.0, 2.0, 3.0], [1.0, 2.0]], r"\(rows, axes\) array"),
 ])
 def test_bad_shapes(imp, values, msg):
     with pytest.raises(InputError, match=msg):
         imp.classify(values)
+
+
+def test_axes_names_and_columns_disagree(imp, raw_windows):
+    with pytest.raises(InputError, match="3 values per row but names 2 axes"):
+        imp.classify(raw_windows[0], axes=["accX", "accY"])
+
+
+def test_bad_frequency(imp, raw_windows):
+    for f in ("fast", -62.5, float("nan"), True):
+        with pytest.raises(InputError, match="frequency"):
+            imp.classify(raw_windows[0], frequency=f)
 
 
 def test_nonfinite_values(imp, raw_windows):

@@ -186,3 +186,26 @@ def test_order_columns():
     assert order_columns(x, ["a", "b", "c"], ["x", "y", "z"]) is x
     with pytest.raises(InputError, match="missing"):
         order_columns(x, ["x", "y", "q"], ["x", "y", "z"])
+
+
+@pytest.mark.parametrize("f_in", [1e-297, 1e-6, 1e12])
+def test_resample_refuses_absurd_frequencies(f_in):
+    """A nonsense recording frequency is a clear InputError, never a huge allocation."""
+    with pytest.raises(InputError, match="resample"):
+        resample(np.zeros((250, 3), np.float32), f_in, 62.5)
+
+
+@pytest.mark.parametrize("args", [(1e20, 80, 62.5), (2000, 1e308, 62.5),
+                                  (2000, float("inf"), 62.5)])
+def test_window_geometry_refuses_unusable_sizes(args):
+    with pytest.raises(InputError, match="samples"):
+        window_geometry(*args)
+
+
+def test_the_one_hour_benchmark_window_count():
+    """1 h at 62.5 Hz (N = 225000), W = 125, S = 5: floor((N - W) / S) + 1 = 44,976 windows
+    (the issue's 44,975 drops the + 1: the window at 0 s counts too)."""
+    assert window_geometry(2000, 80, 62.5) == (125, 5)
+    assert window_count(225000, 125, 5, True) == 44976
+    starts = window_starts(225000, 125, 5, True)
+    assert starts[0] == 0 and starts[-1] + 125 == 225000 and len(starts) == 44976

@@ -164,3 +164,24 @@ def test_real_classification_parses(ei_models):
     assert [r["wave"] for r in rows] == res.probabilities[:, 3].astype(np.float64).tolist()
     assert inner.sample.sample.signature_validate is True
     assert inner.sample.payload.values[0] == rec.values[0].astype(np.float64).tolist()
+
+
+def test_real_document_holds_every_declared_field():
+    """``from_json`` of the client builds models without validating them, so the document is
+    also walked against the client's model classes: every required field present, every value
+    of its declared type (e.g. ``payload.sensors[].index``, required by ``Sensor``)."""
+    pytest.importorskip("edgert.engine")
+    from edgeimpulse_api.models.classify_sample_response import ClassifySampleResponse
+    from edgert.impulse import Impulse
+    from edgert.recording import load_recording
+    from .test_classify_all_schema import check_declared
+    imp = Impulse.load(DEMO)
+    for name in ("wave.02.cbor", "updown.02.csv"):
+        rec = load_recording(DEMO / "samples" / name, hmac_key="edgert-demo-key")
+        res = imp.classify(rec.values, frequency=rec.frequency, axes=rec.axes)
+        for sample in (rec, None):
+            doc = json.loads(json.dumps(res.to_studio_json(sample=sample), allow_nan=False))
+            assert check_declared(ClassifySampleResponse, doc) == [], name
+    bad = json.loads(json.dumps(res.to_studio_json(sample=rec)))
+    bad["classifications"][0]["result"][0]["wave"] = "high"
+    assert check_declared(ClassifySampleResponse, bad)       # the walk does catch bad values

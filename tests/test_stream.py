@@ -139,3 +139,35 @@ def test_stream_with_increase_longer_than_the_window(tmp_path, recording):
     assert [g.start_ms for g in got] == ref.start_ms.tolist() == [0.0, 3008.0, 6016.0, 9024.0,
                                                                    12032.0]
     assert np.array_equal(np.array([g.anomaly for g in got]), ref.anomaly.astype(np.float64))
+
+
+def test_stream_non_numeric_chunk_is_an_input_error(imp):
+    st = imp.stream()
+    with pytest.raises(InputError, match="numbers"):
+        st.push([["a", "b", "c"]])
+    with pytest.raises(InputError):
+        st.push([[1e39, 0, 0]])          # beyond float32: inf
+    with pytest.raises(InputError, match="complex"):
+        st.push(np.ones((3, 3), complex))
+    with pytest.raises(InputError, match="numbers"):
+        st.push([[1, 2, 3], [1, 2]])     # ragged
+    assert st.samples_received == 0
+
+
+def test_stream_of_single_samples_does_bounded_work(imp, recording, monkeypatch):
+    """Pushing one sample at a time: every window is computed once, from at most one window of
+    raw rows, however long the stream has run (no history kept or re-read: linear cost)."""
+    calls = []
+    real = type(imp)._compute
+
+    def spy(self, data, starts, variant, threads):
+        calls.append((data.shape[0], len(starts)))
+        return real(self, data, starts, variant, threads)
+
+    monkeypatch.setattr(type(imp), "_compute", spy)
+    st = imp.stream()
+    x = np.tile(recording, (3, 1))
+    n = sum(len(st.push(x[i:i + 1])) for i in range(len(x)))
+    assert n == len(calls) == (len(x) - 125) // 5 + 1
+    assert all(rows == 125 and k == 1 for rows, k in calls)
+    assert st._ring.buf.shape[0] == 125

@@ -45,7 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "classify every window (DSP, network, anomaly).",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_recording_args(p)
-    p.add_argument("--variant", choices=("float32", "int8"),
+    # checked by Impulse.resolve_variant, not argparse `choices`: a bad value is then one
+    # error line and exit code 1 like every other bad input (argparse exits 2 with usage)
+    p.add_argument("--variant", metavar="{float32,int8}",
                    help="model variant (default: float32 when the bundle has it, else int8)")
     p.add_argument("--json", action="store_true",
                    help="print Studio's classify response document (POST .../classify/v2)")

@@ -66,7 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     g = p.add_argument_group("paging and model")
     g.add_argument("--limit", type=int, help="samples on the page (default: all)")
     g.add_argument("--offset", type=int, default=0, help="first sample of the page (default 0)")
-    g.add_argument("--variant", choices=("float32", "int8"),
+    g.add_argument("--variant", metavar="{float32,int8}",   # checked by classify_all
                    help="model variant (default: float32 when the bundle has it, else int8)")
     g.add_argument("--threads", type=int, help="classification threads (default: CPU count)")
     g.add_argument("--backend", choices=("native", "tflite", "auto"), default="auto",

@@ -264,6 +264,10 @@ class SampleFilter:
                                   "number") from None
             if conv is float and not math.isfinite(cv):
                 raise FilterError(f"{name}: {v!r} is not a finite number")
+            if conv is int:
+                # SQLite integers are 64-bit; beyond that range a bound means the same as the
+                # range's end (ids are never that large)
+                cv = min(max(cv, -2**63), 2**63 - 1)
             setattr(f, name, cv)
         sv = f.signature_validity
         if sv is not None and sv not in SIGNATURE_VALIDITY:
