@@ -92,3 +92,31 @@ def test_threads_each_with_their_own_arena(model):
 def test_empty_batch(model):
     out = model.invoke_batch(np.zeros((0, 33), dtype=np.int8))
     assert out.shape == (0, 4) and out.dtype == np.int8
+
+
+def test_single_invoke_from_threads_at_once():
+    """Single invokes of one model from several threads at once (the C call releases the GIL,
+    so each thread needs its own arena and staging buffers): every result is its own input's.
+    A conv net whose run is long enough for the threads to overlap inside the C call."""
+    m = load_model(Path(__file__).parent / "data" / "models" / "conv2d_pc_i8.tflite", backend="native")
+    rng = np.random.default_rng(9)
+    X = rng.integers(-128, 128, (48,) + m.inputs[0].shape).astype(np.int8)
+    want = m.invoke_batch(X.reshape((len(X),) + m.inputs[0].item_shape))
+    errors: list = []
+    barrier = threading.Barrier(4)
+
+    def work(k: int) -> None:
+        barrier.wait()
+        for rep in range(6):
+            for i in range(k, len(X), 2):   # two threads per row set, different row orders
+                j = i if rep % 2 else len(X) - 1 - i
+                y = m.invoke(X[j])
+                if not np.array_equal(y.reshape(want[j].shape), want[j]):
+                    errors.append((k, j))
+
+    threads = [threading.Thread(target=work, args=(k % 2,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, f"{len(errors)} single invokes from threads returned another input's result"

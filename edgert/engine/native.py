@@ -3,12 +3,13 @@ calls into ``edgert_engine_invoke`` / ``edgert_engine_invoke_batch``."""
 from __future__ import annotations
 
 import threading
+from functools import partial
 from types import SimpleNamespace
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .._ffi import check, ffi, lib
+from .._ffi import check, ffi, lib, raise_status
 from ..errors import ModelError
 from .compiler import Plan
 from .model import ModelBase, TensorInfo
@@ -77,7 +78,7 @@ class NativeModel(ModelBase):
         self.cplan = CPlan(plan)
         self._local = threading.local()
         self._simple = len(inputs) == 1 and len(outputs) == 1
-        self._in_dtype = inputs[0].dtype
+        self._in_dtype = np.dtype(inputs[0].dtype.char)   # the builtin dtype object
         self._in_shape, self._in_item = tuple(inputs[0].shape), inputs[0].item_shape
 
     @property
@@ -89,22 +90,64 @@ class NativeModel(ModelBase):
         return int(self.plan.consts_bytes)
 
     def _state(self) -> Any:
-        """Per-thread buffers: the arena (each thread its own) and, for single invokes,
-        staging input/output arrays with their C pointers made once."""
+        """This thread's buffers, made on its first invoke: the arena (cffi releases the GIL
+        during a run, so threads running the same model at once must not share one) and, for
+        single invokes, staging input/output arrays with the C call bound to their pointers
+        once, so that a call only copies the input in, runs, and copies the output out."""
         st = getattr(self._local, "state", None)
-        if st is None:
-            st = SimpleNamespace()
-            arena = np.zeros(max(self.arena_bytes, 16) // 16 + 1, dtype=np.dtype((np.uint8, 16)))
-            st.arena = arena.view(np.uint8).reshape(-1)
-            st.arena_ptr = ffi.from_buffer(st.arena, require_writable=True)
-            st.ins = [np.zeros((1,) + i.item_shape, dtype=i.dtype) for i in self.inputs]
-            st.outs = [np.zeros((1,) + o.item_shape, dtype=o.dtype) for o in self.outputs]
-            st.in_ptrs = ffi.new("void *[]", [ffi.from_buffer(a) for a in st.ins])
-            st.out_ptrs = ffi.new("void *[]", [ffi.from_buffer(a, require_writable=True) for a in st.outs])
-            st.in_bytes = st.ins[0].nbytes
-            st.out_view = st.outs[0].reshape(self.outputs[0].shape)
-            self._local.state = st
+        if st is not None:
+            return st
+        st = SimpleNamespace()
+        arena = np.zeros(max(self.arena_bytes, 16) // 16 + 1, dtype=np.dtype((np.uint8, 16)))
+        st.arena = arena.view(np.uint8).reshape(-1)
+        st.arena_ptr = ffi.from_buffer(st.arena, require_writable=True)
+        st.ins = [np.zeros((1,) + i.item_shape, dtype=i.dtype) for i in self.inputs]
+        st.outs = [np.zeros((1,) + o.item_shape, dtype=o.dtype) for o in self.outputs]
+        st.in_ptrs = ffi.new("void *[]", [ffi.from_buffer(a) for a in st.ins])
+        st.out_ptrs = ffi.new("void *[]", [ffi.from_buffer(a, require_writable=True) for a in st.outs])
+        st.in0 = ffi.cast("char *", st.in_ptrs[0])
+        st.in_bytes = st.ins[0].nbytes
+        st.out_view = st.outs[0].reshape(self.outputs[0].shape)
+        c = self.cplan
+        # the single-invoke C call with every argument bound (the C core still validates the
+        # plan on every call)
+        st.run = partial(lib.edgert_engine_invoke, c.c, c.consts_ptr, c.consts.size,
+                         st.arena_ptr, st.arena.size, st.in_ptrs, st.out_ptrs)
+        st.fast = self._fast_invoke(st)
+        self._local.state = st
         return st
+
+    def _fast_invoke(self, st: Any) -> Callable[[Any], Any]:
+        """This thread's ``invoke``: for the per-window call of a live stream (one C-contiguous
+        ndarray of exactly the input dtype - the builtin dtype object - and shape, one output)
+        it only copies the input into the staging buffer, runs the C call bound to it and
+        copies the output: no allocation but the result, every name a closure variable.
+        Anything else takes :meth:`_invoke_checked` (full validation, InputError)."""
+        run, memmove, in0, nbytes, out = st.run, ffi.memmove, st.in0, st.in_bytes, st.out_view
+        dtype, shapes, ndarray = self._in_dtype, (self._in_shape, self._in_item), np.ndarray
+        checked = self._invoke_checked
+        if not self._simple:
+            return lambda x: checked(x, st)
+
+        def invoke(x: Any) -> Any:
+            if type(x) is ndarray and x.dtype is dtype and x.shape in shapes:
+                try:
+                    memmove(in0, x, nbytes)   # (ValueError when x is not C-contiguous)
+                except ValueError:
+                    return checked(x, st)
+                status = run()
+                if status:
+                    raise_status(status, "running the model")
+                return out.copy()
+            return checked(x, st)
+        return invoke
+
+    def _invoke_checked(self, x: Any, st: Any) -> Any:
+        for stage, xi in zip(st.ins, self._single_inputs(x)):
+            np.copyto(stage, xi)
+        check(st.run(), "running the model")
+        res = [o.reshape(info.shape).copy() for o, info in zip(st.outs, self.outputs)]
+        return res[0] if len(res) == 1 else res
 
     def _run(self, xs: Sequence[np.ndarray], n: int) -> list[np.ndarray]:
         st = self._state()
@@ -122,21 +165,11 @@ class NativeModel(ModelBase):
         return outs[0] if len(outs) == 1 else outs
 
     def invoke(self, x: Any) -> Any:
-        st = self._state()
-        if self._simple and type(x) is np.ndarray and x.dtype == self._in_dtype and \
-                (x.shape == self._in_shape or x.shape == self._in_item) and x.flags.c_contiguous:
-            ffi.memmove(st.in_ptrs[0], x, st.in_bytes)   # the common case: one array in, one out
-            check(lib.edgert_engine_invoke(self.cplan.c, self.cplan.consts_ptr, self.cplan.consts.size,
-                                           st.arena_ptr, st.arena.size, st.in_ptrs, st.out_ptrs),
-                  "running the model")
-            return st.out_view.copy()
-        for stage, xi in zip(st.ins, self._single_inputs(x)):
-            np.copyto(stage, xi)
-        check(lib.edgert_engine_invoke(self.cplan.c, self.cplan.consts_ptr, self.cplan.consts.size,
-                                       st.arena_ptr, st.arena.size, st.in_ptrs, st.out_ptrs),
-              "running the model")
-        res = [o.reshape(info.shape).copy() for o, info in zip(st.outs, self.outputs)]
-        return res[0] if len(res) == 1 else res
+        try:
+            fast = self._local.state.fast
+        except AttributeError:
+            fast = self._state().fast
+        return fast(x)
 
 
 __all__ = ["NativeModel", "CPlan"]
