@@ -194,3 +194,31 @@ def test_random_plan_mutations_never_crash():
                 val = abs(val)
             setattr(getattr(c, arr)[i], f, val)
         assert _invoke_status(m) in (0, lib.EDGERT_ERR_MODEL, lib.EDGERT_ERR_SCRATCH)
+
+
+@pytest.fixture
+def no_interpreter(monkeypatch):
+    """Neither ai_edge_litert nor tflite_runtime importable (a None in sys.modules makes the
+    import raise ImportError), as on an install without the interpreter extras."""
+    import sys
+    for mod in ("ai_edge_litert", "ai_edge_litert.interpreter", "tflite_runtime",
+                "tflite_runtime.interpreter"):
+        monkeypatch.setitem(sys.modules, mod, None)
+
+
+def test_missing_interpreter_names_the_extras(no_interpreter):
+    with pytest.raises(ModelError, match=r"none is installed: pip install 'edgert\[litert\]'"):
+        load_model(MODEL, backend="tflite")
+    with pytest.raises(UnsupportedOperatorError,
+                       match=r"GATHER.*no TFLite interpreter is installed.*pip install 'edgert\[litert\]'"):
+        load_model(_gather_model(), backend="auto")
+    assert load_model(MODEL, backend="auto").backend == "native"   # no interpreter needed
+
+
+def test_interpreter_extras_declared():
+    """The extras the error message names exist in pyproject.toml."""
+    tomllib = pytest.importorskip("tomllib")   # Python >= 3.11
+    extras = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+    assert any(r.startswith("ai-edge-litert") for r in extras["litert"])
+    assert any(r.startswith("tflite-runtime") for r in extras["tflite-runtime"])

@@ -36,7 +36,8 @@ from typing import Union
 
 from ..errors import ModelError, UnsupportedOperatorError
 from .compiler import Plan, compile_graph
-from .model import InterpreterModel, ModelBase, TensorInfo, graph_io, interpreter_class
+from .model import (INSTALL_INTERPRETER, InterpreterModel, ModelBase, TensorInfo, graph_io,
+                    interpreter_class)
 from .quant import dequantize, quantize
 from .reader import Graph, read_graph
 
@@ -76,7 +77,7 @@ def load_model(path_or_bytes: Union[str, os.PathLike, bytes, bytearray, memoryvi
             raise
         if interpreter_class() is None:
             raise UnsupportedOperatorError(f"{exc}; and no TFLite interpreter is installed to fall "
-                                           "back to (pip install ai-edge-litert)") from exc
+                                           f"back to: {INSTALL_INTERPRETER}") from exc
         log.warning("native engine cannot run this model (%s); falling back to the TFLite "
                     "interpreter", exc)
         return InterpreterModel(buf, inputs, outputs)
