@@ -71,7 +71,6 @@ def test_unsupported_operator_native_names_it():
 
 
 def test_unsupported_operator_auto_falls_back(caplog):
-    pytest.importorskip("ai_edge_litert.interpreter")
     with caplog.at_level(logging.WARNING, logger="edgert.engine"):
         m = load_model(_gather_model(), backend="auto")
     assert m.backend == "tflite"
@@ -83,7 +82,6 @@ def test_unsupported_operator_auto_falls_back(caplog):
 
 
 def test_auto_prefers_native_and_tflite_backend_agrees():
-    pytest.importorskip("ai_edge_litert.interpreter")
     auto = load_model(MODEL)
     interp = load_model(MODEL, backend="tflite")
     assert (auto.backend, interp.backend) == ("native", "tflite")

@@ -9,7 +9,7 @@ import pytest
 from edgert.engine import load_model
 from edgert.engine.builder import Op, Tensor, build_model
 
-from .engine_oracles import litert_run, micro_run, rand_q
+from .oracles import LitertOracle, MicroOracle, rand_q
 
 N = 64  # random inputs per model
 
@@ -25,12 +25,12 @@ def _check(model: bytes, X: np.ndarray, dtype: str):
     assert m.backend == "native"
     got = m.invoke_batch(X.reshape((X.shape[0],) + m.inputs[0].item_shape))
     if dtype == "int8":
-        ref = np.stack([r.reshape(got.shape[1:]) for r in micro_run(model, list(X))])
+        ref = MicroOracle(model).invoke_batch(X)[0].reshape(got.shape)
         mism = np.argwhere(got != ref)
         assert mism.size == 0, f"{len(mism)} mismatches, first at {mism[0]}: got {got[tuple(mism[0])]} " \
                                f"want {ref[tuple(mism[0])]}"
     else:
-        ref = np.stack([r.reshape(got.shape[1:]) for r in litert_run(model, list(X))])
+        ref = LitertOracle(model).invoke_batch(X)[0].reshape(got.shape)
         np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
     # single invoke gives the same as the batch
     np.testing.assert_array_equal(m.invoke(X[0]).reshape(-1), got[0].reshape(-1))
@@ -208,7 +208,7 @@ def test_quantize_dequantize_requantize():
     # behaviour, INT32_MIN on x86), edgert saturates as an ARM core does
     X[0, :8] = [0.015, -0.015, 0.045, -0.045, 100.0, -100.0, 0.0, 3.8]
     got = m.invoke_batch(X)
-    ref = np.stack([r.reshape(-1) for r in micro_run(model, list(X))])
+    ref = MicroOracle(model).invoke_batch(X)[0]
     np.testing.assert_array_equal(got, ref)   # int8 path: exact also in float
 
 
@@ -297,7 +297,7 @@ def test_grouped_conv_2d(dtype):
     rng = np.random.default_rng(21)
     model = _conv_model(rng, dtype, 6, 5, 4, 6, 3, 3, (1, 1), (1, 1), 0, 0, False, groups=2)
     try:
-        micro_run(model, [np.zeros((1, 6, 5, 4), np.int8 if dtype == "int8" else np.float32)])
+        MicroOracle(model).invoke(np.zeros((1, 6, 5, 4), np.int8 if dtype == "int8" else np.float32))
     except RuntimeError as exc:  # pragma: no cover - depends on the oracle's version
         pytest.skip(f"the oracle does not run grouped convolutions: {exc}")
     _check(model, _inputs(rng, (1, 6, 5, 4), dtype, 32), dtype)

@@ -127,17 +127,6 @@ def native_run(name: str):
     return _as_list(native(name).invoke_batch(X))
 
 
-def _engine_available() -> bool:
-    try:
-        from edgert.engine import load_model  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-needs_engine = pytest.mark.skipif(not _engine_available(),
-                                  reason="edgert.engine (branch engine) not merged yet")
-
 QUANT = [f for f in FIXTURES if is_quantized(f)]
 FLOAT = [f for f in FIXTURES if not is_quantized(f)]
 
@@ -187,7 +176,6 @@ def test_fixtures_cover_every_engine_operator_in_both_types():
         assert mixed in seen, mixed
 
 
-@needs_engine
 @pytest.mark.parametrize("name", FIXTURES)
 def test_metadata_matches_interpreter(name):
     m = native(name)
@@ -202,7 +190,6 @@ def test_metadata_matches_interpreter(name):
     assert isinstance(m.arena_bytes, int) and m.arena_bytes > 0
 
 
-@needs_engine
 @pytest.mark.parametrize("name", QUANT)
 def test_int8_bit_exact_vs_tflite_micro(name):
     X, expected, _ = oracle_run(name, "micro")
@@ -216,7 +203,6 @@ def test_int8_bit_exact_vs_tflite_micro(name):
             f"engine {g[bad[0]].ravel()} micro {e[bad[0]].ravel()}")
 
 
-@needs_engine
 @pytest.mark.parametrize("name", QUANT)
 def test_int8_vs_litert_reference_within_documented_bound(name):
     bound = LITERT_REF_BOUND_LSB[name]
@@ -242,7 +228,6 @@ def spec_scale_of_dequantize(name: str) -> float:
     return float(sg.Tensors(op.Inputs(0)).Quantization().Scale(0))
 
 
-@needs_engine
 @pytest.mark.parametrize("name", FLOAT)
 def test_float32_close_to_litert_reference(name):
     X, expected, _ = oracle_run(name, "ref")
@@ -253,7 +238,6 @@ def test_float32_close_to_litert_reference(name):
                                    err_msg=f"{name} vs ai-edge-litert BUILTIN_REF")
 
 
-@needs_engine
 @pytest.mark.parametrize("name", FIXTURES)
 def test_invoke_batch_equals_invoke(name):
     m = native(name)
@@ -266,7 +250,6 @@ def test_invoke_batch_equals_invoke(name):
             assert np.array_equal(s.reshape(b.shape[1:]), b[i]), f"{name} row {i}"
 
 
-@needs_engine
 @pytest.mark.parametrize("name", ["dense_ei_i8.tflite", "conv2d_pc_f32.tflite"])
 def test_invoke_batch_sizes(name):
     """Batches of 0, 1 and an odd size give the per-item outputs."""
@@ -281,7 +264,6 @@ def test_invoke_batch_sizes(name):
     assert all(e.shape[0] == 0 for e in empty)
 
 
-@needs_engine
 def test_model_from_bytes_equals_from_path():
     from edgert.engine import load_model
 
@@ -293,7 +275,6 @@ def test_model_from_bytes_equals_from_path():
     assert np.array_equal(got[0], expected[0][:200])
 
 
-@needs_engine
 @pytest.mark.parametrize("backend", ["tflite", "auto"])
 def test_other_backends_agree(backend):
     """backend="tflite" runs an interpreter (desktop kernels: bound as for BUILTIN_REF plus
@@ -301,10 +282,8 @@ def test_other_backends_agree(backend):
     from edgert.engine import load_model
 
     name = "dense_ei_i8.tflite"
-    try:
-        m = load_model(_path(name), backend=backend)
-    except ImportError as exc:  # pragma: no cover - interpreter not installed
-        pytest.skip(str(exc))
+    m = load_model(_path(name), backend=backend)   # ai-edge-litert is a test dependency
+    assert m.backend == ("native" if backend == "auto" else "tflite")
     X, expected, _ = oracle_run(name, "micro")
     got = _as_list(m.invoke_batch(X[:300]))
     diff = np.abs(got[0].astype(np.int32) - expected[0][:300].astype(np.int32)).max()
@@ -317,7 +296,6 @@ def test_other_backends_agree(backend):
 UNSUPPORTED = os.path.join(MODELS, "unsupported", "sub_f32.tflite")
 
 
-@needs_engine
 def test_unsupported_operator_named_by_native_backend():
     from edgert.engine import load_model
     from edgert.errors import UnsupportedOperatorError
@@ -326,7 +304,6 @@ def test_unsupported_operator_named_by_native_backend():
         load_model(UNSUPPORTED, backend="native")
 
 
-@needs_engine
 def test_auto_backend_falls_back_to_interpreter_for_unsupported_operator():
     from edgert.engine import load_model
 
@@ -337,7 +314,6 @@ def test_auto_backend_falls_back_to_interpreter_for_unsupported_operator():
     np.testing.assert_allclose(got, ref.invoke_batch(X)[0], rtol=1e-6, atol=1e-7)
 
 
-@needs_engine
 def test_bad_inputs_raise_input_error():
     from edgert.errors import InputError
 
@@ -352,7 +328,6 @@ def test_bad_inputs_raise_input_error():
         m.invoke_batch(np.zeros((5, 33), np.float32))
 
 
-@needs_engine
 def test_corrupt_model_raises_model_error():
     from edgert.engine import load_model
     from edgert.errors import ModelError
