@@ -31,7 +31,7 @@ def _check(model: bytes, X: np.ndarray, dtype: str):
                                f"want {ref[tuple(mism[0])]}"
     else:
         ref = LitertOracle(model).invoke_batch(X)[0].reshape(got.shape)
-        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=0)
     # single invoke gives the same as the batch
     np.testing.assert_array_equal(m.invoke(X[0]).reshape(-1), got[0].reshape(-1))
     return m

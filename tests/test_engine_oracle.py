@@ -6,7 +6,8 @@
   random int8 (for float inputs: exact half-LSB quantization ties and out-of-range values too).
 * the same outputs against ai-edge-litert with BUILTIN_REF kernels within the per-model bound
   of ``LITERT_REF_BOUND_LSB`` (documented with its causes in tests/data/models/README.md).
-* float32 models: within 1e-5 relative (+1e-6 absolute) of ai-edge-litert BUILTIN_REF.
+* float32 models: within 1e-5 relative of ai-edge-litert BUILTIN_REF (no absolute slack;
+  measured: bit-identical on every fixture).
 * ``invoke_batch`` equals ``invoke`` item by item; model metadata equals the interpreter's.
 
 Run ``python tests/test_engine_oracle.py`` to re-measure the TFLite Micro / ai-edge-litert
@@ -32,7 +33,7 @@ from tests.oracles import LitertOracle, MicroOracle, TensorSpec, edge_inputs  # 
 MODELS = os.path.join(HERE, "data", "models")
 FIXTURES = sorted(os.path.basename(p) for p in glob.glob(os.path.join(MODELS, "*.tflite")))
 N_RANDOM_INT8 = 3000   # random int8 rows per int8-input model (plus the edge rows)
-N_RANDOM_FLOAT = 1000  # random float rows per float-input model (plus edge and tie rows)
+N_RANDOM_FLOAT = 1000  # random float rows per float32 model (plus the edge rows)
 SEED = 1234
 
 # Max |int8 output difference| (LSB) between TFLite Micro (= the engine) and ai-edge-litert
@@ -53,10 +54,10 @@ LITERT_REF_BOUND_LSB: Dict[str, object] = {
     **{f: (1 if f.startswith("op_fc") else 0)
        for f in (os.path.basename(p) for p in glob.glob(os.path.join(MODELS, "op_*_i8.tflite")))},
     # float output of an int8 network: bound in output LSB (output scale of the DEQUANTIZE)
-    "dense_fio_i8.tflite": 13,
+    "dense_fio_i8.tflite": 15,
     "ops_mix_fio_i8.tflite": None,
 }
-FLOAT_RTOL, FLOAT_ATOL = 1e-5, 1e-6
+FLOAT_RTOL, FLOAT_ATOL = 1e-5, 0.0   # the issue's criterion: 1e-5 relative, nothing absolute
 
 
 def _path(name: str) -> str:
@@ -71,7 +72,8 @@ def model_inputs(spec: TensorSpec, quant_spec: TensorSpec | None, seed: int) -> 
     """The input rows of a fixture. For float inputs of an int8 network (``quant_spec`` is the
     int8 tensor behind the QUANTIZE), add rows at exact rounding ties of that quantization
     and far outside its range."""
-    n = N_RANDOM_INT8 if spec.dtype == np.int8 else N_RANDOM_FLOAT
+    # int8 networks (float I/O ones too) get thousands of rows, pure float ones a thousand
+    n = N_RANDOM_INT8 if spec.dtype == np.int8 or quant_spec is not None else N_RANDOM_FLOAT
     X = edge_inputs(spec, n, seed)
     if quant_spec is not None:
         tail = spec.shape[1:]
@@ -193,6 +195,7 @@ def test_metadata_matches_interpreter(name):
 @pytest.mark.parametrize("name", QUANT)
 def test_int8_bit_exact_vs_tflite_micro(name):
     X, expected, _ = oracle_run(name, "micro")
+    assert len(X) >= 2000, f"{name}: only {len(X)} inputs (the criterion: thousands)"
     got = native_run(name)
     assert len(got) == len(expected)
     for g, e in zip(got, expected):
@@ -356,7 +359,7 @@ def measure() -> None:
     for name in FLOAT:
         X, a, _ = oracle_run(name, "micro")
         _, b, _ = oracle_run(name, "ref")
-        rel = max(float(np.max(np.abs(x - y) / (np.abs(y) + FLOAT_ATOL))) for x, y in zip(a, b))
+        rel = max(float(np.max(np.abs(x - y) / np.maximum(np.abs(y), 1e-30))) for x, y in zip(a, b))
         print(f"{name:24s} float: micro vs BUILTIN_REF max rel {rel:.3g} over {len(X)} rows")
 
 
