@@ -181,6 +181,21 @@ int edgert_engine_invoke(const edgert_plan *plan, const void *consts, size_t con
     return run_item(plan, consts, arena, inputs, outputs, 0);
 }
 
+int edgert_engine_invoke_one(const edgert_engine_session *session, const void *input,
+                             size_t input_bytes)
+{
+    const void *inputs[1];
+    int st;
+    if (!session) return EDGERT_ERR_NULL;
+    inputs[0] = input;
+    st = check_buffers(session->plan, session->consts, session->consts_bytes, session->arena,
+                       session->arena_bytes, inputs, session->outputs);
+    if (st) return st;
+    if (session->plan->n_inputs != 1) return EDGERT_ERR_ARG;
+    if (input_bytes != session->plan->tensors[session->plan->inputs[0]].bytes) return EDGERT_ERR_SHAPE;
+    return run_item(session->plan, session->consts, session->arena, inputs, session->outputs, 0);
+}
+
 /* Plans of up to this many ops have their ops resolved once per batch (the pointers do not
  * change between items); larger plans resolve op by op, keeping the stack small. */
 #define EG_CACHED_OPS 16

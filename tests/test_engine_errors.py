@@ -220,3 +220,48 @@ def test_interpreter_extras_declared():
         "optional-dependencies"]
     assert any(r.startswith("ai-edge-litert") for r in extras["litert"])
     assert any(r.startswith("tflite-runtime") for r in extras["tflite-runtime"])
+
+
+def test_invoke_one_validates_its_arguments():
+    """edgert_engine_invoke_one (the single-invoke fast path): input size, NULLs and the plan
+    are checked on every call."""
+    m = load_model(MODEL, backend="native")
+    c = m.cplan
+    arena = np.zeros(4096, dtype=np.uint8)
+    y = np.zeros(4, dtype=np.int8)
+    outs = ffi.new("void *[]", [ffi.from_buffer(y, require_writable=True)])
+    s = ffi.new("edgert_engine_session *", {"plan": c.c, "consts": c.consts_ptr, "consts_bytes": c.consts.size,
+                                            "arena": ffi.from_buffer(arena), "arena_bytes": arena.size,
+                                            "outputs": outs})
+    x = np.arange(-16, 17, dtype=np.int8)
+    assert lib.edgert_engine_invoke_one(s, x.tobytes(), 33) == 0
+    np.testing.assert_array_equal(y, m.invoke_batch(x[None])[0])
+    assert lib.edgert_engine_invoke_one(s, x.tobytes()[:32], 32) == lib.EDGERT_ERR_SHAPE
+    assert lib.edgert_engine_invoke_one(s, ffi.NULL, 33) == lib.EDGERT_ERR_NULL
+    assert lib.edgert_engine_invoke_one(ffi.NULL, x.tobytes(), 33) == lib.EDGERT_ERR_NULL
+    s.arena_bytes = 8
+    assert lib.edgert_engine_invoke_one(s, x.tobytes(), 33) == lib.EDGERT_ERR_SCRATCH
+    s.arena_bytes = arena.size
+    c.ops[0].p.fc.depth = 34
+    assert lib.edgert_engine_invoke_one(s, x.tobytes(), 33) == lib.EDGERT_ERR_MODEL
+
+
+def test_single_invoke_input_forms():
+    """Every accepted input form gives the batch's result; every wrong one an InputError."""
+    m = load_model(MODEL, backend="native")
+    rng = np.random.default_rng(4)
+    X = rng.integers(-128, 128, (6, 33)).astype(np.int8)
+    want = m.invoke_batch(X)
+    wide = np.zeros((6, 66), np.int8)
+    wide[:, ::2] = X
+    for i in range(6):
+        for form in (X[i], X[i][None], wide[i, ::2], wide[i, ::2][None],     # strided views
+                     np.asfortranarray(X[i][None]), X[i].copy()):
+            np.testing.assert_array_equal(m.invoke(form), want[i][None])
+    for bad, msg in ((X[0].astype(np.int16), "dtype int8, got int16"), (X[0].tolist(), "dtype int8"),
+                     (X[0][:32], "shape"), (X[0].reshape(33, 1), "shape"), (X[:2], "shape"),
+                     (np.int8(3), "shape"), (X[0].astype(np.dtype(">f4")), "dtype int8")):
+        with pytest.raises(InputError, match=msg):
+            m.invoke(bad)
+    # after the errors the thread's buffers still give the right answers
+    np.testing.assert_array_equal(m.invoke(X[5]), want[5][None])
