@@ -349,3 +349,13 @@ def test_random_fully_connected_chains(seed):
                       version=4))
     model = build_model(ts, ops, [0], [len(ts) - 1])
     _check(model, _inputs(rng, (1, dims[0]), "int8", 48), "int8")
+
+
+def test_quantize_non_finite_inputs_saturate_like_an_arm_core():
+    """float -> int8 QUANTIZE of inf / huge / NaN: C leaves the cast undefined (x86 gives
+    INT32_MIN, which TFLite Micro then wraps); edgert saturates as the Cortex-M VCVT the SDK
+    runs on: +-inf and huge values clamp to 127 / -128, NaN converts to 0, i.e. the zero point."""
+    ts = [Tensor("x", (1, 6)), Tensor("q", (1, 6), "int8", scale=0.03, zero_point=5)]
+    m = load_model(build_model(ts, [Op("QUANTIZE", [0], [1])], [0], [1]), backend="native")
+    x = np.array([[np.inf, -np.inf, 3e38, -3e38, np.nan, -np.nan]], np.float32)
+    np.testing.assert_array_equal(m.invoke(x), [[127, -128, 127, -128, 5, 5]])
