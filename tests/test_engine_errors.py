@@ -265,3 +265,26 @@ def test_single_invoke_input_forms():
             m.invoke(bad)
     # after the errors the thread's buffers still give the right answers
     np.testing.assert_array_equal(m.invoke(X[5]), want[5][None])
+
+
+def test_tflite_runtime_used_when_ai_edge_litert_is_missing(monkeypatch):
+    """Without ai_edge_litert the "tflite" backend takes tflite_runtime's Interpreter (same
+    API; tflite-runtime itself needs numpy < 2, so ai-edge-litert's module stands in for it
+    under the tflite_runtime name here)."""
+    import sys
+    import types
+
+    import ai_edge_litert.interpreter as litert
+
+    stand_in = types.ModuleType("tflite_runtime")
+    stand_in.interpreter = litert
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
+    monkeypatch.setitem(sys.modules, "tflite_runtime", stand_in)
+    monkeypatch.setitem(sys.modules, "tflite_runtime.interpreter", litert)
+    from edgert.engine.model import interpreter_class
+    assert interpreter_class() is litert
+    m = load_model(MODEL, backend="tflite")
+    X = np.random.default_rng(2).integers(-128, 128, (20, 33)).astype(np.int8)
+    native = load_model(MODEL, backend="native").invoke_batch(X)
+    assert m.backend == "tflite" and np.abs(m.invoke_batch(X).astype(int) - native).max() <= 3
