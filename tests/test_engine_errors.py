@@ -288,3 +288,13 @@ def test_tflite_runtime_used_when_ai_edge_litert_is_missing(monkeypatch):
     X = np.random.default_rng(2).integers(-128, 128, (20, 33)).astype(np.int8)
     native = load_model(MODEL, backend="native").invoke_batch(X)
     assert m.backend == "tflite" and np.abs(m.invoke_batch(X).astype(int) - native).max() <= 3
+
+
+@pytest.mark.parametrize("version", [4, 0])
+def test_operator_version_outside_the_supported_range(version):
+    ts = [Tensor("x", (1, 4)), Tensor("y", (1, 4))]
+    model = build_model(ts, [Op("RELU", [0], [1], version=version)], [0], [1])
+    with pytest.raises(UnsupportedOperatorError, match=rf"RELU \(version {version}\) at op #0"):
+        load_model(model, backend="native")
+    ok = build_model(ts, [Op("RELU", [0], [1], version=3)], [0], [1])
+    assert load_model(ok, backend="native").backend == "native"
