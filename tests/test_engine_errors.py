@@ -298,3 +298,22 @@ def test_operator_version_outside_the_supported_range(version):
         load_model(model, backend="native")
     ok = build_model(ts, [Op("RELU", [0], [1], version=3)], [0], [1])
     assert load_model(ok, backend="native").backend == "native"
+
+
+def test_batch_input_forms():
+    """invoke_batch: strided, Fortran-ordered and read-only batches give the contiguous
+    batch's result (the fast path takes only C-contiguous arrays, the rest is copied)."""
+    m = load_model(MODEL, backend="native")
+    X = np.random.default_rng(6).integers(-128, 128, (9, 33)).astype(np.int8)
+    want = m.invoke_batch(X)
+    wide = np.zeros((18, 66), np.int8)
+    wide[::2, ::2] = X
+    ro = X.copy()
+    ro.flags.writeable = False
+    for form in (wide[::2, ::2], np.asfortranarray(X), ro, list(X)):
+        np.testing.assert_array_equal(m.invoke_batch(form), want)
+    np.testing.assert_array_equal(m.invoke_batch(X[3:4]), want[3:4])
+    for bad, msg in ((X.astype(np.int16), "dtype int8, got int16"), (X[:, :32], r"\(N, 33\)"),
+                     (X[None], r"\(N, 33\)"), (X[0], r"\(N, 33\)")):
+        with pytest.raises(InputError, match=msg):
+            m.invoke_batch(bad)

@@ -116,6 +116,7 @@ class NativeModel(ModelBase):
             "plan": c.c, "consts": c.consts_ptr, "consts_bytes": c.consts.size,
             "arena": st.arena_ptr, "arena_bytes": st.arena.size, "outputs": st.out_ptrs})
         st.fast = self._fast_invoke(st)
+        st.fast_batch = self._fast_invoke_batch(st)
         self._local.state = st
         return st
 
@@ -142,6 +143,45 @@ class NativeModel(ModelBase):
             return checked(x, st)
         return invoke
 
+    def _fast_invoke_batch(self, st: Any) -> Callable[[Any], Any]:
+        """This thread's ``invoke_batch``. A stream classifying each new window calls it with
+        one window at a time, so the common case (one C-contiguous ndarray of exactly the input
+        dtype and shape (N, *item_shape), one output) skips the general validation and the
+        per-call pointer arrays: zero-copy pointers into the input and a fresh output array,
+        one C call. Anything else takes :meth:`_invoke_batch_checked`."""
+        checked = self._invoke_batch_checked
+        if not self._simple:
+            return checked
+        c = self.cplan
+        run = partial(lib.edgert_engine_invoke_batch, c.c, c.consts_ptr, c.consts.size,
+                      st.arena_ptr, st.arena.size)
+        in_ptrs, out_ptrs = ffi.new("void *[1]"), ffi.new("void *[1]")
+        from_buffer, empty, ndarray = ffi.from_buffer, np.empty, np.ndarray
+        dtype, item, ndim = self._in_dtype, self._in_item, len(self._in_item) + 1
+        out_item, out_dtype = self.outputs[0].item_shape, self.outputs[0].dtype
+
+        def invoke_batch(X: Any) -> Any:
+            if type(X) is ndarray and X.dtype is dtype and X.ndim == ndim and X.shape[1:] == item:
+                try:
+                    xb = from_buffer(X)   # (ValueError when X is not C-contiguous)
+                except ValueError:
+                    return checked(X)
+                n = X.shape[0]
+                out = empty((n,) + out_item, out_dtype)
+                ob = from_buffer(out, require_writable=True)
+                in_ptrs[0], out_ptrs[0] = xb, ob      # xb, ob keep the buffers alive
+                status = run(in_ptrs, n, out_ptrs)
+                if status:
+                    raise_status(status, "running the model")
+                return out
+            return checked(X)
+        return invoke_batch
+
+    def _invoke_batch_checked(self, X: Any) -> Any:
+        xs = self._batch_inputs(X)
+        outs = self._run(xs, xs[0].shape[0])
+        return outs[0] if len(outs) == 1 else outs
+
     def _invoke_checked(self, x: Any, st: Any) -> Any:
         for stage, xi in zip(st.ins, self._single_inputs(x)):
             np.copyto(stage, xi)
@@ -160,9 +200,11 @@ class NativeModel(ModelBase):
         return outs
 
     def invoke_batch(self, X: Any) -> Any:
-        xs = self._batch_inputs(X)
-        outs = self._run(xs, xs[0].shape[0])
-        return outs[0] if len(outs) == 1 else outs
+        try:
+            fast = self._local.state.fast_batch
+        except AttributeError:
+            fast = self._state().fast_batch
+        return fast(X)
 
     def invoke(self, x: Any) -> Any:
         try:
