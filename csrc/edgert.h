@@ -373,6 +373,23 @@ int edgert_engine_invoke(const edgert_plan *plan, const void *consts, size_t con
                          void *arena, size_t arena_bytes,
                          const void *const *inputs, void *const *outputs);
 
+/* The fixed arguments of repeated single invokes, bundled once (what a binding keeps per
+ * thread: one arena each), so that a call passes two pointers instead of seven. */
+typedef struct {
+    const edgert_plan *plan;
+    const void *consts;
+    size_t consts_bytes;
+    void *arena;
+    size_t arena_bytes;
+    void *const *outputs;          /* outputs[i] receives model output i */
+} edgert_engine_session;
+
+/* edgert_engine_invoke of a plan with ONE input, held in input[0..input_bytes) (input_bytes
+ * must equal that tensor's bytes: EDGERT_ERR_SHAPE otherwise). Validates the plan as every
+ * entry point does. */
+int edgert_engine_invoke_one(const edgert_engine_session *session, const void *input,
+                             size_t input_bytes);
+
 /* Run the plan on n items in one call: item k of input i starts at
  * (const char *)inputs[i] + k * (bytes of input i), likewise for outputs (contiguous
  * batches). Items run one after another in the same arena. */

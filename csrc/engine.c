@@ -36,19 +36,20 @@ static const eg_kernel KERNELS[EDGERT_OP_COUNT] = {
 static int check_tensor(const edgert_tensor *t, uint32_t arena_bytes, size_t consts_bytes)
 {
     size_t es;
-    int64_t n = 1;
-    int k;
+    int64_t n;
     if (t->dtype == EDGERT_DTYPE_INT8) es = 1;
     else if (t->dtype == EDGERT_DTYPE_INT16) es = 2;
     else if (t->dtype == EDGERT_DTYPE_FLOAT32 || t->dtype == EDGERT_DTYPE_INT32) es = 4;
     else return EDGERT_ERR_MODEL;
-    for (k = 0; k < 4; k++) {
-        if (t->dims[k] <= 0) return EDGERT_ERR_MODEL;
-        n *= t->dims[k];
+    if (t->dims[0] <= 0 || t->dims[1] <= 0 || t->dims[2] <= 0 || t->dims[3] <= 0) return EDGERT_ERR_MODEL;
+    {   /* two independent products (< 2^62 each) instead of one dependent chain */
+        const int64_t a = (int64_t)t->dims[0] * t->dims[1], b = (int64_t)t->dims[2] * t->dims[3];
+        if (a > (int64_t)INT32_MAX || b > (int64_t)INT32_MAX) return EDGERT_ERR_MODEL;
+        n = a * b;
         if (n > (int64_t)INT32_MAX) return EDGERT_ERR_MODEL;
     }
     if ((uint64_t)n * es != t->bytes) return EDGERT_ERR_MODEL;
-    if (t->offset % es != 0) return EDGERT_ERR_MODEL;
+    if (t->offset & (uint32_t)(es - 1)) return EDGERT_ERR_MODEL;   /* es is a power of two: no division */
     if (t->space == EDGERT_SPACE_ARENA) {
         if ((uint64_t)t->offset + t->bytes > arena_bytes) return EDGERT_ERR_MODEL;
     } else if (t->space == EDGERT_SPACE_CONST) {
@@ -178,6 +179,21 @@ int edgert_engine_invoke(const edgert_plan *plan, const void *consts, size_t con
     int st = check_buffers(plan, consts, consts_bytes, arena, arena_bytes, inputs, outputs);
     if (st) return st;
     return run_item(plan, consts, arena, inputs, outputs, 0);
+}
+
+int edgert_engine_invoke_one(const edgert_engine_session *session, const void *input,
+                             size_t input_bytes)
+{
+    const void *inputs[1];
+    int st;
+    if (!session) return EDGERT_ERR_NULL;
+    inputs[0] = input;
+    st = check_buffers(session->plan, session->consts, session->consts_bytes, session->arena,
+                       session->arena_bytes, inputs, session->outputs);
+    if (st) return st;
+    if (session->plan->n_inputs != 1) return EDGERT_ERR_ARG;
+    if (input_bytes != session->plan->tensors[session->plan->inputs[0]].bytes) return EDGERT_ERR_SHAPE;
+    return run_item(session->plan, session->consts, session->arena, inputs, session->outputs, 0);
 }
 
 /* Plans of up to this many ops have their ops resolved once per batch (the pointers do not

@@ -177,7 +177,10 @@ static int8_t quantize_one(float x, float scale, int32_t zp)
 {
     float r = roundf(x / scale);
     int32_t q;
-    if (!(r > -1.0e6f)) r = -1.0e6f;     /* also NaN */
+    /* saturate before the cast (C leaves out-of-range float -> int undefined) as an ARM core's
+     * VCVT does: +-inf and huge values clamp, NaN converts to 0 (-> the zero point) */
+    if (r != r) r = 0.0f;
+    if (r < -1.0e6f) r = -1.0e6f;
     if (r > 1.0e6f) r = 1.0e6f;
     q = (int32_t)r + zp;
     return (int8_t)eg_clamp(q, -128, 127);

@@ -15,8 +15,12 @@ Both expose the same small API: ``inputs``/``outputs`` (:class:`TensorSpec`), ``
 for one input (``x`` of the model's input shape, or without its leading batch dimension of 1)
 returning one array per output, and ``invoke_batch(X)`` for ``X`` of shape
 ``(N, *input_shape[1:])`` returning arrays of shape ``(N, *output_shape[1:])`` (a Python
-loop over ``invoke``: these interpreters have a fixed batch of 1). Models have one input;
-several outputs are returned as a list.
+loop over ``invoke``: these interpreters have a fixed batch). Models have one input;
+several outputs are returned as a list. The oracles raise when their interpreter is not
+installed (never a skip: a missing oracle must fail the suite).
+
+Used by tests/test_engine_*.py and benches/bench_engine.py; :func:`edge_inputs` and
+:func:`rand_q` make their inputs and quantization parameters.
 """
 from __future__ import annotations
 
@@ -69,6 +73,12 @@ def _io_counts(buf: bytes) -> tuple:
     return sg.InputsLength(), sg.OutputsLength()
 
 
+def item_shape(shape: tuple) -> tuple:
+    """One item of a batch, as edgert.engine's TensorInfo.item_shape: ``shape`` without a
+    leading batch dimension of 1 (a tensor with another leading dimension is one item)."""
+    return tuple(shape[1:]) if len(shape) >= 2 and shape[0] == 1 else tuple(shape)
+
+
 class _Oracle:
     inputs: List[TensorSpec]
     outputs: List[TensorSpec]
@@ -84,13 +94,14 @@ class _Oracle:
         raise NotImplementedError
 
     def invoke_batch(self, X: np.ndarray) -> List[np.ndarray]:
-        """Run every item of ``X`` (shape ``(N, *input_shape[1:])``); outputs stacked."""
+        """Run every item of ``X`` (shape ``(N, *item_shape(input_shape))``); outputs stacked
+        as ``(N, *item_shape(output_shape))``."""
         X = np.asarray(X)
         n = X.shape[0]
-        outs = [np.empty((n,) + o.shape[1:], o.dtype) for o in self.outputs]
+        outs = [np.empty((n,) + item_shape(o.shape), o.dtype) for o in self.outputs]
         for i in range(n):
             for k, y in enumerate(self.invoke(X[i])):
-                outs[k][i] = y.reshape(self.outputs[k].shape[1:])
+                outs[k][i] = y.reshape(item_shape(self.outputs[k].shape))
         return outs
 
 
@@ -140,20 +151,9 @@ class LitertOracle(_Oracle):
         return [self._it.get_tensor(d["index"]).copy() for d in self._out]
 
 
-def op_names(model: ModelSource) -> List[str]:
-    """Builtin operator names used by subgraph 0, in execution order (with repeats)."""
-    import tflite
-
-    buf = model_bytes(model)
-    m = tflite.Model.GetRootAsModel(buf, 0)
-    by_code = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
-    sg = m.Subgraphs(0)
-    names = []
-    for i in range(sg.OperatorsLength()):
-        oc = m.OperatorCodes(sg.Operators(i).OpcodeIndex())
-        code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
-        names.append(by_code.get(code, f"OP_{code}"))
-    return names
+def rand_q(rng: np.random.Generator) -> tuple:
+    """A random int8 quantization (scale, zero point) like converters produce."""
+    return float(np.float32(10 ** rng.uniform(-2.5, -0.3))), int(rng.integers(-30, 30))
 
 
 def edge_inputs(spec: TensorSpec, n_random: int, seed: int) -> np.ndarray:

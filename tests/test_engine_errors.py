@@ -71,7 +71,6 @@ def test_unsupported_operator_native_names_it():
 
 
 def test_unsupported_operator_auto_falls_back(caplog):
-    pytest.importorskip("ai_edge_litert.interpreter")
     with caplog.at_level(logging.WARNING, logger="edgert.engine"):
         m = load_model(_gather_model(), backend="auto")
     assert m.backend == "tflite"
@@ -83,7 +82,6 @@ def test_unsupported_operator_auto_falls_back(caplog):
 
 
 def test_auto_prefers_native_and_tflite_backend_agrees():
-    pytest.importorskip("ai_edge_litert.interpreter")
     auto = load_model(MODEL)
     interp = load_model(MODEL, backend="tflite")
     assert (auto.backend, interp.backend) == ("native", "tflite")
@@ -194,3 +192,128 @@ def test_random_plan_mutations_never_crash():
                 val = abs(val)
             setattr(getattr(c, arr)[i], f, val)
         assert _invoke_status(m) in (0, lib.EDGERT_ERR_MODEL, lib.EDGERT_ERR_SCRATCH)
+
+
+@pytest.fixture
+def no_interpreter(monkeypatch):
+    """Neither ai_edge_litert nor tflite_runtime importable (a None in sys.modules makes the
+    import raise ImportError), as on an install without the interpreter extras."""
+    import sys
+    for mod in ("ai_edge_litert", "ai_edge_litert.interpreter", "tflite_runtime",
+                "tflite_runtime.interpreter"):
+        monkeypatch.setitem(sys.modules, mod, None)
+
+
+def test_missing_interpreter_names_the_extras(no_interpreter):
+    with pytest.raises(ModelError, match=r"none is installed: pip install 'edgert\[litert\]'"):
+        load_model(MODEL, backend="tflite")
+    with pytest.raises(UnsupportedOperatorError,
+                       match=r"GATHER.*no TFLite interpreter is installed.*pip install 'edgert\[litert\]'"):
+        load_model(_gather_model(), backend="auto")
+    assert load_model(MODEL, backend="auto").backend == "native"   # no interpreter needed
+
+
+def test_interpreter_extras_declared():
+    """The extras the error message names exist in pyproject.toml."""
+    tomllib = pytest.importorskip("tomllib")   # Python >= 3.11
+    extras = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+    assert any(r.startswith("ai-edge-litert") for r in extras["litert"])
+    assert any(r.startswith("tflite-runtime") for r in extras["tflite-runtime"])
+
+
+def test_invoke_one_validates_its_arguments():
+    """edgert_engine_invoke_one (the single-invoke fast path): input size, NULLs and the plan
+    are checked on every call."""
+    m = load_model(MODEL, backend="native")
+    c = m.cplan
+    arena = np.zeros(4096, dtype=np.uint8)
+    y = np.zeros(4, dtype=np.int8)
+    outs = ffi.new("void *[]", [ffi.from_buffer(y, require_writable=True)])
+    s = ffi.new("edgert_engine_session *", {"plan": c.c, "consts": c.consts_ptr, "consts_bytes": c.consts.size,
+                                            "arena": ffi.from_buffer(arena), "arena_bytes": arena.size,
+                                            "outputs": outs})
+    x = np.arange(-16, 17, dtype=np.int8)
+    assert lib.edgert_engine_invoke_one(s, x.tobytes(), 33) == 0
+    np.testing.assert_array_equal(y, m.invoke_batch(x[None])[0])
+    assert lib.edgert_engine_invoke_one(s, x.tobytes()[:32], 32) == lib.EDGERT_ERR_SHAPE
+    assert lib.edgert_engine_invoke_one(s, ffi.NULL, 33) == lib.EDGERT_ERR_NULL
+    assert lib.edgert_engine_invoke_one(ffi.NULL, x.tobytes(), 33) == lib.EDGERT_ERR_NULL
+    s.arena_bytes = 8
+    assert lib.edgert_engine_invoke_one(s, x.tobytes(), 33) == lib.EDGERT_ERR_SCRATCH
+    s.arena_bytes = arena.size
+    c.ops[0].p.fc.depth = 34
+    assert lib.edgert_engine_invoke_one(s, x.tobytes(), 33) == lib.EDGERT_ERR_MODEL
+
+
+def test_single_invoke_input_forms():
+    """Every accepted input form gives the batch's result; every wrong one an InputError."""
+    m = load_model(MODEL, backend="native")
+    rng = np.random.default_rng(4)
+    X = rng.integers(-128, 128, (6, 33)).astype(np.int8)
+    want = m.invoke_batch(X)
+    wide = np.zeros((6, 66), np.int8)
+    wide[:, ::2] = X
+    for i in range(6):
+        for form in (X[i], X[i][None], wide[i, ::2], wide[i, ::2][None],     # strided views
+                     np.asfortranarray(X[i][None]), X[i].copy()):
+            np.testing.assert_array_equal(m.invoke(form), want[i][None])
+    for bad, msg in ((X[0].astype(np.int16), "dtype int8, got int16"), (X[0].tolist(), "dtype int8"),
+                     (X[0][:32], "shape"), (X[0].reshape(33, 1), "shape"), (X[:2], "shape"),
+                     (np.int8(3), "shape"), (X[0].astype(np.dtype(">f4")), "dtype int8")):
+        with pytest.raises(InputError, match=msg):
+            m.invoke(bad)
+    # after the errors the thread's buffers still give the right answers
+    np.testing.assert_array_equal(m.invoke(X[5]), want[5][None])
+
+
+def test_tflite_runtime_used_when_ai_edge_litert_is_missing(monkeypatch):
+    """Without ai_edge_litert the "tflite" backend takes tflite_runtime's Interpreter (same
+    API; tflite-runtime itself needs numpy < 2, so ai-edge-litert's module stands in for it
+    under the tflite_runtime name here)."""
+    import sys
+    import types
+
+    import ai_edge_litert.interpreter as litert
+
+    stand_in = types.ModuleType("tflite_runtime")
+    stand_in.interpreter = litert
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
+    monkeypatch.setitem(sys.modules, "tflite_runtime", stand_in)
+    monkeypatch.setitem(sys.modules, "tflite_runtime.interpreter", litert)
+    from edgert.engine.model import interpreter_class
+    assert interpreter_class() is litert
+    m = load_model(MODEL, backend="tflite")
+    X = np.random.default_rng(2).integers(-128, 128, (20, 33)).astype(np.int8)
+    native = load_model(MODEL, backend="native").invoke_batch(X)
+    assert m.backend == "tflite" and np.abs(m.invoke_batch(X).astype(int) - native).max() <= 3
+
+
+@pytest.mark.parametrize("version", [4, 0])
+def test_operator_version_outside_the_supported_range(version):
+    ts = [Tensor("x", (1, 4)), Tensor("y", (1, 4))]
+    model = build_model(ts, [Op("RELU", [0], [1], version=version)], [0], [1])
+    with pytest.raises(UnsupportedOperatorError, match=rf"RELU \(version {version}\) at op #0"):
+        load_model(model, backend="native")
+    ok = build_model(ts, [Op("RELU", [0], [1], version=3)], [0], [1])
+    assert load_model(ok, backend="native").backend == "native"
+
+
+def test_batch_input_forms():
+    """invoke_batch: strided, Fortran-ordered and read-only batches give the contiguous
+    batch's result (the fast path takes only C-contiguous arrays, the rest is copied)."""
+    m = load_model(MODEL, backend="native")
+    X = np.random.default_rng(6).integers(-128, 128, (9, 33)).astype(np.int8)
+    want = m.invoke_batch(X)
+    wide = np.zeros((18, 66), np.int8)
+    wide[::2, ::2] = X
+    ro = X.copy()
+    ro.flags.writeable = False
+    for form in (wide[::2, ::2], np.asfortranarray(X), ro, list(X)):
+        np.testing.assert_array_equal(m.invoke_batch(form), want)
+    np.testing.assert_array_equal(m.invoke_batch(X[3:4]), want[3:4])
+    for bad, msg in ((X.astype(np.int16), "dtype int8, got int16"), (X[:, :32], r"\(N, 33\)"),
+                     (X[None], r"\(N, 33\)"), (X[0], r"\(N, 33\)")):
+        with pytest.raises(InputError, match=msg):
+            m.invoke_batch(bad)

@@ -249,15 +249,6 @@ def worker(seed: int, max_cases: int, budget: float) -> int:
     return 0
 
 
-def _engine_available() -> bool:
-    try:
-        import edgert.engine  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _engine_available(), reason="edgert.engine not merged yet")
 def test_corrupt_models_load_run_or_raise_model_error():
     proc = subprocess.run(
         [sys.executable, "-X", "faulthandler", os.path.abspath(__file__), "--worker",

@@ -12,7 +12,7 @@ import pytest
 
 from edgert.engine import dequantize, load_model, quantize
 
-from .engine_oracles import micro_run
+from .oracles import MicroOracle
 
 DATA = Path(__file__).parent / "data" / "engine"
 MODEL = DATA / "motion-demo-nn-i8.tflite"
@@ -58,7 +58,7 @@ def test_random_inputs_bit_exact_with_tflite_micro(model, sdk):
     near = base[rng.integers(0, len(base), 3000)] + rng.integers(-12, 13, (3000, 33))
     X = np.concatenate([np.clip(near, -128, 127), rng.integers(-128, 128, (1000, 33))]).astype(np.int8)
     got = model.invoke_batch(X)
-    ref = np.stack(micro_run(MODEL.read_bytes(), list(X))).reshape(got.shape)
+    ref = MicroOracle(MODEL).invoke_batch(X)[0]
     np.testing.assert_array_equal(got, ref)
     assert len(np.unique(got.argmax(axis=1))) == 4   # the test exercised every class
 
@@ -92,3 +92,35 @@ def test_threads_each_with_their_own_arena(model):
 def test_empty_batch(model):
     out = model.invoke_batch(np.zeros((0, 33), dtype=np.int8))
     assert out.shape == (0, 4) and out.dtype == np.int8
+
+
+def test_single_invoke_from_threads_at_once():
+    """Single invokes and small batches of one model from several threads at once (the C call
+    releases the GIL, so each thread needs its own arena, staging buffers and pointer arrays):
+    every result is its own input's.
+    A conv net whose run is long enough for the threads to overlap inside the C call."""
+    m = load_model(Path(__file__).parent / "data" / "models" / "conv2d_pc_i8.tflite", backend="native")
+    rng = np.random.default_rng(9)
+    X = rng.integers(-128, 128, (48,) + m.inputs[0].shape).astype(np.int8)
+    want = m.invoke_batch(X.reshape((len(X),) + m.inputs[0].item_shape))
+    errors: list = []
+    barrier = threading.Barrier(4)
+
+    def work(k: int) -> None:
+        barrier.wait()
+        for rep in range(6):
+            for i in range(k, len(X), 2):   # two threads per row set, different row orders
+                j = i if rep % 2 else len(X) - 1 - i
+                y = m.invoke(X[j])
+                if not np.array_equal(y.reshape(want[j].shape), want[j]):
+                    errors.append((k, j))
+                yb = m.invoke_batch(X[j:j + 3].reshape((-1,) + m.inputs[0].item_shape))
+                if not np.array_equal(yb, want[j:j + 3]):   # small batches, other rows
+                    errors.append((k, j, "batch"))
+
+    threads = [threading.Thread(target=work, args=(k % 2,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, f"{len(errors)} invokes from threads returned another input's result: {errors[:5]}"

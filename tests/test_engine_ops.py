@@ -9,7 +9,7 @@ import pytest
 from edgert.engine import load_model
 from edgert.engine.builder import Op, Tensor, build_model
 
-from .engine_oracles import litert_run, micro_run, rand_q
+from .oracles import LitertOracle, MicroOracle, rand_q
 
 N = 64  # random inputs per model
 
@@ -25,13 +25,13 @@ def _check(model: bytes, X: np.ndarray, dtype: str):
     assert m.backend == "native"
     got = m.invoke_batch(X.reshape((X.shape[0],) + m.inputs[0].item_shape))
     if dtype == "int8":
-        ref = np.stack([r.reshape(got.shape[1:]) for r in micro_run(model, list(X))])
+        ref = MicroOracle(model).invoke_batch(X)[0].reshape(got.shape)
         mism = np.argwhere(got != ref)
         assert mism.size == 0, f"{len(mism)} mismatches, first at {mism[0]}: got {got[tuple(mism[0])]} " \
                                f"want {ref[tuple(mism[0])]}"
     else:
-        ref = np.stack([r.reshape(got.shape[1:]) for r in litert_run(model, list(X))])
-        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
+        ref = LitertOracle(model).invoke_batch(X)[0].reshape(got.shape)
+        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=0)
     # single invoke gives the same as the batch
     np.testing.assert_array_equal(m.invoke(X[0]).reshape(-1), got[0].reshape(-1))
     return m
@@ -208,7 +208,7 @@ def test_quantize_dequantize_requantize():
     # behaviour, INT32_MIN on x86), edgert saturates as an ARM core does
     X[0, :8] = [0.015, -0.015, 0.045, -0.045, 100.0, -100.0, 0.0, 3.8]
     got = m.invoke_batch(X)
-    ref = np.stack([r.reshape(-1) for r in micro_run(model, list(X))])
+    ref = MicroOracle(model).invoke_batch(X)[0]
     np.testing.assert_array_equal(got, ref)   # int8 path: exact also in float
 
 
@@ -297,7 +297,7 @@ def test_grouped_conv_2d(dtype):
     rng = np.random.default_rng(21)
     model = _conv_model(rng, dtype, 6, 5, 4, 6, 3, 3, (1, 1), (1, 1), 0, 0, False, groups=2)
     try:
-        micro_run(model, [np.zeros((1, 6, 5, 4), np.int8 if dtype == "int8" else np.float32)])
+        MicroOracle(model).invoke(np.zeros((1, 6, 5, 4), np.int8 if dtype == "int8" else np.float32))
     except RuntimeError as exc:  # pragma: no cover - depends on the oracle's version
         pytest.skip(f"the oracle does not run grouped convolutions: {exc}")
     _check(model, _inputs(rng, (1, 6, 5, 4), dtype, 32), dtype)
@@ -349,3 +349,13 @@ def test_random_fully_connected_chains(seed):
                       version=4))
     model = build_model(ts, ops, [0], [len(ts) - 1])
     _check(model, _inputs(rng, (1, dims[0]), "int8", 48), "int8")
+
+
+def test_quantize_non_finite_inputs_saturate_like_an_arm_core():
+    """float -> int8 QUANTIZE of inf / huge / NaN: C leaves the cast undefined (x86 gives
+    INT32_MIN, which TFLite Micro then wraps); edgert saturates as the Cortex-M VCVT the SDK
+    runs on: +-inf and huge values clamp to 127 / -128, NaN converts to 0, i.e. the zero point."""
+    ts = [Tensor("x", (1, 6)), Tensor("q", (1, 6), "int8", scale=0.03, zero_point=5)]
+    m = load_model(build_model(ts, [Op("QUANTIZE", [0], [1])], [0], [1]), backend="native")
+    x = np.array([[np.inf, -np.inf, 3e38, -3e38, np.nan, -np.nan]], np.float32)
+    np.testing.assert_array_equal(m.invoke(x), [[127, -128, 127, -128, 5, 5]])

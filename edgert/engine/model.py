@@ -116,6 +116,11 @@ class ModelBase:
         return f"<{type(self).__name__} backend={self.backend} inputs=[{ins}] outputs=[{outs}]>"
 
 
+# What to run when no interpreter is installed (the optional extras in pyproject.toml).
+INSTALL_INTERPRETER = ("pip install 'edgert[litert]' (ai-edge-litert) or "
+                       "pip install 'edgert[tflite-runtime]' (tflite-runtime)")
+
+
 def interpreter_class():
     """The installed TFLite interpreter (ai-edge-litert, else tflite-runtime) or None."""
     try:
@@ -140,8 +145,8 @@ class InterpreterModel(ModelBase):
         super().__init__(inputs, outputs)
         mod = interpreter_class()
         if mod is None:
-            raise ModelError("backend 'tflite' needs a TFLite interpreter: pip install ai-edge-litert "
-                             "(or tflite-runtime)")
+            raise ModelError(f"backend 'tflite' needs a TFLite interpreter and none is installed: "
+                             f"{INSTALL_INTERPRETER}")
         kwargs: dict[str, Any] = {}
         resolver = getattr(mod, "OpResolverType", None)
         if resolver is not None:

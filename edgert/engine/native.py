@@ -3,12 +3,13 @@ calls into ``edgert_engine_invoke`` / ``edgert_engine_invoke_batch``."""
 from __future__ import annotations
 
 import threading
+from functools import partial
 from types import SimpleNamespace
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .._ffi import check, ffi, lib
+from .._ffi import check, ffi, lib, raise_status
 from ..errors import ModelError
 from .compiler import Plan
 from .model import ModelBase, TensorInfo
@@ -77,7 +78,7 @@ class NativeModel(ModelBase):
         self.cplan = CPlan(plan)
         self._local = threading.local()
         self._simple = len(inputs) == 1 and len(outputs) == 1
-        self._in_dtype = inputs[0].dtype
+        self._in_dtype = np.dtype(inputs[0].dtype.char)   # the builtin dtype object
         self._in_shape, self._in_item = tuple(inputs[0].shape), inputs[0].item_shape
 
     @property
@@ -89,22 +90,111 @@ class NativeModel(ModelBase):
         return int(self.plan.consts_bytes)
 
     def _state(self) -> Any:
-        """Per-thread buffers: the arena (each thread its own) and, for single invokes,
-        staging input/output arrays with their C pointers made once."""
+        """This thread's buffers, made on its first invoke: the arena (cffi releases the GIL
+        during a run, so threads running the same model at once must not share one) and, for
+        single invokes, staging input/output arrays with the C call bound to their pointers
+        once, so that a call only copies the input in, runs, and copies the output out."""
         st = getattr(self._local, "state", None)
-        if st is None:
-            st = SimpleNamespace()
-            arena = np.zeros(max(self.arena_bytes, 16) // 16 + 1, dtype=np.dtype((np.uint8, 16)))
-            st.arena = arena.view(np.uint8).reshape(-1)
-            st.arena_ptr = ffi.from_buffer(st.arena, require_writable=True)
-            st.ins = [np.zeros((1,) + i.item_shape, dtype=i.dtype) for i in self.inputs]
-            st.outs = [np.zeros((1,) + o.item_shape, dtype=o.dtype) for o in self.outputs]
-            st.in_ptrs = ffi.new("void *[]", [ffi.from_buffer(a) for a in st.ins])
-            st.out_ptrs = ffi.new("void *[]", [ffi.from_buffer(a, require_writable=True) for a in st.outs])
-            st.in_bytes = st.ins[0].nbytes
-            st.out_view = st.outs[0].reshape(self.outputs[0].shape)
-            self._local.state = st
+        if st is not None:
+            return st
+        st = SimpleNamespace()
+        arena = np.zeros(max(self.arena_bytes, 16) // 16 + 1, dtype=np.dtype((np.uint8, 16)))
+        st.arena = arena.view(np.uint8).reshape(-1)
+        st.arena_ptr = ffi.from_buffer(st.arena, require_writable=True)
+        st.ins = [np.zeros((1,) + i.item_shape, dtype=i.dtype) for i in self.inputs]
+        st.outs = [np.zeros((1,) + o.item_shape, dtype=o.dtype) for o in self.outputs]
+        st.in_ptrs = ffi.new("void *[]", [ffi.from_buffer(a) for a in st.ins])
+        st.out_ptrs = ffi.new("void *[]", [ffi.from_buffer(a, require_writable=True) for a in st.outs])
+        st.in_bytes = st.ins[0].nbytes
+        st.out_view = st.outs[0].reshape(self.outputs[0].shape)
+        c = self.cplan
+        # the single-invoke C call with every argument bound (the C core still validates the
+        # plan on every call)
+        st.run = partial(lib.edgert_engine_invoke, c.c, c.consts_ptr, c.consts.size,
+                         st.arena_ptr, st.arena.size, st.in_ptrs, st.out_ptrs)
+        st.session = ffi.new("edgert_engine_session *", {
+            "plan": c.c, "consts": c.consts_ptr, "consts_bytes": c.consts.size,
+            "arena": st.arena_ptr, "arena_bytes": st.arena.size, "outputs": st.out_ptrs})
+        st.fast = self._fast_invoke(st)
+        st.fast_batch = self._fast_invoke_batch(st)
+        self._local.state = st
         return st
+
+    def _fast_invoke(self, st: Any) -> Callable[[Any], Any]:
+        """This thread's ``invoke``. The per-window call of a live stream (one ndarray of
+        exactly the input dtype - the builtin dtype object - and shape, one input and one
+        output) costs one ``tobytes`` of the input, one C call with two pointers (the bound
+        session; the C core still validates the plan) and one copy of the output: no other
+        allocation, every name a closure variable. Anything else takes :meth:`_invoke_checked`
+        (full validation, InputError)."""
+        checked = self._invoke_checked
+        if not self._simple:
+            return lambda x: checked(x, st)
+        invoke_one, session, nbytes, out = lib.edgert_engine_invoke_one, st.session, st.in_bytes, st.out_view
+        dtype, shapes, ndarray = self._in_dtype, (self._in_shape, self._in_item), np.ndarray
+
+        def invoke(x: Any) -> Any:
+            if type(x) is ndarray and x.dtype is dtype and x.shape in shapes:
+                # dtype and shape checked: tobytes() is exactly nbytes (C order, any strides)
+                status = invoke_one(session, x.tobytes(), nbytes)
+                if status:
+                    raise_status(status, "running the model")
+                return out.copy()
+            return checked(x, st)
+        return invoke
+
+    def _fast_invoke_batch(self, st: Any) -> Callable[[Any], Any]:
+        """This thread's ``invoke_batch``. A stream classifying each new window calls it with
+        one window at a time, so the common case (one C-contiguous ndarray of exactly the input
+        dtype and shape (N, *item_shape), one output) skips the general validation and the
+        per-call pointer arrays: zero-copy pointers into the input and a fresh output array,
+        one C call. Anything else takes :meth:`_invoke_batch_checked`."""
+        checked = self._invoke_batch_checked
+        if not self._simple:
+            return checked
+        c = self.cplan
+        run = partial(lib.edgert_engine_invoke_batch, c.c, c.consts_ptr, c.consts.size,
+                      st.arena_ptr, st.arena.size)
+        in_ptrs, out_ptrs = ffi.new("void *[1]"), ffi.new("void *[1]")
+        from_buffer, empty, ndarray = ffi.from_buffer, np.empty, np.ndarray
+        dtype, item, ndim = self._in_dtype, self._in_item, len(self._in_item) + 1
+        out_item, out_dtype = self.outputs[0].item_shape, self.outputs[0].dtype
+
+        invoke_one, session, nbytes, out1 = lib.edgert_engine_invoke_one, st.session, st.in_bytes, st.outs[0]
+
+        def invoke_batch(X: Any) -> Any:
+            if type(X) is ndarray and X.dtype is dtype and X.ndim == ndim and X.shape[1:] == item:
+                if X.shape[0] == 1:   # one window: the single-invoke call (see _fast_invoke)
+                    status = invoke_one(session, X.tobytes(), nbytes)
+                    if status:
+                        raise_status(status, "running the model")
+                    return out1.copy()
+                try:
+                    xb = from_buffer(X)   # (ValueError when X is not C-contiguous)
+                except ValueError:
+                    return checked(X)
+                n = X.shape[0]
+                out = empty((n,) + out_item, out_dtype)
+                ob = from_buffer(out, require_writable=True)
+                in_ptrs[0], out_ptrs[0] = xb, ob      # xb, ob keep the buffers alive
+                status = run(in_ptrs, n, out_ptrs)
+                if status:
+                    raise_status(status, "running the model")
+                return out
+            return checked(X)
+        return invoke_batch
+
+    def _invoke_batch_checked(self, X: Any) -> Any:
+        xs = self._batch_inputs(X)
+        outs = self._run(xs, xs[0].shape[0])
+        return outs[0] if len(outs) == 1 else outs
+
+    def _invoke_checked(self, x: Any, st: Any) -> Any:
+        for stage, xi in zip(st.ins, self._single_inputs(x)):
+            np.copyto(stage, xi)
+        check(st.run(), "running the model")
+        res = [o.reshape(info.shape).copy() for o, info in zip(st.outs, self.outputs)]
+        return res[0] if len(res) == 1 else res
 
     def _run(self, xs: Sequence[np.ndarray], n: int) -> list[np.ndarray]:
         st = self._state()
@@ -117,26 +207,18 @@ class NativeModel(ModelBase):
         return outs
 
     def invoke_batch(self, X: Any) -> Any:
-        xs = self._batch_inputs(X)
-        outs = self._run(xs, xs[0].shape[0])
-        return outs[0] if len(outs) == 1 else outs
+        try:
+            fast = self._local.state.fast_batch
+        except AttributeError:
+            fast = self._state().fast_batch
+        return fast(X)
 
     def invoke(self, x: Any) -> Any:
-        st = self._state()
-        if self._simple and type(x) is np.ndarray and x.dtype == self._in_dtype and \
-                (x.shape == self._in_shape or x.shape == self._in_item) and x.flags.c_contiguous:
-            ffi.memmove(st.in_ptrs[0], x, st.in_bytes)   # the common case: one array in, one out
-            check(lib.edgert_engine_invoke(self.cplan.c, self.cplan.consts_ptr, self.cplan.consts.size,
-                                           st.arena_ptr, st.arena.size, st.in_ptrs, st.out_ptrs),
-                  "running the model")
-            return st.out_view.copy()
-        for stage, xi in zip(st.ins, self._single_inputs(x)):
-            np.copyto(stage, xi)
-        check(lib.edgert_engine_invoke(self.cplan.c, self.cplan.consts_ptr, self.cplan.consts.size,
-                                       st.arena_ptr, st.arena.size, st.in_ptrs, st.out_ptrs),
-              "running the model")
-        res = [o.reshape(info.shape).copy() for o, info in zip(st.outs, self.outputs)]
-        return res[0] if len(res) == 1 else res
+        try:
+            fast = self._local.state.fast
+        except AttributeError:
+            fast = self._state().fast
+        return fast(x)
 
 
 __all__ = ["NativeModel", "CPlan"]
