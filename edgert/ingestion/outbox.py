@@ -8,8 +8,10 @@ The contract, in order of importance:
    price of the promise). The sender's own bookkeeping runs with ``synchronous=NORMAL``: losing
    a "sent" mark to a power cut only causes a re-send, which the server de-duplicates (3.), so
    the cheaper setting is safe there.
-2. **It gets there.** Background sender threads (``concurrency``, default 2) upload rows in
-   enqueue order. Transient failures (429, 5xx, timeouts, resets, refused connections) are
+2. **It gets there.** Background sender threads (``concurrency``, default 2) claim rows in
+   enqueue order (oldest first, at most ``concurrency`` requests in flight). With one sender
+   the server stores them in that order; with several, neighbouring rows travel in parallel
+   and may be stored in either order (use ``concurrency=1`` when storage order matters). Transient failures (429, 5xx, timeouts, resets, refused connections) are
    retried forever by default with capped exponential backoff and full jitter, honouring
    Retry-After; while the server is failing, the whole outbox pauses rather than hammering it.
    Permanent failures (400, 401, 413, 421, ...) move the sample to a dead-letter table with the
