@@ -8,7 +8,8 @@ import pytest
 from edgert.errors import ConfigurationError
 from edgert.ingestion import (IngestionClient, Outbox, OutboxError, OutboxFull, RetryPolicy)
 
-from .ingest_helpers import (API_KEY, FAST_RETRY, make_cbor, make_json, running_server, sha)
+from .ingest_helpers import (API_KEY, FAST_RETRY, make_cbor, make_json, running_server, sha,
+                             wait_for)
 
 
 @pytest.fixture
@@ -255,3 +256,37 @@ def test_resend_policy_sends_header_only_on_retries(tmp_path, srv):
     assert ob.flush(10)
     assert srv.store.hashes() == [sha(body)] * 2 and ob.status().duplicates == 1
     ob.close()
+
+
+def _sender_threads():
+    import threading
+    return [t for t in threading.enumerate() if t.name.startswith("edgert-outbox-") and t.is_alive()]
+
+
+def test_stop_and_close_leave_no_sender_threads(tmp_path):
+    """Stopping wakes senders that wait out a backoff pause; close() after a stop that timed
+    out (a request still in flight) waits for that request, then no sender is left."""
+    assert _sender_threads() == []
+    with running_server() as srv:
+        srv.stop()  # down: the senders back off for seconds
+        ob = outbox(tmp_path, srv, retry=RetryPolicy(base=5.0, cap=30.0)).start()
+        ob.enqueue(make_json(1), "anomaly", "a.json")
+        assert len(_sender_threads()) == 2
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        ob.stop()
+        assert time.monotonic() - t0 < 1.0 and _sender_threads() == []
+        ob.close()
+        srv.start()
+        srv.faults.set_delay(after_store=1.0)
+        ob = Outbox(str(tmp_path / "b.db"), IngestionClient(srv.url, API_KEY, timeout=5.0),
+                    retry=FAST_RETRY).start()
+        ob.enqueue(make_json(2), "anomaly", "b.json")
+        assert wait_for(lambda: srv.store.count() == 1, 5)
+        ob.stop(timeout=0.05)  # returns while the request is still being answered
+        assert len(_sender_threads()) == 1
+        ob.close()
+        assert _sender_threads() == []
+        ob = Outbox(str(tmp_path / "b.db"))
+        assert ob.status().sent == 1 and ob.status().depth == 0  # the late 200 was settled
+        ob.close()
