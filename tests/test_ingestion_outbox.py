@@ -1,6 +1,7 @@
 """The durable outbox with a real server on 127.0.0.1 and real SQLite files: durability of
 enqueue, idempotency, ordering, quota policies, dead letters, restart, ownership lock."""
 import sqlite3
+from pathlib import Path
 import time
 
 import pytest
@@ -290,3 +291,44 @@ def test_stop_and_close_leave_no_sender_threads(tmp_path):
         ob = Outbox(str(tmp_path / "b.db"))
         assert ob.status().sent == 1 and ob.status().depth == 0  # the late 200 was settled
         ob.close()
+
+
+_CLOSE_RACE = r'''
+import collections, os, sys, tempfile, threading, time
+from edgert.ingestion import Outbox, OutboxError
+from tests.ingest_helpers import make_json
+seen = collections.Counter()
+for trial in range(12):
+    ob = Outbox(os.path.join(tempfile.mkdtemp(), "o.db"))
+    go = threading.Event()
+    def produce(k):
+        go.wait()
+        try:
+            for i in range(300):
+                ob.enqueue(make_json(k * 1000 + i), "anomaly", "x.json")
+                ob.status()
+        except OutboxError:
+            seen["closed"] += 1
+    ts = [threading.Thread(target=produce, args=(k,)) for k in range(3)]
+    [t.start() for t in ts]
+    go.set()
+    time.sleep(0.01)
+    ob.close()
+    [t.join() for t in ts]
+print(seen["closed"])
+'''
+
+
+def test_close_while_producers_enqueue_is_safe(tmp_path):
+    """close() racing enqueue()/status() on other threads: each producer gets OutboxError
+    ("closed"), never a sqlite3 error - before the fix the shared connection was closed under
+    a running call and the interpreter crashed (SIGSEGV). Run in a subprocess so a crash is a
+    test failure, not the end of the test run."""
+    import subprocess
+    import sys
+    root = str(Path(__file__).resolve().parent.parent)
+    proc = subprocess.run([sys.executable, "-c", _CLOSE_RACE], cwd=root, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
+    # producers that were still running saw OutboxError (the race was really exercised)
+    assert 1 <= int(proc.stdout.strip()) <= 12 * 3, proc.stdout

@@ -319,8 +319,8 @@ class Outbox:
             ctype = P.guess_content_type(filename or "", body)
         name = filename or default_filename(sha, ctype)
         now = time.time()
-        self._check_open()
         with self._plock:
+            self._check_open()  # under the lock: close() cannot pull the connection away
             full_msg = None
             with _Tx(self._pconn) as c:
                 row = c.execute("SELECT id FROM outbox WHERE sha256=? UNION ALL "
@@ -406,8 +406,9 @@ class Outbox:
         self.stop()
         if self._threads:
             log.warning("outbox %s: sender threads still busy at close", self.path)
-        self._closed = True
-        self._pconn.close()
+        with self._plock:  # never close the connection under a producer using it
+            self._closed = True  # (sqlite3 may crash on a connection closed mid-call)
+            self._pconn.close()
         self._release_file_lock()
 
     def __enter__(self) -> "Outbox":
@@ -419,6 +420,12 @@ class Outbox:
     def _check_open(self) -> None:
         if self._closed:
             raise OutboxError(f"outbox {self.path} is closed")
+
+    def _open_tx(self) -> _Tx:
+        """A transaction on the producer connection; call with ``_plock`` held (the check and
+        the use are then atomic with respect to close())."""
+        self._check_open()
+        return _Tx(self._pconn)
 
     def _notify(self) -> None:
         with self._wake:
@@ -604,8 +611,8 @@ class Outbox:
                 self._wake.wait(0.05)
 
     def _read(self, sql: str, args: Sequence[Any] = ()) -> List[tuple]:
-        self._check_open()
         with self._plock:
+            self._check_open()
             return self._pconn.execute(sql, tuple(args)).fetchall()
 
     def status(self) -> OutboxStatus:
@@ -639,7 +646,7 @@ class Outbox:
         count - after fixing the cause (API key, server limit, ...). Returns how many moved."""
         self._check_open()
         now = time.time()
-        with self._plock, _Tx(self._pconn) as c:
+        with self._plock, self._open_tx() as c:
             where, args = ("", ()) if ids is None else (
                 f"WHERE id IN ({','.join('?' * len(ids))})", tuple(int(i) for i in ids))
             if ids is not None and not ids:
@@ -657,7 +664,7 @@ class Outbox:
     def purge_dead(self, ids: Optional[Sequence[int]] = None) -> int:
         """Delete dead letters for good (all, or the given ids); frees their quota."""
         self._check_open()
-        with self._plock, _Tx(self._pconn) as c:
+        with self._plock, self._open_tx() as c:
             if ids is None:
                 return int(c.execute("DELETE FROM dead_letter").rowcount)
             return int(c.executemany("DELETE FROM dead_letter WHERE id=?",
@@ -667,7 +674,7 @@ class Outbox:
         """Forget delivered rows older than ``older_than_s`` (their hashes stop de-duplicating
         re-enqueues; the server's x-disallow-duplicates still does on re-send)."""
         self._check_open()
-        with self._plock, _Tx(self._pconn) as c:
+        with self._plock, self._open_tx() as c:
             return int(c.execute("DELETE FROM outbox WHERE state='sent' AND sent_at<?",
                                  (time.time() - older_than_s,)).rowcount)
 
