@@ -348,3 +348,28 @@ def test_unauthenticated_oversized_upload_gets_401(srv):
                                    {"x-file-name": "a.json", "Content-Type": "application/json"})
         assert (status, text) == (401, "Missing x-api-key header")
         assert small.store.count() == 0
+
+
+def test_slowloris_header_drip_is_cut_off_at_the_request_timeout():
+    """A client that sends a header line every 0.3 s never trips the per-read timeout (1 s);
+    the deadline for the headers as a whole closes the connection anyway."""
+    with running_server(request_timeout=1.0) as srv:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
+            t0 = time.monotonic()
+            s.sendall(b"POST /api/training/data HTTP/1.1\r\n")
+            cut = None
+            for i in range(20):  # up to 6 s of dripping
+                time.sleep(0.3)
+                try:
+                    s.sendall(b"x-drip-%d: 1\r\n" % i)
+                    s.settimeout(0.01)
+                    if s.recv(100) == b"":
+                        cut = time.monotonic() - t0
+                        break
+                except socket.timeout:
+                    continue
+                except OSError:
+                    cut = time.monotonic() - t0
+                    break
+            assert cut is not None and 0.9 <= cut < 3.0, cut
+        assert raw_post(srv, "/api/training/data", make_json(1), hdrs())[0] == 200

@@ -351,6 +351,32 @@ class _Handler(BaseHTTPRequestHandler):
         self.timeout = self.server.owner.request_timeout  # per-socket-op read timeout
         super().setup()
 
+    def handle_one_request(self) -> None:
+        """One request, with a deadline for its request line and headers as a whole: the
+        per-read timeout alone lets a client that drips a header byte now and then (slowloris)
+        hold a thread forever. Headers are small, so ``request_timeout`` is plenty."""
+        timer = threading.Timer(self.server.owner.request_timeout, self._hang_up)
+        timer.daemon = True
+        self._header_timer = timer
+        timer.start()
+        try:
+            super().handle_one_request()
+        finally:
+            timer.cancel()
+
+    def parse_request(self) -> bool:
+        ok = super().parse_request()
+        self._header_timer.cancel()  # headers are in: the body has its own read timeout
+        return ok
+
+    def _hang_up(self) -> None:
+        """Header deadline passed: shut the socket, which wakes the blocked read."""
+        log.debug("ingestion server: %s did not send its headers in time", self.client_address)
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         log.debug("%s %s", self.address_string(), format % args)
 
