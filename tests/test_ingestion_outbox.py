@@ -332,3 +332,21 @@ def test_close_while_producers_enqueue_is_safe(tmp_path):
     assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
     # producers that were still running saw OutboxError (the race was really exercised)
     assert 1 <= int(proc.stdout.strip()) <= 12 * 3, proc.stdout
+
+
+def test_binary_variant_is_sent_as_octet_stream(tmp_path, srv):
+    """ingestion.md: the Ref-BINARY-i16 variant is uploaded as application/octet-stream - also
+    when its file is called *.cbor or the producer gives no content type."""
+    from .ingest_helpers import make_binary_i16
+    pcm = make_binary_i16([0, 1, -1, 32767, -32768])
+    padded = pcm.replace(b"\x6eRef-BINARY-i16", b"\x71Ref-BINARY-i16   ")  # firmware padding
+    ob = outbox(tmp_path, srv, concurrency=1).start()
+    a = ob.enqueue(pcm, "training", "audio.01.cbor")
+    b = ob.enqueue(padded, "training")
+    c = ob.enqueue(make_cbor(5), "training", "plain.cbor")
+    assert [ob.get(i)["content_type"] for i in (a, b, c)] == [
+        "application/octet-stream", "application/octet-stream", "application/cbor"]
+    assert ob.flush(10)
+    assert [r["content_type"] for r in srv.store.list()] == [
+        "application/octet-stream", "application/octet-stream", "application/cbor"]
+    ob.close()
