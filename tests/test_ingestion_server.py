@@ -373,3 +373,16 @@ def test_slowloris_header_drip_is_cut_off_at_the_request_timeout():
                     break
             assert cut is not None and 0.9 <= cut < 3.0, cut
         assert raw_post(srv, "/api/training/data", make_json(1), hdrs())[0] == 200
+
+
+def test_files_binary_part_without_content_type_is_stored_as_octet_stream(srv):
+    from .ingest_helpers import make_binary_i16
+    pcm = make_binary_i16([5, -5, 7])
+    body, ctype = encode_multipart([FilePart("audio.01.cbor", pcm, ""),
+                                    FilePart("plain.cbor", make_cbor(3), "")])
+    status, _, text = raw_post(srv, "/api/training/files", body,
+                               {"x-api-key": API_KEY, "Content-Type": ctype})
+    assert status == 200 and json.loads(text)["success"] is True, text
+    assert [(r["filename"], r["content_type"], r["signature_valid"]) for r in srv.store.list()] \
+        == [("audio.01.cbor", "application/octet-stream", True),
+            ("plain.cbor", "application/cbor", True)]

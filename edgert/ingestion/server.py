@@ -317,7 +317,7 @@ class IngestionService:
                     raise _Reject(400, "file part without a filename")
                 ctype = P.normalise_content_type(part.content_type)
                 if ctype in ("", P.CT_OCTET):  # browsers/curl often omit or generalise it
-                    by_ext = P.guess_content_type(name, b"")
+                    by_ext = P.guess_content_type(name, part.body)
                     if by_ext != P.CT_OCTET:
                         ctype = by_ext
                     elif not ctype:
