@@ -158,7 +158,8 @@ def test_quota_drop_oldest_policy(tmp_path, srv):
 
 
 def test_permanent_failures_are_dead_lettered_and_can_be_requeued(tmp_path, srv):
-    ob = outbox(tmp_path, srv, key="ei_wrong-key").start()
+    # concurrency=1: the storage order is asserted below (see test_quota_drop_oldest_policy)
+    ob = outbox(tmp_path, srv, key="ei_wrong-key", concurrency=1).start()
     good = [make_json(i) for i in range(3)]
     for i, b in enumerate(good):
         ob.enqueue(b, "training", f"g{i}.json")
@@ -259,35 +260,38 @@ def test_resend_policy_sends_header_only_on_retries(tmp_path, srv):
     ob.close()
 
 
-def _sender_threads():
+def _sender_threads(baseline=()):
+    """Live sender threads, leaving out ``baseline`` (threads of outboxes that an earlier,
+    failed test left open)."""
     import threading
-    return [t for t in threading.enumerate() if t.name.startswith("edgert-outbox-") and t.is_alive()]
+    return [t for t in threading.enumerate() if t.name.startswith("edgert-outbox-")
+            and t.is_alive() and t not in baseline]
 
 
 def test_stop_and_close_leave_no_sender_threads(tmp_path):
     """Stopping wakes senders that wait out a backoff pause; close() after a stop that timed
     out (a request still in flight) waits for that request, then no sender is left."""
-    assert _sender_threads() == []
+    before = set(_sender_threads())
     with running_server() as srv:
         srv.stop()  # down: the senders back off for seconds
         ob = outbox(tmp_path, srv, retry=RetryPolicy(base=5.0, cap=30.0)).start()
         ob.enqueue(make_json(1), "anomaly", "a.json")
-        assert len(_sender_threads()) == 2
+        assert len(_sender_threads(before)) == 2
         time.sleep(0.3)
         t0 = time.monotonic()
         ob.stop()
-        assert time.monotonic() - t0 < 1.0 and _sender_threads() == []
+        assert time.monotonic() - t0 < 1.0 and _sender_threads(before) == []
         ob.close()
         srv.start()
         srv.faults.set_delay(after_store=1.0)
         ob = Outbox(str(tmp_path / "b.db"), IngestionClient(srv.url, API_KEY, timeout=5.0),
-                    retry=FAST_RETRY).start()
+                    retry=FAST_RETRY, concurrency=1).start()
         ob.enqueue(make_json(2), "anomaly", "b.json")
         assert wait_for(lambda: srv.store.count() == 1, 5)
         ob.stop(timeout=0.05)  # returns while the request is still being answered
-        assert len(_sender_threads()) == 1
+        assert len(_sender_threads(before)) == 1
         ob.close()
-        assert _sender_threads() == []
+        assert _sender_threads(before) == []
         ob = Outbox(str(tmp_path / "b.db"))
         assert ob.status().sent == 1 and ob.status().depth == 0  # the late 200 was settled
         ob.close()
