@@ -74,9 +74,11 @@ def test_three_axis_document_matches_hand_built_bytes():
             [65504.0, 65505.0, 2.0 ** -24],
             [-0.0, 2.0 ** -25, 1e300]]
     head, pay = _acc_header(PROT_HS256_IAT)
+    # QCBOR 1.x (sensor_aq's encoder) narrows only to *normal* half/single values: the half
+    # subnormal 2**-24 is written as a single, the single subnormal F32_TINY as a double.
     rows = (b"\x83" + f9(0x3800) + fb(1.1) + fb(1e-40) +
-            b"\x83" + f9(0xC000) + fa(F32_1_1) + fa(F32_TINY) +
-            b"\x83" + f9(0x7BFF) + fa(65505.0) + f9(0x0001) +
+            b"\x83" + f9(0xC000) + fa(F32_1_1) + fb(F32_TINY) +
+            b"\x83" + f9(0x7BFF) + fa(65505.0) + fa(2.0 ** -24) +
             b"\x83" + f9(0x8000) + fa(2.0 ** -25) + fb(1e300))
     unsigned = head + ZEROS + pay + rows + b"\xff"
     doc = _acc_doc(vals)
@@ -303,15 +305,23 @@ def test_float_width_choices():
     assert cbor_float(1.1) == b"\xfb\x3f\xf1\x99\x99\x99\x99\x99\x9a"
     assert cbor_float(F32_1_1) == b"\xfa\x3f\x8c\xcc\xcd"
     assert cbor_float(1e-40) == b"\xfb" + struct.pack(">d", 1e-40)
-    assert cbor_float(F32_TINY) == b"\xfa\x00\x01\x16\xc2"
-    assert cbor_float(2.0 ** -24) == b"\xf9\x00\x01"
+    # subnormals are not narrowed (QCBOR 1.x IEEE754_DoubleToSmallestInternal: half only for
+    # exponents -14..15, single only for -126..127, zero aside)
+    assert cbor_float(F32_TINY) == b"\xfb" + struct.pack(">d", F32_TINY)
+    assert cbor_float(2.0 ** -24) == b"\xfa\x33\x80\x00\x00"
+    assert cbor_float(2.0 ** -14) == b"\xf9\x04\x00"  # smallest normal half
+    assert cbor_float(-(2.0 ** -14) * 1023 / 1024) == fa(-(2.0 ** -14) * 1023 / 1024)
+    assert cbor_float(2.0 ** -126) == b"\xfa\x00\x80\x00\x00"  # smallest normal single
+    assert cbor_float(-0.0) == b"\xf9\x80\x00"
     assert cbor_float(-65504.0) == b"\xf9\xfb\xff"
     assert cbor_float(1e300) == b"\xfb" + struct.pack(">d", 1e300)
     # the vectorised writer agrees with the scalar choice on many random values
     rng = np.random.default_rng(1)
     vals = np.concatenate([rng.normal(size=500), rng.normal(size=500).astype(np.float32),
                            rng.integers(-3000, 3000, 500) / 8.0,
-                           np.float32(rng.normal(size=100) * 1e-39)]).astype(np.float64)
+                           np.float32(rng.normal(size=100) * 1e-39),
+                           rng.integers(-1023, 1024, 100) * 2.0 ** -24,  # half subnormals
+                           [0.0, -0.0, 2.0 ** -14, 2.0 ** -126, 65504.0]]).astype(np.float64)
     doc = DataAcquisition(None, "T", 1.0, [Sensor("a", "u")], vals.reshape(-1, 1))
     raw = encode_cbor(doc)
     body = raw[raw.index(b"\x66values\x9f") + 8:-1]

@@ -203,3 +203,23 @@ def test_round_trip_random_documents(doc, key):
             assert verify(raw, key)
             assert not verify(raw, key + "x") or len(key.encode()) >= 32
         assert not math.isnan(back.frequency)
+
+
+def test_hostile_item_floods_are_linear_and_bounded():
+    """Shapes that defeat the scanner's fast path (one CBOR item per byte or two: empty arrays,
+    empty maps, deep little arrays, indefinite rows) cost about 1-2 us per byte; 300 kB of them
+    must fail within the same bound as the other hostile inputs (a quadratic path would not)."""
+    n = 300_000
+    head = (b"\xa3\x69protected\xa2\x63ver\x62v1\x63alg\x64none\x69signature\x62xx"
+            b"\x67payload\xa3\x6binterval_ms\x01\x67sensors\x81\xa2\x64name\x61a\x65units\x61u"
+            b"\x66values\x9f")
+    cases = [b"\xa1\x61a\x9f" + b"\x80" * n + b"\xff",
+             b"\xa1\x61a\x9f" + b"\xa1\x60\x00" * (n // 3) + b"\xff",
+             b"\xa1\x61a\x9f" + (b"\x81" * 14 + b"\x00") * (n // 15) + b"\xff",
+             head + b"\x9f\x01\xff" * (n // 3) + b"\xff\xff",
+             head + b"\x80" * n + b"\xff\xff"]
+    for data in cases:
+        t0 = time.perf_counter()
+        with pytest.raises(AcquisitionFormatError):
+            decode(data)
+        assert time.perf_counter() - t0 < 2.0, data[:40]

@@ -1,6 +1,7 @@
 """The durable outbox with a real server on 127.0.0.1 and real SQLite files: durability of
 enqueue, idempotency, ordering, quota policies, dead letters, restart, ownership lock."""
 import sqlite3
+from pathlib import Path
 import time
 
 import pytest
@@ -8,7 +9,8 @@ import pytest
 from edgert.errors import ConfigurationError
 from edgert.ingestion import (IngestionClient, Outbox, OutboxError, OutboxFull, RetryPolicy)
 
-from .ingest_helpers import (API_KEY, FAST_RETRY, make_cbor, make_json, running_server, sha)
+from .ingest_helpers import (API_KEY, FAST_RETRY, make_cbor, make_json, running_server, sha,
+                             wait_for)
 
 
 @pytest.fixture
@@ -146,14 +148,18 @@ def test_quota_drop_oldest_policy(tmp_path, srv):
     st = ob.status()
     assert (st.pending, st.dropped, st.rejected) == (3, 3, 0)
     ob.close()
-    ob = outbox(tmp_path, srv, full_policy="drop-oldest").start()
+    # concurrency=1: the assertion below is about storage order, which only one sender
+    # guarantees (two senders claim rows in order, but their requests can finish in either
+    # order - that race made this test fail about 1 run in 15 with the default of 2)
+    ob = outbox(tmp_path, srv, full_policy="drop-oldest", concurrency=1).start()
     assert ob.flush(10)
     assert srv.store.hashes() == [sha(b) for b in bodies[3:]]  # the newest three survive
     ob.close()
 
 
 def test_permanent_failures_are_dead_lettered_and_can_be_requeued(tmp_path, srv):
-    ob = outbox(tmp_path, srv, key="ei_wrong-key").start()
+    # concurrency=1: the storage order is asserted below (see test_quota_drop_oldest_policy)
+    ob = outbox(tmp_path, srv, key="ei_wrong-key", concurrency=1).start()
     good = [make_json(i) for i in range(3)]
     for i, b in enumerate(good):
         ob.enqueue(b, "training", f"g{i}.json")
@@ -251,4 +257,100 @@ def test_resend_policy_sends_header_only_on_retries(tmp_path, srv):
     ob.enqueue(body, "training", "x.json")  # default "always": the server refuses the copy
     assert ob.flush(10)
     assert srv.store.hashes() == [sha(body)] * 2 and ob.status().duplicates == 1
+    ob.close()
+
+
+def _sender_threads(baseline=()):
+    """Live sender threads, leaving out ``baseline`` (threads of outboxes that an earlier,
+    failed test left open)."""
+    import threading
+    return [t for t in threading.enumerate() if t.name.startswith("edgert-outbox-")
+            and t.is_alive() and t not in baseline]
+
+
+def test_stop_and_close_leave_no_sender_threads(tmp_path):
+    """Stopping wakes senders that wait out a backoff pause; close() after a stop that timed
+    out (a request still in flight) waits for that request, then no sender is left."""
+    before = set(_sender_threads())
+    with running_server() as srv:
+        srv.stop()  # down: the senders back off for seconds
+        ob = outbox(tmp_path, srv, retry=RetryPolicy(base=5.0, cap=30.0)).start()
+        ob.enqueue(make_json(1), "anomaly", "a.json")
+        assert len(_sender_threads(before)) == 2
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        ob.stop()
+        assert time.monotonic() - t0 < 1.0 and _sender_threads(before) == []
+        ob.close()
+        srv.start()
+        srv.faults.set_delay(after_store=1.0)
+        ob = Outbox(str(tmp_path / "b.db"), IngestionClient(srv.url, API_KEY, timeout=5.0),
+                    retry=FAST_RETRY, concurrency=1).start()
+        ob.enqueue(make_json(2), "anomaly", "b.json")
+        assert wait_for(lambda: srv.store.count() == 1, 5)
+        ob.stop(timeout=0.05)  # returns while the request is still being answered
+        assert len(_sender_threads(before)) == 1
+        ob.close()
+        assert _sender_threads(before) == []
+        ob = Outbox(str(tmp_path / "b.db"))
+        assert ob.status().sent == 1 and ob.status().depth == 0  # the late 200 was settled
+        ob.close()
+
+
+_CLOSE_RACE = r'''
+import collections, os, sys, tempfile, threading, time
+from edgert.ingestion import Outbox, OutboxError
+from tests.ingest_helpers import make_json
+seen = collections.Counter()
+for trial in range(12):
+    ob = Outbox(os.path.join(tempfile.mkdtemp(), "o.db"))
+    go = threading.Event()
+    def produce(k):
+        go.wait()
+        try:
+            for i in range(300):
+                ob.enqueue(make_json(k * 1000 + i), "anomaly", "x.json")
+                ob.status()
+        except OutboxError:
+            seen["closed"] += 1
+    ts = [threading.Thread(target=produce, args=(k,)) for k in range(3)]
+    [t.start() for t in ts]
+    go.set()
+    time.sleep(0.01)
+    ob.close()
+    [t.join() for t in ts]
+print(seen["closed"])
+'''
+
+
+def test_close_while_producers_enqueue_is_safe(tmp_path):
+    """close() racing enqueue()/status() on other threads: each producer gets OutboxError
+    ("closed"), never a sqlite3 error - before the fix the shared connection was closed under
+    a running call and the interpreter crashed (SIGSEGV). Run in a subprocess so a crash is a
+    test failure, not the end of the test run."""
+    import subprocess
+    import sys
+    root = str(Path(__file__).resolve().parent.parent)
+    proc = subprocess.run([sys.executable, "-c", _CLOSE_RACE], cwd=root, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
+    # producers that were still running saw OutboxError (the race was really exercised)
+    assert 1 <= int(proc.stdout.strip()) <= 12 * 3, proc.stdout
+
+
+def test_binary_variant_is_sent_as_octet_stream(tmp_path, srv):
+    """ingestion.md: the Ref-BINARY-i16 variant is uploaded as application/octet-stream - also
+    when its file is called *.cbor or the producer gives no content type."""
+    from .ingest_helpers import make_binary_i16
+    pcm = make_binary_i16([0, 1, -1, 32767, -32768])
+    padded = pcm.replace(b"\x6eRef-BINARY-i16", b"\x71Ref-BINARY-i16   ")  # firmware padding
+    ob = outbox(tmp_path, srv, concurrency=1).start()
+    a = ob.enqueue(pcm, "training", "audio.01.cbor")
+    b = ob.enqueue(padded, "training")
+    c = ob.enqueue(make_cbor(5), "training", "plain.cbor")
+    assert [ob.get(i)["content_type"] for i in (a, b, c)] == [
+        "application/octet-stream", "application/octet-stream", "application/cbor"]
+    assert ob.flush(10)
+    assert [r["content_type"] for r in srv.store.list()] == [
+        "application/octet-stream", "application/octet-stream", "application/cbor"]
     ob.close()

@@ -248,12 +248,78 @@ def test_garbage_and_stalled_connections_do_not_hurt_the_server():
         assert raw_post(srv, "/api/training/data", make_json(1), hdrs())[0] == 200
         assert time.monotonic() - t0 < 0.4  # not blocked behind the stalled connection
         stalled.settimeout(3)
-        assert stalled.recv(100) == b""  # closed by the server's read timeout
+        reply = _read_all(stalled)  # the body stopped: 408 after the read timeout, then closed
+        assert reply.startswith(b"HTTP/1.1 408 ") and b"did not arrive within 0.5 s" in reply
         stalled.close()
         unauth.settimeout(3)
-        assert unauth.recv(100) == b""
+        reply = _read_all(unauth)  # refused from the headers, without waiting for the body
+        assert reply.startswith(b"HTTP/1.1 401 ") and reply.endswith(b"Missing x-api-key header")
         unauth.close()
         assert srv.store.count() == 1
+
+
+def _read_all(sock) -> bytes:
+    out = b""
+    while True:
+        chunk = sock.recv(4096)
+        if not chunk:
+            return out
+        out += chunk
+
+
+def _reply(sock, timeout: float = 3.0) -> bytes:
+    """Status line, headers and body of one response (by its Content-Length)."""
+    sock.settimeout(timeout)
+    out = b""
+    while b"\r\n\r\n" not in out:
+        chunk = sock.recv(4096)
+        assert chunk, f"connection closed after {out!r}"
+        out += chunk
+    head, _, body = out.partition(b"\r\n\r\n")
+    lengths = [h.split(b":")[1] for h in head.split(b"\r\n")
+               if h.lower().startswith(b"content-length")]
+    n = int(lengths[0]) if lengths else 0  # "100 Continue" has neither length nor body
+    while len(body) < n:
+        chunk = sock.recv(4096)
+        assert chunk
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
+def _head(path: str, headers: dict) -> bytes:
+    return (f"POST {path} HTTP/1.1\r\nHost: t\r\n"
+            + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n").encode()
+
+
+def test_refusals_decided_by_headers_are_answered_before_any_body_arrives():
+    """A huge declared Content-Length (nothing sent), with or without ``Expect:
+    100-continue``, is answered 413 at once - not after the read timeout, and without a
+    ``100 Continue`` inviting a body that would be refused; a bad key likewise gets 401."""
+    with running_server(max_file_bytes=2000, request_timeout=5.0) as srv:
+        base = {"x-api-key": API_KEY, "x-file-name": "a.json",
+                "Content-Type": "application/json", "Content-Length": str(10 ** 12)}
+        for extra, want in (({}, b"413"), ({"Expect": "100-continue"}, b"413"),
+                            ({"x-api-key": "ei_wrong"}, b"401"),
+                            ({"x-api-key": "ei_wrong", "Expect": "100-continue"}, b"401")):
+            t0 = time.monotonic()
+            with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
+                s.sendall(_head("/api/training/data", {**base, **extra}))
+                reply = _reply(s)
+            assert time.monotonic() - t0 < 2.0, extra
+            assert reply.startswith(b"HTTP/1.1 " + want), (extra, reply)
+            assert b"100 Continue" not in reply
+            if want == b"413":
+                assert reply.endswith(b"body of 1000000000000 bytes exceeds the limit of "
+                                      b"2000 bytes")
+        # a request that will be accepted still gets 100 Continue, then its answer
+        body = make_json(1)
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
+            s.sendall(_head("/api/training/data", {**base, "Content-Length": str(len(body)),
+                                                   "Expect": "100-continue"}))
+            assert _reply(s).startswith(b"HTTP/1.1 100 Continue")
+            s.sendall(body)
+            assert _reply(s).startswith(b"HTTP/1.1 200 ")
+        assert srv.store.hashes() == [sha(body)]
 
 
 def test_restart_on_same_port_keeps_data(tmp_path):
@@ -282,3 +348,41 @@ def test_unauthenticated_oversized_upload_gets_401(srv):
                                    {"x-file-name": "a.json", "Content-Type": "application/json"})
         assert (status, text) == (401, "Missing x-api-key header")
         assert small.store.count() == 0
+
+
+def test_slowloris_header_drip_is_cut_off_at_the_request_timeout():
+    """A client that sends a header line every 0.3 s never trips the per-read timeout (1 s);
+    the deadline for the headers as a whole closes the connection anyway."""
+    with running_server(request_timeout=1.0) as srv:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
+            t0 = time.monotonic()
+            s.sendall(b"POST /api/training/data HTTP/1.1\r\n")
+            cut = None
+            for i in range(20):  # up to 6 s of dripping
+                time.sleep(0.3)
+                try:
+                    s.sendall(b"x-drip-%d: 1\r\n" % i)
+                    s.settimeout(0.01)
+                    if s.recv(100) == b"":
+                        cut = time.monotonic() - t0
+                        break
+                except socket.timeout:
+                    continue
+                except OSError:
+                    cut = time.monotonic() - t0
+                    break
+            assert cut is not None and 0.9 <= cut < 3.0, cut
+        assert raw_post(srv, "/api/training/data", make_json(1), hdrs())[0] == 200
+
+
+def test_files_binary_part_without_content_type_is_stored_as_octet_stream(srv):
+    from .ingest_helpers import make_binary_i16
+    pcm = make_binary_i16([5, -5, 7])
+    body, ctype = encode_multipart([FilePart("audio.01.cbor", pcm, ""),
+                                    FilePart("plain.cbor", make_cbor(3), "")])
+    status, _, text = raw_post(srv, "/api/training/files", body,
+                               {"x-api-key": API_KEY, "Content-Type": ctype})
+    assert status == 200 and json.loads(text)["success"] is True, text
+    assert [(r["filename"], r["content_type"], r["signature_valid"]) for r in srv.store.list()] \
+        == [("audio.01.cbor", "application/octet-stream", True),
+            ("plain.cbor", "application/cbor", True)]

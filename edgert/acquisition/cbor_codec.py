@@ -13,7 +13,10 @@ Layout written by the firmware's ``sensor_aq`` library (QCBOR encoder), and by
 
 A sample is an array of floats (``8N``) or, with one axis, a bare float. Floats use the
 smallest lossless width (half ``F9``, single ``FA``, double ``FB``): QCBOR's "preferred
-serialization" of ``QCBOREncode_AddDouble``. The firmware streams samples after the header and
+serialization" of ``QCBOREncode_AddDouble``, with QCBOR 1.x's rule (the version vendored with
+the firmware's sensor_aq): a narrower width is used only for zero or a value that is *normal*
+in it - a value that would be a half (single) subnormal stays single (double), although it
+would fit losslessly. The firmware streams samples after the header and
 closes the indefinite array with ``FF``; because the outer maps are definite and ``values`` is
 the last key of the last map, that ``FF`` ends the CBOR item. The binary variant (audio) writes
 ``9F 6E "Ref-BINARY-i16" FF`` (the firmware may pad the text with spaces for alignment) and
@@ -78,21 +81,31 @@ def _int(v: int) -> bytes:
     return _head(0, v) if v >= 0 else _head(1, -1 - v)
 
 
+#: Smallest normal magnitudes: below them (zero aside) QCBOR 1.x keeps the wider width.
+_HALF_MIN_NORMAL = 2.0 ** -14
+_SINGLE_MIN_NORMAL = 2.0 ** -126
+
+
 def cbor_float(x: float) -> bytes:
-    """The smallest lossless CBOR encoding of a float: F9 half, FA single, else FB double."""
+    """The firmware's CBOR encoding of a float: F9 half, FA single, else FB double - the
+    smallest width that holds ``x`` exactly as a normal number (or zero); see the module
+    docstring for why subnormals are not narrowed."""
     x = float(x)
-    try:
-        h = struct.pack(">e", x)
-        if struct.unpack(">e", h)[0] == x:
-            return b"\xf9" + h
-    except OverflowError:
-        pass
-    try:
-        f = struct.pack(">f", x)
-        if struct.unpack(">f", f)[0] == x:
-            return b"\xfa" + f
-    except OverflowError:
-        pass
+    ax = abs(x)
+    if ax == 0.0 or ax >= _HALF_MIN_NORMAL:
+        try:
+            h = struct.pack(">e", x)
+            if struct.unpack(">e", h)[0] == x:
+                return b"\xf9" + h
+        except OverflowError:
+            pass
+    if ax == 0.0 or ax >= _SINGLE_MIN_NORMAL:
+        try:
+            f = struct.pack(">f", x)
+            if struct.unpack(">f", f)[0] == x:
+                return b"\xfa" + f
+        except OverflowError:
+            pass
     return b"\xfb" + struct.pack(">d", x)
 
 
@@ -121,11 +134,13 @@ def _float_items(values: np.ndarray) -> np.ndarray:
     """Encode every float of ``values`` (any shape) with the smallest lossless width, all at
     once. Returns uint8 ``values.shape + (9,)`` slots and the used length of each slot."""
     v = np.ascontiguousarray(values, dtype=np.float64)
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         h = v.astype(np.float16)
         f = v.astype(np.float32)
-        is_h = h.astype(np.float64) == v
-        is_f = ~is_h & (f.astype(np.float64) == v)
+        av = np.abs(v)
+        zero = av == 0.0
+        is_h = (h.astype(np.float64) == v) & (zero | (av >= _HALF_MIN_NORMAL))
+        is_f = ~is_h & (f.astype(np.float64) == v) & (zero | (av >= _SINGLE_MIN_NORMAL))
     is_d = ~is_h & ~is_f
     slots = np.zeros(v.shape + (9,), dtype=np.uint8)
     lens = np.full(v.shape, 9, dtype=np.int64)

@@ -8,8 +8,10 @@ The contract, in order of importance:
    price of the promise). The sender's own bookkeeping runs with ``synchronous=NORMAL``: losing
    a "sent" mark to a power cut only causes a re-send, which the server de-duplicates (3.), so
    the cheaper setting is safe there.
-2. **It gets there.** Background sender threads (``concurrency``, default 2) upload rows in
-   enqueue order. Transient failures (429, 5xx, timeouts, resets, refused connections) are
+2. **It gets there.** Background sender threads (``concurrency``, default 2) claim rows in
+   enqueue order (oldest first, at most ``concurrency`` requests in flight). With one sender
+   the server stores them in that order; with several, neighbouring rows travel in parallel
+   and may be stored in either order (use ``concurrency=1`` when storage order matters). Transient failures (429, 5xx, timeouts, resets, refused connections) are
    retried forever by default with capped exponential backoff and full jitter, honouring
    Retry-After; while the server is failing, the whole outbox pauses rather than hammering it.
    Permanent failures (400, 401, 413, 421, ...) move the sample to a dead-letter table with the
@@ -317,8 +319,8 @@ class Outbox:
             ctype = P.guess_content_type(filename or "", body)
         name = filename or default_filename(sha, ctype)
         now = time.time()
-        self._check_open()
         with self._plock:
+            self._check_open()  # under the lock: close() cannot pull the connection away
             full_msg = None
             with _Tx(self._pconn) as c:
                 row = c.execute("SELECT id FROM outbox WHERE sha256=? UNION ALL "
@@ -404,8 +406,9 @@ class Outbox:
         self.stop()
         if self._threads:
             log.warning("outbox %s: sender threads still busy at close", self.path)
-        self._closed = True
-        self._pconn.close()
+        with self._plock:  # never close the connection under a producer using it
+            self._closed = True  # (sqlite3 may crash on a connection closed mid-call)
+            self._pconn.close()
         self._release_file_lock()
 
     def __enter__(self) -> "Outbox":
@@ -417,6 +420,12 @@ class Outbox:
     def _check_open(self) -> None:
         if self._closed:
             raise OutboxError(f"outbox {self.path} is closed")
+
+    def _open_tx(self) -> _Tx:
+        """A transaction on the producer connection; call with ``_plock`` held (the check and
+        the use are then atomic with respect to close())."""
+        self._check_open()
+        return _Tx(self._pconn)
 
     def _notify(self) -> None:
         with self._wake:
@@ -602,8 +611,8 @@ class Outbox:
                 self._wake.wait(0.05)
 
     def _read(self, sql: str, args: Sequence[Any] = ()) -> List[tuple]:
-        self._check_open()
         with self._plock:
+            self._check_open()
             return self._pconn.execute(sql, tuple(args)).fetchall()
 
     def status(self) -> OutboxStatus:
@@ -637,7 +646,7 @@ class Outbox:
         count - after fixing the cause (API key, server limit, ...). Returns how many moved."""
         self._check_open()
         now = time.time()
-        with self._plock, _Tx(self._pconn) as c:
+        with self._plock, self._open_tx() as c:
             where, args = ("", ()) if ids is None else (
                 f"WHERE id IN ({','.join('?' * len(ids))})", tuple(int(i) for i in ids))
             if ids is not None and not ids:
@@ -655,7 +664,7 @@ class Outbox:
     def purge_dead(self, ids: Optional[Sequence[int]] = None) -> int:
         """Delete dead letters for good (all, or the given ids); frees their quota."""
         self._check_open()
-        with self._plock, _Tx(self._pconn) as c:
+        with self._plock, self._open_tx() as c:
             if ids is None:
                 return int(c.execute("DELETE FROM dead_letter").rowcount)
             return int(c.executemany("DELETE FROM dead_letter WHERE id=?",
@@ -665,7 +674,7 @@ class Outbox:
         """Forget delivered rows older than ``older_than_s`` (their hashes stop de-duplicating
         re-enqueues; the server's x-disallow-duplicates still does on re-send)."""
         self._check_open()
-        with self._plock, _Tx(self._pconn) as c:
+        with self._plock, self._open_tx() as c:
             return int(c.execute("DELETE FROM outbox WHERE state='sent' AND sent_at<?",
                                  (time.time() - older_than_s,)).rowcount)
 

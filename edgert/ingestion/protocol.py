@@ -51,19 +51,25 @@ def decode_label(value: str) -> str:
     return unquote(value, errors="strict")
 
 
+#: ``"values": [_ "Ref-BINARY-...`` - the header of the binary (raw int16 PCM) CBOR variant; the
+#: text may be padded with spaces, so its length byte varies.
+_BINARY_VALUES = re.compile(rb"\x66values\x9f[\x6a-\x77]Ref-BINARY-")
+
+
 def guess_content_type(filename: str, body: bytes) -> str:
     """Content type of a data-acquisition file from its extension, else from its first byte
-    (JSON documents start with ``{``; the CBOR ones with a map header 0xA0-0xBF)."""
+    (JSON documents start with ``{``; the CBOR ones with a map header 0xA0-0xBF). A CBOR
+    document of the binary ``Ref-BINARY-i16`` variant is ``application/octet-stream``, as the
+    ingestion API asks for it, whatever its extension."""
     ext = os.path.splitext(filename)[1].lower()
     if ext == ".json":
         return CT_JSON
-    if ext == ".cbor":
-        return CT_CBOR
     head = body.lstrip()[:1]
-    if head == b"{":
+    if ext != ".cbor" and head == b"{":
         return CT_JSON
-    if head and 0xA0 <= head[0] <= 0xBF:
-        return CT_CBOR
+    if ext == ".cbor" or (head and 0xA0 <= head[0] <= 0xBF):
+        # the marker sits right after the header (well inside the first 64 KiB)
+        return CT_OCTET if _BINARY_VALUES.search(body, 0, 65536) else CT_CBOR
     return CT_OCTET
 
 

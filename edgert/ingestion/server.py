@@ -18,8 +18,10 @@ Decisions where the upstream documentation is silent (documented here and in the
   failed ..." instead. ``alg: none`` and a server without an HMAC key store ``signature_valid
   = 0`` (nothing was verified).
 * **Oversized bodies** get **413** (Payload Too Large) with a text message naming the limit,
-  decided from Content-Length before the body is read (and the body is drained so the client
-  sees the answer). Upstream documents only "100 MB per file"; 413 is what HTTP defines for it
+  decided from Content-Length before the body is read: the answer is sent first (so a client
+  that waits - ``Expect: 100-continue``, or one that sends nothing - gets it at once), then the
+  body is drained so a client still sending reads it instead of a reset. 401 and 404 are
+  answered the same way. A body that stops arriving gets **408** after ``request_timeout``. Upstream documents only "100 MB per file"; 413 is what HTTP defines for it
   and it is a permanent failure for :mod:`edgert.ingestion.client`. In ``/files`` a single part
   over the per-file limit is a per-file failure inside a 200.
 * **Duplicates** (``x-disallow-duplicates: 1`` and content already stored): 400 on ``/data``,
@@ -315,7 +317,7 @@ class IngestionService:
                     raise _Reject(400, "file part without a filename")
                 ctype = P.normalise_content_type(part.content_type)
                 if ctype in ("", P.CT_OCTET):  # browsers/curl often omit or generalise it
-                    by_ext = P.guess_content_type(name, b"")
+                    by_ext = P.guess_content_type(name, part.body)
                     if by_ext != P.CT_OCTET:
                         ctype = by_ext
                     elif not ctype:
@@ -348,6 +350,32 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         self.timeout = self.server.owner.request_timeout  # per-socket-op read timeout
         super().setup()
+
+    def handle_one_request(self) -> None:
+        """One request, with a deadline for its request line and headers as a whole: the
+        per-read timeout alone lets a client that drips a header byte now and then (slowloris)
+        hold a thread forever. Headers are small, so ``request_timeout`` is plenty."""
+        timer = threading.Timer(self.server.owner.request_timeout, self._hang_up)
+        timer.daemon = True
+        self._header_timer = timer
+        timer.start()
+        try:
+            super().handle_one_request()
+        finally:
+            timer.cancel()
+
+    def parse_request(self) -> bool:
+        ok = super().parse_request()
+        self._header_timer.cancel()  # headers are in: the body has its own read timeout
+        return ok
+
+    def _hang_up(self) -> None:
+        """Header deadline passed: shut the socket, which wakes the blocked read."""
+        log.debug("ingestion server: %s did not send its headers in time", self.client_address)
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         log.debug("%s %s", self.address_string(), format % args)
@@ -408,7 +436,7 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             return None, f"invalid Content-Length {raw!r}"
         if length > limit:
-            self._drain(length)
+            self._unread = length  # drained after the 413 is sent (see _answer_then_drain)
             return None, f"body of {length} bytes exceeds the limit of {limit} bytes"
         body = self.rfile.read(length)
         if len(body) != length:
@@ -422,6 +450,52 @@ class _Handler(BaseHTTPRequestHandler):
             if not chunk:
                 break
             left -= len(chunk)
+
+    def _answer_then_drain(self, resp: Response, length: int) -> None:
+        """Refuse a request without reading its body: the answer goes out first (a client
+        that waits for it - ``Expect: 100-continue``, or one that sends nothing - gets it at
+        once), then up to ``max_drain_bytes`` of the body are read and discarded so that a
+        client still sending can read the answer instead of a connection reset."""
+        self._send(resp, close=True)
+        try:
+            self._drain(length)
+        except (OSError, ValueError):  # stalled (read timeout) or gone: just hang up
+            pass
+
+    def _content_length(self) -> int:
+        try:
+            return max(0, int(self.headers.get("Content-Length") or 0))
+        except ValueError:
+            return 0
+
+    def _early_response(self) -> Optional[Response]:
+        """The refusal that the request line and headers alone decide (404 unknown path,
+        401 API key, 413 declared Content-Length over the limit), or None."""
+        owner = self.server.owner
+        service = owner.service
+        route = service.route(self.path)
+        if route is None:
+            return Response.text(404, f"Not found: {self.command} {self.path.split('?', 1)[0]}; "
+                                 "the ingestion API is POST /api/{training,testing,anomaly}/"
+                                 "{data,files}")
+        bad_key = service.check_api_key(self.headers)
+        if bad_key:
+            return service.error(route[1], 401, bad_key)
+        limit = owner.max_request_bytes if route[1] == "files" else service.max_file_bytes
+        length = self._content_length()
+        if length > limit:
+            return service.error(route[1], 413, f"Payload too large: body of {length} bytes "
+                                 f"exceeds the limit of {limit} bytes")
+        return None
+
+    def handle_expect_100(self) -> bool:
+        """``Expect: 100-continue``: refuse now (404/401/413) instead of inviting a body that
+        would be refused anyway."""
+        early = self._early_response() if self.command == "POST" else None
+        if early is not None:
+            self._send(early, close=True)
+            return False
+        return super().handle_expect_100()
 
     def do_POST(self) -> None:
         owner = self.server.owner
@@ -445,38 +519,33 @@ class _Handler(BaseHTTPRequestHandler):
                 pass
             self._reset()
             return
-        # Route and API key come from the headers: refuse before buffering anything (the body
-        # is drained, not kept, so the client still reads the answer).
+        # Route and API key come from the headers: refuse before buffering anything (answer
+        # first, then drain the body unread, so the client reads the answer either way).
         early = None
-        if route is None:
-            early = Response.text(404, f"Not found: POST {self.path.split('?', 1)[0]}; the "
-                                  "ingestion API is POST /api/{training,testing,anomaly}/"
-                                  "{data,files}")
-        else:
-            bad_key = service.check_api_key(self.headers)
-            if bad_key:
-                early = service.error(endpoint, 401, bad_key)
+        if route is None or service.check_api_key(self.headers):
+            early = self._early_response()
         if early is not None:
-            try:
-                self._drain(int(self.headers.get("Content-Length") or 0))
-            except (socket.timeout, TimeoutError):
-                self.close_connection = True  # a stalled client: just hang up
-                return
-            except (OSError, ValueError):
-                pass
-            self._send(early, close=True)
+            self._answer_then_drain(early, self._content_length())
             return
         limit = owner.max_request_bytes if endpoint == "files" else service.max_file_bytes
+        self._unread = 0
         try:
             body, err = self._read_body(limit)
         except (socket.timeout, TimeoutError):
-            self.close_connection = True
+            # the client stopped sending mid-body: say so (408 is retryable) and hang up
+            try:
+                self._send(service.error(endpoint, 408, f"Request timeout: the body did not "
+                                         f"arrive within {owner.request_timeout:g} s of "
+                                         f"silence"), close=True)
+            except OSError:
+                self.close_connection = True
             return
         if err is not None:
             status = 413 if "exceeds the limit" in err else 400
-            self._send(service.error(endpoint, status, err.capitalize()
-                                     if status == 400 else f"Payload too large: {err}"),
-                       close=True)
+            self._answer_then_drain(service.error(endpoint, status, err.capitalize()
+                                                  if status == 400
+                                                  else f"Payload too large: {err}"),
+                                    self._unread)
             return
         if fault is not None and fault.kind == "fail":
             headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
