@@ -135,8 +135,13 @@ def load_recording(path: Union[str, Path], hmac_key: Optional[str] = None,
         values, freq, sensors = parse_csv(data, str(p))
         return Recording(values, freq, sensors, name, inferred, sha256=sha)
     from . import acquisition  # JSON and CBOR data-acquisition documents
+    from .acquisition.codec import decode_located, detect_format
+    from .acquisition.json_codec import signature_offset_json
+    from .acquisition.signing import verify_at
     try:
-        doc = acquisition.decode(data)
+        # one decode (a CBOR document's signature offset comes with it; a JSON one's is found
+        # by a token scan below): the HS256 check hashes the same bytes, no second decode
+        doc, sig_at = decode_located(data)
     except AcquisitionFormatError as exc:
         # the decoder's message says what is wrong; the file name says where
         raise AcquisitionFormatError(f"{p}: {exc}") from exc
@@ -150,7 +155,13 @@ def load_recording(path: Union[str, Path], hmac_key: Optional[str] = None,
     valid: Optional[bool] = None
     alg = getattr(doc, "alg", None)
     if hmac_key is not None and alg and alg != "none":
-        valid = bool(acquisition.verify(data, hmac_key))
+        if detect_format(data) == "json":
+            sig_at = signature_offset_json(data)
+        if sig_at is None:
+            raise acquisition.SignatureError(
+                "the CBOR signature is not encoded as a 64-byte text string (78 40 + 64 hex) "
+                "and cannot be verified in place")
+        valid = verify_at(data, doc, sig_at, hmac_key)
     return Recording(values.astype(np.float32), freq, sensors, name, inferred,
                      device_name=getattr(doc, "device_name", None),
                      device_type=getattr(doc, "device_type", None) or "unknown",

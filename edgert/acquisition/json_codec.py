@@ -167,17 +167,12 @@ def _finite_float(text: str) -> float:
     return v
 
 
-def decode_json(data: bytes) -> DataAcquisition:
-    """Parse and validate a JSON document (UTF-8, no BOM, nothing after the closing brace)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        raise AcquisitionFormatError("JSON starts with a UTF-8 byte-order mark; remove it")
+def _parse_strict(text: str) -> Any:
+    """The reference parse: every float through :func:`_finite_float` (an overflowing number
+    is reported as such, at the first one), NaN/Infinity and duplicate keys rejected."""
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise AcquisitionFormatError(f"JSON is not valid UTF-8: {e}") from None
-    try:
-        tree = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant,
-                          parse_float=_finite_float)
+        return json.loads(text, object_pairs_hook=_no_duplicates,
+                          parse_constant=_reject_constant, parse_float=_finite_float)
     except AcquisitionFormatError:
         raise
     except json.JSONDecodeError as e:
@@ -186,7 +181,33 @@ def decode_json(data: bytes) -> DataAcquisition:
         raise AcquisitionFormatError("JSON nested too deeply") from None
     except (ValueError, MemoryError) as e:  # e.g. integers over the int-digits limit
         raise AcquisitionFormatError(f"invalid JSON: {e}") from None
-    return document_from_tree(tree, None)
+
+
+def decode_json(data: bytes) -> DataAcquisition:
+    """Parse and validate a JSON document (UTF-8, no BOM, nothing after the closing brace).
+
+    Fast path: ``json.loads`` with its C float parser (a Python ``parse_float`` hook called
+    once per number was most of the decode time), then :func:`document_from_tree`, which
+    checks every float of a valid document for finiteness (samples in one vectorised numpy
+    pass, ``interval_ms`` and extra keys one by one; every other place a number could be is a
+    type error), so a document holding an overflowing number such as ``1e999`` never passes
+    it. Any failure re-runs the reference path (:func:`_parse_strict`, a ``parse_float`` hook
+    rejecting each overflow as it is read) and raises what it raises: errors and their
+    messages are exactly those of the strict decoder.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        raise AcquisitionFormatError("JSON starts with a UTF-8 byte-order mark; remove it")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise AcquisitionFormatError(f"JSON is not valid UTF-8: {e}") from None
+    try:
+        tree = json.loads(text, object_pairs_hook=_no_duplicates,
+                          parse_constant=_reject_constant)
+        return document_from_tree(tree, None)
+    except Exception:  # noqa: BLE001 - re-decoded strictly: the same error, as always named
+        pass
+    return document_from_tree(_parse_strict(text), None)
 
 
 _TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.S)

@@ -22,7 +22,7 @@ from .codec import decode_located
 from .document import PLACEHOLDER, DataAcquisition
 from .errors import SignatureError
 
-__all__ = ["sign", "verify", "check_signature", "FIRMWARE_KEY_BYTES"]
+__all__ = ["sign", "verify", "check_signature", "decode_verified", "FIRMWARE_KEY_BYTES"]
 
 
 def _locate(data: bytes, content_type: str | None) -> tuple[bytes, DataAcquisition, int]:
@@ -54,7 +54,37 @@ def verify(data: bytes, hmac_key: str | bytes, content_type: str | None = None, 
 
     Raises AcquisitionFormatError (SignatureError) when the document is malformed, is not
     signed (alg ``none``), or still carries the placeholder."""
-    data, _, off = _locate(data, content_type)
+    return verify_at(*_locate(data, content_type), hmac_key,
+                     allow_truncated_key=allow_truncated_key)
+
+
+def decode_verified(data: bytes, hmac_key: str | bytes | None,
+                    content_type: str | None = None, *, allow_truncated_key: bool = True
+                    ) -> tuple[DataAcquisition, bool | None]:
+    """Decode once and check the signature from the same bytes: ``(document, valid)``, with
+    ``valid`` None when there is nothing to check (no key, or ``alg`` ``none``) and
+    :func:`verify`'s answer otherwise (False also when the signature is the placeholder or
+    cannot be verified in place). What ``decode`` + ``verify`` did with two decodes."""
+    if hmac_key is None:
+        return decode_located(data, content_type)[0], None
+    doc, off = decode_located(data, content_type, need_offset=True)
+    if doc.alg != "HS256":
+        return doc, None
+    if off is None:
+        return doc, False
+    try:
+        return doc, verify_at(bytes(data), doc, off, hmac_key,
+                              allow_truncated_key=allow_truncated_key)
+    except SignatureError:
+        return doc, False
+
+
+def verify_at(data: bytes, doc: DataAcquisition, off: int, hmac_key: str | bytes, *,
+              allow_truncated_key: bool = True) -> bool:
+    """:func:`verify` for a document already decoded (``doc``, HS256) whose 64 signature
+    characters start at byte ``off`` of ``data``: an HMAC over the bytes with the placeholder
+    written back, no second decode."""
+    del doc  # located and checked by the caller; kept in the signature for clarity
     found = data[off:off + 64]
     if found == PLACEHOLDER:
         raise SignatureError("document was never signed: the signature is still the 64-'0' "

@@ -33,21 +33,17 @@ def read_sample(path: Path, data: bytes, hmac_key: Optional[bytes]) -> SampleDat
 def read_acquisition(data: bytes, hmac_key: Optional[bytes]) -> SampleData:
     """JSON or CBOR, told apart by content (as the ingestion service does without a
     Content-Type), so a mis-named file still reads."""
-    from ..acquisition import SignatureError, decode, verify
+    from ..acquisition.signing import decode_verified
     ctype = None
-    doc = decode(data, ctype)
+    # one decode: the HS256 check hashes the same bytes at the signature's offset
+    doc, checked = decode_verified(data, hmac_key, ctype)
     values = np.asarray(doc.values)
     if values.ndim == 1:
         values = values.reshape(-1, 1)
     values = values.astype(np.float32)
     if values.shape[0] == 0:
         raise AcquisitionFormatError("the document holds no values")
-    valid = False
-    if doc.alg == "HS256" and hmac_key is not None:
-        try:
-            valid = verify(data, hmac_key, ctype)
-        except SignatureError:
-            valid = False
+    valid = bool(checked)
     created = None
     if doc.iat is not None:
         created = datetime.fromtimestamp(int(doc.iat), tz=timezone.utc)
