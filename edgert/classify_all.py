@@ -62,6 +62,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from .dataset import Dataset, SampleFilter, SampleRow
+from .dataset.index import expand_detail
 from .errors import DatasetError, EdgertError, ModelError
 from .metrics import validation_metrics
 
@@ -72,6 +73,8 @@ __all__ = ["classify_all", "classify_all_from_query", "impulse_fingerprint",
 
 ANOMALY = "anomaly"
 NO_ANOMALY = "no anomaly"
+#: Cache rows written per SQLite transaction by the thread that collects the results.
+_WRITE_BATCH = 64
 
 
 def impulse_fingerprint(impulse: Any) -> str:
@@ -111,7 +114,8 @@ def _classify(impulse: Any, data: Any, row: SampleRow,
     return {
         "variant": res.variant,
         # the page's sample objects come from the index: only the classifications are kept
-        "classifications": res.studio_classifications(row.label or None),
+        # compact (keys, matrix) results: stored as is, expanded only for the page
+        "classifications": res.studio_classifications(row.label or None, columns=True),
         "startMs": np.asarray(res.start_ms, dtype=np.float64).tolist(),
         "endMs": np.asarray(res.end_ms, dtype=np.float64).tolist(),
         "predictions": [str(p) for p in res.predictions],
@@ -129,17 +133,31 @@ def classify_sample_cached(impulse: Any, dataset: Dataset, row: SampleRow,
                            ) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
     """(result, error) of one sample, from the cache or by classifying (then cached)."""
     fp = fingerprint or impulse_fingerprint(impulse)
-    key = (row.sha256, variant or "default", fp, row.label or "")
     if row.error is not None:
         return None, row.error
-    hit = dataset.cache_get(*key, detail=True)
+    hit = dataset.cache_get(row.sha256, variant or "default", fp, row.label or "", detail=True)
     if hit is not None:
         return hit
+    result, error, entry = _classify_uncached(impulse, dataset, row, variant, fp)
+    if entry is not None:
+        dataset.cache_write([entry])
+    if result is not None:
+        result["classifications"] = expand_detail(result["classifications"])
+    return result, error
+
+
+def _classify_uncached(impulse: Any, dataset: Dataset, row: SampleRow, variant: Optional[str],
+                       fp: str) -> Tuple[Optional[Dict[str, Any]], Optional[str],
+                                         Optional[Tuple[Any, ...]]]:
+    """Read, decode and classify one sample: ``(result, error, cache row)``, the cache row
+    encoded (:meth:`Dataset.cache_entry`) but not written, or None when the outcome must not
+    be cached. Runs in the worker threads; SQLite writes are left to the caller."""
+    key = (row.sha256, variant or "default", fp, row.label or "")
     try:
         data = dataset.load(row)
     except DatasetError as exc:
         # gone, changed since indexing or unreadable: not cached (refresh() fixes it)
-        return None, str(exc)
+        return None, str(exc), None
     try:
         result, error = _classify(impulse, data, row, variant), None
     except EdgertError as exc:
@@ -148,13 +166,13 @@ def classify_sample_cached(impulse: Any, dataset: Dataset, row: SampleRow,
         # not an input error edgert knows about (a bug, or memory): reported for this sample
         # only and not cached, so a fixed edgert or a retry classifies it again
         log.debug("sample %d (%s)", row.id, row.path, exc_info=True)
-        return None, f"{row.path}: classification failed ({type(exc).__name__}: {exc})"
+        return None, f"{row.path}: classification failed ({type(exc).__name__}: {exc})", None
     # deterministic for this content, variant and bundle: cached, errors included
     summary = None if result is None else {k: v for k, v in result.items()
                                            if k != "classifications"}
-    dataset.cache_put(*key, summary, None if result is None else result["classifications"],
-                      error)
-    return result, error
+    entry = dataset.cache_entry(*key, summary,
+                                None if result is None else result["classifications"], error)
+    return result, error, entry
 
 
 def _window_predictions(row: SampleRow, result: Dict[str, Any]) -> List[Dict[str, Any]]:
@@ -262,7 +280,8 @@ def _classify_all(impulse: Any, ds: Dataset, flt: SampleFilter, limit: Optional[
             sample["processingError"] = True
             sample["processingErrorString"] = error
         page["result"].append({"sampleId": row.id, "sample": sample,
-                               "classifications": (result.get("classifications", [])
+                               "classifications": (expand_detail(result.get("classifications",
+                                                                            []))
                                                    if result else [])})
         if result is not None:
             page["predictions"].extend(_window_predictions(row, result))
@@ -288,18 +307,26 @@ def _run_pool(impulse: Any, ds: Dataset, todo: Sequence[SampleRow], variant: Opt
     callback = progress if callable(progress) else None
     bar = tqdm(total=len(todo), unit="sample", desc="classify",
                disable=callback is not None or not progress, file=sys.stderr, leave=False)
+    pending: List[Tuple[Any, ...]] = []
     try:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(classify_sample_cached, impulse, ds, row, variant, fp): row
+            futures = {pool.submit(_classify_uncached, impulse, ds, row, variant, fp): row
                        for row in todo}
             for fut in as_completed(futures):
                 row = futures[fut]
-                out[row.id] = fut.result()
-                if out[row.id][1] is not None:
-                    log.warning("sample %d (%s): %s", row.id, row.path, out[row.id][1])
+                result, error, entry = fut.result()
+                out[row.id] = (result, error)
+                if entry is not None:
+                    pending.append(entry)
+                    if len(pending) >= _WRITE_BATCH:
+                        ds.cache_write(pending)     # this thread only, one transaction
+                        pending = []
+                if error is not None:
+                    log.warning("sample %d (%s): %s", row.id, row.path, error)
                 bar.update(1)
                 if callback is not None:
                     callback(len(out), len(todo))
+            ds.cache_write(pending)
     finally:
         bar.close()
     return out

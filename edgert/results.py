@@ -172,9 +172,11 @@ class ClassificationResult:
         return out
 
     # ------------------------------------------------------------------------ Studio JSON
-    def _window_objects(self, block: LearnSpec) -> list[dict[str, float]]:
-        """One object per window for a block: every label of the impulse's first classifier
-        and ``anomaly`` (the first anomaly block's score) -- for an anomaly block its own."""
+    def window_columns(self, block: LearnSpec) -> tuple[list[str], np.ndarray]:
+        """A block's per-window ``result`` objects as columns: the keys (every label of the
+        impulse's first classifier and ``anomaly`` (the first anomaly block's score) -- for an
+        anomaly block its own) and an (n, keys) float64 matrix, row ``w`` = window ``w``'s
+        values. Classify-all stores this form and builds the objects only for a page."""
         n = len(self)
         cols: list[tuple[str, np.ndarray]] = []
         if block.type == "keras":
@@ -186,13 +188,23 @@ class ClassificationResult:
             if self.probabilities is not None:
                 cols += [(lab, self.probabilities[:, i]) for i, lab in enumerate(self.labels)]
             cols.append((ANOMALY, self.outputs[block.id]))
-        lists = [(k, v.astype(np.float64).tolist()) for k, v in cols]
-        return [{k: v[w] for k, v in lists} for w in range(n)]
+        m = np.empty((n, len(cols)), dtype=np.float64)
+        for i, (_, v) in enumerate(cols):
+            m[:, i] = np.asarray(v, dtype=np.float64).reshape(n)
+        return [k for k, _ in cols], m
 
-    def studio_classifications(self, label: Optional[str] = None) -> list[dict[str, Any]]:
+    def _window_objects(self, block: LearnSpec) -> list[dict[str, float]]:
+        """One object per window for a block (see :meth:`window_columns`)."""
+        keys, m = self.window_columns(block)
+        return [dict(zip(keys, row)) for row in m.tolist()]
+
+    def studio_classifications(self, label: Optional[str] = None, *,
+                               columns: bool = False) -> list[dict[str, Any]]:
         """The ``classifications[]`` of the classify v2 document: one object per learn block
         (every window's ``result``, thresholds, ``expectedLabels`` when ``label`` is given).
-        Classify-all stores just these per sample, so they are built apart from the rest."""
+        Classify-all stores just these per sample, so they are built apart from the rest.
+        ``columns=True``: each ``result`` is :meth:`window_columns`' ``(keys, matrix)``
+        instead of the list of objects (compact; classify-all expands it for a page)."""
         W = self.window_samples
         interval = 1000.0 / self.frequency
         expected = ([{"startIndex": int(s), "endIndex": int(s) + W - 1, "label": label}
@@ -208,7 +220,8 @@ class ClassificationResult:
             classifications.append({
                 "learnBlock": {"id": block.id, "type": block.type, "name": block.name,
                                "dsp": list(block.dsp), "title": block.title},
-                "result": self._window_objects(block),
+                "result": (self.window_columns(block) if columns
+                           else self._window_objects(block)),
                 "minimumConfidenceRating": mcr,
                 "expectedLabels": expected,
                 "thresholds": thresholds,

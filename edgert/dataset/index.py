@@ -53,11 +53,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import logging
 import os
 import sqlite3
 import threading
+from collections import OrderedDict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
@@ -118,7 +120,9 @@ CREATE TABLE IF NOT EXISTS classifications (
     impulse TEXT NOT NULL,
     label TEXT NOT NULL,
     summary TEXT,
+    summary_values BLOB,
     detail TEXT,
+    detail_values BLOB,
     error TEXT,
     created TEXT NOT NULL,
     PRIMARY KEY (sha256, variant, impulse, label)
@@ -126,7 +130,10 @@ CREATE TABLE IF NOT EXISTS classifications (
 """
 #: Bumped whenever the tables change; an index of another version is rebuilt (it only caches
 #: what the folder holds).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+#: Decoded samples kept from indexing for the classification that usually follows (so a fresh
+#: classify-all decodes each file once); each is used once, the oldest dropped past this size.
+DECODED_CACHE_BYTES = 64 * 1024 * 1024
 
 
 @dataclasses.dataclass
@@ -308,6 +315,8 @@ class Dataset:
             index_path = self.root / DEFAULT_INDEX_NAME
         self.index_path = str(index_path)
         self._lock = threading.RLock()
+        self._decoded: "OrderedDict[Tuple[str, str], SampleData]" = OrderedDict()
+        self._decoded_bytes = 0
         try:
             self.conn = sqlite3.connect(self.index_path, check_same_thread=False)
             self.conn.row_factory = sqlite3.Row
@@ -563,6 +572,7 @@ class Dataset:
             if sample.created is not None:
                 fields["created"] = format_date(sample.created)
             rec_label = sample.label
+            self._remember(rel, fields["sha256"], sample)
         except (EdgertError, ValueError, KeyError, TypeError, IndexError, OSError) as exc:
             fields["error"] = f"{rel}: {exc}"
             # INFO, not WARNING: the reason is kept in the index and reported with the results
@@ -575,6 +585,22 @@ class Dataset:
         fields.update({"category": category, "label": label, "file_label": rec_label,
                        "metadata": json.dumps(meta) if meta else None})
         return fields
+
+    def _remember(self, rel: str, sha256: str, sample: SampleData) -> None:
+        """Keep a sample decoded by the default reader while indexing, for :meth:`load`
+        (bounded by DECODED_CACHE_BYTES; a custom reader's output is not kept)."""
+        size = int(getattr(sample.values, "nbytes", 0))
+        if self.reader is not default_reader or not 0 < size <= DECODED_CACHE_BYTES:
+            return
+        with self._lock:
+            old = self._decoded.pop((rel, sha256), None)
+            if old is not None:
+                self._decoded_bytes -= int(old.values.nbytes)
+            self._decoded[(rel, sha256)] = sample
+            self._decoded_bytes += size
+            while self._decoded_bytes > DECODED_CACHE_BYTES:
+                _, gone = self._decoded.popitem(last=False)
+                self._decoded_bytes -= int(gone.values.nbytes)
 
     # -- queries -----------------------------------------------------------------------------
     def count(self, flt: Optional[SampleFilter] = None) -> int:
@@ -635,6 +661,15 @@ class Dataset:
             raise DatasetError(f"{row.path}: changed since it was indexed; run refresh()")
         if row.error is not None:
             raise DatasetError(row.error)
+        if not verify:
+            with self._lock:
+                kept = self._decoded.pop((row.path, row.sha256), None)
+                if kept is not None:
+                    self._decoded_bytes -= int(kept.values.nbytes)
+            if kept is not None:
+                # decoded from these very bytes (same SHA-256) when indexing; as a reader
+                # without the key would return it
+                return dataclasses.replace(kept, signature_valid=False)
         try:
             return self.reader(path, data, self.hmac_key if verify else None)
         except (EdgertError, ValueError, KeyError, TypeError, IndexError) as exc:
@@ -647,7 +682,7 @@ class Dataset:
         """A cached classification: ``(summary, error)``, or None when not cached. The
         summary holds the per-window arrays; with ``detail=True`` it also holds
         ``classifications`` (Studio's objects, stored apart because only a page needs them)."""
-        cols = "summary, error" + (", detail" if detail else "")
+        cols = "summary, summary_values, error" + (", detail, detail_values" if detail else "")
         with self._lock:
             row = self.conn.execute(
                 f"SELECT {cols} FROM classifications WHERE sha256 = ? AND variant = ? "
@@ -656,24 +691,203 @@ class Dataset:
             return None
         if row["summary"] is None:
             return None, row["error"]
-        summary = json.loads(row["summary"])
+        summary = _unpack_summary(row["summary"], row["summary_values"])
         if detail:
-            summary["classifications"] = json.loads(row["detail"]) if row["detail"] else []
+            summary["classifications"] = (_unpack_detail(row["detail"], row["detail_values"])
+                                          if row["detail"] else [])
         return summary, row["error"]
 
     def cache_put(self, sha256: str, variant: str, impulse: str, label: str,
                   summary: Optional[Dict[str, Any]], detail: Optional[Any],
                   error: Optional[str]) -> None:
+        self.cache_write([self.cache_entry(sha256, variant, impulse, label, summary, detail,
+                                           error)])
+
+    @staticmethod
+    def cache_entry(sha256: str, variant: str, impulse: str, label: str,
+                    summary: Optional[Dict[str, Any]], detail: Optional[Any],
+                    error: Optional[str]) -> Tuple[Any, ...]:
+        """One cache row, encoded (no lock, no SQLite: worker threads call this) for
+        :meth:`cache_write`. Raises ValueError for NaN/Infinity (the page JSON cannot hold
+        them)."""
+        text, values = (None, None) if detail is None else _pack_detail(detail)
+        s_text, s_values = (None, None) if summary is None else _pack_summary(summary)
+        return (sha256, variant, impulse, label, s_text, s_values, text, values, error,
+                format_date(datetime.now(timezone.utc)))
+
+    def cache_write(self, entries: List[Tuple[Any, ...]]) -> None:
+        """Store rows from :meth:`cache_entry`, all in one transaction."""
+        if not entries:
+            return
         with self._lock, self.conn:
-            self.conn.execute(
-                "INSERT OR REPLACE INTO classifications VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (sha256, variant, impulse, label,
-                 None if summary is None else json.dumps(summary, allow_nan=False),
-                 None if detail is None else json.dumps(detail, allow_nan=False), error,
-                 format_date(datetime.now(timezone.utc))))
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO classifications VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                entries)
 
     def cache_clear(self) -> None:
         """Forget every cached classification (they are keyed by content, variant and bundle
         fingerprint, so this is only needed to reclaim space or force a re-run)."""
         with self._lock, self.conn:
             self.conn.execute("DELETE FROM classifications")
+
+
+#: Marks a ``result`` list stored as a float64 block in ``detail_values``.
+_PACKED = "$packedColumns"
+
+
+def _pack_detail(detail: Any) -> Tuple[str, Optional[bytes]]:
+    """Studio's classification objects as (JSON, float64 bytes): each block's ``result`` (one
+    ``{key: float}`` object per window, the bulk of it) is stored as a column matrix - JSON
+    writing every float's shortest repr was most of a fresh classify-all's cache cost. A
+    ``result`` may also be given as ``(keys, (n, keys) float matrix)`` (classify-all's compact
+    form, :meth:`edgert.results.ClassificationResult.window_columns`). Floats round-trip
+    exactly; anything not of that shape stays plain JSON; NaN/Infinity raise ValueError as
+    ``json.dumps(allow_nan=False)`` does."""
+    if not isinstance(detail, list):
+        return json.dumps(detail, allow_nan=False), None
+    out: List[Any] = []
+    blocks: List[np.ndarray] = []
+    for c in detail:
+        res = c.get("result") if type(c) is dict else None
+        keys, m = None, None
+        if type(res) is tuple:
+            keys, m = list(res[0]), np.asarray(res[1], dtype=np.float64)
+        # C-level passes (map/set), not a Python loop per window: the same keys in the same
+        # order in every window object, and every value a float
+        elif type(res) is list and res and set(map(type, res)) == {dict} \
+                and len(set(map(tuple, res))) == 1 and res[0]:
+            rows = list(map(list, map(dict.values, res)))
+            if set(map(type, itertools.chain.from_iterable(rows))) == {float}:
+                keys, m = list(res[0]), np.array(rows, dtype=np.float64)
+        spans = _window_spans(c.get("expectedLabels") if type(c) is dict else None)
+        if m is None and spans is None:
+            out.append(c)
+            continue
+        c = dict(c)
+        if m is not None:
+            if not np.isfinite(m).all():
+                raise ValueError("Out of range float values are not JSON compliant")
+            c["result"] = {_PACKED: keys, "rows": int(m.shape[0])}
+            blocks.append(m.ravel())
+        if spans is not None:
+            label, ints = spans
+            c["expectedLabels"] = {_PACKED_SPANS: label, "rows": int(ints.shape[0])}
+            blocks.append(ints.ravel().view(np.float64))   # int64 bits, restored as such
+        out.append(c)
+    if not blocks:
+        return json.dumps(detail, allow_nan=False), None
+    return json.dumps(out, allow_nan=False), np.concatenate(blocks).tobytes()
+
+
+#: Marks an ``expectedLabels`` list stored as (startIndex, endIndex) int64 pairs.
+_PACKED_SPANS = "$packedSpans"
+_SPAN_KEYS = ("startIndex", "endIndex", "label")
+
+
+def _window_spans(spans: Any) -> Optional[Tuple[str, np.ndarray]]:
+    """``expectedLabels`` (``{startIndex, endIndex, label}`` per window, one label) as
+    (label, (n, 2) int64), or None when it is not exactly that."""
+    if type(spans) is not list or not spans or set(map(type, spans)) != {dict} \
+            or set(map(tuple, spans)) != {_SPAN_KEYS}:
+        return None
+    labels = {d["label"] for d in spans}
+    if len(labels) != 1 or type(next(iter(labels))) is not str:
+        return None
+    starts = [d["startIndex"] for d in spans]
+    ends = [d["endIndex"] for d in spans]
+    if set(map(type, starts)) != {int} or set(map(type, ends)) != {int}:
+        return None
+    try:
+        ints = np.array([starts, ends], dtype=np.int64).T.copy()
+    except OverflowError:
+        return None
+    return next(iter(labels)), ints
+
+
+def expand_detail(detail: Any) -> Any:
+    """Classification objects with any compact ``(keys, matrix)`` result turned into the
+    per-window objects (the form :meth:`Dataset.cache_get` returns)."""
+    if not isinstance(detail, list):
+        return detail
+    out = []
+    for c in detail:
+        res = c.get("result") if type(c) is dict else None
+        if type(res) is tuple:
+            keys = list(res[0])
+            c = dict(c, result=[dict(zip(keys, r)) for r in
+                                np.asarray(res[1], dtype=np.float64).tolist()])
+        out.append(c)
+    return out
+
+
+def _unpack_detail(text: str, values: Optional[bytes]) -> Any:
+    detail = json.loads(text)
+    if values is None:
+        return detail
+    flat = np.frombuffer(values, dtype=np.float64)
+    at = 0
+    for c in detail:
+        res = c.get("result") if type(c) is dict else None
+        if type(res) is dict and _PACKED in res:
+            keys, n = res[_PACKED], int(res["rows"])
+            block = flat[at:at + n * len(keys)].reshape(n, len(keys)).tolist()
+            at += n * len(keys)
+            c["result"] = [dict(zip(keys, r)) for r in block]
+        spans = c.get("expectedLabels") if type(c) is dict else None
+        if type(spans) is dict and _PACKED_SPANS in spans:
+            label, n = spans[_PACKED_SPANS], int(spans["rows"])
+            pairs = flat[at:at + 2 * n].view(np.int64).reshape(n, 2).tolist()
+            at += 2 * n
+            c["expectedLabels"] = [{"startIndex": a, "endIndex": b, "label": label}
+                                   for a, b in pairs]
+    return detail
+
+
+def _float_array(v: Any) -> Optional[np.ndarray]:
+    """``v`` as a float64 array when it is a non-empty list of floats or of equally long
+    non-empty lists of floats (checked in C-level passes), else None."""
+    if type(v) is not list or not v:
+        return None
+    kinds = set(map(type, v))
+    if kinds == {float}:
+        arr = np.array(v, dtype=np.float64)
+    elif kinds == {list} and len(set(map(len, v))) == 1 and v[0] \
+            and set(map(type, itertools.chain.from_iterable(v))) == {float}:
+        arr = np.array(v, dtype=np.float64)
+    else:
+        return None
+    if not np.isfinite(arr).all():
+        raise ValueError("Out of range float values are not JSON compliant")
+    return arr
+
+
+def _pack_summary(summary: Dict[str, Any]) -> Tuple[str, Optional[bytes]]:
+    """The cached per-window arrays as (JSON, float64 bytes): top-level lists of floats (or
+    of rows of floats) go to the bytes, exactly, everything else stays JSON."""
+    out: Dict[str, Any] = {}
+    blocks: List[np.ndarray] = []
+    for k, v in summary.items():
+        arr = _float_array(v)
+        if arr is None:
+            out[k] = v
+        else:
+            out[k] = {_PACKED: list(arr.shape)}
+            blocks.append(arr.ravel())
+    if not blocks:
+        return json.dumps(summary, allow_nan=False), None
+    return json.dumps(out, allow_nan=False), np.concatenate(blocks).tobytes()
+
+
+def _unpack_summary(text: str, values: Optional[bytes]) -> Dict[str, Any]:
+    summary = json.loads(text)
+    if values is None:
+        return summary
+    flat = np.frombuffer(values, dtype=np.float64)
+    at = 0
+    for k, v in summary.items():
+        if type(v) is dict and _PACKED in v:
+            shape = [int(n) for n in v[_PACKED]]
+            size = int(np.prod(shape))
+            summary[k] = flat[at:at + size].reshape(shape).tolist()
+            at += size
+    return summary
