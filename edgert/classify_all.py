@@ -180,17 +180,17 @@ def _window_predictions(row: SampleRow, result: Dict[str, Any]) -> List[Dict[str
     has_anomaly = result.get("anomaly") is not None
     expected_outcome = ANOMALY if (row.category == "anomaly" or label == ANOMALY) \
         else NO_ANOMALY
-    out = []
-    for w, pred in enumerate(result["predictions"]):
-        p: Dict[str, Any] = {
-            "sampleId": row.id, "startMs": result["startMs"][w], "endMs": result["endMs"][w],
-            "label": label, "prediction": pred, "predictionCorrect": pred == label,
-            "anomalyScores": [[result["anomaly"][w]]] if has_anomaly else [],
-        }
-        if has_anomaly:
-            p["expectedAnomalyOutcome"] = expected_outcome
-        out.append(p)
-    return out
+    sid, preds = row.id, result["predictions"]
+    # one dict literal per window over zipped lists (no per-window indexing or branching)
+    if has_anomaly:
+        return [{"sampleId": sid, "startMs": s, "endMs": e, "label": label, "prediction": p,
+                 "predictionCorrect": p == label, "anomalyScores": [[a]],
+                 "expectedAnomalyOutcome": expected_outcome}
+                for s, e, p, a in zip(result["startMs"], result["endMs"], preds,
+                                      result["anomaly"])]
+    return [{"sampleId": sid, "startMs": s, "endMs": e, "label": label, "prediction": p,
+             "predictionCorrect": p == label, "anomalyScores": []}
+            for s, e, p in zip(result["startMs"], result["endMs"], preds)]
 
 
 def _open_dataset(dataset: Union[Dataset, str, os.PathLike]) -> Tuple[Dataset, bool]:
