@@ -26,7 +26,6 @@ from edgert.acquisition.signing import decode_verified
 from edgert.classify_all import classify_all, classify_sample_cached
 from edgert.dataset import Dataset, SampleFilter
 from edgert.dataset.index import _pack_detail, _pack_summary, _unpack_detail, _unpack_summary
-from edgert.errors import AcquisitionFormatError
 from edgert.impulse import Impulse
 
 HERE = Path(__file__).parent
