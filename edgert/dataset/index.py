@@ -131,9 +131,10 @@ CREATE TABLE IF NOT EXISTS classifications (
 #: Bumped whenever the tables change; an index of another version is rebuilt (it only caches
 #: what the folder holds).
 SCHEMA_VERSION = 3
-#: Decoded samples kept from indexing for the classification that usually follows (so a fresh
-#: classify-all decodes each file once); each is used once, the oldest dropped past this size.
-DECODED_CACHE_BYTES = 64 * 1024 * 1024
+#: Decoded samples kept by :meth:`Dataset.refresh` for the classification that usually follows
+#: (so a fresh classify-all decodes each file once); each is handed out once by
+#: :meth:`Dataset.load`, the oldest dropped past this many bytes of values, all on close().
+DECODED_CACHE_BYTES = 32 * 1024 * 1024
 
 
 @dataclasses.dataclass
@@ -296,7 +297,9 @@ class Dataset:
     ``hmac_key`` verifies HS256 signatures; ``index_path`` puts the index elsewhere (e.g. for a
     read-only folder, or ``":memory:"``); ``reader`` replaces the file decoder (tests, or a
     daemon that stores decoded samples). The object is safe to use from several threads (one
-    SQLite connection guarded by a lock).
+    SQLite connection guarded by a lock). Samples decoded while indexing are kept (at most
+    ``DECODED_CACHE_BYTES`` of values) until :meth:`load` hands each out once, so indexing then
+    classifying decodes every file once.
     """
 
     def __init__(self, root: Union[str, os.PathLike], *, hmac_key: Union[str, bytes, None] = None,
@@ -344,6 +347,8 @@ class Dataset:
     # -- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:
         with self._lock:
+            self._decoded.clear()
+            self._decoded_bytes = 0
             self.conn.close()
 
     def __enter__(self) -> "Dataset":
@@ -441,7 +446,7 @@ class Dataset:
                         self._set_error(old["id"], str(exc))
                         stats["errors"] += 1
                     continue
-                fields = self._index_file(path, rel, st, manifest)
+                fields = self._index_file(path, rel, st, manifest, remember=True)
                 if fields.get("error"):
                     stats["errors"] += 1
                 if old is None:
@@ -540,7 +545,8 @@ class Dataset:
         self.conn.execute("UPDATE samples SET error = ? WHERE id = ?", (reason, sample_id))
 
     def _index_file(self, path: Path, rel: str, st: os.stat_result,
-                    manifest: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
+                    manifest: Dict[str, Dict[str, Any]], remember: bool = False
+                    ) -> Dict[str, Any]:
         data = path.read_bytes()
         mtime = _iso_from_ns(st.st_mtime_ns)
         name = path.name
@@ -572,7 +578,8 @@ class Dataset:
             if sample.created is not None:
                 fields["created"] = format_date(sample.created)
             rec_label = sample.label
-            self._remember(rel, fields["sha256"], sample)
+            if remember:
+                self._remember(rel, fields["sha256"], sample)
         except (EdgertError, ValueError, KeyError, TypeError, IndexError, OSError) as exc:
             fields["error"] = f"{rel}: {exc}"
             # INFO, not WARNING: the reason is kept in the index and reported with the results
