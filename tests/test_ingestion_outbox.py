@@ -354,3 +354,46 @@ def test_binary_variant_is_sent_as_octet_stream(tmp_path, srv):
     assert [r["content_type"] for r in srv.store.list()] == [
         "application/octet-stream", "application/octet-stream", "application/cbor"]
     ob.close()
+
+
+def _outbox_senders():
+    import threading
+    return [t for t in threading.enumerate() if t.name.startswith("edgert-outbox-")
+            and t.is_alive()]
+
+
+def test_outbox_dropped_without_close_stops_its_senders_and_releases_the_lock(tmp_path, srv):
+    import gc
+    import weakref
+    before = set(_outbox_senders())
+    ob = outbox(tmp_path, srv, concurrency=3, idle_poll=30.0)  # idle senders sleep long
+    ob.start()
+    sid = ob.enqueue(make_json(1), "training", "a.json")
+    drained = ob.flush(timeout=10)  # (not inside assert: pytest keeps assert operands alive)
+    assert drained
+    mine = [t for t in _outbox_senders() if t not in before]
+    assert len(mine) == 3
+    ref = weakref.ref(ob)
+    del ob
+    gc.collect()
+    # the senders must not keep the Outbox alive, and its finalizer must stop them
+    assert ref() is None, "the sender threads keep a dropped Outbox alive"
+    deadline = time.monotonic() + 5.0
+    for t in mine:
+        t.join(max(0.0, deadline - time.monotonic()))
+    assert not any(t.is_alive() for t in mine)
+    # the database was closed and the ownership lock released: it can be reopened at once
+    again = Outbox(str(tmp_path / "outbox.db"), None)
+    assert again.get(sid)["state"] == "sent"
+    again.close()
+
+
+def test_outbox_is_a_context_manager_that_closes(tmp_path, srv):
+    with outbox(tmp_path, srv) as ob:
+        ob.start()
+        threads = list(ob._threads)
+        assert threads and all(t.is_alive() for t in threads)
+    assert not any(t.is_alive() for t in threads)
+    with pytest.raises(OutboxError, match="closed"):
+        ob.status()
+    ob.close()  # idempotent

@@ -45,8 +45,9 @@ import sqlite3
 import threading
 import time
 import uuid
+import weakref
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..errors import ConfigurationError
 from . import protocol as P
@@ -203,6 +204,97 @@ def default_filename(sha256: str, content_type: str) -> str:
     return f"sample.{sha256[:12]}{ext}"
 
 
+_FINALIZER_JOIN_S = 5.0  # how long a collected/exiting outbox waits for busy senders
+
+
+class _SenderState:
+    """What the sender threads and the finalizer share with an :class:`Outbox`, so that
+    neither needs a strong reference to the Outbox itself."""
+
+    def __init__(self, lock_fd: Optional[int]) -> None:
+        self.wake = threading.Condition()
+        self.generation = 0
+        self.stop = threading.Event()
+        self.threads: List[threading.Thread] = []
+        self.pause_until = 0.0
+        self.closed = False
+        self.lock_fd = lock_fd
+
+    def notify(self) -> None:
+        with self.wake:
+            self.generation += 1
+            self.wake.notify_all()
+
+    def wait(self, seconds: float, generation: int) -> None:
+        with self.wake:
+            if self.generation == generation and not self.stop.is_set():
+                self.wake.wait(max(0.0, seconds))
+
+
+def _sender_main(ref: "weakref.ReferenceType[Outbox]", st: _SenderState) -> None:
+    """A sender thread: holds the Outbox only for the duration of one step, so an outbox
+    dropped without close() is collected (and its finalizer stops this loop)."""
+    ob = ref()
+    if ob is None:
+        return
+    path = ob.path
+    ob = None
+    try:
+        conn = _connect(path, "NORMAL")
+    except (sqlite3.Error, OutboxError):
+        log.exception("outbox %s: sender cannot open the database", path)
+        return
+    owner_prefix = uuid.uuid4().hex[:8]
+    try:
+        while not st.stop.is_set():
+            with st.wake:
+                gen = st.generation
+            pause = st.pause_until - time.time()
+            if pause > 0:
+                st.wait(pause, gen)
+                continue
+            ob = ref()
+            if ob is None:
+                break
+            try:
+                nxt = ob._sender_step(conn, owner_prefix)
+            finally:
+                ob = None  # may run the finalizer here, in this thread: it skips joining us
+            if nxt is None:
+                continue
+            kind, seconds = nxt
+            if kind == "stop":
+                st.stop.wait(seconds)
+            else:
+                st.wait(seconds, gen)
+    finally:
+        conn.close()
+
+
+def _shutdown(st: _SenderState, pconn: sqlite3.Connection, plock: threading.Lock, path: str,
+              join_s: Optional[float]) -> None:
+    """Finalizer of an Outbox (also its close()): stop the senders, close the producer
+    connection unless already closed, release the ownership lock. Runs at most once."""
+    st.stop.set()
+    st.notify()
+    me = threading.current_thread()
+    deadline = None if join_s is None else time.monotonic() + join_s
+    for t in list(st.threads):
+        if t is not me:
+            t.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+    st.threads = [t for t in st.threads if t.is_alive() and t is not me]
+    if st.threads:
+        log.warning("outbox %s: %d sender(s) still busy when the outbox was released",
+                    path, len(st.threads))
+    with plock:  # never close the connection under a producer using it
+        if not st.closed:  # (sqlite3 may crash on a connection closed mid-call)
+            st.closed = True
+            pconn.close()
+    fd, st.lock_fd = st.lock_fd, None
+    if fd is not None:
+        os.close(fd)  # closing the descriptor drops the flock
+
+
 class Outbox:
     """Durable queue of samples for an ingestion server; see the module docstring.
 
@@ -250,7 +342,7 @@ class Outbox:
                                    else 2 * timeout + 30.0)
         self.idle_poll = idle_poll
 
-        self._lock_fd = self._acquire_file_lock()
+        self._lock_fd_initial = self._acquire_file_lock()
         try:
             self._pconn = _connect(self.path, "FULL")
             self._pconn.executescript(_SCHEMA)
@@ -265,12 +357,16 @@ class Outbox:
             self._release_file_lock()
             raise OutboxError(f"outbox {self.path}: {exc}") from exc
         self._plock = threading.Lock()
-        self._wake = threading.Condition()
-        self._generation = 0
-        self._stop = threading.Event()
-        self._threads: List[threading.Thread] = []
-        self._pause_until = 0.0
-        self._closed = False
+        st = self._st = _SenderState(self._lock_fd_initial)
+        self._lock_fd_initial = None  # owned by the shared state (released by _shutdown)
+        self._wake = st.wake
+        self._stop = st.stop
+        # An outbox dropped without close() (or still open at interpreter exit) stops its
+        # senders and releases the database and lock. The finalizer and the sender threads
+        # hold only the shared state, never the Outbox itself (the senders take a weak
+        # reference for each step), so dropping the last reference does collect it.
+        self._finalizer = weakref.finalize(self, _shutdown, st, self._pconn, self._plock,
+                                           self.path, _FINALIZER_JOIN_S)
 
     # -- ownership ------------------------------------------------------------------------
     def _acquire_file_lock(self) -> Optional[int]:
@@ -286,9 +382,34 @@ class Outbox:
         return fd
 
     def _release_file_lock(self) -> None:
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)  # closing the descriptor drops the flock
-            self._lock_fd = None
+        fd, self._lock_fd_initial = self._lock_fd_initial, None
+        if fd is not None:  # only before the shared state exists (a failed open)
+            os.close(fd)  # closing the descriptor drops the flock
+
+    # State shared with the sender threads and the finalizer (see _SenderState).
+    @property
+    def _generation(self) -> int:
+        return self._st.generation
+
+    @property
+    def _pause_until(self) -> float:
+        return self._st.pause_until
+
+    @_pause_until.setter
+    def _pause_until(self, value: float) -> None:
+        self._st.pause_until = value
+
+    @property
+    def _threads(self) -> List[threading.Thread]:
+        return self._st.threads
+
+    @_threads.setter
+    def _threads(self, value: List[threading.Thread]) -> None:
+        self._st.threads = value
+
+    @property
+    def _closed(self) -> bool:
+        return self._st.closed
 
     # -- producer side --------------------------------------------------------------------
     def enqueue(self, body: bytes, category: str = "training", filename: Optional[str] = None,
@@ -384,7 +505,8 @@ class Outbox:
             return self
         self._stop.clear()
         for i in range(self.concurrency):
-            t = threading.Thread(target=self._sender, name=f"edgert-outbox-{i}", daemon=True)
+            t = threading.Thread(target=_sender_main, args=(weakref.ref(self), self._st),
+                                 name=f"edgert-outbox-{i}", daemon=True)
             t.start()
             self._threads.append(t)
         return self
@@ -406,10 +528,7 @@ class Outbox:
         self.stop()
         if self._threads:
             log.warning("outbox %s: sender threads still busy at close", self.path)
-        with self._plock:  # never close the connection under a producer using it
-            self._closed = True  # (sqlite3 may crash on a connection closed mid-call)
-            self._pconn.close()
-        self._release_file_lock()
+        self._finalizer()  # closes the connection and releases the lock (once)
 
     def __enter__(self) -> "Outbox":
         return self
@@ -428,49 +547,32 @@ class Outbox:
         return _Tx(self._pconn)
 
     def _notify(self) -> None:
-        with self._wake:
-            self._generation += 1
-            self._wake.notify_all()
+        self._st.notify()
 
     def _wait(self, seconds: float, generation: int) -> None:
-        with self._wake:
-            if self._generation == generation and not self._stop.is_set():
-                self._wake.wait(max(0.0, seconds))
+        self._st.wait(seconds, generation)
 
-    def _sender(self) -> None:
+    def _sender_step(self, conn: sqlite3.Connection, owner_prefix: str
+                     ) -> Optional[Tuple[str, float]]:
+        """One claim-send-settle round of a sender; returns what to wait for next:
+        ("wake", seconds) for new work or the next due time, ("stop", seconds) for a pause
+        that only stop() cuts short, None to go on at once."""
+        token = f"{owner_prefix}-{uuid.uuid4().hex[:12]}"
         try:
-            conn = _connect(self.path, "NORMAL")
-        except (sqlite3.Error, OutboxError):
-            log.exception("outbox %s: sender cannot open the database", self.path)
-            return
-        owner_prefix = uuid.uuid4().hex[:8]
+            rows = self._claim(conn, token)
+        except sqlite3.OperationalError as exc:  # e.g. a long writer lock
+            log.warning("outbox %s: claim failed (%s); retrying", self.path, exc)
+            return ("stop", 0.2)
+        if not rows:
+            return ("wake", self._idle_wait(conn))
         try:
-            while not self._stop.is_set():
-                with self._wake:
-                    gen = self._generation
-                pause = self._pause_until - time.time()
-                if pause > 0:
-                    self._wait(pause, gen)
-                    continue
-                token = f"{owner_prefix}-{uuid.uuid4().hex[:12]}"
-                try:
-                    rows = self._claim(conn, token)
-                except sqlite3.OperationalError as exc:  # e.g. a long writer lock
-                    log.warning("outbox %s: claim failed (%s); retrying", self.path, exc)
-                    self._stop.wait(0.2)
-                    continue
-                if not rows:
-                    self._wait(self._idle_wait(conn), gen)
-                    continue
-                try:
-                    outcomes = self._send(rows)
-                except Exception as exc:  # never let a bug kill the sender silently
-                    log.exception("outbox %s: sending failed unexpectedly", self.path)
-                    outcomes = [UploadOutcome(RETRY, None, f"internal error: {exc!r}")] * len(rows)
-                self._settle(conn, rows, outcomes, token)
-                self._notify()
-        finally:
-            conn.close()
+            outcomes = self._send(rows)
+        except Exception as exc:  # never let a bug kill the sender silently
+            log.exception("outbox %s: sending failed unexpectedly", self.path)
+            outcomes = [UploadOutcome(RETRY, None, f"internal error: {exc!r}")] * len(rows)
+        self._settle(conn, rows, outcomes, token)
+        self._notify()
+        return None
 
     def _idle_wait(self, conn: sqlite3.Connection) -> float:
         row = conn.execute("SELECT MIN(next_attempt_at) FROM outbox WHERE state='pending'"
