@@ -386,3 +386,103 @@ def test_files_binary_part_without_content_type_is_stored_as_octet_stream(srv):
     assert [(r["filename"], r["content_type"], r["signature_valid"]) for r in srv.store.list()] \
         == [("audio.01.cbor", "application/octet-stream", True),
             ("plain.cbor", "application/cbor", True)]
+
+
+def _read_reply_or_close(s: socket.socket, timeout: float) -> bytes:
+    """Everything the server sends until it closes (or ``timeout``)."""
+    s.settimeout(timeout)
+    out = b""
+    try:
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            out += chunk
+    except (socket.timeout, ConnectionResetError):
+        pass
+    return out
+
+
+def test_connections_over_the_cap_get_a_fast_503_with_retry_after():
+    """Idle connections hold their threads (up to the header deadline); once
+    ``max_connections`` are open, further connections are answered 503 + Retry-After at
+    once (JSON on /files, text on /data) without a thread; a freed slot serves again."""
+    with running_server(max_connections=2, request_timeout=10.0) as srv:
+        idle = [socket.create_connection(("127.0.0.1", srv.port), timeout=5) for _ in range(2)]
+        try:
+            deadline = time.monotonic() + 5
+            while srv.active_connections < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert srv.active_connections == 2
+            body = make_json(1)
+            for path, ctype in (("/api/training/data", "text/plain"),
+                                ("/api/training/files", "application/json")):
+                t0 = time.monotonic()
+                with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
+                    s.sendall(_head(path, {**hdrs(), "Content-Length": str(len(body)),
+                                           "Connection": "close"}) + body)
+                    reply = _read_reply_or_close(s, 5.0)
+                assert time.monotonic() - t0 < 1.0
+                head, _, text = reply.partition(b"\r\n\r\n")
+                assert head.startswith(b"HTTP/1.1 503 "), reply[:200]
+                assert b"\r\nRetry-After: 1\r\n" in head
+                assert ctype.encode() in head
+                if ctype == "application/json":
+                    doc = json.loads(text)
+                    assert doc["success"] is False and "busy" in doc["error"]
+                else:
+                    assert b"busy" in text and b"2 connections" in text
+            assert srv.refused_busy == 2 and srv.store.count() == 0
+            # a client that does not send anything also gets the answer
+            with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
+                assert _read_reply_or_close(s, 2.0).startswith(b"HTTP/1.1 503 ")
+            idle.pop().close()  # frees a slot (the handler sees EOF and ends)
+            deadline = time.monotonic() + 5
+            while srv.active_connections > 1 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert raw_post(srv, "/api/training/data", body, hdrs())[0] == 200
+            assert srv.store.count() == 1
+        finally:
+            for s in idle:
+                s.close()
+
+
+def test_body_trickling_under_the_read_timeout_gets_408_at_the_body_deadline():
+    """A body sent a byte every 0.25 s never trips the 1 s per-read timeout; the deadline for
+    the body as a whole (``body_timeout``) answers 408 and frees the thread."""
+    with running_server(request_timeout=1.0, body_timeout=1.5) as srv:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
+            s.sendall(_head("/api/training/data", {**hdrs(), "Content-Length": "1000"}))
+            t0 = time.monotonic()
+            reply = b""
+            while time.monotonic() - t0 < 6.0:  # bounded: without the deadline this would
+                s.settimeout(0.25)               # go on for 250 s
+                try:
+                    chunk = s.recv(4096)
+                    reply += chunk
+                    if not chunk or b"\r\n\r\n" in reply:
+                        break
+                except socket.timeout:
+                    pass
+                try:
+                    s.sendall(b"{")
+                except OSError:
+                    break
+            elapsed = time.monotonic() - t0
+            reply += _read_reply_or_close(s, 1.0)
+        assert reply.startswith(b"HTTP/1.1 408 "), reply[:200]
+        assert b"deadline of 1.5 s" in reply
+        assert 1.4 <= elapsed < 3.5, elapsed
+        deadline = time.monotonic() + 5
+        while srv.active_connections and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert srv.active_connections == 0
+        assert raw_post(srv, "/api/training/data", make_json(1), hdrs())[0] == 200
+
+
+def test_connection_limits_are_validated():
+    from edgert.errors import ConfigurationError
+    with pytest.raises(ConfigurationError, match="max_connections"):
+        IngestionServer(max_connections=0)
+    with pytest.raises(ConfigurationError, match="body_timeout"):
+        IngestionServer(body_timeout=0)

@@ -34,18 +34,23 @@ Decisions where the upstream documentation is silent (documented here and in the
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
+import queue
 import secrets
+import select
 import socket
 import struct
 import threading
+import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import (Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple,
+                    Union)
 
 from ..errors import AcquisitionFormatError, ConfigurationError
 from . import protocol as P
@@ -445,11 +450,37 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _drain(self, length: int) -> None:
         left = min(length, self.server.owner.max_drain_bytes)
-        while left > 0:
-            chunk = self.rfile.read(min(left, 1 << 20))
-            if not chunk:
-                break
-            left -= len(chunk)
+        with self._body_deadline():  # a trickled body cannot hold the thread past it
+            while left > 0:
+                chunk = self.rfile.read(min(left, 1 << 20))
+                if not chunk:
+                    break
+                left -= len(chunk)
+
+    _body_expired = False
+
+    @contextlib.contextmanager
+    def _body_deadline(self) -> Iterator[None]:
+        """A deadline for a body as a whole (``body_timeout``): the per-read timeout alone
+        lets a client that sends a byte now and then hold the thread for ever. When it
+        passes, the read side of the socket is shut, which ends the blocked read (EOF); the
+        caller sees ``_body_expired`` and answers 408 on the still-open write side."""
+        timer = threading.Timer(self.server.owner.body_timeout, self._expire_body)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+
+    def _expire_body(self) -> None:
+        log.debug("ingestion server: %s did not send its body within the deadline",
+                  self.client_address)
+        self._body_expired = True
+        try:
+            self.connection.shutdown(socket.SHUT_RD)
+        except OSError:
+            pass
 
     def _answer_then_drain(self, resp: Response, length: int) -> None:
         """Refuse a request without reading its body: the answer goes out first (a client
@@ -530,7 +561,8 @@ class _Handler(BaseHTTPRequestHandler):
         limit = owner.max_request_bytes if endpoint == "files" else service.max_file_bytes
         self._unread = 0
         try:
-            body, err = self._read_body(limit)
+            with self._body_deadline():
+                body, err = self._read_body(limit)
         except (socket.timeout, TimeoutError):
             # the client stopped sending mid-body: say so (408 is retryable) and hang up
             try:
@@ -539,6 +571,18 @@ class _Handler(BaseHTTPRequestHandler):
                                          f"silence"), close=True)
             except OSError:
                 self.close_connection = True
+            return
+        if self._body_expired:
+            self.close_connection = True  # the read side is shut
+        if self._body_expired and err is not None:
+            # the body kept trickling in (each read within the timeout) past the deadline
+            # for the whole body: same answer as a stalled body (408, retryable)
+            try:
+                self._send(service.error(endpoint, 408, f"Request timeout: the body did not "
+                                         f"arrive within the deadline of "
+                                         f"{owner.body_timeout:g} s"), close=True)
+            except OSError:
+                pass
             return
         if err is not None:
             status = 413 if "exceeds the limit" in err else 400
@@ -572,10 +616,108 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_PUT = do_DELETE = do_PATCH = _not_post
 
 
+_REFUSE_WAIT_S = 0.1  # how long a refused connection may take to send its request line
+_REFUSE_QUEUE = 128  # refused connections waiting for their answer; beyond: answered at once
+
+
+def _refuser(q: "queue.Queue[Optional[Tuple[socket.socket, float]]]",
+             owner: "IngestionServer") -> None:
+    """The one thread that answers connections over the cap. Each gets up to
+    ``_REFUSE_WAIT_S`` from its accept for its request line to arrive (so that /files is
+    answered in JSON); the deadlines run from the accept, so a backlog drains at once."""
+    while True:
+        item = q.get()
+        if item is None:
+            return
+        sock, accepted = item
+        try:
+            left = accepted + _REFUSE_WAIT_S - time.monotonic()
+            if left > 0:
+                select.select([sock], [], [], left)
+        except (OSError, ValueError):
+            pass
+        _refuse_busy(sock, owner)
+        try:
+            sock.close()
+        except OSError:
+            pass
+
+
+def _refuse_busy(sock: socket.socket, owner: "IngestionServer") -> None:
+    """Answer 503 (Retry-After) on a connection over the cap, without blocking: the request
+    line is peeked at if it has already arrived (to answer /files in JSON, like its other
+    errors), what has arrived is read and discarded (closing with unread data would reset
+    the connection before the client reads the answer), and the send is bounded by a short
+    timeout."""
+    endpoint = "data"
+    try:
+        sock.setblocking(False)  # (with a timeout set, recv would first wait for data)
+        try:
+            head = sock.recv(65536, socket.MSG_PEEK)
+        except (BlockingIOError, InterruptedError):
+            head = b""
+        line = head.split(b"\r\n", 1)[0].decode("latin-1", "replace").split(" ")
+        route = owner.service.route(line[1]) if len(line) >= 2 else None
+        if route is not None:
+            endpoint = route[1]
+        resp = owner.service.error(
+            endpoint, 503, f"Server busy: {owner.max_connections} connections are open; "
+            f"retry after {owner.busy_retry_after} s", **{"Retry-After":
+                                                      str(owner.busy_retry_after)})
+        sock.settimeout(0.5)  # a small answer: fits the send buffer unless the peer stalls
+        sock.sendall(b"".join([
+            b"HTTP/1.1 503 Service Unavailable\r\n",
+            f"Content-Type: {resp.content_type}\r\n".encode("latin-1"),
+            f"Content-Length: {len(resp.body)}\r\n".encode("latin-1"),
+            f"Retry-After: {owner.busy_retry_after}\r\n".encode("latin-1"),
+            b"Connection: close\r\n\r\n", resp.body]))
+        sock.setblocking(False)
+        try:  # discard what the client sent so far (bounded: one non-blocking pass)
+            for _ in range(16):
+                if not sock.recv(65536):
+                    break
+        except (BlockingIOError, InterruptedError):
+            pass
+        sock.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+
+
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     owner: "IngestionServer"
+    slots: threading.BoundedSemaphore
+    refusals: "queue.Queue[Optional[Tuple[socket.socket, float]]]"
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """One thread per connection, at most ``max_connections`` at once: beyond that the
+        connection is answered 503 with Retry-After from the accepting thread (no thread, no
+        body read) and closed, so a flood of idle connections cannot exhaust threads."""
+        if not self.slots.acquire(blocking=False):
+            self.owner._count(refused=1)
+            try:  # answered by the refuser thread, after its request line has come in
+                self.refusals.put_nowait((request, time.monotonic()))
+            except queue.Full:  # a flood: answer now (text), without waiting for anything
+                _refuse_busy(request, self.owner)
+                self.shutdown_request(request)
+            return
+        self.owner._count(active=1)
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._release_slot()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._release_slot()
+
+    def _release_slot(self) -> None:
+        self.owner._count(active=-1)
+        self.slots.release()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         log.debug("ingestion server: error on a connection from %s", client_address,
@@ -599,8 +741,14 @@ class IngestionServer:
                  max_files: int = P.MAX_FILES_PER_REQUEST, reject_bad_signatures: bool = False,
                  request_timeout: float = 30.0, faults: Optional[FaultControl] = None,
                  max_drain_bytes: int = 256 * 1024 * 1024,
-                 inspect: Callable[[bytes, str, Optional[str]], DocumentInfo] = inspect_document
-                 ) -> None:
+                 inspect: Callable[[bytes, str, Optional[str]], DocumentInfo] = inspect_document,
+                 max_connections: int = 64, body_timeout: Optional[float] = None,
+                 busy_retry_after: int = 1) -> None:
+        if max_connections < 1:
+            raise ConfigurationError(f"max_connections must be at least 1, got "
+                                     f"{max_connections}")
+        if request_timeout <= 0 or (body_timeout is not None and body_timeout <= 0):
+            raise ConfigurationError("request_timeout and body_timeout must be positive")
         self.store = store if isinstance(store, SampleStore) else SampleStore(store)
         self._owns_store = not isinstance(store, SampleStore)
         self.service = IngestionService(self.store, api_keys, hmac_key,
@@ -614,11 +762,26 @@ class IngestionServer:
         self.max_request_bytes = int(max_request_bytes if max_request_bytes is not None
                                      else max_file_bytes + 1024 * 1024)
         self.request_timeout = request_timeout
+        # A body may take this long in all (each read still has request_timeout); by
+        # default 10 x request_timeout, at least 60 s (5 min for the default 30 s timeout).
+        self.body_timeout = float(body_timeout if body_timeout is not None
+                                  else max(60.0, 10.0 * request_timeout))
         self.max_drain_bytes = max_drain_bytes
+        self.max_connections = int(max_connections)
+        self.busy_retry_after = int(busy_retry_after)
+        self.refused_busy = 0  # connections answered 503 because the cap was reached
+        self.active_connections = 0  # connections being served (each has a thread)
+        self._count_lock = threading.Lock()
         self.faults = faults or FaultControl()
         self._httpd: Optional[_HTTPServer] = None
         self._stopping = False
         self._thread: Optional[threading.Thread] = None
+        self._refuser: Optional[threading.Thread] = None
+
+    def _count(self, refused: int = 0, active: int = 0) -> None:
+        with self._count_lock:
+            self.refused_busy += refused
+            self.active_connections += active
 
     @property
     def url(self) -> str:
@@ -639,6 +802,12 @@ class IngestionServer:
         self.faults.rearm()
         httpd = _HTTPServer((self.host, self.port), _Handler)
         httpd.owner = self
+        httpd.slots = threading.BoundedSemaphore(self.max_connections)
+        httpd.refusals = queue.Queue(_REFUSE_QUEUE)
+        self._refuser = threading.Thread(target=_refuser, args=(httpd.refusals, self),
+                                         name=f"edgert-ingestion-busy-{self.port}",
+                                         daemon=True)
+        self._refuser.start()
         self.port = httpd.server_address[1]
         self._httpd = httpd
         self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1},
@@ -656,6 +825,10 @@ class IngestionServer:
         self.faults.release()
         httpd.shutdown()
         httpd.server_close()
+        httpd.refusals.put(None)  # (after shutdown: nothing is queued behind the sentinel)
+        if self._refuser is not None:
+            self._refuser.join(5.0)
+        self._refuser = None
         if self._thread is not None:
             self._thread.join(5.0)
         self._thread = None
