@@ -229,17 +229,51 @@ _SAMPLE = (rb"(?:" + _NUM + rb"|" + rb"|".join(bytes([0x80 + k]) + _NUM + rb"{%d
                                                for k in (3, 2, 1, *range(4, 24))) + rb")")
 _SAMPLE_CHUNK = re.compile(_SAMPLE + rb"{1,4096}")
 
+# Second fast path, for the item shapes hostile input floods a document with (empty arrays and
+# maps, null/true/false, short texts, small arrays of those, chains of one-element arrays, indefinite rows):
+# items that the byte-level walk below would accept as they are, skipped by one regex match
+# of up to 4096 items. The patterns respect the nesting limit exactly: ``_loose_chunk(r)`` is
+# for items read with ``r`` more levels allowed (an array or map, even empty, needs r >= 1).
+# A document whose values used this path is decoded in one piece by cbor2 and validated as a
+# whole (the general path), so what it is accepted or rejected with does not change.
+_SIMPLE = (rb"[\xf4-\xf6\x60]|" + rb"|".join(bytes([0x60 + k]) + rb"[\s\S]{%d}" % k
+                                            for k in range(1, 24)))  # (texts: cbor2 checks UTF-8)
+
+
+def _loose_leaf(q: int) -> bytes:
+    """A number, false/true/null, a short text, or (with q >= 1 levels left) an empty array or
+    map."""
+    return rb"(?:" + _NUM + rb"|" + _SIMPLE + (rb"|[\x80\xa0]" if q >= 1 else b"") + rb")"
+
+
+_LOOSE_CACHE: dict[int, "re.Pattern[bytes]"] = {}
+
+
+def _loose_chunk(r: int) -> "re.Pattern[bytes]":
+    pat = _LOOSE_CACHE.get(r)
+    if pat is None:
+        inner = _loose_leaf(r - 1)
+        alts = [_loose_leaf(r)]
+        alts += [bytes([0x80 + k]) + inner + rb"{%d}" % k for k in range(1, 24)]
+        alts.append(rb"\x9f" + inner + rb"{0,4096}\xff")
+        for m in range(2, r + 1):  # m nested one-element arrays around a leaf
+            alts.append(rb"\x81{%d}" % m + _loose_leaf(r - m))
+        pat = re.compile(rb"(?:" + rb"|".join(alts) + rb"){1,4096}")
+        _LOOSE_CACHE[r] = pat
+    return pat
+
 
 _VALUES_PATH = ("payload", "values")
 
 
 def _scan(data: bytes, max_depth: int
-          ) -> tuple[int, dict[tuple[str, ...], tuple[int, int]], list[tuple[int, int]]]:
+          ) -> tuple[int, dict[tuple[str, ...], tuple[int, int]], list[tuple[int, int]] | None]:
     """Walk the CBOR item at offset 0 without building it.
 
     Returns the offset just past the item and the byte span ``(start, end)`` of every map value
     at the first two levels, keyed by its path (``("signature",)``, ``("payload", "values")``),
-    and the runs of plain numeric samples found in the indefinite ``payload.values`` array.
+    and the runs of plain numeric samples found in the indefinite ``payload.values`` array
+    (None when other items were skipped there by the second fast path).
     Raises AcquisitionFormatError on anything outside the format's subset (tags, byte strings,
     undefined/simple values, non-text map keys), on nesting deeper than ``max_depth``, and on
     lengths that exceed the remaining input.
@@ -251,15 +285,27 @@ def _scan(data: bytes, max_depth: int
     #         runs of plain samples skipped by the fast path, keys seen (maps)]
     stack: list[list] = []
     spans: dict[tuple[str, ...], tuple[int, int]] = {}
-    value_runs: list[tuple[int, int]] = []
+    value_runs: list[tuple[int, int]] | None = []
     while True:
         if stack and stack[-1][0] == -1 and not stack[-1][1] and len(stack) < max_depth:
-            m = _SAMPLE_CHUNK.match(data, pos)
-            while m:
-                stack[-1][2] += 1  # item count only matters for maps and definite arrays
-                stack[-1][6].append((pos, m.end()))
-                pos = m.end()
+            fr = stack[-1]
+            loose = None
+            while True:
                 m = _SAMPLE_CHUNK.match(data, pos)
+                if m:
+                    fr[2] += 1  # item count only matters for maps and definite arrays
+                    if fr[6] is not None:
+                        fr[6].append((pos, m.end()))
+                    pos = m.end()
+                    continue
+                if loose is None:
+                    loose = _loose_chunk(max_depth - len(stack))
+                m = loose.match(data, pos)
+                if not m:
+                    break
+                fr[2] += 1
+                fr[6] = None  # not plain samples: decoded and validated as a whole
+                pos = m.end()
         start = pos
         if pos >= n:
             raise _err(f"CBOR ends early at byte {pos} (truncated document?)")
@@ -383,7 +429,7 @@ def _scan(data: bytes, max_depth: int
             stack.pop()
 
 
-def _values_in_chunks(data: bytes, start: int, end: int, runs: list[tuple[int, int]],
+def _values_in_chunks(data: bytes, start: int, end: int, runs: list[tuple[int, int]] | None,
                       n_axes: int) -> np.ndarray | None:
     """Decode an indefinite ``values`` array of plain numeric samples run by run (<= 4096
     samples each, as the scan found them), so a large recording never exists as one Python
