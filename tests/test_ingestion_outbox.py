@@ -375,9 +375,11 @@ def test_outbox_dropped_without_close_stops_its_senders_and_releases_the_lock(tm
     assert len(mine) == 3
     ref = weakref.ref(ob)
     del ob
-    gc.collect()
-    # the senders must not keep the Outbox alive, and its finalizer must stop them
-    assert ref() is None, "the sender threads keep a dropped Outbox alive"
+    # the senders must not keep the Outbox alive (a sender finishing its step - settling the
+    # sample flush() saw delivered - holds it only until the step ends), and its finalizer
+    # must stop them
+    assert wait_for(lambda: gc.collect() is not None and ref() is None, timeout=5.0), \
+        "the sender threads keep a dropped Outbox alive"
     deadline = time.monotonic() + 5.0
     for t in mine:
         t.join(max(0.0, deadline - time.monotonic()))

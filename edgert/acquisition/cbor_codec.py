@@ -42,7 +42,7 @@ from ._hmac import hmac_hex, key_bytes
 from .document import (BINARY_I16_REF, MAX_NESTING, PLACEHOLDER, VERSION, DataAcquisition,
                        check_document, document_from_tree, numeric_values_from_tree)
 
-__all__ = ["decode_cbor", "encode_cbor", "cbor_float", "SIGNATURE_HEADER"]
+__all__ = ["decode_cbor", "encode_cbor", "cbor_float", "cbor_item_end", "SIGNATURE_HEADER"]
 
 #: The bytes in front of the 64 signature characters: text string, 1-byte length, 64.
 SIGNATURE_HEADER = b"\x78\x40"
@@ -482,6 +482,14 @@ def decode_cbor_located(data: bytes) -> tuple[DataAcquisition, int | None]:
     off = span[0] if span is not None else None
     sig_off = off + 2 if off is not None and data[off:off + 2] == SIGNATURE_HEADER else None
     return doc, sig_off
+
+
+def cbor_item_end(data: bytes) -> int:
+    """Offset just past the CBOR item at offset 0: the structural pre-scan alone (no tree is
+    built, linear time). Raises AcquisitionFormatError where :func:`decode_cbor` would on the
+    structure, including when ``data`` ends inside the item - so scanning a prefix tells
+    whether the item (the part of a document that becomes Python objects) fits in it."""
+    return _scan(data, MAX_NESTING)[0]
 
 
 def decode_cbor(data: bytes) -> DataAcquisition:

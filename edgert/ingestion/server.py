@@ -61,6 +61,14 @@ log = logging.getLogger("edgert.ingestion.server")
 
 _STRING_STATUSES = {421: "Misdirected Request"}
 
+#: Default cap on a JSON/CBOR document body (``max_document_bytes``). Decoding builds Python
+#: objects: a valid recording costs ~0.1 us and a few bytes of memory per body byte, but a
+#: hostile one (a flood of empty arrays, say) up to ~1 us and ~70 bytes per byte. 16 MiB -
+#: hours of 3-axis motion data, ~1 min of 16 kHz float audio - bounds one such request to
+#: ~15 s of CPU and ~1 GiB on a gateway; raw int16 audio (Ref-BINARY-i16) is not counted.
+DEFAULT_MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
+BINARY_I16_REF = "Ref-BINARY-i16"
+
 
 @dataclass
 class Response:
@@ -158,13 +166,17 @@ class IngestionService:
     def __init__(self, store: SampleStore, api_keys: Union[str, Sequence[str]],
                  hmac_key: Optional[str] = None, *, max_file_bytes: int = P.MAX_FILE_BYTES,
                  max_files: int = P.MAX_FILES_PER_REQUEST, reject_bad_signatures: bool = False,
-                 inspect: Callable[[bytes, str, Optional[str]], DocumentInfo] = inspect_document
-                 ) -> None:
+                 inspect: Callable[[bytes, str, Optional[str]], DocumentInfo] = inspect_document,
+                 max_document_bytes: Optional[int] = DEFAULT_MAX_DOCUMENT_BYTES) -> None:
         keys = [api_keys] if isinstance(api_keys, str) else list(api_keys)
         if not keys or not all(isinstance(k, str) and k for k in keys):
             raise ConfigurationError("the ingestion service needs at least one non-empty API key")
         if max_file_bytes <= 0 or max_files <= 0:
             raise ConfigurationError("max_file_bytes and max_files must be positive")
+        if max_document_bytes is not None and max_document_bytes <= 0:
+            raise ConfigurationError("max_document_bytes must be positive (or None for no "
+                                     "limit beyond max_file_bytes)")
+        self.max_document_bytes = None if max_document_bytes is None else int(max_document_bytes)
         self.store = store
         self._api_keys = [k.encode("utf-8") for k in keys]
         self.hmac_key = hmac_key or None
@@ -252,6 +264,9 @@ class IngestionService:
             raise _Reject(400, f"Unsupported Content-Type {content_type or 'none'!r} for "
                           f"{filename!r}; send a data-acquisition document as "
                           f"{', '.join(P.DATA_CONTENT_TYPES)}")
+        if self.max_document_bytes is not None and len(body) > self.max_document_bytes \
+                and not self._document_fits(body, content_type):
+            raise _Reject(413, self.document_too_large(len(body), filename))
         try:
             info = self._inspect(body, content_type, self.hmac_key)
         except AcquisitionFormatError as exc:
@@ -270,6 +285,26 @@ class IngestionService:
                          signature_method=info.signature_method, device_name=info.device_name,
                          device_type=info.device_type, interval_ms=info.interval_ms,
                          sensors=info.sensors, values_count=info.values_count)
+
+    def document_too_large(self, size: int, filename: Optional[str] = None) -> str:
+        what = f"File {filename!r}" if filename else "Body"
+        return (f"{what} is {size} bytes: a JSON/CBOR document may be at most "
+                f"{self.max_document_bytes} bytes on this server (max_document_bytes; raw "
+                f"int16 samples after a {BINARY_I16_REF} header are not counted); split the "
+                f"recording into several files")
+
+    def _document_fits(self, body: bytes, content_type: str) -> bool:
+        """For a body over ``max_document_bytes``: True only for the binary int16 variant whose
+        CBOR part (what is decoded into Python objects) ends within the limit - checked by a
+        structural scan of that prefix, so the cost is bounded by the limit too."""
+        if content_type == P.CT_JSON or body[:1] in (b"{", b" ", b"\t", b"\r", b"\n"):
+            return False
+        from ..acquisition.cbor_codec import cbor_item_end
+        try:
+            cbor_item_end(body[:self.max_document_bytes])
+        except AcquisitionFormatError:
+            return False  # the CBOR item does not end within the limit (or is invalid)
+        return True
 
     def _store(self, sample: NewSample, headers: Mapping[str, str]) -> Dict[str, Any]:
         disallow = P.is_truthy_header(headers.get(P.H_DISALLOW_DUPLICATES))
@@ -517,6 +552,12 @@ class _Handler(BaseHTTPRequestHandler):
         if length > limit:
             return service.error(route[1], 413, f"Payload too large: body of {length} bytes "
                                  f"exceeds the limit of {limit} bytes")
+        if route[1] == "data" and service.max_document_bytes is not None \
+                and length > service.max_document_bytes \
+                and P.normalise_content_type(self.headers.get("Content-Type")) in (P.CT_JSON,
+                                                                                  P.CT_CBOR):
+            return service.error(route[1], 413, "Payload too large: "
+                                 + service.document_too_large(length))
         return None
 
     def handle_expect_100(self) -> bool:
@@ -553,7 +594,9 @@ class _Handler(BaseHTTPRequestHandler):
         # Route and API key come from the headers: refuse before buffering anything (answer
         # first, then drain the body unread, so the client reads the answer either way).
         early = None
-        if route is None or service.check_api_key(self.headers):
+        if route is None or service.check_api_key(self.headers) or (
+                endpoint == "data" and service.max_document_bytes is not None
+                and self._content_length() > service.max_document_bytes):
             early = self._early_response()
         if early is not None:
             self._answer_then_drain(early, self._content_length())
@@ -743,7 +786,8 @@ class IngestionServer:
                  max_drain_bytes: int = 256 * 1024 * 1024,
                  inspect: Callable[[bytes, str, Optional[str]], DocumentInfo] = inspect_document,
                  max_connections: int = 64, body_timeout: Optional[float] = None,
-                 busy_retry_after: int = 1) -> None:
+                 busy_retry_after: int = 1,
+                 max_document_bytes: Optional[int] = DEFAULT_MAX_DOCUMENT_BYTES) -> None:
         if max_connections < 1:
             raise ConfigurationError(f"max_connections must be at least 1, got "
                                      f"{max_connections}")
@@ -754,7 +798,7 @@ class IngestionServer:
         self.service = IngestionService(self.store, api_keys, hmac_key,
                                         max_file_bytes=max_file_bytes, max_files=max_files,
                                         reject_bad_signatures=reject_bad_signatures,
-                                        inspect=inspect)
+                                        inspect=inspect, max_document_bytes=max_document_bytes)
         self.host = host
         self.port = port
         # /files carries several files plus multipart overhead; by default one request may
