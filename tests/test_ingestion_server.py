@@ -486,3 +486,47 @@ def test_connection_limits_are_validated():
         IngestionServer(max_connections=0)
     with pytest.raises(ConfigurationError, match="body_timeout"):
         IngestionServer(body_timeout=0)
+
+
+def test_json_and_cbor_documents_over_max_document_bytes_get_413():
+    """A JSON/CBOR document over ``max_document_bytes`` is refused with 413 (from the
+    headers on /data, before the body is read; per file inside /files); the binary int16
+    variant is not limited by its raw samples, only by its CBOR part."""
+    from .ingest_helpers import make_binary_i16
+    small_cbor, small_json = make_cbor(1), make_json(1)
+    cap = max(len(small_cbor), len(small_json)) + 100
+    big_cbor = make_cbor(2, n=400)
+    big_json = make_json(2, n=400)
+    assert len(big_cbor) > cap and len(big_json) > cap
+    audio = make_binary_i16(list(range(-2000, 2000)))  # 8000 raw bytes after a small header
+    assert len(audio) > cap
+    with running_server(max_document_bytes=cap) as srv:
+        assert raw_post(srv, "/api/training/data", small_cbor,
+                        hdrs("a.cbor", "application/cbor"))[0] == 200
+        assert raw_post(srv, "/api/training/data", small_json, hdrs("b.json"))[0] == 200
+        for body, ctype in ((big_cbor, "application/cbor"), (big_json, "application/json"),
+                            (big_cbor, "application/octet-stream"),
+                            (big_json, "application/octet-stream")):
+            status, rtype, text = raw_post(srv, "/api/training/data", body,
+                                           hdrs("big.x", ctype))
+            assert status == 413, (ctype, status, text)
+            assert f"at most {cap} bytes" in text and "max_document_bytes" in text
+        assert raw_post(srv, "/api/training/data", audio,
+                        hdrs("audio.cbor", "application/octet-stream"))[0] == 200
+        # a flood after the binary marker makes the CBOR part itself too long: refused
+        i = audio.index(b"\x9f")
+        flooded = audio[:i] + b"\x9f" + b"\x80" * (2 * cap) + b"\xff"
+        assert raw_post(srv, "/api/training/data", flooded,
+                        hdrs("flood.bin", "application/octet-stream"))[0] == 413
+        mp_body, mp_type = encode_multipart([FilePart("ok.cbor", make_cbor(3), "application/cbor"),
+                                             FilePart("big.cbor", big_cbor, "application/cbor")])
+        status, _, text = raw_post(srv, "/api/training/files", mp_body,
+                                   {"x-api-key": API_KEY, "Content-Type": mp_type})
+        doc = json.loads(text)
+        assert status == 200 and [f["success"] for f in doc["files"]] == [True, False]
+        assert "max_document_bytes" in doc["files"][1]["error"]
+        assert srv.store.count() == 4
+    # None: only max_file_bytes applies
+    with running_server(max_document_bytes=None) as srv:
+        assert raw_post(srv, "/api/training/data", big_cbor,
+                        hdrs("big.cbor", "application/cbor"))[0] == 200

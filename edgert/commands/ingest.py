@@ -85,6 +85,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--hmac-key", default=None, help="project HMAC key (default "
                    "$EDGERT_HMAC_KEY); without one, signatures are stored as not verified")
     s.add_argument("--max-file-mb", type=float, default=100.0, help="per-file limit (100)")
+    s.add_argument("--max-document-mb", type=float, default=16.0,
+                   help="limit of a JSON/CBOR document (16; 0 = only --max-file-mb): decoding "
+                   "hostile documents costs up to ~1 us and ~70 bytes of memory per byte; raw "
+                   "int16 audio after a Ref-BINARY-i16 header is not counted")
+    s.add_argument("--max-connections", type=int, default=64,
+                   help="connections served at once (64); more are answered 503 + Retry-After")
     s.add_argument("--reject-bad-signatures", action="store_true",
                    help="answer 400 instead of storing documents with a wrong HS256 signature")
     s.add_argument("--json", action="store_true", help='print {"url": ...} on stdout')
@@ -143,6 +149,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     hmac_key = args.hmac_key or os.environ.get("EDGERT_HMAC_KEY")
     srv = IngestionServer(args.db, keys, hmac_key, host=args.host, port=args.port,
                           max_file_bytes=int(args.max_file_mb * 1024 * 1024),
+                          max_document_bytes=(int(args.max_document_mb * 1024 * 1024)
+                                              if args.max_document_mb > 0 else None),
+                          max_connections=args.max_connections,
                           reject_bad_signatures=args.reject_bad_signatures)
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
