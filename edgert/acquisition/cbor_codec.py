@@ -282,14 +282,19 @@ def _scan(data: bytes, max_depth: int
     pos = 0
     # frame: [remaining items or -1 (indefinite), is_map, items seen, path of this container,
     #         current key (maps of the first two levels), start of the current value,
-    #         runs of plain samples skipped by the fast path, keys seen (maps)]
+    #         runs of plain samples skipped by the fast path, keys seen (maps),
+    #         items left to walk before trying the fast paths again, last such back-off]
     stack: list[list] = []
     spans: dict[tuple[str, ...], tuple[int, int]] = {}
     value_runs: list[tuple[int, int]] | None = []
     while True:
-        if stack and stack[-1][0] == -1 and not stack[-1][1] and len(stack) < max_depth:
+        if stack and stack[-1][0] == -1 and not stack[-1][1] and len(stack) < max_depth \
+                and stack[-1][8] > 0:
+            stack[-1][8] -= 1  # backing off after a miss (see below)
+        elif stack and stack[-1][0] == -1 and not stack[-1][1] and len(stack) < max_depth:
             fr = stack[-1]
             loose = None
+            hit = False
             while True:
                 m = _SAMPLE_CHUNK.match(data, pos)
                 if m:
@@ -303,9 +308,17 @@ def _scan(data: bytes, max_depth: int
                 m = loose.match(data, pos)
                 if not m:
                     break
+                hit = True
                 fr[2] += 1
                 fr[6] = None  # not plain samples: decoded and validated as a whole
                 pos = m.end()
+            # A miss before anything but the closing break means the next item takes the
+            # byte-level walk, so this array's runs no longer cover it (it is decoded whole
+            # either way): skip the fast paths for the next 1, 2, 4 .. 64 items of a shape
+            # they do not cover instead of failing two regexes per item.
+            if pos < n and data[pos] != 0xFF:
+                fr[9] = 1 if hit else min(64, 2 * fr[9] or 1)
+                fr[8] = fr[9]
         start = pos
         if pos >= n:
             raise _err(f"CBOR ends early at byte {pos} (truncated document?)")
@@ -396,7 +409,7 @@ def _scan(data: bytes, max_depth: int
                 path = fr[3] + (fr[4],) if tracked else ()
                 if arg is None:
                     stack.append([-1, major == 5, 0, path, "" if major == 5 else None, None,
-                                  [], set()])
+                                  [], set(), 0, 0])
                     continue
                 items = arg * 2 if major == 5 else arg
                 if items > n - pos:
@@ -404,7 +417,7 @@ def _scan(data: bytes, max_depth: int
                                f"declares {arg} entries but only {n - pos} bytes remain")
                 if items:
                     stack.append([items, major == 5, 0, path, "" if major == 5 else None, None,
-                                  [], set()])
+                                  [], set(), 0, 0])
                     continue
             elif major == 6:
                 raise _err(f"CBOR tag {arg} at offset {start}: tags are not part of the "

@@ -85,9 +85,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--hmac-key", default=None, help="project HMAC key (default "
                    "$EDGERT_HMAC_KEY); without one, signatures are stored as not verified")
     s.add_argument("--max-file-mb", type=float, default=100.0, help="per-file limit (100)")
-    s.add_argument("--max-document-mb", type=float, default=16.0,
-                   help="limit of a JSON/CBOR document (16; 0 = only --max-file-mb): decoding "
-                   "hostile documents costs up to ~1 us and ~70 bytes of memory per byte; raw "
+    s.add_argument("--max-document-mb", type=float, default=8.0,
+                   help="limit of a JSON/CBOR document (8; 0 = only --max-file-mb): decoding "
+                   "hostile documents costs up to ~2 us and ~85 bytes of memory per byte; raw "
                    "int16 audio after a Ref-BINARY-i16 header is not counted")
     s.add_argument("--max-connections", type=int, default=64,
                    help="connections served at once (64); more are answered 503 + Retry-After")

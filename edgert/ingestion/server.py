@@ -63,10 +63,10 @@ _STRING_STATUSES = {421: "Misdirected Request"}
 
 #: Default cap on a JSON/CBOR document body (``max_document_bytes``). Decoding builds Python
 #: objects: a valid recording costs ~0.1 us and a few bytes of memory per body byte, but a
-#: hostile one (a flood of empty arrays, say) up to ~1 us and ~70 bytes per byte. 16 MiB -
-#: hours of 3-axis motion data, ~1 min of 16 kHz float audio - bounds one such request to
-#: ~15 s of CPU and ~1 GiB on a gateway; raw int16 audio (Ref-BINARY-i16) is not counted.
-DEFAULT_MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
+#: hostile one (a flood of empty arrays, say) ~0.5-2 us and up to ~85 bytes per byte. 8 MiB -
+#: hours of 3-axis motion data, ~100 s of 16 kHz float audio - bounds one such request to
+#: ~15 s of CPU and ~700 MB on a gateway; raw int16 audio (Ref-BINARY-i16) is not counted.
+DEFAULT_MAX_DOCUMENT_BYTES = 8 * 1024 * 1024
 BINARY_I16_REF = "Ref-BINARY-i16"
 
 
