@@ -7,7 +7,9 @@ Two layers, so that the gateway daemon can host the same logic behind its own HT
   handling (auth, validation, signature check, labels, de-duplication, storage). No sockets.
 * :class:`IngestionServer` - a ``ThreadingHTTPServer`` on 127.0.0.1 (port 0 = any free port)
   with ``start()``/``stop()``, body-size limits enforced before reading, per-connection read
-  timeouts, and a :class:`~edgert.ingestion.faults.FaultControl` for fault-injection tests.
+  timeouts, deadlines for the headers and for the body as a whole, at most
+  ``max_connections`` connections served at once (the rest answered 503 + Retry-After), and
+  a :class:`~edgert.ingestion.faults.FaultControl` for fault-injection tests.
 
 Decisions where the upstream documentation is silent (documented here and in the report):
 
