@@ -1,12 +1,11 @@
 """Hostile CBOR (floods of empty arrays/maps, nulls, short texts, chains of one-element arrays,
 indefinite rows) is skipped by the scanner's second fast path. Oracle: the scanner's general
 byte-level walk (the second fast path switched off) - every document must be accepted or
-rejected exactly as it is there, with the same message; and the scan must cost a small
-multiple of a valid document's, not the ~30-50x of the byte-level walk."""
+rejected exactly as it is there, with the same message. What the fast path saves is measured
+in benches/bench_acquisition.py (a benchmark, not a timed test)."""
 from __future__ import annotations
 
 import re
-import time
 
 import numpy as np
 import pytest
@@ -87,34 +86,3 @@ def test_floods_same_as_the_general_walk(body):
         head, _ = _doc(n_axes)
         data = head + b"\x9f" + body + b"\xff"
         assert _outcome(data) == _general_path(data)
-
-
-def _scan_cost(data: bytes) -> float:
-    t = time.perf_counter()
-    cbor_codec._scan(data, 16)
-    return (time.perf_counter() - t) / len(data)
-
-
-def _median_ratio(data: bytes, base: bytes, repeats: int = 5) -> float:
-    """Median of per-byte cost ratios, the two scans interleaved (load on the machine hits
-    both alike)."""
-    ratios = sorted(_scan_cost(data) / _scan_cost(base) for _ in range(repeats))
-    return ratios[repeats // 2]
-
-
-def test_hostile_floods_scan_within_a_small_multiple_of_a_valid_document():
-    """Same-run ratios (medians of 5, interleaved): the byte-level walk costs 30-50x a valid document's
-    scan per byte on these floods; the second fast path keeps them under 16x."""
-    vals = np.random.default_rng(0).normal(size=(8000, 3)).astype(np.float32)
-    doc = DataAcquisition(device_name="d", device_type="t", interval_ms=16, sensors=ACC,
-                          values=vals.astype(np.float64), alg="none")
-    valid = encode_cbor(doc)
-    head = valid[:valid.index(b"fvalues") + 7]
-    n = len(valid)
-    floods = {"empty arrays": b"\x80" * n, "empty maps": b"\xa0" * n, "nulls": b"\xf6" * n,
-              "one-element chains": (b"\x81" * 10 + b"\x00") * (n // 11),
-              "rows of empty arrays": b"\x83\x80\x80\x80" * (n // 4),
-              "rows of booleans": b"\x83\xf4\xf5\xf6" * (n // 4)}
-    for name, body in floods.items():
-        ratio = _median_ratio(head + b"\x9f" + body + b"\xff", valid)
-        assert ratio < 16, (name, ratio)
