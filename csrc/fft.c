@@ -360,10 +360,20 @@ void edgert__rfft_power_max(const edgert__rfft_plan *plan, const double *x, int3
 #ifdef EDGERT_FFT_SSE2
 /* Two frames at once: lane 0 of every __m128d is frame A, lane 1 frame B; the arithmetic per
  * lane is exactly the single-frame path's (cfft_split and the paired split above). */
+#define FFTL_NAME cfft_split2_stages
+#define FFTL_ATTR
+#define FFTL_LANES 2
+#define FFTL_V __m128d
+#define FFTL_LD _mm_load_pd
+#define FFTL_ST _mm_store_pd
+#define FFTL_ADD _mm_add_pd
+#define FFTL_SUB _mm_sub_pd
+#define FFTL_MUL _mm_mul_pd
+#define FFTL_SET1 _mm_set1_pd
+#include "fft_lanes.h"
+
 static void cfft_split2(const edgert__rfft_plan *plan, double *re, double *im, int32_t m)
 {
-    const double *st = plan->tw + 2 * m;
-    int32_t i, j, h;
     if (m == 2) {
         __m128d r0 = _mm_load_pd(re), i0 = _mm_load_pd(im);
         __m128d r1 = _mm_load_pd(re + 2), i1 = _mm_load_pd(im + 2);
@@ -373,88 +383,8 @@ static void cfft_split2(const edgert__rfft_plan *plan, double *re, double *im, i
         _mm_store_pd(im + 2, _mm_sub_pd(i0, i1));
         return;
     }
-    if (m < 4)
-        return;
-    for (i = 0; i < m; i += 4) {
-        double *r = re + 2 * i, *q = im + 2 * i;
-        __m128d a0r = _mm_load_pd(r), a0i = _mm_load_pd(q);
-        __m128d a1r = _mm_load_pd(r + 2), a1i = _mm_load_pd(q + 2);
-        __m128d a2r = _mm_load_pd(r + 4), a2i = _mm_load_pd(q + 4);
-        __m128d a3r = _mm_load_pd(r + 6), a3i = _mm_load_pd(q + 6);
-        __m128d s0r = _mm_add_pd(a0r, a1r), s0i = _mm_add_pd(a0i, a1i);
-        __m128d d0r = _mm_sub_pd(a0r, a1r), d0i = _mm_sub_pd(a0i, a1i);
-        __m128d s1r = _mm_add_pd(a2r, a3r), s1i = _mm_add_pd(a2i, a3i);
-        __m128d d1r = _mm_sub_pd(a2r, a3r), d1i = _mm_sub_pd(a2i, a3i);
-        _mm_store_pd(r, _mm_add_pd(s0r, s1r));
-        _mm_store_pd(q, _mm_add_pd(s0i, s1i));
-        _mm_store_pd(r + 4, _mm_sub_pd(s0r, s1r));
-        _mm_store_pd(q + 4, _mm_sub_pd(s0i, s1i));
-        _mm_store_pd(r + 2, _mm_add_pd(d0r, d1i));
-        _mm_store_pd(q + 2, _mm_sub_pd(d0i, d1r));
-        _mm_store_pd(r + 6, _mm_sub_pd(d0r, d1i));
-        _mm_store_pd(q + 6, _mm_add_pd(d0i, d1r));
-    }
-    /* stages h = 4, 8, ..., m/2; two at a time (radix-2^2) while possible */
-    h = 4;
-    while (h < m) {
-        const double *w1r = st + 2 * (h - 4), *w1i = w1r + h;
-        if (2 * h < m) {
-            const double *w2r = st + 2 * (2 * h - 4), *w2i = w2r + 2 * h;
-            for (i = 0; i < m; i += 4 * h) {
-                double *r0 = re + 2 * i, *i0 = im + 2 * i;
-                double *r1 = r0 + 2 * h, *i1 = i0 + 2 * h;
-                double *r2 = r1 + 2 * h, *i2 = i1 + 2 * h;
-                double *r3 = r2 + 2 * h, *i3 = i2 + 2 * h;
-                for (j = 0; j < h; j++) {
-                    __m128d ur = _mm_set1_pd(w1r[j]), ui = _mm_set1_pd(w1i[j]);
-                    __m128d vr = _mm_set1_pd(w2r[j]), vi = _mm_set1_pd(w2i[j]);
-                    __m128d br = _mm_load_pd(r1 + 2 * j), bi = _mm_load_pd(i1 + 2 * j);
-                    __m128d dr = _mm_load_pd(r3 + 2 * j), di = _mm_load_pd(i3 + 2 * j);
-                    __m128d tbr = _mm_sub_pd(_mm_mul_pd(ur, br), _mm_mul_pd(ui, bi));
-                    __m128d tbi = _mm_add_pd(_mm_mul_pd(ur, bi), _mm_mul_pd(ui, br));
-                    __m128d tdr = _mm_sub_pd(_mm_mul_pd(ur, dr), _mm_mul_pd(ui, di));
-                    __m128d tdi = _mm_add_pd(_mm_mul_pd(ur, di), _mm_mul_pd(ui, dr));
-                    __m128d ar = _mm_load_pd(r0 + 2 * j), ai = _mm_load_pd(i0 + 2 * j);
-                    __m128d cr = _mm_load_pd(r2 + 2 * j), ci = _mm_load_pd(i2 + 2 * j);
-                    __m128d a1r = _mm_add_pd(ar, tbr), a1i = _mm_add_pd(ai, tbi);
-                    __m128d b1r = _mm_sub_pd(ar, tbr), b1i = _mm_sub_pd(ai, tbi);
-                    __m128d c1r = _mm_add_pd(cr, tdr), c1i = _mm_add_pd(ci, tdi);
-                    __m128d d1r = _mm_sub_pd(cr, tdr), d1i = _mm_sub_pd(ci, tdi);
-                    __m128d tcr = _mm_sub_pd(_mm_mul_pd(vr, c1r), _mm_mul_pd(vi, c1i));
-                    __m128d tci = _mm_add_pd(_mm_mul_pd(vr, c1i), _mm_mul_pd(vi, c1r));
-                    __m128d sdr = _mm_sub_pd(_mm_mul_pd(vr, d1r), _mm_mul_pd(vi, d1i));
-                    __m128d sdi = _mm_add_pd(_mm_mul_pd(vr, d1i), _mm_mul_pd(vi, d1r));
-                    _mm_store_pd(r0 + 2 * j, _mm_add_pd(a1r, tcr));
-                    _mm_store_pd(i0 + 2 * j, _mm_add_pd(a1i, tci));
-                    _mm_store_pd(r2 + 2 * j, _mm_sub_pd(a1r, tcr));
-                    _mm_store_pd(i2 + 2 * j, _mm_sub_pd(a1i, tci));
-                    /* (b1, d1) with -i*w2: -i*(sdr + i sdi) = sdi - i sdr */
-                    _mm_store_pd(r1 + 2 * j, _mm_add_pd(b1r, sdi));
-                    _mm_store_pd(i1 + 2 * j, _mm_sub_pd(b1i, sdr));
-                    _mm_store_pd(r3 + 2 * j, _mm_sub_pd(b1r, sdi));
-                    _mm_store_pd(i3 + 2 * j, _mm_add_pd(b1i, sdr));
-                }
-            }
-            h *= 4;
-        } else {
-            for (i = 0; i < m; i += 2 * h) {
-                double *ar = re + 2 * i, *ai = im + 2 * i;
-                double *br = re + 2 * (i + h), *bi = im + 2 * (i + h);
-                for (j = 0; j < h; j++) {
-                    __m128d w_r = _mm_set1_pd(w1r[j]), w_i = _mm_set1_pd(w1i[j]);
-                    __m128d b_r = _mm_load_pd(br + 2 * j), b_i = _mm_load_pd(bi + 2 * j);
-                    __m128d x_r = _mm_load_pd(ar + 2 * j), x_i = _mm_load_pd(ai + 2 * j);
-                    __m128d tr = _mm_sub_pd(_mm_mul_pd(w_r, b_r), _mm_mul_pd(w_i, b_i));
-                    __m128d ti = _mm_add_pd(_mm_mul_pd(w_r, b_i), _mm_mul_pd(w_i, b_r));
-                    _mm_store_pd(br + 2 * j, _mm_sub_pd(x_r, tr));
-                    _mm_store_pd(bi + 2 * j, _mm_sub_pd(x_i, ti));
-                    _mm_store_pd(ar + 2 * j, _mm_add_pd(x_r, tr));
-                    _mm_store_pd(ai + 2 * j, _mm_add_pd(x_i, ti));
-                }
-            }
-            h *= 2;
-        }
-    }
+    if (m >= 4)
+        cfft_split2_stages(plan, re, im, m);
 }
 
 static void pack2(const edgert__rfft_plan *plan, const double *xa, int32_t la, const double *xb,
@@ -531,90 +461,18 @@ static void rfft_power_max2(const edgert__rfft_plan *plan, const double *xa, int
 #define EDGERT_FFT_AVX2 1
 #define EDGERT_AVX2 __attribute__((target("avx2")))
 
-EDGERT_AVX2 static void cfft_split4(const edgert__rfft_plan *plan, double *re, double *im,
-                                    int32_t m)
-{
-    const double *st = plan->tw + 2 * m;
-    int32_t i, j, h;
-    for (i = 0; i < m; i += 4) {
-        double *r = re + 4 * i, *q = im + 4 * i;
-        __m256d a0r = _mm256_loadu_pd(r), a0i = _mm256_loadu_pd(q);
-        __m256d a1r = _mm256_loadu_pd(r + 4), a1i = _mm256_loadu_pd(q + 4);
-        __m256d a2r = _mm256_loadu_pd(r + 8), a2i = _mm256_loadu_pd(q + 8);
-        __m256d a3r = _mm256_loadu_pd(r + 12), a3i = _mm256_loadu_pd(q + 12);
-        __m256d s0r = _mm256_add_pd(a0r, a1r), s0i = _mm256_add_pd(a0i, a1i);
-        __m256d d0r = _mm256_sub_pd(a0r, a1r), d0i = _mm256_sub_pd(a0i, a1i);
-        __m256d s1r = _mm256_add_pd(a2r, a3r), s1i = _mm256_add_pd(a2i, a3i);
-        __m256d d1r = _mm256_sub_pd(a2r, a3r), d1i = _mm256_sub_pd(a2i, a3i);
-        _mm256_storeu_pd(r, _mm256_add_pd(s0r, s1r));
-        _mm256_storeu_pd(q, _mm256_add_pd(s0i, s1i));
-        _mm256_storeu_pd(r + 8, _mm256_sub_pd(s0r, s1r));
-        _mm256_storeu_pd(q + 8, _mm256_sub_pd(s0i, s1i));
-        _mm256_storeu_pd(r + 4, _mm256_add_pd(d0r, d1i));
-        _mm256_storeu_pd(q + 4, _mm256_sub_pd(d0i, d1r));
-        _mm256_storeu_pd(r + 12, _mm256_sub_pd(d0r, d1i));
-        _mm256_storeu_pd(q + 12, _mm256_add_pd(d0i, d1r));
-    }
-    h = 4;
-    while (h < m) {
-        const double *w1r = st + 2 * (h - 4), *w1i = w1r + h;
-        if (2 * h < m) {
-            const double *w2r = st + 2 * (2 * h - 4), *w2i = w2r + 2 * h;
-            for (i = 0; i < m; i += 4 * h) {
-                double *r0 = re + 4 * i, *i0 = im + 4 * i;
-                double *r1 = r0 + 4 * h, *i1 = i0 + 4 * h;
-                double *r2 = r1 + 4 * h, *i2 = i1 + 4 * h;
-                double *r3 = r2 + 4 * h, *i3 = i2 + 4 * h;
-                for (j = 0; j < h; j++) {
-                    __m256d ur = _mm256_set1_pd(w1r[j]), ui = _mm256_set1_pd(w1i[j]);
-                    __m256d vr = _mm256_set1_pd(w2r[j]), vi = _mm256_set1_pd(w2i[j]);
-                    __m256d br = _mm256_loadu_pd(r1 + 4 * j), bi = _mm256_loadu_pd(i1 + 4 * j);
-                    __m256d dr = _mm256_loadu_pd(r3 + 4 * j), di = _mm256_loadu_pd(i3 + 4 * j);
-                    __m256d tbr = _mm256_sub_pd(_mm256_mul_pd(ur, br), _mm256_mul_pd(ui, bi));
-                    __m256d tbi = _mm256_add_pd(_mm256_mul_pd(ur, bi), _mm256_mul_pd(ui, br));
-                    __m256d tdr = _mm256_sub_pd(_mm256_mul_pd(ur, dr), _mm256_mul_pd(ui, di));
-                    __m256d tdi = _mm256_add_pd(_mm256_mul_pd(ur, di), _mm256_mul_pd(ui, dr));
-                    __m256d ar = _mm256_loadu_pd(r0 + 4 * j), ai = _mm256_loadu_pd(i0 + 4 * j);
-                    __m256d cr = _mm256_loadu_pd(r2 + 4 * j), ci = _mm256_loadu_pd(i2 + 4 * j);
-                    __m256d a1r = _mm256_add_pd(ar, tbr), a1i = _mm256_add_pd(ai, tbi);
-                    __m256d b1r = _mm256_sub_pd(ar, tbr), b1i = _mm256_sub_pd(ai, tbi);
-                    __m256d c1r = _mm256_add_pd(cr, tdr), c1i = _mm256_add_pd(ci, tdi);
-                    __m256d d1r = _mm256_sub_pd(cr, tdr), d1i = _mm256_sub_pd(ci, tdi);
-                    __m256d tcr = _mm256_sub_pd(_mm256_mul_pd(vr, c1r), _mm256_mul_pd(vi, c1i));
-                    __m256d tci = _mm256_add_pd(_mm256_mul_pd(vr, c1i), _mm256_mul_pd(vi, c1r));
-                    __m256d sdr = _mm256_sub_pd(_mm256_mul_pd(vr, d1r), _mm256_mul_pd(vi, d1i));
-                    __m256d sdi = _mm256_add_pd(_mm256_mul_pd(vr, d1i), _mm256_mul_pd(vi, d1r));
-                    _mm256_storeu_pd(r0 + 4 * j, _mm256_add_pd(a1r, tcr));
-                    _mm256_storeu_pd(i0 + 4 * j, _mm256_add_pd(a1i, tci));
-                    _mm256_storeu_pd(r2 + 4 * j, _mm256_sub_pd(a1r, tcr));
-                    _mm256_storeu_pd(i2 + 4 * j, _mm256_sub_pd(a1i, tci));
-                    _mm256_storeu_pd(r1 + 4 * j, _mm256_add_pd(b1r, sdi));
-                    _mm256_storeu_pd(i1 + 4 * j, _mm256_sub_pd(b1i, sdr));
-                    _mm256_storeu_pd(r3 + 4 * j, _mm256_sub_pd(b1r, sdi));
-                    _mm256_storeu_pd(i3 + 4 * j, _mm256_add_pd(b1i, sdr));
-                }
-            }
-            h *= 4;
-        } else {
-            for (i = 0; i < m; i += 2 * h) {
-                double *ar = re + 4 * i, *ai = im + 4 * i;
-                double *br = re + 4 * (i + h), *bi = im + 4 * (i + h);
-                for (j = 0; j < h; j++) {
-                    __m256d w_r = _mm256_set1_pd(w1r[j]), w_i = _mm256_set1_pd(w1i[j]);
-                    __m256d b_r = _mm256_loadu_pd(br + 4 * j), b_i = _mm256_loadu_pd(bi + 4 * j);
-                    __m256d x_r = _mm256_loadu_pd(ar + 4 * j), x_i = _mm256_loadu_pd(ai + 4 * j);
-                    __m256d tr = _mm256_sub_pd(_mm256_mul_pd(w_r, b_r), _mm256_mul_pd(w_i, b_i));
-                    __m256d ti = _mm256_add_pd(_mm256_mul_pd(w_r, b_i), _mm256_mul_pd(w_i, b_r));
-                    _mm256_storeu_pd(br + 4 * j, _mm256_sub_pd(x_r, tr));
-                    _mm256_storeu_pd(bi + 4 * j, _mm256_sub_pd(x_i, ti));
-                    _mm256_storeu_pd(ar + 4 * j, _mm256_add_pd(x_r, tr));
-                    _mm256_storeu_pd(ai + 4 * j, _mm256_add_pd(x_i, ti));
-                }
-            }
-            h *= 2;
-        }
-    }
-}
+/* called only for n >= 32 (m >= 16) */
+#define FFTL_NAME cfft_split4
+#define FFTL_ATTR EDGERT_AVX2
+#define FFTL_LANES 4
+#define FFTL_V __m256d
+#define FFTL_LD _mm256_loadu_pd
+#define FFTL_ST _mm256_storeu_pd
+#define FFTL_ADD _mm256_add_pd
+#define FFTL_SUB _mm256_sub_pd
+#define FFTL_MUL _mm256_mul_pd
+#define FFTL_SET1 _mm256_set1_pd
+#include "fft_lanes.h"
 
 /* frames f = 0..3 start at x + f*step with lengths lens[f] (zero-padded past them) */
 static void pack4(const edgert__rfft_plan *plan, const double *x, int32_t step,
