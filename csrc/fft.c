@@ -361,6 +361,7 @@ void edgert__rfft_power_max(const edgert__rfft_plan *plan, const double *x, int3
 /* Two frames at once: lane 0 of every __m128d is frame A, lane 1 frame B; the arithmetic per
  * lane is exactly the single-frame path's (cfft_split and the paired split above). */
 #define FFTL_NAME cfft_split2_stages
+#define FFTL_POWER_NAME power_max2
 #define FFTL_ATTR
 #define FFTL_LANES 2
 #define FFTL_V __m128d
@@ -370,6 +371,8 @@ void edgert__rfft_power_max(const edgert__rfft_plan *plan, const double *x, int3
 #define FFTL_SUB _mm_sub_pd
 #define FFTL_MUL _mm_mul_pd
 #define FFTL_SET1 _mm_set1_pd
+#define FFTL_MAX _mm_max_pd
+#define FFTL_ZERO _mm_setzero_pd
 #include "fft_lanes.h"
 
 static void cfft_split2(const edgert__rfft_plan *plan, double *re, double *im, int32_t m)
@@ -416,38 +419,11 @@ static void rfft_power_max2(const edgert__rfft_plan *plan, const double *xa, int
                             const double *xb, int32_t lb, double scale, double *lmax,
                             double *work)
 {
-    int32_t m = plan->n / 2, k;
+    int32_t m = plan->n / 2;
     double *re = work, *im = work + 2 * m;
-    const double *twc = plan->tw, *tws = plan->tw + m;
-    __m128d sc = _mm_set1_pd(scale), half = _mm_set1_pd(0.5), v;
-    __m128d z0r, z0i;
     pack2(plan, xa, la, xb, lb, re, im);
     cfft_split2(plan, re, im, m);
-    z0r = _mm_load_pd(re);
-    z0i = _mm_load_pd(im);
-    v = _mm_add_pd(z0r, z0i);
-    _mm_store_pd(lmax, _mm_max_pd(_mm_load_pd(lmax), _mm_mul_pd(_mm_mul_pd(v, v), sc)));
-    v = _mm_sub_pd(z0r, z0i);
-    _mm_store_pd(lmax + 2 * m,
-                 _mm_max_pd(_mm_load_pd(lmax + 2 * m), _mm_mul_pd(_mm_mul_pd(v, v), sc)));
-    for (k = 1; k <= m / 2; k++) {
-        int32_t c = m - k;
-        __m128d ar = _mm_load_pd(re + 2 * k), ai = _mm_load_pd(im + 2 * k);
-        __m128d br = _mm_load_pd(re + 2 * c), bi = _mm_load_pd(im + 2 * c);
-        __m128d er = _mm_mul_pd(half, _mm_add_pd(ar, br));
-        __m128d ei = _mm_mul_pd(half, _mm_sub_pd(ai, bi));
-        __m128d or_ = _mm_mul_pd(half, _mm_add_pd(ai, bi));
-        __m128d oi = _mm_sub_pd(_mm_setzero_pd(), _mm_mul_pd(half, _mm_sub_pd(ar, br)));
-        __m128d wr = _mm_set1_pd(twc[k]), wi = _mm_set1_pd(tws[k]);
-        __m128d pr = _mm_sub_pd(_mm_mul_pd(wr, or_), _mm_mul_pd(wi, oi));
-        __m128d pi = _mm_add_pd(_mm_mul_pd(wr, oi), _mm_mul_pd(wi, or_));
-        __m128d xr = _mm_add_pd(er, pr), xi = _mm_add_pd(ei, pi);
-        __m128d yr = _mm_sub_pd(er, pr), yi = _mm_sub_pd(ei, pi);
-        __m128d p1 = _mm_mul_pd(_mm_add_pd(_mm_mul_pd(xr, xr), _mm_mul_pd(xi, xi)), sc);
-        __m128d p2 = _mm_mul_pd(_mm_add_pd(_mm_mul_pd(yr, yr), _mm_mul_pd(yi, yi)), sc);
-        _mm_store_pd(lmax + 2 * k, _mm_max_pd(_mm_load_pd(lmax + 2 * k), p1));
-        _mm_store_pd(lmax + 2 * c, _mm_max_pd(_mm_load_pd(lmax + 2 * c), p2));
-    }
+    power_max2(plan, re, im, m, scale, lmax);
 }
 #endif
 
@@ -463,6 +439,7 @@ static void rfft_power_max2(const edgert__rfft_plan *plan, const double *xa, int
 
 /* called only for n >= 32 (m >= 16) */
 #define FFTL_NAME cfft_split4
+#define FFTL_POWER_NAME power_max4
 #define FFTL_ATTR EDGERT_AVX2
 #define FFTL_LANES 4
 #define FFTL_V __m256d
@@ -472,6 +449,8 @@ static void rfft_power_max2(const edgert__rfft_plan *plan, const double *xa, int
 #define FFTL_SUB _mm256_sub_pd
 #define FFTL_MUL _mm256_mul_pd
 #define FFTL_SET1 _mm256_set1_pd
+#define FFTL_MAX _mm256_max_pd
+#define FFTL_ZERO _mm256_setzero_pd
 #include "fft_lanes.h"
 
 /* frames f = 0..3 start at x + f*step with lengths lens[f] (zero-padded past them) */
@@ -495,39 +474,11 @@ EDGERT_AVX2 static void rfft_power_max4(const edgert__rfft_plan *plan, const dou
                                         int32_t step, const int32_t *lens, double scale,
                                         double *lmax, double *work)
 {
-    int32_t m = plan->n / 2, k;
+    int32_t m = plan->n / 2;
     double *re = work, *im = work + 4 * m;
-    const double *twc = plan->tw, *tws = plan->tw + m;
-    __m256d sc = _mm256_set1_pd(scale), half = _mm256_set1_pd(0.5), v;
-    __m256d z0r, z0i;
     pack4(plan, x, step, lens, re, im);
     cfft_split4(plan, re, im, m);
-    z0r = _mm256_loadu_pd(re);
-    z0i = _mm256_loadu_pd(im);
-    v = _mm256_add_pd(z0r, z0i);
-    _mm256_storeu_pd(lmax, _mm256_max_pd(_mm256_loadu_pd(lmax),
-                                         _mm256_mul_pd(_mm256_mul_pd(v, v), sc)));
-    v = _mm256_sub_pd(z0r, z0i);
-    _mm256_storeu_pd(lmax + 4 * m, _mm256_max_pd(_mm256_loadu_pd(lmax + 4 * m),
-                                                 _mm256_mul_pd(_mm256_mul_pd(v, v), sc)));
-    for (k = 1; k <= m / 2; k++) {
-        int32_t c = m - k;
-        __m256d ar = _mm256_loadu_pd(re + 4 * k), ai = _mm256_loadu_pd(im + 4 * k);
-        __m256d br = _mm256_loadu_pd(re + 4 * c), bi = _mm256_loadu_pd(im + 4 * c);
-        __m256d er = _mm256_mul_pd(half, _mm256_add_pd(ar, br));
-        __m256d ei = _mm256_mul_pd(half, _mm256_sub_pd(ai, bi));
-        __m256d or_ = _mm256_mul_pd(half, _mm256_add_pd(ai, bi));
-        __m256d oi = _mm256_sub_pd(_mm256_setzero_pd(), _mm256_mul_pd(half, _mm256_sub_pd(ar, br)));
-        __m256d wr = _mm256_set1_pd(twc[k]), wi = _mm256_set1_pd(tws[k]);
-        __m256d pr = _mm256_sub_pd(_mm256_mul_pd(wr, or_), _mm256_mul_pd(wi, oi));
-        __m256d pi = _mm256_add_pd(_mm256_mul_pd(wr, oi), _mm256_mul_pd(wi, or_));
-        __m256d xr = _mm256_add_pd(er, pr), xi = _mm256_add_pd(ei, pi);
-        __m256d yr = _mm256_sub_pd(er, pr), yi = _mm256_sub_pd(ei, pi);
-        __m256d p1 = _mm256_mul_pd(_mm256_add_pd(_mm256_mul_pd(xr, xr), _mm256_mul_pd(xi, xi)), sc);
-        __m256d p2 = _mm256_mul_pd(_mm256_add_pd(_mm256_mul_pd(yr, yr), _mm256_mul_pd(yi, yi)), sc);
-        _mm256_storeu_pd(lmax + 4 * k, _mm256_max_pd(_mm256_loadu_pd(lmax + 4 * k), p1));
-        _mm256_storeu_pd(lmax + 4 * c, _mm256_max_pd(_mm256_loadu_pd(lmax + 4 * c), p2));
-    }
+    power_max4(plan, re, im, m, scale, lmax);
 }
 
 /* Frames ix, ix+step, ... four at a time while four start before len; returns the next

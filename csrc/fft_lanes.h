@@ -4,10 +4,13 @@
  * exactly the single-frame cfft_split's, in the same order (no fused multiply-add), so every
  * SIMD path gives bit-identical spectra. Instantiated for SSE2 (2 lanes) and AVX2 (4 lanes).
  *
- * Define before including: FFTL_NAME (function name), FFTL_ATTR (function attributes, may be
+ * Two functions per instance: FFTL_NAME, the complex FFT stages (requires m >= 4, m = n/2
+ * complex points, a power of two), and FFTL_POWER_NAME, the real-FFT split of its result into
+ * the power of bins 0..m folded into the lane-wise maxima lmax (LANES doubles per bin).
+ *
+ * Define before including: FFTL_NAME, FFTL_POWER_NAME, FFTL_ATTR (function attributes, may be
  * empty), FFTL_LANES, FFTL_V (vector type), FFTL_LD/FFTL_ST (load/store), FFTL_ADD, FFTL_SUB,
- * FFTL_MUL, FFTL_SET1. Requires m >= 4 (m = n/2 complex points, a power of two). The macros
- * are undefined at the end.
+ * FFTL_MUL, FFTL_MAX, FFTL_SET1, FFTL_ZERO. The macros are undefined at the end.
  */
 FFTL_ATTR static void FFTL_NAME(const edgert__rfft_plan *plan, double *re, double *im, int32_t m)
 {
@@ -96,6 +99,38 @@ FFTL_ATTR static void FFTL_NAME(const edgert__rfft_plan *plan, double *re, doubl
     }
 }
 
+FFTL_ATTR static void FFTL_POWER_NAME(const edgert__rfft_plan *plan, const double *re,
+                                      const double *im, int32_t m, double scale, double *lmax)
+{
+    const int32_t L = FFTL_LANES;
+    const double *twc = plan->tw, *tws = plan->tw + m;
+    FFTL_V sc = FFTL_SET1(scale), half = FFTL_SET1(0.5), v;
+    FFTL_V z0r = FFTL_LD(re), z0i = FFTL_LD(im);
+    int32_t k;
+    v = FFTL_ADD(z0r, z0i);
+    FFTL_ST(lmax, FFTL_MAX(FFTL_LD(lmax), FFTL_MUL(FFTL_MUL(v, v), sc)));
+    v = FFTL_SUB(z0r, z0i);
+    FFTL_ST(lmax + L * m, FFTL_MAX(FFTL_LD(lmax + L * m), FFTL_MUL(FFTL_MUL(v, v), sc)));
+    for (k = 1; k <= m / 2; k++) {
+        int32_t c = m - k;
+        FFTL_V ar = FFTL_LD(re + L * k), ai = FFTL_LD(im + L * k);
+        FFTL_V br = FFTL_LD(re + L * c), bi = FFTL_LD(im + L * c);
+        FFTL_V er = FFTL_MUL(half, FFTL_ADD(ar, br));
+        FFTL_V ei = FFTL_MUL(half, FFTL_SUB(ai, bi));
+        FFTL_V or_ = FFTL_MUL(half, FFTL_ADD(ai, bi));
+        FFTL_V oi = FFTL_SUB(FFTL_ZERO(), FFTL_MUL(half, FFTL_SUB(ar, br)));
+        FFTL_V wr = FFTL_SET1(twc[k]), wi = FFTL_SET1(tws[k]);
+        FFTL_V pr = FFTL_SUB(FFTL_MUL(wr, or_), FFTL_MUL(wi, oi));
+        FFTL_V pi = FFTL_ADD(FFTL_MUL(wr, oi), FFTL_MUL(wi, or_));
+        FFTL_V xr = FFTL_ADD(er, pr), xi = FFTL_ADD(ei, pi);
+        FFTL_V yr = FFTL_SUB(er, pr), yi = FFTL_SUB(ei, pi);
+        FFTL_V p1 = FFTL_MUL(FFTL_ADD(FFTL_MUL(xr, xr), FFTL_MUL(xi, xi)), sc);
+        FFTL_V p2 = FFTL_MUL(FFTL_ADD(FFTL_MUL(yr, yr), FFTL_MUL(yi, yi)), sc);
+        FFTL_ST(lmax + L * k, FFTL_MAX(FFTL_LD(lmax + L * k), p1));
+        FFTL_ST(lmax + L * c, FFTL_MAX(FFTL_LD(lmax + L * c), p2));
+    }
+}
+
 #undef FFTL_NAME
 #undef FFTL_ATTR
 #undef FFTL_LANES
@@ -106,3 +141,6 @@ FFTL_ATTR static void FFTL_NAME(const edgert__rfft_plan *plan, double *re, doubl
 #undef FFTL_SUB
 #undef FFTL_MUL
 #undef FFTL_SET1
+#undef FFTL_POWER_NAME
+#undef FFTL_MAX
+#undef FFTL_ZERO
