@@ -13,7 +13,7 @@ import logging
 import os
 import pkgutil
 import sys
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 from .._version import __version__
 from ..errors import EdgertError
