@@ -472,6 +472,168 @@ int edgert_resample_poly(const float *taps, int32_t n_taps, int32_t up, int32_t 
 
 /* =============================================================== impulse end ===== */
 
+/* ============================================================== impulse plan ===== */
+/* The whole impulse as one compiled plan: DSP blocks, the feature concatenation each learn
+ * block takes, int8 input quantization, the networks (engine plans), output dequantization,
+ * K-means / GMM anomaly scoring, thresholds -> prediction. One call runs one window (or N)
+ * end to end with the same kernels as the whole-recording batch path (edgert_*_features_batch,
+ * edgert_quantize_int8, edgert_engine_invoke_batch, edgert_dequantize_int8,
+ * edgert_kmeans_score_batch), so both give identical numbers.
+ * Owned by: csrc/impulse.c; built by edgert/runtime/impulse_plan.py.
+ *
+ * The plan is plain data: counts, indices, parameter structs, and pointers only to read-only
+ * arrays (the DSP/learn tables, engine plans and their constant blobs, K-means arrays), so a
+ * serialiser can write it as C initialisers (const tables whose addresses fill the pointer
+ * fields) and a microcontroller runs exactly what the host tested. No malloc: working memory
+ * is one caller-provided scratch buffer sized by edgert_impulse_scratch_size().
+ * Every entry point validates the plan (every count, index, size, offset and parameter; the
+ * engine plans with edgert_engine_check) and returns EDGERT_ERR_MODEL for an inconsistent
+ * (tampered) plan; pointers are trusted to point at arrays of the sizes the counts give, as
+ * every kernel trusts its pointers.
+ *
+ * Adding a DSP block type: give it an EDGERT_DSP_* code and a member of edgert_dsp_params,
+ * teach dsp_features()/dsp_scratch() in impulse.c to call its batch kernel, and register its
+ * Python writer in edgert/runtime/impulse_plan.py (DSP_WRITERS). Until then bundles using it
+ * run through the batch path (the plan builder says why). */
+
+#define EDGERT_DSP_SPECTRAL 1          /* edgert_spectral_features_batch (all versions) */
+#define EDGERT_DSP_RAW 2               /* edgert_raw_features_batch */
+#define EDGERT_DSP_FLATTEN 3           /* edgert_flatten_features_batch */
+
+#define EDGERT_LEARN_CLASSIFIER 1      /* network -> per-label scores (keras) */
+#define EDGERT_LEARN_KMEANS 2          /* K-means anomaly score (anomaly) */
+#define EDGERT_LEARN_GMM 3             /* network output[0] of the selected features (anomaly-gmm) */
+
+#define EDGERT_IMPULSE_MAX_AXES 16     /* axes one DSP block reads */
+#define EDGERT_IMPULSE_MAX_DSP 8       /* DSP blocks per impulse, and per learn block */
+#define EDGERT_IMPULSE_MAX_LEARN 8     /* learn blocks per impulse */
+#define EDGERT_IMPULSE_MAX_LABELS 64   /* labels of the classifier a result carries */
+
+#define EDGERT_PREDICTION_UNCERTAIN -1 /* top score below the classifier's min_score */
+#define EDGERT_PREDICTION_ANOMALY -2   /* anomaly score above min_anomaly_score */
+
+#define EDGERT_IMPULSE_STAGE_DSP 0
+#define EDGERT_IMPULSE_STAGE_CLASSIFIER 1  /* classifier networks, quantize/dequantize included */
+#define EDGERT_IMPULSE_STAGE_ANOMALY 2     /* K-means and GMM blocks */
+#define EDGERT_IMPULSE_STAGES 3
+
+typedef union {
+    edgert_spectral_params spectral;
+    edgert_raw_params raw;
+    edgert_flatten_params flatten;
+} edgert_dsp_params;
+
+/* One DSP block. Its features of a window occupy columns offset .. offset+n_features-1 of the
+ * window's feature row (blocks in table order, contiguous: offset = sum of the previous
+ * blocks' n_features). */
+typedef struct {
+    int32_t type;                  /* EDGERT_DSP_* */
+    int32_t n_axes;                /* 1..EDGERT_IMPULSE_MAX_AXES */
+    int32_t axes[16];              /* columns of the raw rows this block reads, in its order */
+    int32_t n_features;            /* per window (what the block's check reports) */
+    int32_t offset;
+    edgert_dsp_params p;
+} edgert_impulse_dsp;
+
+/* One learn block. Its input is the features of DSP blocks dsp[0..n_dsp-1] concatenated in
+ * that order (n_features values); its values of a window go to columns
+ * output_offset .. output_offset+n_outputs-1 of the window's output row (blocks in table
+ * order, contiguous). */
+typedef struct {
+    int32_t type;                  /* EDGERT_LEARN_* */
+    int32_t n_dsp;                 /* 1..EDGERT_IMPULSE_MAX_DSP */
+    int32_t dsp[8];                /* indices into the plan's dsp table */
+    int32_t n_features;
+    int32_t output_offset;
+    int32_t n_outputs;             /* classifier: its labels (= network outputs); anomaly: 1 */
+    float threshold;               /* classifier: min_score; anomaly: min_anomaly_score */
+    /* CLASSIFIER and GMM: one engine plan with one input and one output */
+    const edgert_plan *net;
+    const void *consts;            /* the plan's constant blob (4-byte aligned) */
+    uint32_t consts_bytes;
+    int32_t in_dtype;              /* EDGERT_DTYPE_INT8 (quantized with in_scale/in_zero_point,
+                                    * edgert_quantize_int8) or _FLOAT32; GMM: _FLOAT32 */
+    float in_scale;
+    int32_t in_zero_point;
+    int32_t out_dtype;             /* EDGERT_DTYPE_INT8 (dequantized with out_scale/
+                                    * out_zero_point) or _FLOAT32; GMM: _FLOAT32 */
+    float out_scale;
+    int32_t out_zero_point;
+    /* GMM: the network input is features[select[0..n_select-1]] */
+    int32_t n_select;
+    const int32_t *select;
+    /* KMEANS: axes index the block's input row (0..n_features-1) */
+    edgert_kmeans_params kmeans;
+} edgert_impulse_learn;
+
+typedef struct {
+    int32_t n_axes;                /* values per raw row (the impulse's input axes) */
+    int32_t window_samples;        /* rows per window */
+    int32_t n_dsp;                 /* 1..EDGERT_IMPULSE_MAX_DSP */
+    const edgert_impulse_dsp *dsp;
+    int32_t n_features;            /* sum of the DSP blocks' n_features */
+    int32_t n_learn;               /* 0..EDGERT_IMPULSE_MAX_LEARN */
+    const edgert_impulse_learn *learn;
+    int32_t n_outputs;             /* sum of the learn blocks' n_outputs */
+    int32_t classifier;            /* learn index whose scores/threshold the results carry
+                                    * (the first CLASSIFIER), -1 when none */
+    int32_t anomaly;               /* learn index of the first KMEANS/GMM block, -1 when none */
+    int32_t n_labels;              /* the classifier's n_outputs (<= EDGERT_IMPULSE_MAX_LABELS), 0 */
+} edgert_impulse_plan;
+
+/* One window's result. prediction is Studio's rule: EDGERT_PREDICTION_ANOMALY when the
+ * anomaly score is above the anomaly block's threshold, else EDGERT_PREDICTION_UNCERTAIN when
+ * there is no classifier or its top score is below min_score, else the top label's index. */
+typedef struct {
+    int32_t prediction;
+    int32_t top;                   /* index of the highest score (the first of equals), -1 */
+    float anomaly;                 /* the anomaly block's score, 0 without one */
+    int32_t n_labels;
+    float scores[64];              /* EDGERT_IMPULSE_MAX_LABELS; n_labels of them are set */
+} edgert_impulse_result;
+
+/* Per-stage timing (optional). clock() returns a free-running counter - CPU cycles
+ * (DWT->CYCCNT on a Cortex-M), nanoseconds, microseconds: the caller's choice and unit -
+ * whose differences are taken modulo 2^32. A run sets ticks[EDGERT_IMPULSE_STAGE_*] to the
+ * ticks spent in each stage over all its windows, and total to the whole call. */
+typedef struct {
+    uint32_t (*clock)(void *context);
+    void *context;
+    uint64_t ticks[3];             /* EDGERT_IMPULSE_STAGES */
+    uint64_t total;
+} edgert_impulse_timing;
+
+/* Validate a plan (EDGERT_ERR_MODEL when anything is inconsistent; _NULL without a plan). */
+int edgert_impulse_check(const edgert_impulse_plan *plan);
+
+/* Bytes of scratch that let edgert_impulse_run() process n_windows >= 1 windows per pass
+ * (DSP features, network I/O, the largest arena and DSP scratch). With less - but at least
+ * the size for 1 - a run processes its windows in smaller passes (same results). */
+int edgert_impulse_scratch_size(const edgert_impulse_plan *plan, int32_t n_windows,
+                                size_t *bytes);
+
+/* Run the impulse on n_windows >= 0 windows of a recording: data holds n_rows rows of
+ * plan->n_axes interleaved floats; window w covers rows starts[w] .. starts[w] +
+ * window_samples - 1 (all inside 0..n_rows, else EDGERT_ERR_ARG). results[w] receives window
+ * w's result. Optional (NULL = not wanted): features (n_windows x plan->n_features floats,
+ * every DSP block's features of window w in row w), outputs (n_windows x plan->n_outputs
+ * floats: every learn block's values), timing. NaN/inf in a window's samples ->
+ * EDGERT_ERR_NONFINITE (earlier windows' outputs may be written). Reentrant; scratch is
+ * per call (one per thread). */
+int edgert_impulse_run(const edgert_impulse_plan *plan, const float *data, int32_t n_rows,
+                       const int32_t *starts, int32_t n_windows,
+                       edgert_impulse_result *results, float *features, float *outputs,
+                       edgert_impulse_timing *timing, void *scratch, size_t scratch_bytes);
+
+/* One window (the device loop): window holds n_values == window_samples * n_axes floats
+ * (EDGERT_ERR_SHAPE otherwise), rows of interleaved axes. timing may be NULL. */
+int edgert_impulse_run_window(const edgert_impulse_plan *plan, const float *window,
+                              size_t n_values, edgert_impulse_result *result,
+                              edgert_impulse_timing *timing, void *scratch,
+                              size_t scratch_bytes);
+
+/* ========================================================== impulse plan end ===== */
+
 /* EDGERT_CDEF_END */
 
 #ifdef __cplusplus

@@ -31,22 +31,35 @@ Public API (stable; the dataset tools build on it)::
         .predict(X, variant)) / AnomalyRunner (.score(X))
     stream = imp.stream(smoothing=None, variant=None)   # edgert.runtime.stream.Stream
     stream.push(samples) -> list of StreamResult (results that became due)
+    imp.classify_window(raw, variant=None) -> WindowResult   # ONE window, one C call
+        # raw: window_samples rows of len(imp.axes) values at imp.frequency, in imp.axes
+        # order ((W, axes) or flat interleaved); the faces' per-window entry point
+    imp.plan(variant=None) -> edgert.runtime.impulse_plan.ImpulsePlan (the compiled C plan;
+        plan.buffers() + plan.run_into(raw, buffers) for zero-allocation use);
+        PlanUnsupportedError saying why for impulses it cannot represent, which then run
+        through the batch path (imp.plan_unsupported_reason(variant))
     imp.prepare(values, frequency, axes) -> float32 (rows, axes) at imp.frequency (validated,
         resampled); imp.windows(n_rows) -> int32 window starts (InputError when none);
     imp.compute_features(data, starts) -> {dsp id: (n, F)}; imp.describe() -> dict (edgert info)
     imp.resolve_variant(variant) -> the variant that would run
 
-Pipeline per call: check/resample the recording; cut the windows (``edgert.runtime.windowing``); each
+Pipeline per call (whole recordings): check/resample the recording; cut the windows (``edgert.runtime.windowing``); each
 DSP block computes all windows in one C call; each learn block's input is its DSP blocks'
 features concatenated; a classifier runs all windows in one batched engine call (int8 models:
 inputs quantized round-half-away-from-zero, outputs dequantized); K-means scores all windows in
 one C call; GMM through the engine. Everything is float32 as Edge Impulse's SDK computes.
+
+One window at a time (``classify_window``, :class:`~edgert.runtime.stream.Stream`, and
+``classify`` of recordings of up to ``PLAN_MAX_WINDOWS`` windows) the whole impulse runs as
+one compiled C plan (:mod:`edgert.runtime.impulse_plan`) in one call: the same kernels on the
+same values, so the numbers are identical to the batch path's.
 """
 from __future__ import annotations
 
 import logging
 import math
 import operator
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,11 +72,15 @@ from .bundle import Bundle, DspSpec, LearnSpec, load_bundle
 from ..errors import BundleError, ConfigurationError, EdgertError, InputError, ModelError
 from ..recording.data import Recording
 from .axes import select_columns
-from .results import ClassificationResult, FeatureResult
+from .results import ClassificationResult, FeatureResult, WindowResult
 from .windowing import (dequantize_int8, quantize_int8, resample, window_geometry,
                         window_starts, zero_pad_to)
 
 log = logging.getLogger("edgert.runtime.impulse")
+
+#: ``classify`` runs recordings of up to this many windows through the compiled plan (one C
+#: call: less fixed cost); longer ones through the whole-array batch calls (same numbers).
+PLAN_MAX_WINDOWS = 64
 
 
 @dataclass
@@ -225,6 +242,8 @@ class Impulse:
             raise BundleError(f"{where}: the classifiers have no model variant in common")
         self.feature_labels: tuple[str, ...] = tuple(
             lab for d in self.dsp_blocks for lab in d.labels)
+        self._plans: dict[Optional[str], Any] = {}   # variant -> ImpulsePlan or the reason
+        self._plans_lock = threading.Lock()
 
     @classmethod
     def load(cls, path: Union[str, Path], backend: str = "auto") -> "Impulse":
@@ -380,6 +399,84 @@ class Impulse:
         outs = {k: np.concatenate([d[1][k] for d in done]) for k in done[0][1]}
         return feats, outs
 
+    def _compute_plan(self, plan: Any, data: np.ndarray, starts: np.ndarray
+                      ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+        """What :meth:`_compute` returns, from one run of the compiled plan."""
+        W = self.window_samples
+        if data.shape[0] < W:
+            data = zero_pad_to(data, W)
+        run = plan.run(data, starts)
+        feats = {bid: run.features[:, sl] if len(plan.feature_slices) > 1 else run.features
+                 for bid, sl in plan.feature_slices.items()}
+        outs: dict[int, np.ndarray] = {}
+        for b in self.learn_blocks:
+            sl = plan.output_slices[b.spec.id]
+            part = run.outputs[:, sl]
+            outs[b.spec.id] = (np.ascontiguousarray(part) if isinstance(b, KerasRunner)
+                               else part[:, 0].copy())
+        return feats, outs
+
+    # ------------------------------------------------------------------ one window
+    def _plan_or_none(self, variant: Optional[str]) -> Any:
+        """The compiled plan of a resolved variant, or None when the impulse has a part it
+        cannot represent (built once; the reason is logged once)."""
+        got = self._plans.get(variant)
+        if got is None:
+            from .impulse_plan import ImpulsePlan, PlanUnsupportedError
+            with self._plans_lock:
+                got = self._plans.get(variant)
+                if got is None:
+                    try:
+                        got = ImpulsePlan(self, variant)
+                    except PlanUnsupportedError as exc:
+                        got = exc
+                        log.info("%s: one-window calls use the batch path: %s",
+                                 self.bundle.source, exc)
+                    self._plans[variant] = got
+        return None if isinstance(got, Exception) else got
+
+    def plan(self, variant: Optional[str] = None) -> Any:
+        """The whole impulse compiled into one C plan for ``variant`` (built once, cached):
+        an :class:`edgert.runtime.impulse_plan.ImpulsePlan`. Raises
+        :class:`~edgert.runtime.impulse_plan.PlanUnsupportedError` saying what the plan
+        cannot represent."""
+        variant = self.resolve_variant(variant)
+        plan = self._plan_or_none(variant)
+        if plan is None:
+            raise self._plans[variant]
+        return plan
+
+    def plan_unsupported_reason(self, variant: Optional[str] = None) -> Optional[str]:
+        """Why one-window calls of ``variant`` run through the batch path (None when they
+        run the compiled plan)."""
+        variant = self.resolve_variant(variant)
+        return None if self._plan_or_none(variant) is not None else str(self._plans[variant])
+
+    def classify_window(self, raw: Any, variant: Optional[str] = None) -> WindowResult:
+        """Classify ONE window: ``raw`` holds ``window_samples`` rows of ``len(axes)``
+        values at the impulse's frequency, axes in :attr:`axes` order ((W, axes) array or
+        flat interleaved; float32 C-contiguous avoids a conversion). One C call through the
+        compiled plan (the batch path's numbers); impulses the plan cannot represent take the
+        batch path on the window. The result's index is 0 and its span 0 .. window_size_ms.
+        For a zero-allocation loop use ``plan(variant).run_into(raw, buffers)``."""
+        variant = self.resolve_variant(variant)
+        plan = self._plan_or_none(variant)
+        if plan is not None:
+            return plan.classify_window(raw)
+        arr = np.asarray(raw)
+        n_axes = len(self.axes)
+        if arr.size != self.window_samples * n_axes or (arr.ndim == 2 and
+                                                       arr.shape[1] != n_axes) or arr.ndim > 2:
+            raise InputError(f"a window is {self.window_samples} rows x {n_axes} axes, got "
+                             f"shape {arr.shape}")
+        data = self.prepare(arr.reshape(self.window_samples, n_axes))
+        starts = np.zeros(1, dtype=np.int32)
+        feats, outs = self._compute(data, starts, variant, 1)
+        return ClassificationResult(
+            bundle=self.bundle, variant=variant, frequency=self.frequency,
+            source_frequency=self.frequency, data=data, start_rows=starts,
+            window_samples=self.window_samples, outputs=outs, features=feats)[0]
+
     def classify(self, values: Any, frequency: Optional[float] = None,
                  variant: Optional[str] = None, axes: Optional[Sequence[str]] = None,
                  threads: int = 1, use_axes: Optional[Sequence[str]] = None
@@ -394,7 +491,11 @@ class Impulse:
         variant = self.resolve_variant(variant)
         data = self.prepare(values, frequency, axes, use_axes)
         starts = self.windows(data.shape[0])
-        feats, outs = self._compute(data, starts, variant, threads)
+        plan = self._plan_or_none(variant) if len(starts) <= PLAN_MAX_WINDOWS else None
+        if plan is not None:
+            feats, outs = self._compute_plan(plan, data, starts)
+        else:
+            feats, outs = self._compute(data, starts, variant, threads)
         return ClassificationResult(
             bundle=self.bundle, variant=variant, frequency=self.frequency,
             source_frequency=float(frequency) if frequency else self.frequency, data=data,

@@ -1,0 +1,387 @@
+"""The whole impulse as one compiled C plan: one window (or N) through every DSP block, the
+networks and the anomaly scorer in ONE C call (``edgert_impulse_run``, csrc/impulse.c).
+
+Why: classifying one window at a time is how the faces call the runtime (a live stream, a
+``.eim`` classify request, a daemon, a device loop), and there the per-stage Python work of the
+batch path (input checks on tiny arrays, per-block dictionaries, quantize/dequantize round
+trips) costs ten times the C work. The plan is built once per impulse and model variant; a
+window then costs one cffi call plus reading the result.
+
+Public API::
+
+    plan = impulse.plan(variant=None)    # ImpulsePlan, built once and cached; raises
+                                         # PlanUnsupportedError saying why when it cannot be
+    r = plan.classify_window(raw)        # WindowResult (raw: W x axes float32, or flat)
+    buf = plan.buffers()                 # zero-allocation use: one per thread, reused
+    plan.run_into(raw, buf)              # fills buf.scores[0], buf.anomaly[0],
+                                         # buf.prediction[0] (label index, -1 uncertain,
+                                         # -2 anomaly), buf.top[0], buf.outputs[0], buf.features[0]
+    res = plan.run(data, starts)         # N windows of a recording: PlanRun arrays
+
+``raw`` is one window at the impulse's frequency with its axes in ``impulse.axes`` order:
+``window_samples`` rows of interleaved values (any shape with that many float32 values,
+C-contiguous; other dtypes/layouts are converted, which allocates).
+
+The numbers are the batch path's bit for bit: the C plan calls the same kernels on the same
+values (tests/test_impulse_plan.py checks every example bundle and recording).
+
+Which impulses the plan represents: DSP blocks in :data:`DSP_WRITERS`, classifiers and GMM
+blocks whose network runs on the native engine with one input and one output (int8 or float32
+input; int8 or float32 output; GMM float32), K-means blocks, at most
+``EDGERT_IMPULSE_MAX_LABELS`` labels and the other table limits of edgert.h. Anything else
+raises :class:`PlanUnsupportedError` with the reason, and :class:`~edgert.runtime.impulse.Impulse`
+keeps using the batch path for it (``Impulse.plan_unsupported_reason(variant)`` says why).
+
+Adding a DSP block type to the plan: (1) in csrc/edgert.h give it an ``EDGERT_DSP_*`` code and
+a member of ``edgert_dsp_params``; (2) in csrc/impulse.c call its check/scratch/batch kernels
+in ``dsp_count``/``dsp_scratch``/``dsp_features``; (3) here, add a writer to
+:data:`DSP_WRITERS` that copies the block's C parameter struct into the record; (4) add the
+bundle to the plan-vs-batch identity test. Blocks not in :data:`DSP_WRITERS` keep working
+through the batch path.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from .._ffi import ffi, lib, status_error
+from ..errors import ConfigurationError, InputError
+from .results import ANOMALY, UNCERTAIN, WindowResult
+
+MAX_AXES = lib.EDGERT_IMPULSE_MAX_AXES
+MAX_DSP = lib.EDGERT_IMPULSE_MAX_DSP
+MAX_LEARN = lib.EDGERT_IMPULSE_MAX_LEARN
+MAX_LABELS = lib.EDGERT_IMPULSE_MAX_LABELS
+PREDICTION_UNCERTAIN = lib.EDGERT_PREDICTION_UNCERTAIN
+PREDICTION_ANOMALY = lib.EDGERT_PREDICTION_ANOMALY
+#: windows per C pass of the scratch a plan keeps per thread (more windows run in passes)
+PASS_WINDOWS = 64
+
+_F32 = np.dtype(np.float32)
+_RESULT = "edgert_impulse_result"
+#: the C result struct as a numpy structured dtype (offsets from cffi: they cannot drift)
+RESULT_DTYPE = np.dtype({
+    "names": ["prediction", "top", "anomaly", "n_labels", "scores"],
+    "formats": [np.int32, np.int32, np.float32, np.int32, (np.float32, MAX_LABELS)],
+    "offsets": [ffi.offsetof(_RESULT, f) for f in
+                ("prediction", "top", "anomaly", "n_labels", "scores")],
+    "itemsize": ffi.sizeof(_RESULT)})
+
+
+class PlanUnsupportedError(ConfigurationError):
+    """The impulse has a part the C plan cannot represent (the message says which); it runs
+    through the batch path instead."""
+
+
+# --------------------------------------------------------------------------- DSP records
+def _copy_params(field: str) -> Callable[[Any, Any], None]:
+    def write(record: Any, block: Any) -> None:
+        setattr(record.p, field, block._c[0])   # struct copy of the block's C parameters
+    return write
+
+
+#: bundle DSP block type -> (EDGERT_DSP_* code, writer filling ``record.p`` from the block)
+DSP_WRITERS: dict[str, tuple[int, Callable[[Any, Any], None]]] = {
+    "spectral-analysis": (lib.EDGERT_DSP_SPECTRAL, _copy_params("spectral")),
+    "raw": (lib.EDGERT_DSP_RAW, _copy_params("raw")),
+    "flatten": (lib.EDGERT_DSP_FLATTEN, _copy_params("flatten")),
+}
+
+
+@dataclass
+class PlanRun:
+    """N windows through the plan: ``results`` (N,) RESULT_DTYPE records, ``features``
+    (N, plan.n_features) float32 (every DSP block, bundle order), ``outputs``
+    (N, plan.n_outputs) float32 (every learn block's values)."""
+    results: np.ndarray
+    features: np.ndarray
+    outputs: np.ndarray
+
+
+class WindowBuffers:
+    """Reusable output and working memory of one-window runs (:meth:`ImpulsePlan.run_into`).
+    Not thread-safe: one per thread. Arrays (numpy views of the C result, row 0):
+    ``scores`` (1, labels), ``anomaly`` (1,), ``prediction`` (1,) int32, ``top`` (1,),
+    ``outputs`` (1, n_outputs), ``features`` (1, n_features)."""
+
+    def __init__(self, plan: "ImpulsePlan", n_windows: int = 1):
+        self.n_windows = n_windows
+        self.results_c = ffi.new(f"{_RESULT}[]", n_windows)
+        self.results = np.frombuffer(ffi.buffer(self.results_c), dtype=RESULT_DTYPE)
+        self.scores = self.results["scores"][:, :plan.n_labels]
+        self.anomaly = self.results["anomaly"]
+        self.prediction = self.results["prediction"]
+        self.top = self.results["top"]
+        self.features = np.zeros((n_windows, plan.n_features), dtype=np.float32)
+        self.outputs = np.zeros((n_windows, max(plan.n_outputs, 1)), dtype=np.float32)
+        self.scratch = np.zeros(plan.scratch_bytes(n_windows), dtype=np.uint8)
+        self.starts = np.zeros(n_windows, dtype=np.int32)
+        self._results_ptr = self.results_c
+        self._features_ptr = ffi.from_buffer("float[]", self.features, require_writable=True)
+        self._outputs_ptr = ffi.from_buffer("float[]", self.outputs, require_writable=True)
+        self._scratch_ptr = ffi.from_buffer(self.scratch, require_writable=True)
+        self._starts_ptr = ffi.from_buffer("int32_t[]", self.starts)
+
+
+class ImpulsePlan:
+    """The compiled plan of an impulse for one model variant (see the module docstring).
+    Owns every cffi struct the C plan points to; read-only after construction, so one plan
+    serves all threads (each with its own :class:`WindowBuffers`)."""
+
+    def __init__(self, impulse: Any, variant: Optional[str]):
+        self.variant = variant
+        self.window_samples = int(impulse.window_samples)
+        self.n_axes = len(impulse.axes)
+        self.window_values = self.window_samples * self.n_axes
+        self.frequency = float(impulse.frequency)
+        self.window_size_ms = float(impulse.window_size_ms)
+        self._keep: list[Any] = []          # everything the C structs point into
+        self._build_dsp(impulse)
+        self._build_learn(impulse, variant)
+        self.c = ffi.new("edgert_impulse_plan *")
+        c = self.c
+        c.n_axes, c.window_samples = self.n_axes, self.window_samples
+        c.n_dsp, c.dsp, c.n_features = len(self.dsp_ids), self._dsp_c, self.n_features
+        c.n_learn, c.learn, c.n_outputs = len(self.learn_ids), self._learn_c, self.n_outputs
+        c.classifier, c.anomaly, c.n_labels = self.classifier, self.anomaly, self.n_labels
+        st = lib.edgert_impulse_check(c)
+        if st < 0:   # the blocks validated themselves: this is a bug of the builder
+            raise status_error(st, "checking the impulse plan")
+        self._local = threading.local()
+
+    # ------------------------------------------------------------------------ building
+    def _build_dsp(self, impulse: Any) -> None:
+        runners = impulse.dsp_blocks
+        if len(runners) > MAX_DSP:
+            raise PlanUnsupportedError(f"{len(runners)} DSP blocks (the plan holds up to "
+                                       f"{MAX_DSP})")
+        self._dsp_c = ffi.new("edgert_impulse_dsp[]", len(runners))
+        self.dsp_ids: list[int] = []
+        self.feature_slices: dict[int, slice] = {}
+        offset = 0
+        for i, d in enumerate(runners):
+            entry = DSP_WRITERS.get(d.spec.type)
+            if entry is None:
+                raise PlanUnsupportedError(
+                    f"DSP block {d.spec.id} is of type {d.spec.type!r}, which the impulse plan "
+                    f"does not know yet (it knows {', '.join(DSP_WRITERS)})")
+            columns = list(d.block.columns if d.block.columns is not None
+                           else range(len(d.block.axes)))
+            if len(columns) > MAX_AXES:
+                raise PlanUnsupportedError(f"DSP block {d.spec.id} reads {len(columns)} axes "
+                                           f"(the plan holds up to {MAX_AXES})")
+            code, write = entry
+            rec = self._dsp_c[i]
+            rec.type, rec.n_axes = code, len(columns)
+            for k, col in enumerate(columns):
+                rec.axes[k] = col
+            rec.n_features, rec.offset = d.n_features, offset
+            write(rec, d.block)
+            self.dsp_ids.append(d.spec.id)
+            self.feature_slices[d.spec.id] = slice(offset, offset + d.n_features)
+            offset += d.n_features
+        self.n_features = offset
+        self._dsp_index = {bid: i for i, bid in enumerate(self.dsp_ids)}
+
+    def _build_learn(self, impulse: Any, variant: Optional[str]) -> None:
+        from .impulse import KerasRunner
+        blocks = impulse.learn_blocks
+        if len(blocks) > MAX_LEARN:
+            raise PlanUnsupportedError(f"{len(blocks)} learn blocks (the plan holds up to "
+                                       f"{MAX_LEARN})")
+        self._learn_c = ffi.new("edgert_impulse_learn[]", max(len(blocks), 1))
+        self.learn_ids: list[int] = []
+        self.output_slices: dict[int, slice] = {}
+        self.classifier = self.anomaly = -1
+        self.labels: tuple[str, ...] = ()
+        self.min_score, self.anomaly_threshold = 0.6, float("inf")
+        offset = 0
+        for i, b in enumerate(blocks):
+            spec = b.spec
+            rec = self._learn_c[i]
+            if len(spec.dsp) > MAX_DSP:
+                raise PlanUnsupportedError(f"learn block {spec.id} takes {len(spec.dsp)} DSP "
+                                           f"blocks (the plan holds up to {MAX_DSP})")
+            rec.n_dsp = len(spec.dsp)
+            for k, d in enumerate(spec.dsp):
+                rec.dsp[k] = self._dsp_index[d]
+            rec.n_features, rec.output_offset = b.n_features, offset
+            if isinstance(b, KerasRunner):
+                n_out = self._network(rec, b.model(variant or "float32"), spec, "classifier")
+                if n_out > MAX_LABELS:
+                    raise PlanUnsupportedError(f"learn block {spec.id} has {n_out} labels (the "
+                                               f"plan carries up to {MAX_LABELS})")
+                rec.type, rec.n_outputs = lib.EDGERT_LEARN_CLASSIFIER, n_out
+                rec.threshold = np.float32(spec.threshold("min_score", 0.6))
+                if self.classifier < 0:
+                    self.classifier, self.labels = i, tuple(spec.labels)
+                    self.min_score = float(rec.threshold)
+            elif spec.type == "anomaly":
+                scorer = b.scorer
+                rec.type, rec.n_outputs = lib.EDGERT_LEARN_KMEANS, 1
+                rec.kmeans = scorer._params[0]     # points into the scorer's arrays
+                self._keep.append(scorer)
+            else:   # anomaly-gmm
+                scorer = b.scorer
+                if scorer.model.outputs[0].dtype != np.float32 or \
+                        scorer.model.inputs[0].dtype != np.float32:
+                    raise PlanUnsupportedError(f"learn block {spec.id} (anomaly-gmm): the plan "
+                                               "runs float32 GMM networks only")
+                self._network(rec, scorer.model, spec, "GMM")
+                select = np.ascontiguousarray(scorer.axes, dtype=np.int32)
+                rec.type, rec.n_outputs = lib.EDGERT_LEARN_GMM, 1
+                rec.n_select = select.size
+                rec.select = ffi.from_buffer("int32_t[]", select)
+                self._keep.append(select)
+            if rec.type != lib.EDGERT_LEARN_CLASSIFIER:
+                rec.threshold = np.float32(spec.threshold("min_anomaly_score", 0.3))
+                if self.anomaly < 0:
+                    self.anomaly = i
+                    self.anomaly_threshold = float(rec.threshold)
+            self.learn_ids.append(spec.id)
+            self.output_slices[spec.id] = slice(offset, offset + rec.n_outputs)
+            offset += rec.n_outputs
+        self.n_outputs = offset
+        self.n_labels = len(self.labels)
+
+    def _network(self, rec: Any, model: Any, spec: Any, what: str) -> int:
+        """Point ``rec`` at a native model's engine plan; returns its output count."""
+        cplan = getattr(model, "cplan", None)
+        if cplan is None:
+            raise PlanUnsupportedError(
+                f"the {what} network of learn block {spec.id} runs on the {model.backend!r} "
+                "backend (the plan runs native-engine networks; load with backend='native' "
+                "or 'auto')")
+        if len(model.inputs) != 1 or len(model.outputs) != 1:
+            raise PlanUnsupportedError(f"the {what} network of learn block {spec.id} has "
+                                       f"{len(model.inputs)} inputs and {len(model.outputs)} "
+                                       "outputs (the plan runs one input, one output)")
+        tin, tout = model.inputs[0], model.outputs[0]
+        for t, side in ((tin, "input"), (tout, "output")):
+            if t.dtype not in (np.int8, np.float32) or np.ndim(t.scale) != 0:
+                raise PlanUnsupportedError(
+                    f"the {what} network of learn block {spec.id} has a {t.dtype} {side} "
+                    "quantized per channel or of another type (the plan takes int8 or float32 "
+                    "per tensor)")
+        rec.net, rec.consts, rec.consts_bytes = cplan.c, cplan.consts_ptr, cplan.consts.size
+        rec.in_dtype = lib.EDGERT_DTYPE_INT8 if tin.dtype == np.int8 else lib.EDGERT_DTYPE_FLOAT32
+        rec.in_scale, rec.in_zero_point = float(tin.scale), int(tin.zero_point)
+        rec.out_dtype = (lib.EDGERT_DTYPE_INT8 if tout.dtype == np.int8
+                         else lib.EDGERT_DTYPE_FLOAT32)
+        rec.out_scale, rec.out_zero_point = float(tout.scale), int(tout.zero_point)
+        self._keep.append(cplan)
+        return int(np.prod(tout.item_shape))
+
+    # -------------------------------------------------------------------------- running
+    def scratch_bytes(self, n_windows: int) -> int:
+        """Scratch bytes for passes of ``n_windows`` windows (``edgert_impulse_scratch_size``)."""
+        out = ffi.new("size_t *")
+        st = lib.edgert_impulse_scratch_size(self.c, int(n_windows), out)
+        if st < 0:
+            raise status_error(st, "sizing the impulse plan's scratch")
+        return int(out[0])
+
+    def buffers(self, n_windows: int = 1) -> WindowBuffers:
+        """New output/working buffers for :meth:`run_into` (one per thread, reused)."""
+        return WindowBuffers(self, n_windows)
+
+    def _window(self, raw: Any) -> np.ndarray:
+        """``raw`` as a C-contiguous float32 array of exactly one window's values."""
+        if type(raw) is np.ndarray and raw.dtype is _F32 and raw.size == self.window_values \
+                and raw.flags.c_contiguous:
+            return raw
+        try:
+            if np.iscomplexobj(raw):
+                raise TypeError("complex values")
+            with np.errstate(over="ignore"):     # beyond float32 -> inf, reported by C
+                arr = np.ascontiguousarray(raw, dtype=np.float32)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"a window must be numbers ({self.window_samples} rows x "
+                             f"{self.n_axes} axes): {exc}") from None
+        if arr.size != self.window_values or (arr.ndim == 2 and arr.shape[1] != self.n_axes) \
+                or arr.ndim > 2:
+            raise InputError(f"a window is {self.window_samples} rows x {self.n_axes} axes "
+                             f"({self.window_values} values, flat interleaved or "
+                             f"({self.window_samples}, {self.n_axes})), got shape {arr.shape}")
+        return arr
+
+    def _fail(self, status: int) -> InputError:
+        if status == lib.EDGERT_ERR_NONFINITE:
+            return InputError("the window holds NaN/inf values (or values whose features "
+                              "overflow float32); clean or drop those samples first")
+        return status_error(status, "running the impulse plan")
+
+    def run_into(self, raw: Any, out: WindowBuffers) -> None:
+        """Classify one window into ``out`` (from :meth:`buffers`): no allocation when ``raw``
+        is a C-contiguous float32 array of the window's values."""
+        raw = self._window(raw)
+        st = lib.edgert_impulse_run(self.c, ffi.from_buffer("float[]", raw),
+                                    self.window_samples, out._starts_ptr, 1, out._results_ptr,
+                                    out._features_ptr, out._outputs_ptr, ffi.NULL,
+                                    out._scratch_ptr, out.scratch.size)
+        if st:
+            raise self._fail(st)
+
+    def _thread_buffers(self) -> WindowBuffers:
+        buf = getattr(self._local, "buffers", None)
+        if buf is None:
+            buf = self._local.buffers = WindowBuffers(self, 1)
+        return buf
+
+    def classify_window(self, raw: Any, index: int = 0, start_ms: float = 0.0) -> WindowResult:
+        """One window's :class:`WindowResult` (``index``/``start_ms`` label it)."""
+        buf = self._thread_buffers()
+        self.run_into(raw, buf)
+        return self.window_result(buf.results_c[0], index, start_ms)
+
+    def window_result(self, r: Any, index: int, start_ms: float) -> WindowResult:
+        """A :class:`WindowResult` from a C result record ``r``."""
+        labels = self.labels
+        scores: dict[str, float] = {}
+        top_label = top_score = None
+        if labels:
+            values = ffi.unpack(r.scores, len(labels))
+            scores = dict(zip(labels, values))
+            top_label, top_score = labels[r.top], values[r.top]
+        pred = r.prediction
+        anomaly = r.anomaly if self.anomaly >= 0 else None
+        label = labels[pred] if pred >= 0 else (ANOMALY if pred == PREDICTION_ANOMALY
+                                                 else UNCERTAIN)
+        return WindowResult(index, start_ms, start_ms + self.window_size_ms, scores, anomaly,
+                            top_label, top_score, label, pred == PREDICTION_ANOMALY)
+
+    def run(self, data: np.ndarray, starts: np.ndarray) -> PlanRun:
+        """Windows ``data[s : s + window_samples]`` for ``s`` in ``starts`` of a prepared
+        recording (float32 (rows, axes), C-contiguous) in one C call."""
+        data = np.ascontiguousarray(data, dtype=np.float32)
+        starts = np.ascontiguousarray(starts, dtype=np.int32)
+        n = starts.size
+        buf = self._thread_buffers_for(min(max(n, 1), PASS_WINDOWS))
+        results = np.zeros(n, dtype=RESULT_DTYPE)
+        features = np.empty((n, self.n_features), dtype=np.float32)
+        outputs = np.empty((n, max(self.n_outputs, 1)), dtype=np.float32)
+        if n:
+            st = lib.edgert_impulse_run(
+                self.c, ffi.from_buffer("float[]", data), data.shape[0],
+                ffi.from_buffer("int32_t[]", starts), n,
+                ffi.cast(f"{_RESULT} *", ffi.from_buffer(results, require_writable=True)),
+                ffi.from_buffer("float[]", features, require_writable=True),
+                ffi.from_buffer("float[]", outputs, require_writable=True), ffi.NULL,
+                buf._scratch_ptr, buf.scratch.size)
+            if st:
+                raise self._fail(st)
+        return PlanRun(results, features, outputs[:, :self.n_outputs])
+
+    def _thread_buffers_for(self, n_windows: int) -> WindowBuffers:
+        """This thread's scratch for passes of up to PASS_WINDOWS windows."""
+        buf = getattr(self._local, "batch", None)
+        if buf is None or buf.n_windows < n_windows:
+            buf = self._local.batch = WindowBuffers(self, max(n_windows, 1))
+        return buf
+
+
+__all__ = ["ImpulsePlan", "PlanRun", "PlanUnsupportedError", "WindowBuffers", "DSP_WRITERS",
+           "RESULT_DTYPE", "PREDICTION_UNCERTAIN", "PREDICTION_ANOMALY"]
