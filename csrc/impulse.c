@@ -95,15 +95,22 @@ static int input_is_view(const edgert_impulse_learn *l)
     return 1;
 }
 
+/* deep: run edgert_engine_check too. A run checks shallowly: the engine checks the whole
+ * plan again when it is invoked (and the run maps its refusal to EDGERT_ERR_MODEL), so the
+ * run needs only what sizes its buffers - consistent I/O records - before that. */
 static int check_net(const edgert_impulse_learn *l, int32_t n_in, need_t *nd,
-                     int32_t *n_out_elements)
+                     int32_t *n_out_elements, int deep)
 {
     const edgert_plan *net = l->net;
     const edgert_tensor *ti, *to;
     uint32_t ie = element_bytes(l->in_dtype), oe = element_bytes(l->out_dtype);
     if (!net || (l->consts_bytes > 0 && !l->consts)) return EDGERT_ERR_MODEL;
-    if (edgert_engine_check(net, l->consts, l->consts_bytes) != EDGERT_OK) return EDGERT_ERR_MODEL;
-    if (net->n_inputs != 1 || net->n_outputs != 1) return EDGERT_ERR_MODEL;
+    if (deep && edgert_engine_check(net, l->consts, l->consts_bytes) != EDGERT_OK)
+        return EDGERT_ERR_MODEL;
+    if (net->n_inputs != 1 || net->n_outputs != 1 || !net->tensors || net->inputs[0] < 0 ||
+        net->inputs[0] >= net->n_tensors || net->outputs[0] < 0 ||
+        net->outputs[0] >= net->n_tensors)
+        return EDGERT_ERR_MODEL;
     ti = &net->tensors[net->inputs[0]];
     to = &net->tensors[net->outputs[0]];
     if (ie == 0 || oe == 0 || ti->dtype != l->in_dtype || to->dtype != l->out_dtype)
@@ -126,7 +133,7 @@ static int check_net(const edgert_impulse_learn *l, int32_t n_in, need_t *nd,
 }
 
 static int check_learn(const edgert_impulse_plan *plan, const edgert_impulse_learn *l,
-                       int32_t output_offset, need_t *nd)
+                       int32_t output_offset, need_t *nd, int deep)
 {
     int64_t n_in = 0;
     int32_t i, n_out = 0;
@@ -140,7 +147,7 @@ static int check_learn(const edgert_impulse_plan *plan, const edgert_impulse_lea
     if (!input_is_view(l)) nd->gather = max_u64(nd->gather, (uint64_t)n_in * 4u);
     switch (l->type) {
     case EDGERT_LEARN_CLASSIFIER:
-        if (check_net(l, l->n_features, nd, &n_out) != EDGERT_OK) return EDGERT_ERR_MODEL;
+        if (check_net(l, l->n_features, nd, &n_out, deep) != EDGERT_OK) return EDGERT_ERR_MODEL;
         if (l->n_outputs != n_out) return EDGERT_ERR_MODEL;
         return EDGERT_OK;
     case EDGERT_LEARN_GMM:
@@ -149,9 +156,15 @@ static int check_learn(const edgert_impulse_plan *plan, const edgert_impulse_lea
             return EDGERT_ERR_MODEL;
         for (i = 0; i < l->n_select; i++)
             if (l->select[i] < 0 || l->select[i] >= l->n_features) return EDGERT_ERR_MODEL;
-        return check_net(l, l->n_select, nd, &n_out) != EDGERT_OK ? EDGERT_ERR_MODEL : EDGERT_OK;
+        return check_net(l, l->n_select, nd, &n_out, deep) != EDGERT_OK ? EDGERT_ERR_MODEL : EDGERT_OK;
     case EDGERT_LEARN_KMEANS:
-        if (l->n_outputs != 1 || edgert_kmeans_check(&l->kmeans, l->n_features) != EDGERT_OK)
+        if (l->n_outputs != 1 || l->kmeans.n_axes < 1 || !l->kmeans.axes)
+            return EDGERT_ERR_MODEL;
+        /* the axes index the block's input; the kernel checks them against the row stride */
+        for (i = 0; i < l->kmeans.n_axes; i++)
+            if (l->kmeans.axes[i] < 0 || l->kmeans.axes[i] >= l->n_features)
+                return EDGERT_ERR_MODEL;
+        if (deep && edgert_kmeans_check(&l->kmeans, l->n_features) != EDGERT_OK)
             return EDGERT_ERR_MODEL;
         nd->kscore = 4;
         return EDGERT_OK;
@@ -160,8 +173,9 @@ static int check_learn(const edgert_impulse_plan *plan, const edgert_impulse_lea
     }
 }
 
-/* Every check of the plan; fills the scratch needs. */
-static int validate(const edgert_impulse_plan *plan, need_t *nd)
+/* Every check of the plan (deep: also the engine plans and K-means parameters, which the
+ * kernels check again when a run calls them); fills the scratch needs. */
+static int validate(const edgert_impulse_plan *plan, need_t *nd, int deep)
 {
     int64_t offset = 0;
     int32_t i, k;
@@ -192,7 +206,7 @@ static int validate(const edgert_impulse_plan *plan, need_t *nd)
     offset = 0;
     for (i = 0; i < plan->n_learn; i++) {
         const edgert_impulse_learn *l = &plan->learn[i];
-        if (check_learn(plan, l, (int32_t)offset, nd) != EDGERT_OK) return EDGERT_ERR_MODEL;
+        if (check_learn(plan, l, (int32_t)offset, nd, deep) != EDGERT_OK) return EDGERT_ERR_MODEL;
         offset += l->n_outputs;
         if (offset > INT32_MAX) return EDGERT_ERR_MODEL;
     }
@@ -218,7 +232,7 @@ static int validate(const edgert_impulse_plan *plan, need_t *nd)
 int edgert_impulse_check(const edgert_impulse_plan *plan)
 {
     need_t nd;
-    return validate(plan, &nd);
+    return validate(plan, &nd, 1);
 }
 
 /* ---------------------------------------------------------------------- scratch layout */
@@ -262,7 +276,7 @@ int edgert_impulse_scratch_size(const edgert_impulse_plan *plan, int32_t n_windo
     uint64_t b;
     int st;
     if (!bytes) return EDGERT_ERR_NULL;
-    if ((st = validate(plan, &nd)) != EDGERT_OK) return st;
+    if ((st = validate(plan, &nd, 1)) != EDGERT_OK) return st;
     if (n_windows < 1) return EDGERT_ERR_ARG;
     b = need_bytes(&nd, (uint64_t)n_windows);
     if (b == 0 || b > (uint64_t)SIZE_MAX) return EDGERT_ERR_OVERFLOW;
@@ -303,6 +317,8 @@ static int32_t input_column(const edgert_impulse_plan *plan, const edgert_impuls
     return 0; /* unreachable for a validated plan (j < n_features) */
 }
 
+/* The engine validates the whole network plan on every invoke; any refusal of a plan the
+ * impulse check accepted is an inconsistent (tampered) network: EDGERT_ERR_MODEL. */
 static int run_network(const edgert_impulse_learn *l, const void *in, int32_t n,
                        const layout_t *ly)
 {
@@ -311,7 +327,8 @@ static int run_network(const edgert_impulse_learn *l, const void *in, int32_t n,
     inputs[0] = in;
     outputs[0] = ly->netout;
     return edgert_engine_invoke_batch(l->net, l->consts, l->consts_bytes, ly->arena,
-                                      ly->arena_bytes, inputs, n, outputs);
+                                      ly->arena_bytes, inputs, n, outputs) == EDGERT_OK
+               ? EDGERT_OK : EDGERT_ERR_MODEL;
 }
 
 static int run_classifier(const edgert_impulse_plan *plan, const edgert_impulse_learn *l,
@@ -374,7 +391,8 @@ static int run_kmeans(const edgert_impulse_plan *plan, const edgert_impulse_lear
 {
     int32_t w;
     int st = edgert_kmeans_score_batch(&l->kmeans, row, n, stride, ly->kscore);
-    if (st != EDGERT_OK) return st;
+    if (st != EDGERT_OK) /* it checks its parameters first: a refusal is a tampered plan */
+        return st == EDGERT_ERR_NONFINITE ? st : EDGERT_ERR_MODEL;
     for (w = 0; w < n; w++)
         ly->outs[(size_t)w * (size_t)plan->n_outputs + (size_t)l->output_offset] = ly->kscore[w];
     return EDGERT_OK;
@@ -503,7 +521,7 @@ int edgert_impulse_run(const edgert_impulse_plan *plan, const float *data, int32
                        edgert_impulse_timing *timing, void *scratch, size_t scratch_bytes)
 {
     need_t nd;
-    int st = validate(plan, &nd);
+    int st = validate(plan, &nd, 0);
     if (st != EDGERT_OK) return st;
     return run_checked(plan, &nd, data, n_rows, starts, n_windows, results, features, outputs,
                        timing, scratch, scratch_bytes);
@@ -516,7 +534,7 @@ int edgert_impulse_run_window(const edgert_impulse_plan *plan, const float *wind
 {
     const int32_t start = 0;
     need_t nd;
-    int st = validate(plan, &nd);
+    int st = validate(plan, &nd, 0);
     if (st != EDGERT_OK) return st;
     if (n_values != (size_t)plan->window_samples * (size_t)plan->n_axes) return EDGERT_ERR_SHAPE;
     return run_checked(plan, &nd, window, plan->window_samples, &start, 1, result, NULL, NULL,

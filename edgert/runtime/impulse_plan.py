@@ -194,6 +194,10 @@ class ImpulsePlan:
                                        f"{MAX_LEARN})")
         self._learn_c = ffi.new("edgert_impulse_learn[]", max(len(blocks), 1))
         self.learn_ids: list[int] = []
+        #: learn index -> the engine Plan its record points to / the .tflite bytes it came
+        #: from (what impulse_export writes)
+        self.network_plans: dict[int, Any] = {}
+        self.network_sources: dict[int, bytes] = {}
         self.output_slices: dict[int, slice] = {}
         self.classifier = self.anomaly = -1
         self.labels: tuple[str, ...] = ()
@@ -210,7 +214,9 @@ class ImpulsePlan:
                 rec.dsp[k] = self._dsp_index[d]
             rec.n_features, rec.output_offset = b.n_features, offset
             if isinstance(b, KerasRunner):
+                mf = spec.models[variant or "float32"]
                 n_out = self._network(rec, b.model(variant or "float32"), spec, "classifier")
+                self.network_sources[i] = mf.data
                 if n_out > MAX_LABELS:
                     raise PlanUnsupportedError(f"learn block {spec.id} has {n_out} labels (the "
                                                f"plan carries up to {MAX_LABELS})")
@@ -231,6 +237,7 @@ class ImpulsePlan:
                     raise PlanUnsupportedError(f"learn block {spec.id} (anomaly-gmm): the plan "
                                                "runs float32 GMM networks only")
                 self._network(rec, scorer.model, spec, "GMM")
+                self.network_sources[i] = spec.models["float32"].data
                 select = np.ascontiguousarray(scorer.axes, dtype=np.int32)
                 rec.type, rec.n_outputs = lib.EDGERT_LEARN_GMM, 1
                 rec.n_select = select.size
@@ -273,6 +280,7 @@ class ImpulsePlan:
                          else lib.EDGERT_DTYPE_FLOAT32)
         rec.out_scale, rec.out_zero_point = float(tout.scale), int(tout.zero_point)
         self._keep.append(cplan)
+        self.network_plans[len(self.learn_ids)] = cplan.plan
         return int(np.prod(tout.item_shape))
 
     # -------------------------------------------------------------------------- running
