@@ -632,6 +632,11 @@ int edgert_impulse_run_window(const edgert_impulse_plan *plan, const float *wind
                               edgert_impulse_timing *timing, void *scratch,
                               size_t scratch_bytes);
 
+/* Copy n floats (a chunk of stream samples into a ring buffer) and check them: EDGERT_OK when
+ * all are finite, else EDGERT_ERR_NONFINITE (out then holds an unspecified prefix). One pass
+ * instead of a check and a copy. */
+int edgert_copy_finite(const float *in, size_t n, float *out);
+
 /* ========================================================== impulse plan end ===== */
 
 /* EDGERT_CDEF_END */

@@ -540,3 +540,18 @@ int edgert_impulse_run_window(const edgert_impulse_plan *plan, const float *wind
     return run_checked(plan, &nd, window, plan->window_samples, &start, 1, result, NULL, NULL,
                        timing, scratch, scratch_bytes);
 }
+
+int edgert_copy_finite(const float *in, size_t n, float *out)
+{
+    uint32_t bad = 0;
+    size_t i;
+    if (n == 0) return EDGERT_OK;
+    if (!in || !out) return EDGERT_ERR_NULL;
+    for (i = 0; i < n; i++) {   /* exponent all ones: NaN or inf (branch-free, vectorises) */
+        uint32_t u;
+        memcpy(&u, &in[i], sizeof(u));
+        bad |= (uint32_t)((u & 0x7f800000u) == 0x7f800000u);
+        out[i] = in[i];
+    }
+    return bad ? EDGERT_ERR_NONFINITE : EDGERT_OK;
+}

@@ -69,6 +69,7 @@ import numpy as np
 
 from .anomaly import GmmScorer, KMeansScorer
 from .bundle import Bundle, DspSpec, LearnSpec, load_bundle
+from .._ffi import ffi, lib
 from ..errors import BundleError, ConfigurationError, EdgertError, InputError, ModelError
 from ..recording.data import Recording
 from .axes import select_columns
@@ -77,6 +78,7 @@ from .windowing import (dequantize_int8, quantize_int8, resample, window_geometr
                         window_starts, zero_pad_to)
 
 log = logging.getLogger("edgert.runtime.impulse")
+_F32 = np.dtype(np.float32)
 
 #: ``classify`` runs recordings of up to this many windows through the compiled plan (one C
 #: call: less fixed cost); longer ones through the whole-array batch calls (same numbers).
@@ -399,22 +401,38 @@ class Impulse:
         outs = {k: np.concatenate([d[1][k] for d in done]) for k in done[0][1]}
         return feats, outs
 
-    def _compute_plan(self, plan: Any, data: np.ndarray, starts: np.ndarray
-                      ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
-        """What :meth:`_compute` returns, from one run of the compiled plan."""
-        W = self.window_samples
-        if data.shape[0] < W:
-            data = zero_pad_to(data, W)
-        run = plan.run(data, starts)
-        feats = {bid: run.features[:, sl] if len(plan.feature_slices) > 1 else run.features
-                 for bid, sl in plan.feature_slices.items()}
+    def _classify_plan(self, values: Any, data: Optional[np.ndarray], frequency: Any,
+                       variant: Optional[str]) -> Optional[ClassificationResult]:
+        """``classify`` of a short recording in ONE C call through the compiled plan (the
+        batch path's numbers, a fraction of its fixed cost), or None when that path does not
+        apply: more than PLAN_MAX_WINDOWS windows, no plan for this impulse, or - for raw
+        ``values`` (``data`` None: a float32 (rows, axes) C-contiguous array at the impulse
+        frequency, no axis names) - NaN/inf in it (the batch path then says where)."""
+        n_rows = (data if data is not None else values).shape[0]
+        W, S = self.window_samples, self.window_increase_samples
+        n = (n_rows - W) // S + 1 if n_rows >= W else (1 if self.zero_pad else 0)
+        if not 0 < n <= PLAN_MAX_WINDOWS:
+            return None
+        plan = self._plan_or_none(variant)
+        if plan is None:
+            return None
+        buf = plan.thread_buffers()
+        src = values if data is None else data
+        # copy into the staging rows, checking every value (prepare() checked ``data``)
+        if lib.edgert_copy_finite(ffi.from_buffer("float[]", src), src.size, buf.staging_ptr):
+            return None
+        if n_rows < W:
+            buf.staging[n_rows:W] = 0.0
+        plan.run_consecutive(buf.staging_ptr, max(n_rows, W), n, buf)
         outs: dict[int, np.ndarray] = {}
-        for b in self.learn_blocks:
-            sl = plan.output_slices[b.spec.id]
-            part = run.outputs[:, sl]
-            outs[b.spec.id] = (np.ascontiguousarray(part) if isinstance(b, KerasRunner)
-                               else part[:, 0].copy())
-        return feats, outs
+        for bid, sl, scores in plan.learn_outputs:   # copies: buf is reused
+            outs[bid] = buf.outputs[:n, sl].copy() if scores else buf.outputs[:n, sl.start].copy()
+        feats = {bid: buf.features[:n, sl].copy() for bid, sl in plan.feature_slices.items()}
+        return ClassificationResult(
+            bundle=self.bundle, variant=variant, frequency=self.frequency,
+            source_frequency=float(frequency) if frequency else self.frequency,
+            data=src, start_rows=buf.starts[:n], window_samples=W, outputs=outs,
+            features=feats, prediction_index=buf.prediction[:n].copy())
 
     # ------------------------------------------------------------------ one window
     def _plan_or_none(self, variant: Optional[str]) -> Any:
@@ -489,13 +507,19 @@ class Impulse:
         if isinstance(values, Recording) and frequency is None:
             frequency = values.frequency
         variant = self.resolve_variant(variant)
+        if type(values) is np.ndarray and values.dtype is _F32 and values.ndim == 2 and \
+                values.shape[1] == len(self.axes) and values.shape[0] > 0 and \
+                values.flags.c_contiguous and axes is None and use_axes is None and \
+                (frequency is None or frequency == self.frequency):
+            res = self._classify_plan(values, None, frequency, variant)   # the lean path
+            if res is not None:
+                return res
         data = self.prepare(values, frequency, axes, use_axes)
         starts = self.windows(data.shape[0])
-        plan = self._plan_or_none(variant) if len(starts) <= PLAN_MAX_WINDOWS else None
-        if plan is not None:
-            feats, outs = self._compute_plan(plan, data, starts)
-        else:
-            feats, outs = self._compute(data, starts, variant, threads)
+        res = self._classify_plan(values, data, frequency, variant)
+        if res is not None:
+            return res
+        feats, outs = self._compute(data, starts, variant, threads)
         return ClassificationResult(
             bundle=self.bundle, variant=variant, frequency=self.frequency,
             source_frequency=float(frequency) if frequency else self.frequency, data=data,

@@ -13,9 +13,10 @@ Public API::
                                          # PlanUnsupportedError saying why when it cannot be
     r = plan.classify_window(raw)        # WindowResult (raw: W x axes float32, or flat)
     buf = plan.buffers()                 # zero-allocation use: one per thread, reused
-    plan.run_into(raw, buf)              # fills buf.scores[0], buf.anomaly[0],
-                                         # buf.prediction[0] (label index, -1 uncertain,
-                                         # -2 anomaly), buf.top[0], buf.outputs[0], buf.features[0]
+    plan.run_into(raw, buf)              # one C call; fills row 0 of buf.scores (labels in
+                                         # plan.labels order), buf.anomaly, buf.prediction
+                                         # (label index, -1 uncertain, -2 anomaly), buf.top,
+                                         # buf.outputs (every learn block), buf.features
     res = plan.run(data, starts)         # N windows of a recording: PlanRun arrays
 
 ``raw`` is one window at the impulse's frequency with its axes in ``impulse.axes`` order:
@@ -102,28 +103,40 @@ class PlanRun:
 
 
 class WindowBuffers:
-    """Reusable output and working memory of one-window runs (:meth:`ImpulsePlan.run_into`).
-    Not thread-safe: one per thread. Arrays (numpy views of the C result, row 0):
-    ``scores`` (1, labels), ``anomaly`` (1,), ``prediction`` (1,) int32, ``top`` (1,),
-    ``outputs`` (1, n_outputs), ``features`` (1, n_features)."""
+    """Reusable output and working memory for runs of up to ``capacity`` windows
+    (:meth:`ImpulsePlan.run_into`; ``capacity`` 1 by default). Not thread-safe: one per
+    thread. Arrays (numpy views of the C results, row ``w`` = window ``w`` of the last run):
+    ``scores`` (capacity, labels) float32, ``anomaly`` (capacity,) float32, ``prediction``
+    (capacity,) int32 (label index, -1 uncertain, -2 anomaly), ``top`` (capacity,) int32,
+    ``outputs`` (capacity, n_outputs) float32 (every learn block), ``features`` (capacity,
+    n_features) float32 (every DSP block)."""
 
-    def __init__(self, plan: "ImpulsePlan", n_windows: int = 1):
-        self.n_windows = n_windows
-        self.results_c = ffi.new(f"{_RESULT}[]", n_windows)
+    def __init__(self, plan: "ImpulsePlan", capacity: int = 1):
+        self.capacity = capacity = max(int(capacity), 1)
+        self.results_c = ffi.new(f"{_RESULT}[]", capacity)
         self.results = np.frombuffer(ffi.buffer(self.results_c), dtype=RESULT_DTYPE)
         self.scores = self.results["scores"][:, :plan.n_labels]
         self.anomaly = self.results["anomaly"]
         self.prediction = self.results["prediction"]
         self.top = self.results["top"]
-        self.features = np.zeros((n_windows, plan.n_features), dtype=np.float32)
-        self.outputs = np.zeros((n_windows, max(plan.n_outputs, 1)), dtype=np.float32)
-        self.scratch = np.zeros(plan.scratch_bytes(n_windows), dtype=np.uint8)
-        self.starts = np.zeros(n_windows, dtype=np.int32)
-        self._results_ptr = self.results_c
-        self._features_ptr = ffi.from_buffer("float[]", self.features, require_writable=True)
-        self._outputs_ptr = ffi.from_buffer("float[]", self.outputs, require_writable=True)
-        self._scratch_ptr = ffi.from_buffer(self.scratch, require_writable=True)
-        self._starts_ptr = ffi.from_buffer("int32_t[]", self.starts)
+        self.features = np.zeros((capacity, plan.n_features), dtype=np.float32)
+        self.outputs = np.zeros((capacity, max(plan.n_outputs, 1)), dtype=np.float32)
+        self.scratch = np.zeros(plan.scratch_bytes(capacity), dtype=np.uint8)
+        # window k starts k increases after the first: the starts of every run of
+        # consecutive windows (a short recording, the windows due in a stream push)
+        self.starts = np.arange(capacity, dtype=np.int32) * np.int32(plan.window_increase)
+        # a staging copy of a short recording (checked for NaN/inf while copied; zero rows
+        # after it when it is shorter than a window)
+        self.staging = np.zeros((plan.window_samples + (capacity - 1) * plan.window_increase,
+                                 plan.n_axes), dtype=np.float32)
+        f = ffi.from_buffer
+        self.results_ptr = self.results_c
+        self.features_ptr = f("float[]", self.features, require_writable=True)
+        self.outputs_ptr = f("float[]", self.outputs, require_writable=True)
+        self.scratch_ptr = f(self.scratch, require_writable=True)
+        self.scratch_bytes = self.scratch.size
+        self.starts_ptr = f("int32_t[]", self.starts)
+        self.staging_ptr = f("float[]", self.staging, require_writable=True)
 
 
 class ImpulsePlan:
@@ -134,6 +147,7 @@ class ImpulsePlan:
     def __init__(self, impulse: Any, variant: Optional[str]):
         self.variant = variant
         self.window_samples = int(impulse.window_samples)
+        self.window_increase = int(impulse.window_increase_samples)
         self.n_axes = len(impulse.axes)
         self.window_values = self.window_samples * self.n_axes
         self.frequency = float(impulse.frequency)
@@ -151,6 +165,9 @@ class ImpulsePlan:
         if st < 0:   # the blocks validated themselves: this is a bug of the builder
             raise status_error(st, "checking the impulse plan")
         self._local = threading.local()
+        self._run = lib.edgert_impulse_run
+        self._widths = (self.n_axes, self.window_values)
+        self._special = {PREDICTION_UNCERTAIN: UNCERTAIN, PREDICTION_ANOMALY: ANOMALY}
 
     # ------------------------------------------------------------------------ building
     def _build_dsp(self, impulse: Any) -> None:
@@ -199,6 +216,8 @@ class ImpulsePlan:
         self.network_plans: dict[int, Any] = {}
         self.network_sources: dict[int, bytes] = {}
         self.output_slices: dict[int, slice] = {}
+        #: (learn id, its columns in an outputs row, True: per-label scores / False: a score)
+        self.learn_outputs: list[tuple[int, slice, bool]] = []
         self.classifier = self.anomaly = -1
         self.labels: tuple[str, ...] = ()
         self.min_score, self.anomaly_threshold = 0.6, float("inf")
@@ -250,6 +269,8 @@ class ImpulsePlan:
                     self.anomaly_threshold = float(rec.threshold)
             self.learn_ids.append(spec.id)
             self.output_slices[spec.id] = slice(offset, offset + rec.n_outputs)
+            self.learn_outputs.append((spec.id, self.output_slices[spec.id],
+                                       rec.type == lib.EDGERT_LEARN_CLASSIFIER))
             offset += rec.n_outputs
         self.n_outputs = offset
         self.n_labels = len(self.labels)
@@ -292,14 +313,21 @@ class ImpulsePlan:
             raise status_error(st, "sizing the impulse plan's scratch")
         return int(out[0])
 
-    def buffers(self, n_windows: int = 1) -> WindowBuffers:
+    def buffers(self, capacity: int = 1) -> WindowBuffers:
         """New output/working buffers for :meth:`run_into` (one per thread, reused)."""
-        return WindowBuffers(self, n_windows)
+        return WindowBuffers(self, capacity)
+
+    def thread_buffers(self) -> WindowBuffers:
+        """This thread's buffers for up to PASS_WINDOWS windows (made on first use)."""
+        buf = getattr(self._local, "buffers", None)
+        if buf is None:
+            buf = self._local.buffers = WindowBuffers(self, PASS_WINDOWS)
+        return buf
 
     def _window(self, raw: Any) -> np.ndarray:
         """``raw`` as a C-contiguous float32 array of exactly one window's values."""
         if type(raw) is np.ndarray and raw.dtype is _F32 and raw.size == self.window_values \
-                and raw.flags.c_contiguous:
+                and raw.flags.c_contiguous and raw.ndim <= 2 and raw.shape[-1] in self._widths:
             return raw
         try:
             if np.iscomplexobj(raw):
@@ -309,86 +337,88 @@ class ImpulsePlan:
         except (TypeError, ValueError) as exc:
             raise InputError(f"a window must be numbers ({self.window_samples} rows x "
                              f"{self.n_axes} axes): {exc}") from None
-        if arr.size != self.window_values or (arr.ndim == 2 and arr.shape[1] != self.n_axes) \
-                or arr.ndim > 2:
+        if arr.size != self.window_values or arr.ndim > 2 or \
+                (arr.ndim == 2 and arr.shape[1] != self.n_axes):
             raise InputError(f"a window is {self.window_samples} rows x {self.n_axes} axes "
                              f"({self.window_values} values, flat interleaved or "
                              f"({self.window_samples}, {self.n_axes})), got shape {arr.shape}")
         return arr
 
-    def _fail(self, status: int) -> InputError:
+    def _fail(self, status: int) -> Exception:
         if status == lib.EDGERT_ERR_NONFINITE:
             return InputError("the window holds NaN/inf values (or values whose features "
                               "overflow float32); clean or drop those samples first")
         return status_error(status, "running the impulse plan")
 
     def run_into(self, raw: Any, out: WindowBuffers) -> None:
-        """Classify one window into ``out`` (from :meth:`buffers`): no allocation when ``raw``
-        is a C-contiguous float32 array of the window's values."""
+        """Classify one window into row 0 of ``out`` (from :meth:`buffers`): one C call, no
+        allocation when ``raw`` is a C-contiguous float32 array of the window's values
+        ((window_samples, axes) or flat)."""
         raw = self._window(raw)
-        st = lib.edgert_impulse_run(self.c, ffi.from_buffer("float[]", raw),
-                                    self.window_samples, out._starts_ptr, 1, out._results_ptr,
-                                    out._features_ptr, out._outputs_ptr, ffi.NULL,
-                                    out._scratch_ptr, out.scratch.size)
+        st = self._run(self.c, ffi.from_buffer("float[]", raw), self.window_samples,
+                       out.starts_ptr, 1, out.results_ptr, out.features_ptr, out.outputs_ptr,
+                       ffi.NULL, out.scratch_ptr, out.scratch_bytes)
         if st:
             raise self._fail(st)
 
-    def _thread_buffers(self) -> WindowBuffers:
-        buf = getattr(self._local, "buffers", None)
-        if buf is None:
-            buf = self._local.buffers = WindowBuffers(self, 1)
-        return buf
+    def run_consecutive(self, data_ptr: Any, n_rows: int, n_windows: int,
+                        buf: WindowBuffers) -> None:
+        """Windows 0, S, 2S, ... (``n_windows`` <= ``buf.capacity`` of them) of ``n_rows`` rows
+        at the cffi float pointer ``data_ptr``, into ``buf`` (the per-window paths of
+        ``Impulse.classify`` and ``Stream.push``)."""
+        st = self._run(self.c, data_ptr, n_rows, buf.starts_ptr, n_windows, buf.results_ptr,
+                       buf.features_ptr, buf.outputs_ptr, ffi.NULL, buf.scratch_ptr,
+                       buf.scratch_bytes)
+        if st:
+            raise self._fail(st)
 
     def classify_window(self, raw: Any, index: int = 0, start_ms: float = 0.0) -> WindowResult:
         """One window's :class:`WindowResult` (``index``/``start_ms`` label it)."""
-        buf = self._thread_buffers()
+        buf = getattr(self._local, "one", None)
+        if buf is None:
+            buf = self._local.one = WindowBuffers(self, 1)
         self.run_into(raw, buf)
-        return self.window_result(buf.results_c[0], index, start_ms)
+        return self.window_result(buf, 0, index, start_ms)
 
-    def window_result(self, r: Any, index: int, start_ms: float) -> WindowResult:
-        """A :class:`WindowResult` from a C result record ``r``."""
+    def window_result(self, buf: WindowBuffers, row: int, index: int,
+                      start_ms: float) -> WindowResult:
+        """The :class:`WindowResult` of row ``row`` of ``buf`` after a run."""
+        r = buf.results_c[row]
         labels = self.labels
-        scores: dict[str, float] = {}
-        top_label = top_score = None
-        if labels:
-            values = ffi.unpack(r.scores, len(labels))
-            scores = dict(zip(labels, values))
-            top_label, top_score = labels[r.top], values[r.top]
         pred = r.prediction
-        anomaly = r.anomaly if self.anomaly >= 0 else None
-        label = labels[pred] if pred >= 0 else (ANOMALY if pred == PREDICTION_ANOMALY
-                                                 else UNCERTAIN)
-        return WindowResult(index, start_ms, start_ms + self.window_size_ms, scores, anomaly,
-                            top_label, top_score, label, pred == PREDICTION_ANOMALY)
+        if labels:
+            values = buf.scores[row].tolist()
+            top = r.top
+            scores = dict(zip(labels, values))
+            top_label, top_score = labels[top], values[top]
+        else:
+            scores, top_label, top_score = {}, None, None
+        return WindowResult(index, start_ms, start_ms + self.window_size_ms, scores,
+                            r.anomaly if self.anomaly >= 0 else None, top_label, top_score,
+                            labels[pred] if pred >= 0 else self._special[pred],
+                            pred == PREDICTION_ANOMALY)
 
     def run(self, data: np.ndarray, starts: np.ndarray) -> PlanRun:
         """Windows ``data[s : s + window_samples]`` for ``s`` in ``starts`` of a prepared
-        recording (float32 (rows, axes), C-contiguous) in one C call."""
+        recording (float32 (rows, axes)) in one C call; returns new arrays."""
         data = np.ascontiguousarray(data, dtype=np.float32)
         starts = np.ascontiguousarray(starts, dtype=np.int32)
         n = starts.size
-        buf = self._thread_buffers_for(min(max(n, 1), PASS_WINDOWS))
+        buf = self.thread_buffers()
         results = np.zeros(n, dtype=RESULT_DTYPE)
         features = np.empty((n, self.n_features), dtype=np.float32)
         outputs = np.empty((n, max(self.n_outputs, 1)), dtype=np.float32)
         if n:
-            st = lib.edgert_impulse_run(
+            st = self._run(
                 self.c, ffi.from_buffer("float[]", data), data.shape[0],
                 ffi.from_buffer("int32_t[]", starts), n,
                 ffi.cast(f"{_RESULT} *", ffi.from_buffer(results, require_writable=True)),
                 ffi.from_buffer("float[]", features, require_writable=True),
                 ffi.from_buffer("float[]", outputs, require_writable=True), ffi.NULL,
-                buf._scratch_ptr, buf.scratch.size)
+                buf.scratch_ptr, buf.scratch_bytes)
             if st:
                 raise self._fail(st)
         return PlanRun(results, features, outputs[:, :self.n_outputs])
-
-    def _thread_buffers_for(self, n_windows: int) -> WindowBuffers:
-        """This thread's scratch for passes of up to PASS_WINDOWS windows."""
-        buf = getattr(self._local, "batch", None)
-        if buf is None or buf.n_windows < n_windows:
-            buf = self._local.batch = WindowBuffers(self, max(n_windows, 1))
-        return buf
 
 
 __all__ = ["ImpulsePlan", "PlanRun", "PlanUnsupportedError", "WindowBuffers", "DSP_WRITERS",

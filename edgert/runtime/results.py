@@ -74,12 +74,16 @@ class ClassificationResult:
     None without one), ``anomaly`` ((n,) float32, the first anomaly block; None without one),
     ``outputs`` (learn block id -> its array), ``predictions`` (Studio's label per window).
     ``variant``: the model variant that ran ("float32"/"int8", None without a classifier).
+    ``prediction_index``: optional, the compiled impulse plan's per-window prediction (label
+    index, -1 uncertain, -2 anomaly), which the C core computes by the same rule; when given,
+    ``predictions`` and ``anomalous`` are read from it instead of computed again.
     """
 
     def __init__(self, *, bundle: Bundle, variant: Optional[str], frequency: float,
                  source_frequency: float, data: np.ndarray, start_rows: np.ndarray,
                  window_samples: int, outputs: Mapping[int, np.ndarray],
-                 features: Optional[Mapping[int, np.ndarray]] = None):
+                 features: Optional[Mapping[int, np.ndarray]] = None,
+                 prediction_index: Optional[np.ndarray] = None):
         self.bundle = bundle
         self.variant = variant
         self.frequency = float(frequency)
@@ -106,6 +110,12 @@ class ClassificationResult:
         self.anomaly_threshold = (float(first_a.threshold("min_anomaly_score", 0.3))
                                   if first_a else math.inf)
         n = len(self.start_rows)
+        if prediction_index is not None:
+            # -1 and -2 index the two names appended after the labels
+            names = np.array(self.labels + (ANOMALY, UNCERTAIN), dtype=object)
+            self.predictions = names[prediction_index]
+            self.anomalous = prediction_index == -2
+            return
         self.predictions = predict_labels(self.labels, self.probabilities, self.anomaly,
                                           self.min_score, self.anomaly_threshold, n)
         self.anomalous = (self.anomaly > self.anomaly_threshold if self.anomaly is not None
