@@ -62,6 +62,8 @@ PREDICTION_ANOMALY = lib.EDGERT_PREDICTION_ANOMALY
 PASS_WINDOWS = 64
 
 _F32 = np.dtype(np.float32)
+_NDARRAY = np.ndarray
+_FROM_BUFFER = ffi.from_buffer
 _RESULT = "edgert_impulse_result"
 #: the C result struct as a numpy structured dtype (offsets from cffi: they cannot drift)
 RESULT_DTYPE = np.dtype({
@@ -137,6 +139,19 @@ class WindowBuffers:
         self.scratch_bytes = self.scratch.size
         self.starts_ptr = f("int32_t[]", self.starts)
         self.staging_ptr = f("float[]", self.staging, require_writable=True)
+        self.call = self._bind(plan)
+
+    def _bind(self, plan: "ImpulsePlan") -> Callable[[Any, int, int], int]:
+        """``call(data_ptr, n_rows, n_windows)``: edgert_impulse_run into these buffers with
+        every other argument bound once (the per-window call costs one C call)."""
+        def call(data_ptr: Any, n_rows: int, n_windows: int, run: Any = lib.edgert_impulse_run,
+                 c: Any = plan.c, starts: Any = self.starts_ptr, results: Any = self.results_c,
+                 features: Any = self.features_ptr, outputs: Any = self.outputs_ptr,
+                 null: Any = ffi.NULL, scratch: Any = self.scratch_ptr,
+                 nbytes: int = self.scratch_bytes) -> int:
+            return run(c, data_ptr, n_rows, starts, n_windows, results, features, outputs, null,
+                       scratch, nbytes)
+        return call
 
 
 class ImpulsePlan:
@@ -204,7 +219,6 @@ class ImpulsePlan:
         self._dsp_index = {bid: i for i, bid in enumerate(self.dsp_ids)}
 
     def _build_learn(self, impulse: Any, variant: Optional[str]) -> None:
-        from .impulse import KerasRunner
         blocks = impulse.learn_blocks
         if len(blocks) > MAX_LEARN:
             raise PlanUnsupportedError(f"{len(blocks)} learn blocks (the plan holds up to "
@@ -232,7 +246,7 @@ class ImpulsePlan:
             for k, d in enumerate(spec.dsp):
                 rec.dsp[k] = self._dsp_index[d]
             rec.n_features, rec.output_offset = b.n_features, offset
-            if isinstance(b, KerasRunner):
+            if spec.type == "keras":    # a KerasRunner
                 mf = spec.models[variant or "float32"]
                 n_out = self._network(rec, b.model(variant or "float32"), spec, "classifier")
                 self.network_sources[i] = mf.data
@@ -326,9 +340,6 @@ class ImpulsePlan:
 
     def _window(self, raw: Any) -> np.ndarray:
         """``raw`` as a C-contiguous float32 array of exactly one window's values."""
-        if type(raw) is np.ndarray and raw.dtype is _F32 and raw.size == self.window_values \
-                and raw.flags.c_contiguous and raw.ndim <= 2 and raw.shape[-1] in self._widths:
-            return raw
         try:
             if np.iscomplexobj(raw):
                 raise TypeError("complex values")
@@ -354,10 +365,11 @@ class ImpulsePlan:
         """Classify one window into row 0 of ``out`` (from :meth:`buffers`): one C call, no
         allocation when ``raw`` is a C-contiguous float32 array of the window's values
         ((window_samples, axes) or flat)."""
-        raw = self._window(raw)
-        st = self._run(self.c, ffi.from_buffer("float[]", raw), self.window_samples,
-                       out.starts_ptr, 1, out.results_ptr, out.features_ptr, out.outputs_ptr,
-                       ffi.NULL, out.scratch_ptr, out.scratch_bytes)
+        if type(raw) is not _NDARRAY or raw.dtype is not _F32 or \
+                raw.size != self.window_values or not raw.flags.c_contiguous or \
+                raw.shape[-1] not in self._widths or raw.ndim > 2:
+            raw = self._window(raw)
+        st = out.call(_FROM_BUFFER("float[]", raw), self.window_samples, 1)
         if st:
             raise self._fail(st)
 
@@ -366,9 +378,7 @@ class ImpulsePlan:
         """Windows 0, S, 2S, ... (``n_windows`` <= ``buf.capacity`` of them) of ``n_rows`` rows
         at the cffi float pointer ``data_ptr``, into ``buf`` (the per-window paths of
         ``Impulse.classify`` and ``Stream.push``)."""
-        st = self._run(self.c, data_ptr, n_rows, buf.starts_ptr, n_windows, buf.results_ptr,
-                       buf.features_ptr, buf.outputs_ptr, ffi.NULL, buf.scratch_ptr,
-                       buf.scratch_bytes)
+        st = buf.call(data_ptr, n_rows, n_windows)
         if st:
             raise self._fail(st)
 

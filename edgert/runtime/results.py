@@ -15,6 +15,7 @@ probability is below ``min_score`` is ``uncertain``; else the top label.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Optional, Sequence
@@ -47,6 +48,15 @@ class WindowResult:
         if self.anomaly is not None:
             d["anomaly"] = self.anomaly
         return d
+
+
+@functools.lru_cache(maxsize=64)
+def _prediction_names(labels: tuple[str, ...]) -> np.ndarray:
+    """The labels then ``anomaly`` and ``uncertain``: indexed by a prediction index (label
+    index, -1 uncertain, -2 anomaly) it gives the prediction's name. Read-only (shared)."""
+    names = np.array(labels + (ANOMALY, UNCERTAIN), dtype=object)
+    names.flags.writeable = False
+    return names
 
 
 def predict_labels(labels: Sequence[str], probabilities: Optional[np.ndarray],
@@ -111,9 +121,7 @@ class ClassificationResult:
                                   if first_a else math.inf)
         n = len(self.start_rows)
         if prediction_index is not None:
-            # -1 and -2 index the two names appended after the labels
-            names = np.array(self.labels + (ANOMALY, UNCERTAIN), dtype=object)
-            self.predictions = names[prediction_index]
+            self.predictions = _prediction_names(self.labels)[prediction_index]
             self.anomalous = prediction_index == -2
             return
         self.predictions = predict_labels(self.labels, self.probabilities, self.anomaly,
