@@ -50,19 +50,31 @@ class ReadingParser:
     """Bytes as they arrive -> readings. Keeps an incomplete last line for the next chunk.
 
     A line is a reading when it holds exactly ``n_axes`` numbers (``n_axes`` is learned from
-    the first reading when not given); anything else is garbled (counted, never raised)."""
+    the first reading when not given); anything else is garbled (counted, never raised).
+
+    The bytes before the first line end are dropped: reading starts wherever the board is in
+    its output, so the first line may be the cut tail of a reading (``34,1.2,3.4`` of
+    ``12.34,1.2,3.4``), which could parse as a wrong reading."""
 
     def __init__(self, n_axes: Optional[int] = None, max_line: int = 4096):
         self.n_axes = n_axes
         self.max_line = max_line
         self._tail = b""
+        self._synced = False
         self.readings = 0
 
     def reset(self) -> None:
-        """Forget a partial line (after a reconnect it belongs to nobody)."""
+        """Start again mid-stream (after a reconnect): the partial line is dropped."""
         self._tail = b""
+        self._synced = False
 
     def feed(self, data: bytes) -> ParsedChunk:
+        if not self._synced:
+            nl = data.find(b"\n")
+            if nl < 0:
+                return ParsedChunk(np.zeros((0, self.n_axes or 0)), [], [])
+            data = data[nl + 1:]
+            self._synced = True
         data = self._tail + data
         end = data.rfind(b"\n")
         if end < 0:

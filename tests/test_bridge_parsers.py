@@ -205,7 +205,8 @@ def test_garbled_and_cut_results_are_reported_not_returned():
 
 def test_reading_parser_splits_like_the_data_forwarder():
     p = ReadingParser()
-    chunk = p.feed(b"1.5,2,3\r\n4\t5  6\n7 ,8,9\r\n10,11")   # last line incomplete
+    # reading starts mid-line: up to the first line end is dropped; last line incomplete
+    chunk = p.feed(b"34,5.5,6\r\n1.5,2,3\r\n4\t5  6\n7 ,8,9\r\n10,11")
     assert chunk.rows.tolist() == [[1.5, 2, 3], [4, 5, 6], [7, 8, 9]]
     assert p.n_axes == 3
     chunk = p.feed(b",12\r\nERR: sensor\r\n1,2\r\nx,y,z\r\n-1e-3,+2.5,3\r\n")
@@ -213,8 +214,8 @@ def test_reading_parser_splits_like_the_data_forwarder():
     assert chunk.errors == ["ERR: sensor"]
     assert chunk.garbled == ["1 2", "x y z"]
     # 1,,2 has two fields (empty fields dropped, as the forwarder's filter does)
-    assert ReadingParser(2).feed(b"1,,2\n").rows.tolist() == [[1, 2]]
-    inf = ReadingParser(2).feed(b"1,inf\nnan,2\n3,4\n")
+    assert ReadingParser(2).feed(b"\n1,,2\n").rows.tolist() == [[1, 2]]
+    inf = ReadingParser(2).feed(b"\n1,inf\nnan,2\n3,4\n")
     assert inf.rows.tolist() == [[3, 4]] and len(inf.garbled) == 2
 
 
@@ -259,3 +260,20 @@ def test_frequency_detection():
     err = _FakeClock(50, b"ERR: no sensor\r\n")
     with pytest.raises(ConfigurationError, match="ERR: no sensor"):
         detect_frequency(err.read, None, clock=err.clock)
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=80), max_size=30))
+def test_no_bytes_from_a_board_crash_the_parsers(chunks):
+    """Bad input from a board is counted, never raised."""
+    inference = InferenceOutputParser(n_classes=2)
+    readings = ReadingParser()
+    for chunk in chunks:
+        readings.feed(chunk)
+        for line in chunk.split(b"\n"):
+            inference.feed(line.decode("utf-8", "replace"))
+    inference.flush()
+    parse_config([c.decode("utf-8", "replace") for c in chunks])
