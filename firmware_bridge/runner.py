@@ -164,12 +164,9 @@ class _Worker(threading.Thread):
     def run(self) -> None:
         try:
             self._run()
-        except BoardFailed as exc:
+        except (BoardFailed, EdgertError) as exc:
             self.stats.error = str(exc)
-            log.error("%s: %s", self.link.name, exc)
-        except EdgertError as exc:
-            self.stats.error = str(exc)
-            log.error("%s: %s", self.link.name, exc)
+            log.error("%s: %s", self.port, exc)
         except Exception as exc:  # a bug must not take the other boards down silently
             self.stats.error = f"internal error: {exc!r}"
             log.exception("%s: stopped by an internal error", self.link.name)
@@ -180,8 +177,8 @@ class _Worker(threading.Thread):
         try:
             self.link.open()
         except Disconnected as exc:
-            raise BoardFailed(f"cannot open the port: {exc}; `edgert bridge --list` shows the "
-                              "boards connected") from None
+            raise BoardFailed(f"cannot open the port ({str(exc).split(': ', 1)[-1]}); "
+                              "`edgert bridge --list` shows the boards connected") from None
         while not self.stop_event.is_set():
             try:
                 self._session()

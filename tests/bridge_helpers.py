@@ -50,7 +50,7 @@ class Collector(io.StringIO):
 
 
 def bridge_cmd(*args: str) -> List[str]:
-    return [sys.executable, "-m", "edgert", *args]
+    return [sys.executable, "-m", "edgert", "bridge", *args]
 
 
 def bridge_env() -> dict:
