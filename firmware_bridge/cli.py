@@ -237,6 +237,10 @@ def _sample(args: argparse.Namespace) -> int:
         log.error("%s (the board went away while sampling)", exc)
         return 1
     except KeyboardInterrupt:
+        try:
+            client.stop_running(timeout=5.0)    # leave the board at its prompt
+        except (AtError, Disconnected, NameError):
+            pass
         log.error("interrupted; the recording was not saved")
         return 130
     finally:
@@ -303,7 +307,7 @@ def _run(args: argparse.Namespace) -> int:
         uploader = AnomalyUploader(outbox, args.anomaly_threshold, hmac_key)
 
     stop = threading.Event()
-    sink = OutputSink(sys.stdout, json_lines=args.json)
+    sink = OutputSink(sys.stdout, json_lines=args.json, on_closed=stop.set)
     common = dict(uploader=uploader, hang_timeout=args.hang_timeout, baudrate=args.baudrate,
                   reconnect=not args.no_reconnect)
     workers = []

@@ -53,7 +53,10 @@ _NUMBER = re.compile(r"[-+]?[0-9]*\.?[0-9]+")
 
 #: Lines the firmware prints during the loop that carry nothing we need.
 _INFO_PREFIXES = ("Inferencing settings:", "Starting inferencing", "Sampling...", "Recording",
-                  "Recording OK", "Edge Impulse standalone inferencing", "run_classifier")
+                  "Recording OK", "Edge Impulse standalone inferencing", "run_classifier",
+                  # the boot banner of a board that reset
+                  "Hello from the Edge Impulse", "Compiled on", "Mounting file system",
+                  "Loaded configuration", "Type AT+HELP", "No filesystem found")
 
 _TIMING_KEYS = {"dsp": "dsp", "classification": "classification", "inference": "classification",
                 "anomaly": "anomaly", "postprocessing": "postprocessing"}

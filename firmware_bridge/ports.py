@@ -62,10 +62,8 @@ def _kind(info) -> Optional[str]:
     if info.vid == ST_VENDOR_ID and info.pid in ST_LINK_PRODUCT_IDS:
         return "ST-LINK"
     name = os.path.basename(info.device)
-    subsystem = getattr(info, "subsystem", None)
-    if name.startswith("ttyACM") or (info.vid is not None and "ACM" in (info.hwid or "")):
-        return "CDC-ACM"
-    if subsystem == "usb" and name.startswith("ttyACM"):  # pragma: no cover - covered above
+    # the cdc_acm driver's names on Linux; macOS names CDC-ACM devices usbmodem*
+    if name.startswith("ttyACM") or "usbmodem" in name:
         return "CDC-ACM"
     return None
 

@@ -14,6 +14,7 @@ without Edge Impulse firmware): they are reported and the other boards go on.
 """
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -77,23 +78,36 @@ class BoardStats:
 class OutputSink:
     """Writes result lines to ``stream`` (stdout): text, or one JSON object per line."""
 
-    def __init__(self, stream: Optional[IO[str]] = None, json_lines: bool = False):
+    def __init__(self, stream: Optional[IO[str]] = None, json_lines: bool = False,
+                 on_closed: Optional[Any] = None):
         self.stream = stream or sys.stdout
         self.json_lines = json_lines
+        #: called once when the reader of the stream went away (``edgert bridge | head``)
+        self.on_closed = on_closed
+        self.closed = False
         self._lock = threading.Lock()
         self.lines = 0
 
     def emit(self, obj: dict, text: str) -> None:
         line = json.dumps(obj, allow_nan=False) if self.json_lines else text
         with self._lock:
+            if self.closed:
+                return
             try:
                 self.stream.write(line + "\n")
                 self.stream.flush()
-            except BrokenPipeError:
-                pass
-            except ValueError:
-                pass  # stdout closed under a stopping bridge
-            self.lines += 1
+                self.lines += 1
+            except (BrokenPipeError, ValueError):
+                # point the descriptor at /dev/null so that no later flush fails again
+                self.closed = True
+                try:
+                    devnull = os.open(os.devnull, os.O_WRONLY)
+                    os.dup2(devnull, self.stream.fileno())
+                    os.close(devnull)
+                except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+                    pass
+                if self.on_closed is not None:
+                    self.on_closed()
 
 
 def _fmt_us(us: Optional[int]) -> str:

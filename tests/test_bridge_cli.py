@@ -167,3 +167,17 @@ def test_list_json():
     ports = json.loads(r.stdout)["ports"]
     for p in ports:
         assert set(p) == {"port", "kind", "vid_pid", "description", "serial_number"}
+
+
+def test_closed_stdout_stops_the_bridge(tmp_path):
+    """`edgert bridge ... | head -2`: the bridge ends when its reader goes away."""
+    fw = AtFirmware(str(tmp_path / "ttyACM0"), time_scale=0.01).start()
+    try:
+        r = subprocess.run(" ".join(bridge_cmd("--port", fw.device, "--json")) + " | head -2",
+                           shell=True, cwd=str(ROOT), env=bridge_env(), capture_output=True,
+                           text=True, timeout=60)
+        assert len(r.stdout.splitlines()) == 2
+        assert "Traceback" not in r.stderr and "BrokenPipe" not in r.stderr
+        assert wait_for(lambda: not fw._busy, 10)   # the loop was stopped with 'b'
+    finally:
+        fw.close()

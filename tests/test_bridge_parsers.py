@@ -277,3 +277,29 @@ def test_no_bytes_from_a_board_crash_the_parsers(chunks):
             inference.feed(line.decode("utf-8", "replace"))
     inference.flush()
     parse_config([c.decode("utf-8", "replace") for c in chunks])
+
+
+def test_port_discovery_keeps_st_link_and_cdc_acm(monkeypatch):
+    """list_board_ports over pyserial's own port records (as comports() builds them)."""
+    from serial.tools import list_ports, list_ports_common
+
+    from firmware_bridge import ports
+
+    def info(device, vid=None, pid=None, desc="n/a", serial=None):
+        p = list_ports_common.ListPortInfo(device, skip_link_detection=True)
+        p.vid, p.pid, p.description, p.serial_number = vid, pid, desc, serial
+        if vid is not None:
+            p.hwid = f"USB VID:PID={vid:04X}:{pid:04X}"
+        return p
+
+    found = [info("/dev/ttyACM1", 0x0483, 0x374B, "STM32 STLink", "0669FF"),
+             info("/dev/ttyACM0", 0x2341, 0x0043, "Arduino Uno"),
+             info("/dev/ttyS0"),                                   # a UART, not a board
+             info("/dev/ttyUSB0", 0x10C4, 0xEA60, "CP2102")]       # a USB-serial adapter
+    monkeypatch.setattr(list_ports, "comports", lambda *a, **k: found)
+    got = ports.list_board_ports()
+    assert [(p.device, p.kind, p.vid_pid) for p in got] == [
+        ("/dev/ttyACM0", "CDC-ACM", "2341:0043"), ("/dev/ttyACM1", "ST-LINK", "0483:374b")]
+    assert got[1].to_dict() == {"port": "/dev/ttyACM1", "kind": "ST-LINK",
+                                "vid_pid": "0483:374b", "description": "STM32 STLink",
+                                "serial_number": "0669FF"}
