@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from edgert.impulse import Impulse  # noqa: E402
+from edgert import Impulse  # noqa: E402
 from firmware_bridge.runner import Bridge, ForwarderWorker, OutputSink  # noqa: E402
 
 AXES = ["accX", "accY", "accZ", "gyrX", "gyrY", "gyrZ"]

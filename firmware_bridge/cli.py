@@ -1,7 +1,7 @@
 """``edgert bridge``: boards on serial ports -> results on stdout, anomalies -> the outbox.
 
 Hooked into the ``edgert`` command by a ``register(subparsers)`` call (see
-``edgert/commands/bridge.py``).
+``edgert/cli/commands/bridge.py``).
 """
 from __future__ import annotations
 
@@ -285,7 +285,7 @@ def _run(args: argparse.Namespace) -> int:
     axes = _axes(args.axes)
     impulse = None
     if args.forwarder:
-        from edgert.impulse import Impulse
+        from edgert import Impulse
 
         impulse = Impulse.load(args.bundle)
         # load the models once, before several board threads use them

@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from edgert.impulse import Impulse
+from edgert import Impulse
 from firmware_bridge.emulator import AtFirmware, Faults, ForwarderBoard
 from firmware_bridge.runner import AtBoardWorker, Bridge, ForwarderWorker, OutputSink
 

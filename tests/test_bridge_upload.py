@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from edgert.acquisition import decode, verify
-from edgert.impulse import Impulse
+from edgert import Impulse
 from edgert.ingestion import IngestionClient, Outbox
 from firmware_bridge.capture import AnomalyUploader
 from firmware_bridge.emulator import AtFirmware, ForwarderBoard

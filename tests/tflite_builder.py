@@ -11,7 +11,7 @@ for anyone who needs a tiny .tflite without TensorFlow.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
 import flatbuffers
