@@ -137,6 +137,7 @@ _TOKEN = re.compile(r"""
   | (?P<nl>\n)
   | (?P<lcomment>//[^\n]*)
   | (?P<bcomment>/\*(?:[^*]|\*(?!/))*\*/)
+  | (?P<badcomment>/\*)
   | (?P<pp>\#)
   | (?P<num>(?:0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)[fFuUlL]*)
   | (?P<str>"(?:[^"\\\n]|\\.){0,1048576}")
@@ -207,6 +208,7 @@ class _Parser:
         self.peeked: list[Tok] = []
         self.pending_comment = ""
         self.at_line_start = True
+        self.pp_depth = 0     # taken #if branches not yet closed by #endif
 
     # -- scanning
     def error(self, msg: str, line: Optional[int] = None) -> HeaderError:
@@ -226,6 +228,8 @@ class _Parser:
             self.line += 1
         elif kind == "bcomment":
             self.line += tok.text.count("\n")
+        elif kind == "badcomment":
+            raise self.error("unterminated /* comment")
         elif kind == "bad":
             if tok.text == '"':
                 raise self.error("unterminated string literal")
@@ -325,11 +329,21 @@ class _Parser:
                 take = self._pp_eval(rest, hash_tok.line) != 0
             if not take:
                 self._skip_conditional(hash_tok.line)
+            else:
+                self.pp_depth += 1
+                if self.pp_depth > MAX_PP_NESTING:
+                    raise self.error("#if blocks nested too deeply", hash_tok.line)
+                return
+            # a false branch was skipped up to its #else/#elif (a taken branch follows,
+            # closed by #endif) or up to its #endif
+            if self._skipped_to_else:
+                self.pp_depth += 1
         elif word in ("elif", "else"):
             # reached the end of a taken branch: skip to the matching #endif
             self._skip_to_endif(hash_tok.line)
+            self.pp_depth = max(0, self.pp_depth - 1)
         elif word == "endif":
-            pass
+            self.pp_depth = max(0, self.pp_depth - 1)
         elif word == "define":
             dm = re.match(r"([A-Za-z_]\w*)(\([^)]*\))?\s*(.*)\Z", rest, re.DOTALL)
             if dm and not dm.group(2):
@@ -365,6 +379,7 @@ class _Parser:
     def _skip_conditional(self, start_line: int) -> None:
         """Skip a false branch up to its #elif (if true) / #else / #endif."""
         depth = 0
+        self._skipped_to_else = False
         for word, rest, line in self._scan_directive_words():
             if word in ("if", "ifdef", "ifndef"):
                 depth += 1
@@ -375,9 +390,11 @@ class _Parser:
                     return
                 depth -= 1
             elif depth == 0 and word == "else":
+                self._skipped_to_else = True
                 return
             elif depth == 0 and word == "elif":
                 if self._pp_eval(rest, line) != 0:
+                    self._skipped_to_else = True
                     return
         raise self.error("#if without #endif", start_line)
 
@@ -410,6 +427,8 @@ class _Parser:
             if tok is None:
                 if scope_depth:
                     raise self.error("unexpected end of file inside a namespace/extern block")
+                if self.pp_depth:
+                    raise self.error("#if without #endif")
                 return self.header
             if tok.text == "}" and scope_depth:
                 scope_depth -= 1
@@ -620,6 +639,8 @@ class _Parser:
         return self._expr(depth + 1)
 
     def _init_list(self, open_tok: Tok, depth: int) -> Union[InitList, NumberArray]:
+        if depth > MAX_DEPTH:
+            raise self.error("initializer nested too deeply", open_tok.line)
         if not self.peeked:
             m = _NUMRUN.match(self.text, self.pos)
             if m is not None:
