@@ -186,3 +186,22 @@ def test_fuzz_mutated_headers_fail_cleanly(which, data):
     except HeaderError:
         pass
     assert time.monotonic() - t < 5
+
+
+def test_info_names_the_operator_that_keeps_a_model_off_the_native_engine(tmp_path, capsys):
+    from edgert.engine.builder import Op, Tensor, build_model
+    model = build_model([Tensor("x", (1, 4)), Tensor("y", (1, 4)), Tensor("p", (1, 4))],
+                        [Op("LEAKY_RELU", [0], [1], options=("LeakyReluOptions", {"Alpha": 0.2})),
+                         Op("SOFTMAX", [1], [2], options=("SoftmaxOptions", {"Beta": 1.0}))],
+                        [0], [2])
+    (tmp_path / "m.tflite").write_bytes(model)
+    (tmp_path / "impulse.json").write_text(json.dumps({
+        "format": "edgert-impulse/1",
+        "input": {"type": "time-series", "frequency": 10, "axes": ["v"], "window_size_ms": 400},
+        "dsp": [{"id": 1, "type": "raw", "axes": ["v"], "params": {"scale-axes": 1}}],
+        "learn": [{"id": 2, "type": "keras", "dsp": [1], "labels": ["a", "b", "c", "d"],
+                   "models": {"float32": "m.tflite"}}]}))
+    assert main(["-q", "info", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "runs in the TFLite interpreter, not the native engine" in out
+    assert "LEAKY_RELU" in out
