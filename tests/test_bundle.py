@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from edgert.bundle import load_bundle
+from edgert.runtime.bundle import load_bundle
 from edgert.errors import BundleError
 
 DATA = Path(__file__).parent / "data"
@@ -186,7 +186,7 @@ def test_features_only_bundle(tmp_path):
 
 
 def test_half_a_sample_window_rounds_up_like_the_runtime(tmp_path):
-    """The load-time check rounds half up, as edgert.windowing.window_geometry does: 8 ms at
+    """The load-time check rounds half up, as edgert.runtime.windowing.window_geometry does: 8 ms at
     62.5 Hz is 0.5 samples -> a 1-sample window (Python's round() would make it 0)."""
     b = copy_bundle(tmp_path)
     edit(b, lambda d: d["input"].update(window_size_ms=8, window_increase_ms=8))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from edgert.engine import compile_graph, load_model, read_graph
-from edgert.engine.builder import Op, Tensor, build_model
+from tests.tflite_builder import Op, Tensor, build_model
 from edgert.engine.fold import fold_shape_subgraphs
 from tests.oracles import MicroOracle, edge_inputs
 

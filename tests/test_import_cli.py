@@ -189,7 +189,7 @@ def test_fuzz_mutated_headers_fail_cleanly(which, data):
 
 
 def test_info_names_the_operator_that_keeps_a_model_off_the_native_engine(tmp_path, capsys):
-    from edgert.engine.builder import Op, Tensor, build_model
+    from tests.tflite_builder import Op, Tensor, build_model
     model = build_model([Tensor("x", (1, 4)), Tensor("y", (1, 4)), Tensor("p", (1, 4))],
                         [Op("LEAKY_RELU", [0], [1], options=("LeakyReluOptions", {"Alpha": 0.2})),
                          Op("SOFTMAX", [1], [2], options=("SoftmaxOptions", {"Beta": 1.0}))],

@@ -21,7 +21,7 @@ import scipy.stats
 from edgert.engine import dequantize, quantize
 from edgert.importer.bundle_writer import import_export
 from edgert.importer.source import ExportError
-from edgert.impulse import Impulse
+from edgert.runtime.impulse import Impulse
 from tests.oracles import MicroOracle
 from tests.reference import spectral_ref, spectral_v1_ref
 
@@ -219,7 +219,7 @@ def test_a_class_named_anomaly_is_kept_apart_from_the_anomaly_score(imported):
     assert preds <= {"anomaly", "moving", "stop", "anomaly (detected)",
                      "uncertain (below min_score)", "uncertain"}
     res.anomaly_threshold = -1e9  # every window anomalous: the prediction is not the label
-    from edgert.results import predict_labels
+    from edgert.runtime.results import predict_labels
     p = predict_labels(res.labels, res.probabilities, res.anomaly, 0.0, -1e9, len(res),
                        res.names)
     assert set(p.tolist()) == {"anomaly (detected)"}

@@ -74,7 +74,7 @@ def _model_bytes(exp: ImpulseExport, name: str) -> tuple[bytes, str]:
 def build_document(exp: ImpulseExport, source: str) -> tuple[dict[str, Any], dict[str, bytes],
                                                               list[str]]:
     """impulse.json, the other files of the bundle (name -> bytes), notes for the user."""
-    from ..bundle import parse_tflite_io
+    from ..runtime.bundle import parse_tflite_io
     check_supported(exp)
     notes: list[str] = []
     files: dict[str, bytes] = {}
@@ -179,7 +179,7 @@ def build_document(exp: ImpulseExport, source: str) -> tuple[dict[str, Any], dic
 
 def write_bundle(doc: dict[str, Any], files: dict[str, bytes], out: Path, force: bool) -> None:
     """Write, validate, then move into place (directory, or a .zip when ``out`` ends so)."""
-    from ..impulse import Impulse
+    from ..runtime.impulse import Impulse
     if out.exists() and not force:
         raise ExportError(f"{out} exists; pass --force to replace it")
     parent = out.parent if str(out.parent) else Path(".")

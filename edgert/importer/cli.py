@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..cli import emit_json
+    from ..cli.output import emit_json
     from .bundle_writer import import_export
     rep = import_export(args.source, args.output, force=args.force)
     if args.json:

@@ -20,7 +20,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..engine.builder import Op, Tensor, build_model
+from .tflite_writer import Op, Tensor, build_model
 from .cheader import AddressOf, Expr, Header, Ident, InitList, NumberArray
 from .source import ExportError
 

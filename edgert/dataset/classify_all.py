@@ -26,7 +26,7 @@ official client's ``ClassifyJobResponsePage``), plus metrics over *all* matching
 ``modelValidationMetrics``
     (an edgert addition; the official client ignores unknown keys) a list with one entry in the
     shape of seed 003's ``modelValidationMetrics`` over every window of every matching sample
-    (see :mod:`edgert.metrics`), plus ``labels`` (the confusion matrix order), ``sampleCount``,
+    (see :mod:`edgert.dataset.metrics`), plus ``labels`` (the confusion matrix order), ``sampleCount``,
     ``windowCount`` and ``failedSamples`` (``[{sampleId, filename, error}]``).
 
 Results are cached in the dataset's SQLite index per (file SHA-256, variant, impulse
@@ -38,9 +38,9 @@ callback.
 
 Usage::
 
-    from edgert.impulse import Impulse
+    from edgert.runtime.impulse import Impulse
     from edgert.dataset import Dataset
-    from edgert.classify_all import classify_all, classify_all_from_query
+    from edgert.dataset.classify_all import classify_all, classify_all_from_query
 
     imp = Impulse.load("examples/motion-demo")
     with Dataset("data/", hmac_key="...") as ds:
@@ -61,9 +61,10 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .dataset import Dataset, SampleFilter, SampleRow
-from .dataset.index import expand_detail
-from .errors import DatasetError, EdgertError, ModelError
+from .filters import SampleFilter
+from .index import Dataset, SampleRow
+from .index import expand_detail
+from ..errors import DatasetError, EdgertError, ModelError
 from .metrics import validation_metrics
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ _WRITE_BATCH = 64
 def impulse_fingerprint(impulse: Any) -> str:
     """A SHA-256 over the impulse's bundle (impulse.json and every file it names), its engine
     backend and edgert's version, so cached results are not reused when any of them changes."""
-    from . import __version__
+    from .._version import __version__
     bundle = getattr(impulse, "bundle", None)
     h = hashlib.sha256()
     h.update(f"edgert {__version__} backend {getattr(impulse, 'backend', '')}\n".encode())
@@ -98,14 +99,14 @@ def impulse_fingerprint(impulse: Any) -> str:
     if isinstance(src, str):
         return src
     raise DatasetError("cannot fingerprint this impulse for the result cache: it has no "
-                       "`bundle`; pass an edgert.impulse.Impulse")
+                       "`bundle`; pass an edgert.runtime.impulse.Impulse")
 
 
 def _classify(impulse: Any, data: Any, row: SampleRow,
               variant: Optional[str]) -> Dict[str, Any]:
     """Classify one sample's data; the cacheable summary of the result."""
     res = impulse.classify(data.values, frequency=data.frequency, variant=variant,
-                           axes=[s["name"] for s in data.sensors])
+                           axes=list(data.axes))
     for name, arr in (("probabilities", res.probabilities), ("anomaly score", res.anomaly)):
         if arr is not None and not np.all(np.isfinite(arr)):
             raise ModelError(f"the impulse returned a non-finite {name}; the page JSON cannot "
@@ -214,7 +215,7 @@ def classify_all(impulse: Any, dataset: Union[Dataset, str, os.PathLike], *,
                  with_metrics: bool = True) -> Dict[str, Any]:
     """Classify the dataset's samples that pass the filters and return one result page.
 
-    ``impulse``: an :class:`edgert.impulse.Impulse`. ``dataset``: a :class:`Dataset` or its
+    ``impulse``: an :class:`edgert.runtime.impulse.Impulse`. ``dataset``: a :class:`Dataset` or its
     folder. ``category`` defaults to ``testing`` as Studio's endpoint does (``"all"`` or None for
     every category). ``variant``: ``float32``/``int8`` (None: the bundle's default). ``threads``:
     worker threads (default: CPU count). ``progress``: a tqdm bar on stderr when true, or a

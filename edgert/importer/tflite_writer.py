@@ -1,8 +1,9 @@
 """A small TFLite flatbuffer *writer* (built on the generated ``tflite`` schema functions).
 
-Used by the tests to make single-operator models with chosen quantization, so each native
-kernel can be compared with the reference interpreters on exactly the same graph, and handy
-for anyone who needs a tiny .tflite without TensorFlow.
+`edgert import` writes the ``.tflite`` it rebuilds from an EON-compiled model with it
+(:mod:`edgert.importer.eon`); the tests make single-operator models with chosen quantization
+with it (``tests/tflite_builder.py`` re-exports it), so each native kernel can be compared with
+the reference interpreters on exactly the same graph.
 
     build_model(tensors=[Tensor("x", (1, 8), "int8", scale=0.1, zero_point=3), ...],
                 ops=[Op("FULLY_CONNECTED", [0, 1, 2], [3], options=("FullyConnectedOptions",
@@ -11,7 +12,7 @@ for anyone who needs a tiny .tflite without TensorFlow.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
 import flatbuffers

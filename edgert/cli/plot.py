@@ -12,8 +12,8 @@ from typing import Optional, Union
 
 import numpy as np
 
-from .errors import EdgertError
-from .results import ClassificationResult
+from ..errors import EdgertError
+from ..runtime.results import ClassificationResult
 
 
 def plot_scores(result: ClassificationResult, path: Union[str, Path],

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .classify import add_recording_args
+from ..recording_args import add_recording_args, load_impulse_and_recording
 
 EPILOG = """\
 Computes what Studio shows as the processed features: the impulse's DSP blocks over every
@@ -28,10 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..cli import emit_json
-    from .classify import load
-    imp, rec = load(args)
-    feats = imp.features(rec.values, frequency=rec.frequency, axes=rec.axes)
+    from ..output import emit_json
+    imp, rec = load_impulse_and_recording(args)
+    feats = imp.features(rec, use_axes=args.axes)
     if args.json:
         emit_json(feats.to_json())
         return 0

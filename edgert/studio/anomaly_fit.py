@@ -41,7 +41,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .errors import BundleError, ConfigurationError, EdgertError as EdgertErrorBase, InputError
+from ..errors import BundleError, ConfigurationError, EdgertError as EdgertErrorBase, InputError
 
 log = logging.getLogger(__name__)
 
@@ -373,8 +373,8 @@ def default_axes(impulse: Any, block: Dict[str, Any], labels: Sequence[str]) -> 
 def _iter_recordings(data: Sequence[Union[str, os.PathLike]], category: Optional[str],
                      labels: Optional[Sequence[str]], hmac_key: Optional[str]):
     """(name, values, frequency, axis names) of every usable recording; (name, error) else."""
-    from .dataset import Dataset, SampleFilter
-    from .errors import EdgertError
+    from ..dataset import Dataset, SampleFilter
+    from ..errors import EdgertError
     for item in data:
         p = Path(item)
         if p.is_dir():
@@ -387,9 +387,9 @@ def _iter_recordings(data: Sequence[Union[str, os.PathLike]], category: Optional
                         yield row.path, None, str(exc)
                         continue
                     yield row.path, (s.values, s.frequency,
-                                     [x["name"] for x in s.sensors]), None
+                                     list(s.axes)), None
         elif p.is_file():
-            from .recording import load_recording
+            from ..recording import load_recording
             try:
                 r = load_recording(p)
             except (EdgertError, ValueError) as exc:
@@ -410,7 +410,7 @@ def fit_bundle(bundle: Union[str, os.PathLike], data: Sequence[Union[str, os.Pat
     :func:`write_bundle`). The written bundle is loaded back and every training window scored
     with the runtime scorer; ``max_training_score`` is the largest score (<= 0)."""
     from tqdm import tqdm
-    from .impulse import Impulse
+    from ..runtime.impulse import Impulse
     imp = Impulse.load(bundle)
     block, is_new = anomaly_learn_block(_bundle_document(imp), block_id=block_id)
     dsp_ids = [int(d) for d in block["dsp"]]

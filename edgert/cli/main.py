@@ -1,6 +1,6 @@
 """The ``edgert`` command line.
 
-Subcommands live one module per command family in :mod:`edgert.commands`; each module has a
+Subcommands live one module per command family in :mod:`edgert.cli.commands`; each module has a
 ``register(subparsers)`` function that adds its parsers and sets ``func`` (a callable taking the
 parsed ``argparse.Namespace`` and returning an exit code). Logs go to stderr; machine output
 (``--json``) goes to stdout and nothing else does.
@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import logging
 import os
 import pkgutil
 import sys
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
-from . import __version__
-from .errors import EdgertError
+from .._version import __version__
+from ..errors import EdgertError
 
 log = logging.getLogger("edgert")
 
@@ -35,13 +34,6 @@ examples:
   edgert classify examples/motion-demo examples/motion-demo/samples/wave.01.json
   edgert classify examples/motion-demo recording.cbor --variant int8 --json
 """
-
-
-def emit_json(obj: Any) -> None:
-    """Write one JSON document to stdout (the only thing a --json command prints there)."""
-    json.dump(obj, sys.stdout, indent=2, allow_nan=False)
-    sys.stdout.write("\n")
-    sys.stdout.flush()
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,7 +8,7 @@ import logging
 import sys
 from typing import Any, Dict, List
 
-log = logging.getLogger("edgert.classify_all")
+log = logging.getLogger("edgert.dataset.classify_all")
 
 EPILOG = """\
 DATASET is a folder of recordings: data-acquisition JSON/CBOR files and CSV files (timestamp in
@@ -103,10 +103,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..classify_all import classify_all
-    from ..cli import emit_json
-    from ..dataset import Dataset
-    from ..impulse import Impulse
+    from ...dataset.classify_all import classify_all
+    from ..output import emit_json
+    from ...dataset import Dataset
+    from ...runtime.impulse import Impulse
     imp = Impulse.load(args.bundle, backend=args.backend)
     progress = not getattr(args, "quiet", False) and sys.stderr.isatty()
     with Dataset(args.dataset, hmac_key=args.hmac_key, index_path=args.index) as ds:

@@ -28,8 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..cli import emit_json
-    from ..impulse import Impulse
+    from ..output import emit_json
+    from ...runtime.impulse import Impulse
     imp = Impulse.load(args.bundle, backend=args.backend)
     d = imp.describe()
     if args.json:

@@ -11,7 +11,7 @@ import threading
 import time
 from typing import List, Optional
 
-from ..errors import ConfigurationError
+from ...errors import ConfigurationError
 
 log = logging.getLogger("edgert.ingest")
 
@@ -140,7 +140,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from ..ingestion import IngestionServer
+    from ...ingestion import IngestionServer
 
     keys = args.api_key or [k for k in (os.environ.get("EDGERT_API_KEY"),) if k]
     if not keys:
@@ -158,7 +158,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         srv.start()
         if args.json:
-            from ..cli import emit_json
+            from ..output import emit_json
             emit_json({"url": srv.url, "db": os.path.abspath(args.db)})
         else:
             sys.stderr.write(f"edgert: ingestion server on {srv.url} (db {args.db}); "
@@ -186,7 +186,7 @@ def _progress(total: int, quiet: bool):
 
 
 def cmd_upload(args: argparse.Namespace) -> int:
-    from ..ingestion import IngestionClient, Outbox, OutboxFull
+    from ...ingestion import IngestionClient, Outbox, OutboxFull
 
     client = None if args.no_wait else IngestionClient(args.url, _api_key(args),
                                                        timeout=args.request_timeout)
@@ -239,7 +239,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
         if failed and code == 0:
             code = 1
         if args.json:
-            from ..cli import emit_json
+            from ..output import emit_json
             emit_json({"queued_ids": ids, "dead_lettered_ids": failed, "status": st.to_dict()})
         return code
     finally:
@@ -251,7 +251,7 @@ def _fmt_age(seconds: Optional[float]) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from ..ingestion import Outbox
+    from ...ingestion import Outbox
 
     if not os.path.exists(args.outbox):
         raise FileNotFoundError(2, "no such outbox", args.outbox)
@@ -259,7 +259,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         st = ob.status()
         dead = ob.dead_letters(limit=1000) if args.dead else []
     if args.json:
-        from ..cli import emit_json
+        from ..output import emit_json
         doc = st.to_dict()
         if args.dead:
             doc["dead_letters"] = [d.to_dict() for d in dead]
@@ -282,7 +282,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_requeue(args: argparse.Namespace) -> int:
-    from ..ingestion import Outbox
+    from ...ingestion import Outbox
 
     if not os.path.exists(args.outbox):
         raise FileNotFoundError(2, "no such outbox", args.outbox)

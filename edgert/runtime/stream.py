@@ -4,7 +4,7 @@ Edge Impulse's SDK offers ``run_classifier_continuous`` for audio only; for spec
 the pattern is: keep the last window of raw samples in a ring buffer and classify it every
 ``window_increase`` worth of new samples. :class:`Stream` does exactly that, with the impulse's
 own windows (the k-th result covers samples ``k*S .. k*S+W-1`` of the stream), so its numbers
-equal :meth:`edgert.impulse.Impulse.classify` on the same data. ``push`` accepts chunks of any
+equal :meth:`edgert.runtime.impulse.Impulse.classify` on the same data. ``push`` accepts chunks of any
 size; all windows that become due in one push are computed in one batch.
 
 Optional smoothing (:class:`Smoothing`): the average of the last ``window`` results per class
@@ -19,7 +19,7 @@ from typing import Any, Mapping, Optional
 
 import numpy as np
 
-from .errors import ConfigurationError, InputError
+from ..errors import ConfigurationError, InputError
 from .results import ClassificationResult, WindowResult
 
 

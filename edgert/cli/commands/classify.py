@@ -6,13 +6,15 @@ import logging
 import sys
 from typing import Any
 
+from ..recording_args import add_recording_args, load_impulse_and_recording, positive_int
+
 log = logging.getLogger("edgert.classify")
 
 EPILOG = """\
 FILE is an Edge Impulse data-acquisition document (JSON or CBOR, as the firmware and the
 ingestion API use) or a CSV whose first column is a timestamp in milliseconds followed by one
-column per axis (timestamp,accX,accY,accZ). Columns are matched to the impulse's axes by name;
-a recording at another frequency is resampled to the impulse's. The label is taken from the
+column per axis (timestamp,accX,accY,accZ). Columns are matched to the impulse's axes by name
+(--axes maps differently named columns explicitly); a recording at another frequency is resampled to the impulse's. The label is taken from the
 file name like the ingestion API does (wave.01.json -> wave) unless --label is given.
 
 The window slides over the whole recording like Studio's "classify sample": one result per
@@ -25,18 +27,6 @@ examples:
   edgert classify examples/motion-demo recording.cbor --variant int8 --json > result.json
   edgert classify examples/motion-demo recording.csv --plot scores.png
 """
-
-
-def add_recording_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("bundle", metavar="BUNDLE", help="impulse bundle directory or .zip")
-    p.add_argument("file", metavar="FILE",
-                   help="recording: data-acquisition JSON/CBOR, or CSV (timestamp ms, axes...)")
-    p.add_argument("--backend", choices=("native", "tflite", "auto"), default="auto",
-                   help="engine backend for the networks (default: auto)")
-    p.add_argument("--hmac-key", metavar="KEY",
-                   help="verify the document's HS256 signature with this key")
-    p.add_argument("--label", help="the recording's expected label (default: from the file "
-                                   "name)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,26 +43,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="print Studio's classify response document (POST .../classify/v2)")
     p.add_argument("--plot", metavar="PNG", help="also write a per-window score plot "
                                                  "(needs matplotlib)")
-    p.add_argument("--threads", type=int, default=1,
+    p.add_argument("--threads", type=positive_int, default=1,
                    help="split the windows over this many threads (default: 1)")
     p.set_defaults(func=run)
 
 
-def load(args: argparse.Namespace) -> tuple[Any, Any]:
-    from ..impulse import Impulse
-    from ..recording import load_recording
-    imp = Impulse.load(args.bundle, backend=args.backend)
-    rec = load_recording(args.file, hmac_key=args.hmac_key, label=args.label)
-    if rec.signature_valid is False:
-        log.warning("%s: the HS256 signature does not match the given key", args.file)
-    return imp, rec
-
-
 def run(args: argparse.Namespace) -> int:
-    from ..cli import emit_json
-    imp, rec = load(args)
-    res = imp.classify(rec.values, frequency=rec.frequency, variant=args.variant,
-                       axes=rec.axes, threads=max(1, args.threads))
+    from ..output import emit_json
+    imp, rec = load_impulse_and_recording(args)
+    res = imp.classify(rec, variant=args.variant, use_axes=args.axes, threads=args.threads)
     if args.plot:
         from ..plot import plot_scores
         plot_scores(res, args.plot, title=f"{rec.filename}: {len(res)} windows")

@@ -3,7 +3,7 @@ whole-array native calls.
 
 Public API (stable; the dataset tools build on it)::
 
-    from edgert.impulse import Impulse
+    from edgert.runtime.impulse import Impulse
     imp = Impulse.load("examples/motion-demo", backend="auto")   # BundleError when invalid
     imp.frequency, imp.axes, imp.labels                # 62.5, ("accX", ...), ("idle", ...)
     imp.window_samples, imp.window_increase_samples    # W, S (samples at imp.frequency)
@@ -15,7 +15,7 @@ Public API (stable; the dataset tools build on it)::
         # frequency: the recording's (default imp.frequency; resampled when different);
         # axes: the recording's column names (reordered to imp.axes);
         # variant: "float32" / "int8" / None (float32 when the bundle has it).
-    res -> edgert.results.ClassificationResult:
+    res -> edgert.runtime.results.ClassificationResult:
         len(res), res[w] / iter(res) -> WindowResult(index, start_ms, end_ms, scores{label: p},
             anomaly, top_label, top_score, label (Studio's prediction), anomalous)
         res.start_rows, res.start_ms, res.end_ms, res.probabilities (n, L) float32,
@@ -24,19 +24,19 @@ Public API (stable; the dataset tools build on it)::
         res.features {dsp id: (n, F)}, res.summary(),
         res.to_studio_json(sample=Recording|mapping, sample_id=.., category=..)
     feats = imp.features(values, frequency=None, axes=None)
-        -> edgert.results.FeatureResult(labels, features (n, F) float32, by_block, start_rows,
+        -> edgert.runtime.results.FeatureResult(labels, features (n, F) float32, by_block, start_rows,
            start_ms); feats.to_json() -> {"labels": [...], "windows": [{start_ms, features}]}
     imp.run_learn(features_by_dsp: {dsp id: (n, F)}, variant=None) -> {learn id: array}
     imp.learn_blocks[i]: KerasRunner (.quantize_input(X, variant), .invoke(Xq, variant),
         .predict(X, variant)) / AnomalyRunner (.score(X))
-    stream = imp.stream(smoothing=None, variant=None)   # edgert.stream.Stream
+    stream = imp.stream(smoothing=None, variant=None)   # edgert.runtime.stream.Stream
     stream.push(samples) -> list of StreamResult (results that became due)
     imp.prepare(values, frequency, axes) -> float32 (rows, axes) at imp.frequency (validated,
         resampled); imp.windows(n_rows) -> int32 window starts (InputError when none);
     imp.compute_features(data, starts) -> {dsp id: (n, F)}; imp.describe() -> dict (edgert info)
     imp.resolve_variant(variant) -> the variant that would run
 
-Pipeline per call: check/resample the recording; cut the windows (``edgert.windowing``); each
+Pipeline per call: check/resample the recording; cut the windows (``edgert.runtime.windowing``); each
 DSP block computes all windows in one C call; each learn block's input is its DSP blocks'
 features concatenated; a classifier runs all windows in one batched engine call (int8 models:
 inputs quantized round-half-away-from-zero, outputs dequantized); K-means scores all windows in
@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import logging
 import math
+import operator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,12 +56,14 @@ import numpy as np
 
 from .anomaly import GmmScorer, KMeansScorer
 from .bundle import Bundle, DspSpec, LearnSpec, load_bundle
-from .errors import BundleError, ConfigurationError, EdgertError, InputError, ModelError
+from ..errors import BundleError, ConfigurationError, EdgertError, InputError, ModelError
+from ..recording.data import Recording
+from .axes import select_columns
 from .results import ClassificationResult, FeatureResult
 from .windowing import (dequantize_int8, quantize_int8, resample, window_geometry,
                         window_starts, zero_pad_to)
 
-log = logging.getLogger("edgert.impulse")
+log = logging.getLogger("edgert.runtime.impulse")
 
 
 @dataclass
@@ -93,7 +96,7 @@ class KerasRunner:
 
     def model(self, variant: str) -> Any:
         if variant not in self._models:
-            from .engine import load_model
+            from ..engine import load_model
             mf = self.spec.models[variant]
             try:
                 self._models[variant] = load_model(mf.data, backend=self.backend)
@@ -149,7 +152,7 @@ class AnomalyRunner:
                                   f"{n_features} features from DSP blocks {list(spec.dsp)})") \
                     from exc
         else:
-            from .engine import load_model
+            from ..engine import load_model
             mf = spec.models["float32"]
             self.scorer = GmmScorer(load_model(mf.data, backend=backend), spec.axes, n_features)
 
@@ -157,11 +160,24 @@ class AnomalyRunner:
         return self.scorer.score(x)
 
 
+def _thread_count(threads: Any) -> int:
+    """``threads`` as a count >= 1 (InputError for 0, negatives, bools and non-integers)."""
+    try:
+        if isinstance(threads, bool):
+            raise TypeError
+        n = operator.index(threads)
+    except TypeError:
+        raise InputError(f"threads must be a whole number >= 1, got {threads!r}") from None
+    if n < 1:
+        raise InputError(f"threads must be >= 1, got {n}")
+    return n
+
+
 class Impulse:
     """A loaded, validated impulse (see the module docstring for the API)."""
 
     def __init__(self, bundle: Bundle, backend: str = "auto"):
-        from .dsp import make_dsp_block
+        from ..dsp import make_dsp_block
         self.bundle = bundle
         self.backend = backend
         inp = bundle.input
@@ -237,8 +253,28 @@ class Impulse:
         return variant
 
     def prepare(self, values: Any, frequency: Optional[float] = None,
-                axes: Optional[Sequence[str]] = None) -> np.ndarray:
-        """The recording as float32 (rows, len(self.axes)) at the impulse frequency."""
+                axes: Optional[Sequence[str]] = None,
+                use_axes: Optional[Sequence[str]] = None) -> np.ndarray:
+        """The recording as float32 (rows, len(self.axes)) at the impulse frequency.
+
+        ``values``: a :class:`~edgert.recording.Recording` (its frequency and column names are
+        used unless given), a (rows, columns) array, or a flat interleaved array.
+        ``axes``: the names of the columns (matched to the impulse's axes by name; without
+        names the columns must be the impulse's axes in its order). ``use_axes``: the columns
+        to use, one per impulse axis in the impulse's order, when the names differ
+        (see :mod:`edgert.runtime.axes`)."""
+        if isinstance(values, Recording):
+            if frequency is None:
+                frequency = values.frequency
+            if axes is None:
+                axes = values.axes
+            where = values.filename
+            values = values.values
+        else:
+            where = "the recording"
+        if use_axes is not None and axes is None:
+            raise InputError("use_axes maps named recording columns to the impulse's axes: "
+                             "give the recording's column names too (axes=...)")
         try:
             arr = np.asarray(values)
         except ValueError as exc:       # ragged nested lists
@@ -271,8 +307,7 @@ class Impulse:
                              f"row {int(r)}, axis {int(c)}; values beyond float32's range "
                              "count as inf); clean or drop them first")
         if axes is not None:
-            from .recording import order_columns
-            data = order_columns(data, axes, self.axes)
+            data = select_columns(data, axes, self.axes, use_axes, where)
         if frequency is not None:
             try:
                 if isinstance(frequency, bool):
@@ -347,12 +382,17 @@ class Impulse:
 
     def classify(self, values: Any, frequency: Optional[float] = None,
                  variant: Optional[str] = None, axes: Optional[Sequence[str]] = None,
-                 threads: int = 1) -> ClassificationResult:
-        """Classify every window of a whole recording (see the module docstring).
+                 threads: int = 1, use_axes: Optional[Sequence[str]] = None
+                 ) -> ClassificationResult:
+        """Classify every window of a whole recording (see the module docstring; ``values``,
+        ``frequency``, ``axes`` and ``use_axes`` as :meth:`prepare` takes them).
         ``threads`` > 1 splits the windows over that many threads (the C calls release the
         GIL)."""
+        threads = _thread_count(threads)
+        if isinstance(values, Recording) and frequency is None:
+            frequency = values.frequency
         variant = self.resolve_variant(variant)
-        data = self.prepare(values, frequency, axes)
+        data = self.prepare(values, frequency, axes, use_axes)
         starts = self.windows(data.shape[0])
         feats, outs = self._compute(data, starts, variant, threads)
         return ClassificationResult(
@@ -362,9 +402,11 @@ class Impulse:
             features=feats)
 
     def features(self, values: Any, frequency: Optional[float] = None,
-                 axes: Optional[Sequence[str]] = None) -> FeatureResult:
-        """DSP features of every window (no learn block needed)."""
-        data = self.prepare(values, frequency, axes)
+                 axes: Optional[Sequence[str]] = None,
+                 use_axes: Optional[Sequence[str]] = None) -> FeatureResult:
+        """DSP features of every window (no learn block needed); arguments as
+        :meth:`prepare`."""
+        data = self.prepare(values, frequency, axes, use_axes)
         starts = self.windows(data.shape[0])
         feats = self.compute_features(data, starts)
         parts = [feats[d.spec.id] for d in self.dsp_blocks]
@@ -373,7 +415,7 @@ class Impulse:
                              starts * (1000.0 / self.frequency), self.frequency)
 
     def stream(self, smoothing: Any = None, variant: Optional[str] = None):
-        """A streaming classifier over this impulse (see :mod:`edgert.stream`)."""
+        """A streaming classifier over this impulse (see :mod:`edgert.runtime.stream`)."""
         from .stream import Stream
         return Stream(self, smoothing=smoothing, variant=variant)
 
@@ -433,11 +475,11 @@ __all__ = ["Impulse", "KerasRunner", "AnomalyRunner", "DspRunner"]
 def _engine_of(model: Any, data: bytes) -> dict[str, Any]:
     """Which engine runs a model, and when it is not the native one, the operator (the
     compiler's message) that keeps it off it."""
-    from .engine.model import InterpreterModel
+    from ..engine.model import InterpreterModel
     if not isinstance(model, InterpreterModel):
         return {"engine": "native"}
-    from .engine.compiler import unsupported_reason
-    from .engine.reader import read_graph
+    from ..engine.compiler import unsupported_reason
+    from ..engine.reader import read_graph
     try:
         reason = unsupported_reason(read_graph(data))
     except Exception as exc:  # noqa: BLE001 - a description, not a check

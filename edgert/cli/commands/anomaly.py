@@ -7,7 +7,7 @@ import logging
 import sys
 from typing import List
 
-log = logging.getLogger("edgert.anomaly")
+log = logging.getLogger("edgert.runtime.anomaly")
 
 EPILOG = """\
 Trains a K-means anomaly detector the way the runtime scores it: the impulse computes the DSP
@@ -85,8 +85,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_fit(args: argparse.Namespace) -> int:
-    from ..anomaly_fit import fit_bundle
-    from ..cli import emit_json
+    from ...studio.anomaly_fit import fit_bundle
+    from ..output import emit_json
     progress = not getattr(args, "quiet", False) and sys.stderr.isatty()
     rep = fit_bundle(args.bundle, args.data, clusters=args.clusters, axes=args.axes,
                      seed=args.seed, out=args.out, category=args.category, labels=args.labels,

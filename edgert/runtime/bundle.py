@@ -3,7 +3,7 @@ the TFLite files it names and one anomaly metadata document per K-means block.
 
 :func:`load_bundle` checks everything that can be checked from the files alone, and raises
 :class:`edgert.errors.BundleError` naming the file and the field at fault. Checks that need
-the DSP blocks (feature counts) happen in :meth:`edgert.impulse.Impulse.load`, which raises
+the DSP blocks (feature counts) happen in :meth:`edgert.runtime.impulse.Impulse.load`, which raises
 the same error class, so nothing reaches classification half-validated.
 
 Model files are parsed with the ``tflite`` flatbuffer schema (a dependency of edgert) to read
@@ -21,7 +21,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from .errors import BundleError
+from ..errors import BundleError
 
 FORMAT = "edgert-impulse/1"
 DSP_TYPES = ("spectral-analysis", "raw", "flatten")
@@ -369,7 +369,7 @@ def _parse_input(ctx: _Ctx, doc: Mapping[str, Any]) -> InputSpec:
     winc = ctx.number(inp, "window_increase_ms", "input.window_increase_ms", required=False,
                       default=wsize)
     zero_pad = ctx.get(inp, "zero_pad", "input.zero_pad", bool, required=False, default=True)
-    # the sample counts edgert.windowing.window_geometry derives (rounding half up)
+    # the sample counts edgert.runtime.windowing.window_geometry derives (rounding half up)
     for key, ms in (("window_size_ms", wsize), ("window_increase_ms", winc)):
         n = ms * freq / 1000.0
         if not (math.isfinite(n) and n < 2**31 - 1):

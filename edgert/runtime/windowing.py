@@ -22,9 +22,9 @@ from fractions import Fraction
 
 import numpy as np
 
-from . import _ffi
-from ._ffi import ffi, lib
-from .errors import InputError
+from .. import _ffi
+from .._ffi import ffi, lib
+from ..errors import InputError
 
 
 def round_half_up(x: float) -> int:

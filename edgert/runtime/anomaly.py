@@ -14,9 +14,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from . import _ffi
-from ._ffi import ffi, lib
-from .errors import ConfigurationError, InputError
+from .. import _ffi
+from .._ffi import ffi, lib
+from ..errors import ConfigurationError, InputError
 
 
 class KMeansScorer:
