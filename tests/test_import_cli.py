@@ -80,8 +80,10 @@ def test_zip_and_repository_sources(tmp_path, capsys):
     repo = tmp_path / "repo"
     shutil.copytree(DEMO, repo / "firmware" / "src")
     (repo / "README.md").write_text("a firmware")
-    assert main(["import", str(repo), "-o", str(tmp_path / "from-repo")]) == 0
-    capsys.readouterr()
+    assert main(["import", str(repo), "-o", str(tmp_path / "from-repo"), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["bundle"] == str(tmp_path / "from-repo")
+    assert printed["impulse"]["provenance"]["export_path"].endswith("firmware/src")
     a = json.loads((tmp_path / "from-repo" / "impulse.json").read_text())
     with zipfile.ZipFile(tmp_path / "from-zip.zip") as zf:
         b = json.loads(zf.read("impulse.json"))

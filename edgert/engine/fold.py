@@ -17,7 +17,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from ..errors import ModelError
-from .reader import Graph, OpDesc, TensorDesc
+from .reader import Graph, OpDesc
 
 _INT_TYPES = (np.dtype(np.int32), np.dtype(np.int64))
 MAX_FOLDED_ELEMENTS = 1 << 16   # shape tensors are tiny; anything bigger is left alone
@@ -110,7 +110,12 @@ def fold_shape_subgraphs(g: Graph) -> Graph:
         if any(v is not None and (v.dtype.kind not in "iu") for v in vals):
             kept.append(op)
             continue
-        result = _evaluate(op, [v for i, v in zip(op.inputs, vals) if i >= 0], g)
+        try:
+            result = _evaluate(op, [v for i, v in zip(op.inputs, vals) if i >= 0], g)
+        except (ValueError, IndexError, TypeError, OverflowError) as exc:  # AxisError is both
+            # a corrupt model whose constant tensors do not fit the operator
+            raise ModelError(f"{op.where()}: inconsistent constant inputs "
+                             f"({type(exc).__name__}: {exc})") from exc
         if result is None:
             kept.append(op)
             continue
