@@ -77,6 +77,7 @@ def test_zip_and_repository_sources(tmp_path, capsys):
                 zf.write(p, "my-project_inferencing/src/" + str(p.relative_to(DEMO)))
         zf.writestr("my-project_inferencing/src/edge-impulse-sdk/README.txt", "sdk")
     assert main(["import", str(z), "-o", str(tmp_path / "from-zip.zip")]) == 0
+    assert "from-zip.zip" in capsys.readouterr().out
     repo = tmp_path / "repo"
     shutil.copytree(DEMO, repo / "firmware" / "src")
     (repo / "README.md").write_text("a firmware")
