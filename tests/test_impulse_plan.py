@@ -401,3 +401,29 @@ def test_exported_plan_runs_in_plain_c(tmp_path, core_objects, multi, which, mic
     assert written.keys() == host.keys()
     for i in host:   # the device plan leaves the host-only weight copies out
         assert (written[i] < host[i]) if microcontroller else (written[i] == host[i])
+
+
+def test_labels_named_like_the_special_predictions(multi, monkeypatch):
+    """A class named ``anomaly`` or ``uncertain``: the plan's predictions use the same
+    renamed special predictions as the batch path."""
+    import json
+    import shutil
+    b = Path(multi.bundle.source).parent / "named"
+    shutil.copytree(multi.bundle.source, b, dirs_exist_ok=True)
+    doc = json.loads((b / "impulse.json").read_text())
+    doc["learn"][0]["labels"] = ["anomaly", "uncertain", "c", "d"]
+    (b / "impulse.json").write_text(json.dumps(doc))
+    imp = Impulse.load(b, backend="native")
+    x = multi_recording(120)
+    res = imp.classify(x)
+    with monkeypatch.context() as m:
+        m.setattr(impulse_module, "PLAN_MAX_WINDOWS", 0)
+        ref = imp.classify(x)
+    assert_results_equal(res, ref)
+    assert "anomaly (detected)" in ref.predictions.tolist()
+    st = imp.stream()
+    got = [g for i in range(0, len(x), 7) for g in st.push(x[i:i + 7])]
+    assert [g.window.to_dict() for g in got] == [w.to_dict() for w in ref]
+    W = imp.window_samples
+    assert [imp.classify_window(x[s:s + W]).label for s in ref.start_rows] == \
+        ref.predictions.tolist()

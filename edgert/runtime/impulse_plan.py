@@ -50,7 +50,7 @@ import numpy as np
 
 from .._ffi import ffi, lib, status_error
 from ..errors import ConfigurationError, InputError
-from .results import ANOMALY, UNCERTAIN, WindowResult
+from .results import WindowResult, reserved_names
 
 MAX_AXES = lib.EDGERT_IMPULSE_MAX_AXES
 MAX_DSP = lib.EDGERT_IMPULSE_MAX_DSP
@@ -182,7 +182,11 @@ class ImpulsePlan:
         self._local = threading.local()
         self._run = lib.edgert_impulse_run
         self._widths = (self.n_axes, self.window_values)
-        self._special = {PREDICTION_UNCERTAIN: UNCERTAIN, PREDICTION_ANOMALY: ANOMALY}
+        # what the two special predictions are called (renamed when a label has the name)
+        names = reserved_names([lab for b in impulse.bundle.learn if b.type == "keras"
+                                for lab in b.labels])
+        self._special = {PREDICTION_UNCERTAIN: names.uncertain_prediction,
+                         PREDICTION_ANOMALY: names.anomaly_prediction}
 
     # ------------------------------------------------------------------------ building
     def _build_dsp(self, impulse: Any) -> None:
