@@ -83,6 +83,12 @@ class WindowResult:
 
 
 @functools.lru_cache(maxsize=64)
+def _reserved_names(labels: tuple[str, ...]) -> ReservedNames:
+    """:func:`reserved_names`, computed once per label set (results are built per window)."""
+    return reserved_names(labels)
+
+
+@functools.lru_cache(maxsize=64)
 def _prediction_names(labels: tuple[str, ...], names: ReservedNames) -> np.ndarray:
     """The labels, then the anomaly and uncertain predictions' names: indexed by a prediction
     index (label index, -1 uncertain, -2 anomaly) it gives the prediction. Read-only (shared)."""
@@ -156,7 +162,7 @@ class ClassificationResult:
                                   if first_a else math.inf)
         n = len(self.start_rows)
         # every classifier's labels: none of them may be shadowed by edgert's own names
-        self.names = reserved_names([lab for b in self.keras_blocks for lab in b.labels])
+        self.names = _reserved_names(tuple(lab for b in self.keras_blocks for lab in b.labels))
         if prediction_index is not None:
             self.predictions = _prediction_names(self.labels, self.names)[prediction_index]
             self.anomalous = prediction_index == -2
