@@ -69,21 +69,23 @@ def _one_window(imp: Any, variant: Optional[str]):
     fn = getattr(imp, "classify_window", None)
     if fn is not None:
         return lambda w: fn(w, variant)
-    return lambda w: imp.classify(w, variant=variant)
+    return lambda w: imp.classify(w, variant=variant)[0]
 
 
 def profile_host(path: Union[str, Path], variant: Optional[str] = None,
                  seconds: float = 2.0) -> dict[str, Any]:
     """Measure the impulse on this machine (see the module docstring)."""
-    from .. import _native
     from ..runtime.impulse import Impulse
-    Impulse.load(path)   # imports and first-use set-up outside the measurement
-    with traced() as held:
+    warm = Impulse.load(path)   # imports and first-use set-up outside the measurement
+    variant = warm.resolve_variant(variant)
+    _one_window(warm, variant)(BundleWorkload(warm, variant).windows[0])
+    with traced() as held:     # the impulse and its first window (arenas, per-thread buffers)
         imp = Impulse.load(path)
-        variant = imp.resolve_variant(variant)
-        work = BundleWorkload(imp, variant)
         run = _one_window(imp, variant)
-        run(work.windows[0])
+        first = np.zeros((imp.window_samples, len(imp.axes)), np.float32)
+        run(first)
+    work = BundleWorkload(imp, variant)   # the measurement's own data, not counted
+    run(work.windows[0])
     with traced() as peak:
         run(work.windows[1])
     n = len(work.windows)
@@ -103,7 +105,8 @@ def profile_host(path: Union[str, Path], variant: Optional[str] = None,
     arena = sum(int(getattr(m, "arena_bytes", 0) or 0) for m in models)
     consts = sum(int(getattr(m, "consts_bytes", 0) or 0) for m in models)
     tflite_bytes = sum(len(b.spec.models[variant].data) for b in keras)
-    lib = loaded_size(_native.__file__) or os.path.getsize(_native.__file__)
+    native_file = _native_library()
+    lib = loaded_size(native_file) or os.path.getsize(native_file)
     model_size = consts if native and models else tflite_bytes
     eon = {"ramRequired": int(held.held + peak.peak), "romRequired": int(lib + model_size),
            "arenaSize": int(arena), "modelSize": int(model_size)}
@@ -135,6 +138,13 @@ def profile_host(path: Union[str, Path], variant: Optional[str] = None,
                         "Micro interpreter (recording allocator arena, .tflite bytes, "
                         "interpreter library)"})
     return _doc(path, "host", variant, entry, details)
+
+
+def _native_library() -> str:
+    """The file of edgert's C extension (as loaded by edgert._ffi)."""
+    import importlib
+    from .. import _ffi  # noqa: F401  (loads and version-checks the extension)
+    return str(importlib.import_module("edgert._native").__file__)
 
 
 def _cpu() -> str:

@@ -368,7 +368,10 @@ def bench_model(path: Union[str, Path], seconds: float = 6.0, progress: bool = T
     except IsADirectoryError:
         raise InputError(f"{path}: is a directory; bench-model takes a .tflite file (for an "
                          "impulse bundle use `edgert bench`)") from None
-    load_model(data, backend="auto")   # imports first, so the traced load is the model's
+    try:
+        load_model(data, backend="auto")   # imports first, so the traced load is the model's
+    except EdgertError as exc:
+        raise type(exc)(f"{path}: {exc}") from None
     with traced() as load_mem:
         model = load_model(data, backend="auto")
     engine = _model_engine(model, data)
