@@ -26,6 +26,17 @@ def _plt() -> Any:
     return plt
 
 
+def _log_ticks(ax: Any, suffix: str = "") -> None:
+    """Readable log-scale ticks: 1-2-5 steps, no minor labels."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+    lo, hi = ax.get_xlim()
+    ticks = [m * 10.0 ** e for e in range(-3, 7) for m in (1, 2, 5)
+             if lo <= m * 10.0 ** e <= hi]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}{suffix}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def _footer(doc: dict) -> str:
     m = doc["machine"]
     load = m.get("load_average_before")
@@ -60,6 +71,7 @@ def plot_bundle(doc: dict, path: Union[str, Path]) -> Path:
     ax.set_yticklabels(labels, fontsize="small")
     ax.set_xscale("log")
     ax.set_xlabel("CPU microseconds per window (median; whisker: p99), log scale")
+    _log_ticks(ax)
     subj = doc["subject"]
     ax.set_title(f"{subj['path']} ({subj.get('variant') or ''}): edgert (blue) and reference "
                  "pipelines (grey);\nin brackets: reference / edgert, CPU medians, same run",
@@ -83,7 +95,7 @@ def plot_configurations(docs: Sequence[dict], names: Sequence[str],
     a whole recording; right: speed-up over the per-window Python pipeline (same run)."""
     plt = _plt()
     import numpy as np
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 0.55 * len(docs) + 2.2),
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(14, 0.6 * len(docs) + 3.2),
                                  gridspec_kw={"width_ratios": [3, 2]})
     y = np.arange(len(docs))[::-1]
     h = 0.2
@@ -102,7 +114,8 @@ def plot_configurations(docs: Sequence[dict], names: Sequence[str],
     ax.set_yticklabels(names, fontsize="small")
     ax.set_xscale("log")
     ax.set_xlabel("edgert, CPU microseconds per window (median), log scale")
-    ax.legend(fontsize="x-small", loc="lower right")
+    _log_ticks(ax)
+    ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     for k, (pipe, label, color) in enumerate(
             [("edgert", "one window per call", "#17becf"),
              ("edgert-whole-recording", "whole recording", "#9467bd")]):
@@ -118,9 +131,10 @@ def plot_configurations(docs: Sequence[dict], names: Sequence[str],
     bx.set_yticks(y)
     bx.set_yticklabels([])
     bx.set_xscale("log")
-    bx.set_xlabel("speed-up over the per-window Python pipeline\n(numpy/scipy DSP + "
+    bx.set_xlabel("speed-up over the per-window Python pipeline (numpy/scipy\nDSP + "
                   "tflite-micro + numpy K-means), CPU medians, same run")
-    bx.legend(fontsize="x-small", loc="lower right")
+    _log_ticks(bx, "x")
+    bx.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2)
     fig.suptitle("edgert per-window latency by stage across example configurations",
                  fontsize="medium")
     fig.text(0.01, 0.01, _footer(docs[0]), fontsize="x-small", color="#555555")
@@ -138,7 +152,7 @@ def plot_model_ratios(docs: Sequence[dict], names: Sequence[str],
     plt = _plt()
     import numpy as np
     refs = ["litert-xnnpack", "litert-reference", "tflite-micro"]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 0.6 * len(docs) + 2.2), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 0.7 * len(docs) + 3.0), sharey=True)
     y = np.arange(len(docs))[::-1]
     colors = {"litert-xnnpack": "#1f77b4", "litert-reference": "#ff7f0e",
               "tflite-micro": "#2ca02c"}
@@ -156,10 +170,11 @@ def plot_model_ratios(docs: Sequence[dict], names: Sequence[str],
                     ax.text(v, a, f" {v:.1f}x", va="center", fontsize="x-small")
         ax.axvline(1.0, color="black", linewidth=0.8)
         ax.set_xscale("log")
+        _log_ticks(ax, "x")
         ax.set_xlabel(f"interpreter / edgert {how}, CPU median per inference, same run")
         ax.set_yticks(y)
         ax.set_yticklabels(names, fontsize="small")
-    axes[0].legend(fontsize="x-small", loc="lower right")
+    axes[0].legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(1.0, -0.2), ncol=3)
     fig.suptitle("MLPerf Tiny reference int8 models: how many times faster edgert is "
                  "(> 1x: edgert faster)", fontsize="medium")
     fig.text(0.01, 0.01, _footer(docs[0]), fontsize="x-small", color="#555555")
