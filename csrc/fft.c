@@ -46,14 +46,42 @@ size_t edgert__rfft_plan_bytes(int32_t n)
            align8((size_t)(n / 2) * sizeof(int32_t));
 }
 
+#ifdef EDGERT_DSP_FLOAT32
+/* cos and sin of |a| <= pi/4 in float: Taylor polynomials to a^10 / a^9 (truncation error
+ * below 2e-9, under float resolution), Horner. Every twiddle of n = 8..65536 is within 2 ulp
+ * of the correctly rounded value - the same as cosf/sinf of the float angle (checked on the
+ * host) - without the C library's reduction of large angles (3 KB of flash on a Cortex-M4F),
+ * which these angles never need. */
+static float small_cos(float a)
+{
+    const float x2 = a * a;
+    return 1.0f + x2 * (DSP_REAL(-1.0 / 2.0) +
+                        x2 * (DSP_REAL(1.0 / 24.0) +
+                              x2 * (DSP_REAL(-1.0 / 720.0) +
+                                    x2 * (DSP_REAL(1.0 / 40320.0) +
+                                          x2 * DSP_REAL(-1.0 / 3628800.0)))));
+}
+
+static float small_sin(float a)
+{
+    const float x2 = a * a;
+    return a + a * x2 * (DSP_REAL(-1.0 / 6.0) +
+                         x2 * (DSP_REAL(1.0 / 120.0) +
+                               x2 * (DSP_REAL(-1.0 / 5040.0) + x2 * DSP_REAL(1.0 / 362880.0))));
+}
+#else
+#define small_cos dsp_cos
+#define small_sin dsp_sin
+#endif
+
 /* cos and sin of 2*pi*k/n, using symmetry so every value comes from an angle <= pi/4 */
 static void unit_root(int32_t k, int32_t n, dsp_real *c, dsp_real *s)
 {
     /* reduce to k in [0, n/2) */
     if (8 * (int64_t)k <= n) {
         dsp_real a = DSP_REAL(2.0 * EDGERT_PI) * (dsp_real)k / (dsp_real)n;
-        *c = dsp_cos(a);
-        *s = dsp_sin(a);
+        *c = small_cos(a);
+        *s = small_sin(a);
     } else if (8 * (int64_t)k <= 3 * (int64_t)n) {
         dsp_real a = DSP_REAL(2.0 * EDGERT_PI) * (dsp_real)(n / 4 - k) / (dsp_real)n;
         if (4 * (int64_t)k == n) {
@@ -61,12 +89,12 @@ static void unit_root(int32_t k, int32_t n, dsp_real *c, dsp_real *s)
             *s = DSP_REAL(1.0);
             return;
         }
-        *c = dsp_sin(a);
-        *s = dsp_cos(a);
+        *c = small_sin(a);
+        *s = small_cos(a);
     } else {
         dsp_real a = DSP_REAL(2.0 * EDGERT_PI) * (dsp_real)(n / 2 - k) / (dsp_real)n;
-        *c = -dsp_cos(a);
-        *s = dsp_sin(a);
+        *c = -small_cos(a);
+        *s = small_sin(a);
     }
 }
 

@@ -160,6 +160,8 @@ static int make_layout(const edgert_spectral_params *p, int32_t L, int32_t A, la
             return EDGERT_ERR_PARAM;
         if (filt && p->filter_cutoff > p->sampling_freq / 2.0 / p->decimation_ratio * 0.9)
             return EDGERT_ERR_PARAM;
+        if (!EDGERT_WITH_SPECTRAL_FILTERS)
+            return EDGERT_ERR_UNSUPPORTED;
     }
     fs = p->sampling_freq;
     ly->Ld = L;
@@ -175,17 +177,24 @@ static int make_layout(const edgert_spectral_params *p, int32_t L, int32_t A, la
             return EDGERT_ERR_PARAM;
         if (!(p->filter_cutoff > 0.0) || !(p->filter_cutoff * 2.0 / fsb < 1.0))
             return EDGERT_ERR_PARAM;
+        if (!EDGERT_WITH_SPECTRAL_FILTERS)
+            return EDGERT_ERR_UNSUPPORTED;
         if (!butter_stable(p->filter_order, p->filter_cutoff, fsb))
             return EDGERT_ERR_PARAM;
         ly->butter = 1;
     }
     if (p->version == 1) {
-        int32_t f = edgert__v1_features_per_axis(p);
+        int32_t f;
+        if (!EDGERT_WITH_SPECTRAL_V1)
+            return EDGERT_ERR_UNSUPPORTED;
+        f = edgert__v1_features_per_axis(p);
         if (f < 0)
             return f;
         ly->per_axis = f;
     } else if (p->version >= 3 && p->analysis_type == EDGERT_ANALYSIS_WAVELET) {
         int32_t f;
+        if (!EDGERT_WITH_WAVELET)
+            return EDGERT_ERR_UNSUPPORTED;
         st = edgert__wavelet_check(p, ly->Ld);
         if (st != EDGERT_OK)
             return st;
@@ -202,6 +211,8 @@ static int make_layout(const edgert_spectral_params *p, int32_t L, int32_t A, la
             return st;
         ly->per_axis = (p->version >= 4 ? 5 : 3) + (ly->k_hi - ly->k_lo + 1);
         if (p->version >= 4 && p->extra_low_freq) {
+            if (!EDGERT_WITH_SPECTRAL_FILTERS)
+                return EDGERT_ERR_UNSUPPORTED;
             ly->lf = 1;
             ly->Llf = (ly->Ld + 9) / 10;
             if ((double)ly->Llf < (double)N / 2.0)
@@ -289,8 +300,10 @@ static void map_scratch(const edgert_spectral_params *p, const layout *ly, scrat
         size_t cf;
         m->fbuf = off;
         off += al16((size_t)ly->L * sizeof(float));
-        cf = p->version == 1 ? edgert__v1_scratch_floats(p, ly->L)
-                             : edgert__wavelet_scratch_floats(p, ly->Ld);
+        if (p->version == 1)
+            cf = EDGERT_WITH_SPECTRAL_V1 ? edgert__v1_scratch_floats(p, ly->L) : 0;
+        else
+            cf = EDGERT_WITH_WAVELET ? edgert__wavelet_scratch_floats(p, ly->Ld) : 0;
         m->callee = off;
         off += al16(cf * sizeof(float));
     }
@@ -556,8 +569,8 @@ int edgert_spectral_features_batch(const edgert_spectral_params *p, const float 
     base += (16u - ((size_t)base & 15u)) & 15u;
     x = (dsp_real *)(base + sm.x);
 
-    /* per-call designs */
-    if (ly.butter) {
+    /* per-call designs (the EDGERT_WITH_* terms let a build without them drop the code) */
+    if (EDGERT_WITH_SPECTRAL_FILTERS && ly.butter) {
         double d[24];
         nsec = p->filter_order / 2;
         st = edgert__butter_sos(p->filter_type, p->filter_order, p->filter_cutoff,
@@ -569,7 +582,7 @@ int edgert_spectral_features_batch(const edgert_spectral_params *p, const float 
             bsos_r[i] = (dsp_real)bsos_f[i];
         }
     }
-    if (ly.n_stages > 0 || ly.lf) {
+    if (EDGERT_WITH_SPECTRAL_FILTERS && (ly.n_stages > 0 || ly.lf)) {
         /* designed in double (like the reference), run in the working precision */
         double dd_sos[24], dd_zi[8];
         int32_t s;
@@ -599,7 +612,7 @@ int edgert_spectral_features_batch(const edgert_spectral_params *p, const float 
     for (w = 0; w < n_windows; w += group) {
         int32_t t, n = n_samples, q, nq = n_windows - w < group ? n_windows - w : group;
         int32_t n_sig = nq * n_axes; /* signal s = q * n_axes + a at x + s * L */
-        if (p->version == 1) {
+        if (EDGERT_WITH_SPECTRAL_V1 && p->version == 1) {
             float *orow = out + (size_t)w * (size_t)out_stride;
             const float *win = data + (size_t)starts[w] * (size_t)row_stride;
             for (a = 0; a < n_axes; a++) {
@@ -642,13 +655,13 @@ int edgert_spectral_features_batch(const edgert_spectral_params *p, const float 
         for (a = 0; a < n_sig; a++) {
             dsp_real *xa = x + (size_t)a * (size_t)n_samples;
             n = n_samples;
-            for (i = 0; i < ly.n_stages; i++) {
+            for (i = 0; EDGERT_WITH_SPECTRAL_FILTERS && i < ly.n_stages; i++) {
                 int r = ly.stage_r[i] == 3 ? 0 : 1;
                 n = edgert__decimate_real(dsos[r], dzi[r], ly.stage_r[i], xa, n, xa);
             }
         }
         /* 3. Butterworth, zero initial state */
-        if (ly.butter) {
+        if (EDGERT_WITH_SPECTRAL_FILTERS && ly.butter) {
             if (ly.f32) {
                 edgert__sosfilt_f_axes(bsos_f, nsec, x, n, (size_t)n_samples, n_sig);
             } else {
@@ -666,6 +679,8 @@ int edgert_spectral_features_batch(const edgert_spectral_params *p, const float 
                 /* 4. mean removal */
                 remove_mean(xa, n, ly.f32);
                 if (!ly.fft) {
+                    if (!EDGERT_WITH_WAVELET)
+                        return EDGERT_ERR_UNSUPPORTED;
                     float *fb = (float *)(base + sm.fbuf);
                     for (t = 0; t < n; t++)
                         fb[t] = (float)xa[t];
@@ -679,7 +694,7 @@ int edgert_spectral_features_batch(const edgert_spectral_params *p, const float 
                           ly.f32 ? DSP_REAL(FLT_EPSILON) : DSP_REAL(DBL_EPSILON), ly.k_lo,
                           ly.k_hi,
                           orow + (size_t)a * ly.per_axis);
-                if (ly.lf) {
+                if (EDGERT_WITH_SPECTRAL_FILTERS && ly.lf) {
                     dsp_real *lf = (dsp_real *)(base + sm.lf);
                     int32_t m = edgert__decimate_real(dsos[1], dzi[1], 10, xa, n, lf);
                     remove_mean(lf, m, 0);

@@ -13,6 +13,7 @@
 
 #include "edgert.h"
 #include "dsp_real.h"
+#include "edgert_config.h"
 
 /* ---- filter.c ---- */
 /* Butterworth low/high-pass of even order 2..8 as order/2 second-order sections in scipy's
