@@ -49,7 +49,7 @@ def test_spectral_block_rms_and_spectrum_peak():
 
 def test_engine_runs_a_fully_connected_model_built_in_memory():
     from edgert.engine import load_model
-    from edgert.engine.builder import Op, Tensor, build_model
+    from tests.tflite_builder import Op, Tensor, build_model
 
     rng = np.random.default_rng(0)
     w = rng.normal(size=(3, 5)).astype(np.float32)
