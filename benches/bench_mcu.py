@@ -41,7 +41,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edgert.impulse import Impulse  # noqa: E402
+from edgert import Impulse  # noqa: E402
 from tests.reference import spectral_ref  # noqa: E402
 
 MCU = ROOT / "csrc" / "mcu"
@@ -141,6 +141,23 @@ def size_report(build: Path) -> dict:
             ram[label] += n
     ram["stack high-water (painted, measured in QEMU)"] = size["stack_peak"]
     return {"size": size, "flash": flash, "ram": ram}
+
+
+def double_callers(listing: Path) -> dict[str, int]:
+    """Functions of an image (its objdump -d listing) that call libgcc's software double
+    precision (__aeabi_d*, __*df*, int/float to double conversions), with the call count."""
+    calls: collections.Counter = collections.Counter()
+    function = ""
+    helper = re.compile(r"<(__aeabi_[dfil]2d|__aeabi_ui2d|__aeabi_d\w*|__\w*df\w*)>$")
+    for line in listing.read_text().splitlines():
+        m = re.match(r"^[0-9a-f]+ <([^>]+)>:$", line)
+        if m:
+            function = m.group(1)
+            continue
+        if re.search(r"\tbl?(\.w)?\t", line) and helper.search(line):
+            if not re.match(r"(__aeabi_|__\w*df)", function):   # not the library's own
+                calls[function] += 1
+    return dict(calls)
 
 
 # ------------------------------------------------------------------ instruction trace ----
@@ -245,6 +262,7 @@ def main() -> int:
         first = make(build, "run", f"INPUT={one}")
         counter_first = json.loads(first.splitlines()[0])["instructions"]["total"]
         traced = trace_count(build, one, Path(tmp) / "trace.log")
+        callers = double_callers(build / "probe.lst")
         harness = subprocess.run(["arm-none-eabi-size", "-A", str(build / "demo.elf")],
                                  capture_output=True, text=True).stdout
     drift, extra = drift_rows(rows, sdk)
@@ -294,7 +312,9 @@ def main() -> int:
         "windows). The software double-precision library (libgcc) is there for the spectral "
         "block's per-call parameter checks and FFT bin mask, which follow the float64 "
         "reference; the impulse plan of phase 2 computes those once on the host, which "
-        "removes it.",
+        "removes it. Functions of the image that call it (static, from the disassembly): "
+        + ", ".join(f"`{f}` ({n} call site{'s' if n != 1 else ''})"
+                    for f, n in sorted(callers.items())) + ".",
         "",
         f"The harness image itself (newlib stdio over semihosting, printf of floats, counters) "
         f"is larger: .text {hsec.get('.text', 0)}, .rodata {hsec.get('.rodata', 0)}, .data "

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgert.impulse import Impulse
+from edgert import Impulse
 
 ROOT = Path(__file__).resolve().parent.parent
 MCU = ROOT / "csrc" / "mcu"

@@ -112,7 +112,7 @@ def generate(bundle: str) -> tuple[str, str, str]:
     from edgert.engine.export import plan_to_c
     from edgert.engine.compiler import compile_graph
     from edgert.engine.reader import read_graph
-    from edgert.impulse import AnomalyRunner, Impulse, KerasRunner
+    from edgert.runtime.impulse import AnomalyRunner, Impulse, KerasRunner
 
     imp = Impulse.load(bundle)
     if len(imp.dsp_blocks) != 1 or imp.dsp_blocks[0].spec.type != "spectral-analysis":

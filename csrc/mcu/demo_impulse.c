@@ -38,8 +38,8 @@ int demo_classify(const demo_impulse *imp, const float *window, demo_workspace *
                               imp->input_zero_point, r->nn_input);
     if (st != EDGERT_OK)
         return st;
-    arena = (unsigned char *)ws->arena;
-    arena += (16u - ((uintptr_t)arena & 15u)) & 15u;  /* the engine wants 16-byte alignment */
+    arena = (unsigned char *)ws->arena;  /* aligned as the engine requires */
+    arena += (EDGERT_ARENA_ALIGN - ((uintptr_t)arena % EDGERT_ARENA_ALIGN)) % EDGERT_ARENA_ALIGN;
     inputs[0] = r->nn_input;
     outputs[0] = r->nn_output;
     st = edgert_engine_invoke(imp->plan, imp->consts, imp->consts_bytes, arena,

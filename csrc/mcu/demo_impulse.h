@@ -46,7 +46,7 @@ extern const demo_impulse demo_impulse_data;
 /* Working memory of demo_classify, caller-provided (a static buffer on the device); sizes
  * known at compile time. */
 typedef struct {
-    uint32_t arena[(DEMO_ARENA_BYTES + 3u) / 4u + 4u];          /* +16 bytes: 16-byte alignment */
+    uint32_t arena[(DEMO_ARENA_BYTES + EDGERT_ARENA_ALIGN + 3u) / 4u]; /* + alignment room */
     uint32_t spectral_scratch[(DEMO_SPECTRAL_SCRATCH_BYTES + 3u) / 4u];
 } demo_workspace;
 
