@@ -214,6 +214,28 @@ def test_profile_cortex_m4f_says_what_is_missing():
         assert word in lines[0]
 
 
+@pytest.mark.skipif(any(__import__("shutil").which(t) is None for t in
+                        ("arm-none-eabi-gcc", "qemu-system-arm", "make")),
+                    reason="the Cortex-M4F toolchain and QEMU are not installed (.ci/run "
+                           "installs them)")
+def test_profile_cortex_m4f_reads_the_microcontroller_build():
+    """Built for the M4F and run under QEMU: the entry's sizes are the build's size report,
+    its latency the instructions per window at 80 MHz, and the emulated windows agree with the
+    host."""
+    code, out, err = run_process("profile", str(EXAMPLE), "--target", "cortex-m4f", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    validate(doc, PROFILE_SCHEMA)
+    e, d = doc["onDevicePerformance"][0], doc["details"]
+    assert e["mcu"] == "cortex-m4f-80mhz" and e["hasPerformance"]
+    assert e["eon"]["romRequired"] == d["size"]["flash"] > 0
+    assert e["eon"]["ramRequired"] == d["size"]["ram"] > e["eon"]["arenaSize"] == 80
+    total = d["instructions_per_window"]["total"]
+    assert e["latency"] == pytest.approx(total / 80e6 * 1e3, rel=1e-6)
+    assert total > d["instructions_per_window"]["dsp"] > 0
+    assert d["host_agreement"].startswith(f"{d['windows']}/{d['windows']} ")
+
+
 # ------------------------------------------------------------------------ the pieces
 def test_interleaved_timing_separates_cpu_from_waiting():
     from edgert.bench.timing import Task, measure_interleaved
