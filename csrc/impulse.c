@@ -105,8 +105,10 @@ static int check_net(const edgert_impulse_learn *l, int32_t n_in, need_t *nd,
     const edgert_tensor *ti, *to;
     uint32_t ie = element_bytes(l->in_dtype), oe = element_bytes(l->out_dtype);
     if (!net || (l->consts_bytes > 0 && !l->consts)) return EDGERT_ERR_MODEL;
-    if (deep && edgert_engine_check(net, l->consts, l->consts_bytes) != EDGERT_OK)
-        return EDGERT_ERR_MODEL;
+    if (deep) {
+        int st = edgert_engine_check(net, l->consts, l->consts_bytes);
+        if (st != EDGERT_OK) return st == EDGERT_ERR_UNSUPPORTED ? st : EDGERT_ERR_MODEL;
+    }
     if (net->n_inputs != 1 || net->n_outputs != 1 || !net->tensors || net->inputs[0] < 0 ||
         net->inputs[0] >= net->n_tensors || net->outputs[0] < 0 ||
         net->outputs[0] >= net->n_tensors)
@@ -137,6 +139,7 @@ static int check_learn(const edgert_impulse_plan *plan, const edgert_impulse_lea
 {
     int64_t n_in = 0;
     int32_t i, n_out = 0;
+    int st;
     if (l->n_dsp < 1 || l->n_dsp > EDGERT_IMPULSE_MAX_DSP) return EDGERT_ERR_MODEL;
     for (i = 0; i < l->n_dsp; i++) {
         if (l->dsp[i] < 0 || l->dsp[i] >= plan->n_dsp) return EDGERT_ERR_MODEL;
@@ -147,16 +150,15 @@ static int check_learn(const edgert_impulse_plan *plan, const edgert_impulse_lea
     if (!input_is_view(l)) nd->gather = max_u64(nd->gather, (uint64_t)n_in * 4u);
     switch (l->type) {
     case EDGERT_LEARN_CLASSIFIER:
-        if (check_net(l, l->n_features, nd, &n_out, deep) != EDGERT_OK) return EDGERT_ERR_MODEL;
-        if (l->n_outputs != n_out) return EDGERT_ERR_MODEL;
-        return EDGERT_OK;
+        if ((st = check_net(l, l->n_features, nd, &n_out, deep)) != EDGERT_OK) return st;
+        return l->n_outputs != n_out ? EDGERT_ERR_MODEL : EDGERT_OK;
     case EDGERT_LEARN_GMM:
         if (l->n_select < 1 || !l->select || l->in_dtype != EDGERT_DTYPE_FLOAT32 ||
             l->out_dtype != EDGERT_DTYPE_FLOAT32 || l->n_outputs != 1)
             return EDGERT_ERR_MODEL;
         for (i = 0; i < l->n_select; i++)
             if (l->select[i] < 0 || l->select[i] >= l->n_features) return EDGERT_ERR_MODEL;
-        return check_net(l, l->n_select, nd, &n_out, deep) != EDGERT_OK ? EDGERT_ERR_MODEL : EDGERT_OK;
+        return check_net(l, l->n_select, nd, &n_out, deep);
     case EDGERT_LEARN_KMEANS:
         if (l->n_outputs != 1 || l->kmeans.n_axes < 1 || !l->kmeans.axes)
             return EDGERT_ERR_MODEL;
@@ -179,6 +181,7 @@ static int validate(const edgert_impulse_plan *plan, need_t *nd, int deep)
 {
     int64_t offset = 0;
     int32_t i, k;
+    int st;
     memset(nd, 0, sizeof(*nd));
     if (!plan) return EDGERT_ERR_NULL;
     if (plan->n_axes < 1 || plan->window_samples < 1 || plan->n_dsp < 1 ||
@@ -193,8 +196,9 @@ static int validate(const edgert_impulse_plan *plan, need_t *nd, int deep)
         if (d->n_axes < 1 || d->n_axes > EDGERT_IMPULSE_MAX_AXES) return EDGERT_ERR_MODEL;
         for (k = 0; k < d->n_axes; k++)
             if (d->axes[k] < 0 || d->axes[k] >= plan->n_axes) return EDGERT_ERR_MODEL;
-        if (dsp_count(d, plan->window_samples, &nf) != EDGERT_OK || nf != d->n_features ||
-            d->offset != offset)
+        st = dsp_count(d, plan->window_samples, &nf);
+        if (st == EDGERT_ERR_UNSUPPORTED) return st;   /* a part this build leaves out */
+        if (st != EDGERT_OK || nf != d->n_features || d->offset != offset)
             return EDGERT_ERR_MODEL;
         if (dsp_scratch(d, plan->window_samples, &sb) != EDGERT_OK) return EDGERT_ERR_MODEL;
         nd->dsp = max_u64(nd->dsp, sb);
@@ -206,7 +210,7 @@ static int validate(const edgert_impulse_plan *plan, need_t *nd, int deep)
     offset = 0;
     for (i = 0; i < plan->n_learn; i++) {
         const edgert_impulse_learn *l = &plan->learn[i];
-        if (check_learn(plan, l, (int32_t)offset, nd, deep) != EDGERT_OK) return EDGERT_ERR_MODEL;
+        if ((st = check_learn(plan, l, (int32_t)offset, nd, deep)) != EDGERT_OK) return st;
         offset += l->n_outputs;
         if (offset > INT32_MAX) return EDGERT_ERR_MODEL;
     }
@@ -317,18 +321,20 @@ static int32_t input_column(const edgert_impulse_plan *plan, const edgert_impuls
     return 0; /* unreachable for a validated plan (j < n_features) */
 }
 
-/* The engine validates the whole network plan on every invoke; any refusal of a plan the
- * impulse check accepted is an inconsistent (tampered) network: EDGERT_ERR_MODEL. */
+/* The engine validates the whole network plan on every invoke; a refusal of a plan the
+ * impulse check accepted is an inconsistent (tampered) network: EDGERT_ERR_MODEL - or an
+ * operator this build leaves out (csrc/edgert_config.h): EDGERT_ERR_UNSUPPORTED. */
 static int run_network(const edgert_impulse_learn *l, const void *in, int32_t n,
                        const layout_t *ly)
 {
     const void *inputs[1];
     void *outputs[1];
+    int st;
     inputs[0] = in;
     outputs[0] = ly->netout;
-    return edgert_engine_invoke_batch(l->net, l->consts, l->consts_bytes, ly->arena,
-                                      ly->arena_bytes, inputs, n, outputs) == EDGERT_OK
-               ? EDGERT_OK : EDGERT_ERR_MODEL;
+    st = edgert_engine_invoke_batch(l->net, l->consts, l->consts_bytes, ly->arena,
+                                    ly->arena_bytes, inputs, n, outputs);
+    return (st == EDGERT_OK || st == EDGERT_ERR_UNSUPPORTED) ? st : EDGERT_ERR_MODEL;
 }
 
 static int run_classifier(const edgert_impulse_plan *plan, const edgert_impulse_learn *l,
