@@ -28,6 +28,8 @@ from .impulse_plan import PASS_WINDOWS
 from .results import ClassificationResult, WindowResult
 
 _F32 = np.dtype(np.float32)
+_COPY_FINITE = lib.edgert_copy_finite
+_FROM_BUFFER = ffi.from_buffer
 
 
 @dataclass(frozen=True)
@@ -221,9 +223,8 @@ class Stream:
             self._compact()
         if n <= self._cap - self._fill and self._next <= self._total:
             # the usual push: one checked copy, then the windows it completes
-            at = self._fill * self.n_axes
-            if lib.edgert_copy_finite(ffi.from_buffer("float[]", chunk), chunk.size,
-                                      self._rows_ptr + at):
+            if _COPY_FINITE(_FROM_BUFFER("float[]", chunk), chunk.size,
+                            self._rows_ptr + self._fill * self.n_axes):
                 raise InputError("the chunk holds NaN/inf values; nothing of it was used")
             self._fill += n
             self._total += n
@@ -266,8 +267,9 @@ class Stream:
         n_due = min((self._total - W - self._next) // S + 1, PASS_WINDOWS)
         first = self._next - self._base
         plan, out = self._plan, self._out
-        plan.run_consecutive(self._rows_ptr + first * self.n_axes, self._fill - first, n_due,
-                             out)
+        st = out.call(self._rows_ptr + first * self.n_axes, self._fill - first, n_due)
+        if st:   # the rows were checked when they came in: a bug, not bad input
+            raise plan._fail(st)
         k0 = self._next // S
         results = []
         for j in range(n_due):
