@@ -209,6 +209,13 @@ def main() -> int:
         "window of every example recording). The plan is built once per impulse and variant; "
         "a one-window call is then one C call plus reading its result.",
         "",
+        f"Context for the targets: they were set (issue 17) where the batch path cost 51-69 us "
+        f"per one-window `classify` and ~111 us per `Stream.push`; in this run the same batch "
+        f"calls cost {med['batch_classify_one']:.0f} us and {med['batch_stream_push']:.0f} us "
+        f"({med['batch_classify_one'] / 60:.1f}x and {med['batch_stream_push'] / 111:.1f}x "
+        "those), so this machine is slower at the Python-heavy work than the one the targets "
+        "came from; the ratios to the batch path above are measured in the same run.",
+        "",
     ]
     out = ROOT / "benches" / "results" / "window.md"
     out.parent.mkdir(parents=True, exist_ok=True)
