@@ -7,6 +7,7 @@
  * size; bad input -> status; targeted tampering -> EDGERT_ERR_MODEL; random tampering of every
  * record (counts, indices, parameters, engine tables, K-means arrays) never crashes
  * (ASan/UBSan). */
+#include <float.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -456,8 +457,29 @@ static void test_random_tampering(void)
     CHECK(model > 0);
 }
 
+static void test_copy_finite(void)
+{
+    float in[37], out[37];
+    int i;
+    for (i = 0; i < 37; i++) in[i] = (float)i * -1.5f + 1e30f * (float)(i == 5);
+    memset(out, 0, sizeof(out));
+    CHECK_EQ_INT(edgert_copy_finite(in, 37, out), EDGERT_OK);
+    CHECK(memcmp(in, out, sizeof(in)) == 0);
+    CHECK_EQ_INT(edgert_copy_finite(NULL, 0, NULL), EDGERT_OK);
+    CHECK_EQ_INT(edgert_copy_finite(NULL, 3, out), EDGERT_ERR_NULL);
+    CHECK_EQ_INT(edgert_copy_finite(in, 3, NULL), EDGERT_ERR_NULL);
+    in[36] = NAN;
+    CHECK_EQ_INT(edgert_copy_finite(in, 37, out), EDGERT_ERR_NONFINITE);
+    CHECK_EQ_INT(edgert_copy_finite(in, 36, out), EDGERT_OK);
+    in[0] = -INFINITY;
+    CHECK_EQ_INT(edgert_copy_finite(in, 1, out), EDGERT_ERR_NONFINITE);
+    in[0] = FLT_MAX;
+    CHECK_EQ_INT(edgert_copy_finite(in, 1, out), EDGERT_OK);
+}
+
 int main(void)
 {
+    test_copy_finite();
     test_cases_window_by_window();
     test_cases_in_passes();
     test_timing();

@@ -2,7 +2,10 @@
 #ifndef DEMO_IMPULSE_H
 #define DEMO_IMPULSE_H
 #include "edgert.h"
-#define DEMO_SCRATCH_BYTES 4624u   /* edgert_impulse_scratch_size(.., 1, ..) */
+/* edgert_impulse_scratch_size(.., 1, ..) of the host build that wrote this; a build
+ * with other options (-DEDGERT_DSP_FLOAT32) may need another size: a run with too
+ * little returns EDGERT_ERR_SCRATCH, so query it once at start-up to be sure. */
+#define DEMO_SCRATCH_BYTES 4624u
 #define DEMO_WINDOW_SAMPLES 125
 #define DEMO_N_AXES 3
 #define DEMO_WINDOW_VALUES 375
