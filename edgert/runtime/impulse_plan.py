@@ -42,15 +42,18 @@ through the batch path.
 """
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 import numpy as np
 
-from .._ffi import ffi, lib, status_error
+from .._ffi import ffi, lib, status_error, strerror
 from ..errors import ConfigurationError, InputError
 from .results import WindowResult, reserved_names
+
+log = logging.getLogger("edgert.runtime.impulse_plan")
 
 MAX_AXES = lib.EDGERT_IMPULSE_MAX_AXES
 MAX_DSP = lib.EDGERT_IMPULSE_MAX_DSP
@@ -177,8 +180,13 @@ class ImpulsePlan:
         c.n_learn, c.learn, c.n_outputs = len(self.learn_ids), self._learn_c, self.n_outputs
         c.classifier, c.anomaly, c.n_labels = self.classifier, self.anomaly, self.n_labels
         st = lib.edgert_impulse_check(c)
-        if st < 0:   # the blocks validated themselves: this is a bug of the builder
-            raise status_error(st, "checking the impulse plan")
+        if st == lib.EDGERT_ERR_UNSUPPORTED:
+            raise PlanUnsupportedError("this build of the C core leaves out a part the impulse "
+                                       "uses (csrc/edgert_config.h)")
+        if st < 0:   # the blocks validated themselves: a builder bug - keep classifying
+            log.warning("the impulse plan builder made a plan the C core refuses (%s); one-"
+                        "window calls use the batch path - please report this", strerror(st))
+            raise PlanUnsupportedError(f"the C core refuses the built plan ({strerror(st)})")
         self._local = threading.local()
         self._run = lib.edgert_impulse_run
         self._widths = (self.n_axes, self.window_values)
