@@ -114,7 +114,13 @@ class RawClient:
         return self.proc.wait(timeout=30)
 
     def kill(self) -> None:
+        """Stop the runner if it still runs (SIGTERM, so that it cleans up; SIGKILL if it
+        does not end)."""
         if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=30)
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=30)
         self.sock.close()

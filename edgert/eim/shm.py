@@ -9,6 +9,10 @@ CPython's ``_posixshmem.shm_open`` (what ``SharedMemory`` itself calls) rather t
 multiprocessing's resource tracker, which starts an extra tracker process and unlinks the
 segment when *that* process decides to, neither of which a long-running runner wants.
 ``O_CREAT | O_EXCL`` with a random name, mode 0600, as Edge Impulse's runner does.
+
+Names are ``/edgert-eim-<pid>-<random>``. A runner killed with SIGKILL cannot unlink its
+segment; the next runner to create one removes the segments whose pid is no longer a process
+(:func:`remove_stale_segments`), so such leftovers do not pile up.
 """
 from __future__ import annotations
 
@@ -32,6 +36,47 @@ class SharedMemoryUnavailable(OSError):
     """The segment could not be created (the runner then answers without ``features_shm``)."""
 
 
+SHM_DIR = "/dev/shm"
+
+
+def remove_stale_segments(prefix: str = "edgert-eim") -> list[str]:
+    """Unlink the segments of runners that no longer exist (``/{prefix}-{pid}-...`` whose pid
+    is not a live process: left by a runner killed with SIGKILL, which cannot clean up).
+    Linux keeps POSIX shared memory in /dev/shm; elsewhere this does nothing."""
+    removed: list[str] = []
+    if _posixshmem is None or not os.path.isdir(SHM_DIR):
+        return removed
+    try:
+        names = os.listdir(SHM_DIR)
+    except OSError:
+        return removed
+    for name in names:
+        if not name.startswith(prefix + "-"):
+            continue
+        pid_text = name[len(prefix) + 1:].split("-", 1)[0]
+        if not pid_text.isdigit() or _alive(int(pid_text)):
+            continue
+        try:
+            _posixshmem.shm_unlink("/" + name)
+            removed.append(name)
+            log.info("removed shared memory %s of a runner that no longer exists", name)
+        except OSError:
+            pass
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:      # someone else's process: alive
+        return True
+    return True
+
+
 class FeatureSegment:
     """``elements`` float32 values in a new POSIX shared-memory segment."""
 
@@ -40,6 +85,7 @@ class FeatureSegment:
             raise SharedMemoryUnavailable("POSIX shared memory is not available in this Python")
         self.elements = int(elements)
         self.size_bytes = self.elements * 4
+        remove_stale_segments(prefix)
         fd = -1
         for _ in range(10):
             name = f"/{prefix}-{os.getpid()}-{secrets.token_hex(6)}"
@@ -97,4 +143,4 @@ class FeatureSegment:
                 "elements": self.elements}
 
 
-__all__ = ["FeatureSegment", "SharedMemoryUnavailable"]
+__all__ = ["FeatureSegment", "SharedMemoryUnavailable", "remove_stale_segments"]
