@@ -3,8 +3,9 @@ writes one executable file that existing Edge Impulse Linux applications (the of
 ``ImpulseRunner``, Node ``LinuxImpulseRunner``, C++ programs) start and talk to unchanged.
 
 - :mod:`.writer`: the file (a shell launcher + a zip with the bundle), :func:`write_eim`;
-- :mod:`.launcher`: its entry point and the parts that run without edgert (stdlib only);
-- :mod:`.entry`, :mod:`.server`: the runner process (socket, signals, cleanup);
+- :mod:`.launcher`: its entry point; :mod:`.lifecycle`: signals, the listening socket and the
+  error runner (both stdlib only: they run when edgert cannot be imported);
+- :mod:`.entry`, :mod:`.server`: the runner process (load, serve, clean up);
 - :mod:`.protocol`: framing, decoding and encoding of messages;
 - :mod:`.session`: the answer to each request, with the runner's error texts;
 - :mod:`.model`: the impulse as the runner presents it (hello document, one window per

@@ -9,7 +9,7 @@ from typing import Any
 
 from .._version import __version__
 from ..errors import EdgertError
-from .launcher import fail
+from .lifecycle import fail
 from .model import EimModel
 
 log = logging.getLogger("edgert.eim")

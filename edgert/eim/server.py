@@ -34,7 +34,7 @@ import sys
 import time
 from typing import Any, Optional
 
-from .launcher import (STOP_SIGNALS, Listener, StartupError, Stopped, finish, parent_watch,
+from .lifecycle import (STOP_SIGNALS, Listener, StartupError, Stopped, finish, parent_watch,
                        stop_signals_blocked, stop_signals_raise)
 from .model import EimModel
 from .protocol import Framer, MalformedMessage, Message, decode, encode, error, request_id_in

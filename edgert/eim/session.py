@@ -30,7 +30,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from ..errors import EdgertError
-from .launcher import stop_signals_blocked
+from .lifecycle import stop_signals_blocked
 from .model import ContinuousClassifier, EimModel, WindowOutcome
 from .protocol import as_count, error, is_int
 from .shm import FeatureSegment, SharedMemoryUnavailable

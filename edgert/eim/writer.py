@@ -3,7 +3,8 @@ impulse bundle (``edgert eim BUNDLE -o model.eim``).
 
 Layout: a ``/bin/sh`` launcher script, then a zip archive holding
 
-- ``__main__.py``: :mod:`edgert.eim.launcher`, verbatim (standard library only);
+- ``__main__.py`` and ``edgert_eim_lifecycle.py``: :mod:`edgert.eim.launcher` and
+  :mod:`edgert.eim.lifecycle`, verbatim (standard library only: they run when edgert cannot);
 - ``eim.json``: the settings (format ``edgert-eim/1``, the interpreter, the directory edgert
   was imported from, edgert's version, model variant, engine backend, continuous-mode slices
   and moving average, sensor);
@@ -47,7 +48,7 @@ from typing import Any, Optional, Union
 from .._version import __version__
 from ..errors import ConfigurationError, EdgertError
 from ..runtime.impulse import Impulse
-from . import launcher
+from . import launcher, lifecycle
 from .model import DEFAULT_SLICES_PER_WINDOW, EimModel
 
 BUNDLE_DIR = "bundle/"
@@ -121,6 +122,7 @@ def build_eim(impulse: Impulse, config: dict[str, Any], python: str) -> bytes:
             info.external_attr = 0o644 << 16
             z.writestr(info, data)
         add("__main__.py", Path(launcher.__file__).read_bytes())
+        add(launcher.LIFECYCLE_MEMBER, Path(lifecycle.__file__).read_bytes())
         add(launcher.CONFIG_MEMBER, json.dumps(config, indent=2).encode())
         for name, data in sorted(bundle_members(impulse).items()):
             add(BUNDLE_DIR + name, data)
