@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgert import Impulse, load_recording
+from edgert.eim import protocol
 from edgert.eim.model import EimModel, infer_sensor
 from edgert.eim.protocol import (Framer, MalformedMessage, Message, Oversized, decode, encode,
                                  request_id_in)
@@ -52,13 +53,21 @@ def reference_frames(stream: bytes, limit: int) -> list:
     return out
 
 
-def framed(chunks: list[bytes], limit: int) -> list:
-    f = Framer(limit)
-    out: list = []
-    for c in chunks:
-        for e in f.feed(c):
-            out.append(("msg", e.data) if isinstance(e, Message) else ("over", e.request_id))
-    return out
+def framed(chunks: list[bytes], limit: int, few_braces: int) -> list:
+    """Frame with the brace-by-brace walk for chunks of at most ``few_braces`` braces and
+    the numpy walk for the others (0: numpy always, huge: brace by brace always)."""
+    saved = protocol._FEW_BRACES
+    protocol._FEW_BRACES = few_braces
+    try:
+        f = Framer(limit)
+        out: list = []
+        for c in chunks:
+            for e in f.feed(c):
+                out.append(("msg", e.data) if isinstance(e, Message) else
+                           ("over", e.request_id))
+        return out
+    finally:
+        protocol._FEW_BRACES = saved
 
 
 @settings(max_examples=300, deadline=None)
@@ -73,7 +82,9 @@ def test_framer_matches_the_byte_by_byte_rule(pieces, cuts, limit):
         chunks.append(stream[pos:pos + n])
         pos += n
         i += 1
-    assert framed(chunks, limit) == reference_frames(stream, limit)
+    expected = reference_frames(stream, limit)
+    for few_braces in (0, 3, 10**9):        # numpy walk, both mixed, brace-by-brace walk
+        assert framed(chunks, limit, few_braces) == expected
 
 
 def test_framer_basics():
@@ -267,7 +278,7 @@ def test_continuous_slices_window_and_moving_average(impulse, model, session):
     """classify_continuous: all zeros until a window is full; then the window is the last
     window_samples rows received, and each label's probability is averaged over the last
     slices/2 results the SDK's way (float32 running sum over a zero-filled ring)."""
-    W, A = impulse.window_samples, len(impulse.axes)
+    W = impulse.window_samples
     rec = np.concatenate([load_recording(SAMPLES / n).values for n in
                           ("idle.01.json", "wave.01.json")]).astype(np.float32)
     S = model.slice_samples
