@@ -375,6 +375,38 @@ def test_stdin_mode(eim):
     assert "features_shm" not in json.loads(lines[0])
 
 
+def test_usage_and_unknown_options(eim):
+    proc = subprocess.run([str(eim)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and proc.stderr.startswith("usage: motion.eim SOCKET_PATH")
+    proc = subprocess.run([str(eim), "--bogus"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr == ("motion.eim: ERROR: unknown option --bogus (expected SOCKET_PATH, "
+                           "--print-info or stdin)\n")
+
+
+def test_edgert_directory_gone_falls_back_to_the_interpreters_edgert(tmp_path, impulse):
+    """The directory recorded in eim.json no longer holds edgert: the interpreter's own
+    edgert (here the test environment's installed one) runs the file."""
+    from edgert.eim.launcher import FORMAT
+    from edgert.eim.writer import build_eim
+    own = subprocess.run([sys.executable, "-I", "-c", "import edgert.eim"], capture_output=True,
+                         cwd=tmp_path)
+    if own.returncode != 0:
+        pytest.skip("this interpreter's installed edgert has no edgert.eim (a development "
+                    "environment whose editable install points at another checkout)")
+    config = {"format": FORMAT, "edgert_version": "0.0.1", "edgert_path": str(tmp_path / "gone"),
+              "python": sys.executable, "variant": "int8", "backend": "auto",
+              "slices_per_window": 4, "average_over": 2, "sensor": "accelerometer"}
+    eim = tmp_path / "moved.eim"
+    eim.write_bytes(build_eim(impulse, config, sys.executable))
+    eim.chmod(0o755)
+    proc = subprocess.run([str(eim), "--print-info"], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["model_parameters"]["input_features_count"] == 375
+    assert "made with edgert 0.0.1 and runs with edgert" in proc.stderr
+
+
 # ------------------------------------------------------------------ a runner that cannot run
 def test_interpreter_gone(tmp_path):
     link = tmp_path / "python"

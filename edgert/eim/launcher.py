@@ -6,7 +6,8 @@ A ``.eim`` is a ``/bin/sh`` launcher followed by a zip archive (see :mod:`edgert
 The launcher checks that the Python interpreter the file was made with still exists (else it
 prints why and exits 127), then runs ``PYTHON -I model.eim ARGS``: Python runs the archive's
 ``__main__.py`` (this file), which reads the archive's ``eim.json``, puts the directory edgert
-was imported from when the file was made first on ``sys.path``, and hands over to
+was imported from when the file was made on ``sys.path`` right after the archive (before
+site-packages), and hands over to
 :func:`edgert.eim.entry.run`. When edgert (or numpy, or anything it needs) cannot be imported,
 or the runner cannot start, the reason is printed on stderr and, when a socket path was given,
 the socket is still created and every request is answered with that reason as its error:
@@ -62,8 +63,11 @@ def main() -> int:
         return fail(name, f"{archive} is damaged: cannot read its {CONFIG_MEMBER} ({exc}); "
                           "make it again with `edgert eim BUNDLE -o FILE`", argv)
     where = config.get("edgert_path")
-    if isinstance(where, str) and os.path.isfile(os.path.join(where, "edgert", "__init__.py")):
-        sys.path.insert(0, where)
+    if isinstance(where, str) and where not in sys.path and \
+            os.path.isfile(os.path.join(where, "edgert", "__init__.py")):
+        # right after the archive itself: before site-packages (this edgert, not another
+        # one installed there), never in front of the archive
+        sys.path.insert(1, where)
     try:
         from edgert.eim.entry import run
     except Exception as exc:     # ImportError, or anything a broken installation raises

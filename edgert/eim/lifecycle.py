@@ -204,7 +204,7 @@ def _request_id(message: bytes) -> Optional[int]:
     return int(found.group(1)) if found else None
 
 
-def serve_error(socket_path: str, message: str) -> int:
+def serve_error(socket_path: str, message: str, name: str = "model.eim") -> int:
     """Create the socket, accept the connection and answer every request with
     ``{"success": false, "error": message}`` until the client closes it. Returns 1."""
     listener: Optional[Listener] = None
@@ -225,10 +225,12 @@ def serve_error(socket_path: str, message: str) -> int:
                         resp["id"] = rid
                     resp.update({"success": False, "error": message})
                     conn.sendall(json.dumps(resp).encode() + b"\n\0")
-            except Stopped as exc:
-                stopped = exc.signum
+            except (BrokenPipeError, ConnectionResetError):
+                pass                         # the client went away: nothing more to tell
             except (StartupError, OSError) as exc:
-                sys.stderr.write(f"model.eim: ERROR: {exc}\n")
+                sys.stderr.write(f"{name}: ERROR: {exc}\n")
+        except Stopped as exc:
+            stopped = exc.signum
         finally:
             while True:
                 try:
@@ -249,5 +251,5 @@ def fail(name: str, message: str, argv: list[str]) -> int:
     sys.stderr.write(f"{name}: ERROR: {message}\n")
     sys.stderr.flush()
     if argv and not argv[0].startswith("-") and argv[0] != "stdin":
-        return serve_error(argv[0], message)
+        return serve_error(argv[0], message, name)
     return 1

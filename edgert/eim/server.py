@@ -135,11 +135,11 @@ def serve(model: EimModel, socket_path: str, *, shared_memory: bool = True) -> i
                 conn = listener.accept(alive)
                 listener.close()
                 serve_connection(conn, session)
-            except Stopped as exc:
-                stopped = exc.signum
             except StartupError as exc:
                 log.error("%s", exc)
                 status = 1
+        except Stopped as exc:
+            stopped = exc.signum
         finally:
             while True:        # a second signal during the cleanup does not cut it short
                 try:

@@ -23,9 +23,9 @@ Why this shape:
 - *bound to the interpreter that ran* ``edgert eim`` (``sys.executable``, symlinks kept, so a
   virtualenv's ``bin/python`` stays that virtualenv), run with ``-I`` (no ``PYTHONPATH``, no
   user site: the environment of the application that starts the runner cannot swap edgert or
-  numpy underneath it), and to the edgert it imported then: its directory goes first on
-  ``sys.path`` when it still holds edgert, else the interpreter's own edgert is used (a version
-  difference is logged). Made from a source checkout, the runner uses that checkout.
+  numpy underneath it), and to the edgert it imported then: its directory goes on ``sys.path``
+  before site-packages when it still holds edgert, else the interpreter's own edgert is used (a
+  version difference is logged). Made from a source checkout, the runner uses that checkout.
 
 The writer loads the bundle fully (every model parsed), writes the file atomically (a
 temporary file renamed into place, mode 0755) and, unless told not to, runs the new file with

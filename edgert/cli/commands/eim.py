@@ -11,9 +11,9 @@ from ..recording_args import positive_int
 log = logging.getLogger("edgert.cli")
 
 EPILOG = """\
-The file is what Edge Impulse's Linux deployment produces: applications written against the
-Edge Impulse Linux SDK start it and talk to it unchanged - the Python ImpulseRunner
-(edge_impulse_linux), Node's LinuxImpulseRunner, C++ programs:
+The file stands in for the model.eim of Edge Impulse's Linux deployment: applications written
+against Edge Impulse's Linux SDKs (the Python ImpulseRunner of edge_impulse_linux, Node's
+LinuxImpulseRunner) start it and talk to it unchanged:
 
   ./model.eim SOCKET_PATH     serve the runner protocol on a Unix socket (one connection)
   ./model.eim --print-info    print the model description (the hello response) as JSON
@@ -30,8 +30,8 @@ before this command reports success. See docs/eim.md.
 examples:
   edgert eim examples/motion-demo -o motion.eim
   ./motion.eim --print-info
-  python3 -c "from edge_impulse_linux.runner import ImpulseRunner; \\
-      r = ImpulseRunner('./motion.eim'); print(r.init()['project'])"
+  edgert eim my-impulse.zip -o audio.eim --slices-per-window 3 --moving-average 1
+  edgert eim examples/motion-demo -o motion.eim --python /opt/venv/bin/python --json
 """
 
 
