@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import importlib.util
 import json
 import os
 import platform
@@ -91,6 +92,10 @@ def main() -> int:
     ap.add_argument("--requests", type=int, default=150, help="requests per path per round")
     args = ap.parse_args()
 
+    if importlib.util.find_spec("edge_impulse_linux") is None:
+        print("bench_eim: skipped: the official client is not installed "
+              "(pip install edge_impulse_linux, or pip install '.[test]')")
+        return 0
     official = official_runner_module()
     imp = Impulse.load(BUNDLE)
     model = EimModel(imp)

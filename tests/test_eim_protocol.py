@@ -353,3 +353,17 @@ def test_debug_writes_the_features(model):
     assert r["success"] and len(lines) == 1 and lines[0].startswith("Features of DSP block 2")
     assert len(lines[0].split(":", 1)[1].split()) == 33
     json.dumps(r)
+
+
+def test_an_unexpected_failure_is_an_answer_not_a_crash(impulse, monkeypatch):
+    m = EimModel(impulse)
+    s = Session(m, make_segment=None)
+    s.handle({"hello": 1, "id": 1})
+
+    def broken(values):
+        raise RuntimeError("boom")
+    monkeypatch.setattr(m, "classify_window", broken)
+    assert s.handle({"classify": [0.0] * 375, "id": 2}) == {
+        "id": 2, "success": False, "error": "Classifying failed: RuntimeError: boom"}
+    monkeypatch.undo()
+    assert s.handle({"classify": [0.0] * 375, "id": 3})["success"] is True

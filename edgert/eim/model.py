@@ -54,7 +54,7 @@ THRESHOLD_TYPES = {"keras": "classification", "anomaly": "anomaly", "anomaly-gmm
 #: engine_type codes (the SDK's EI_CLASSIFIER_TFLITE / _TFLITE_FULL / _NONE): the native
 #: engine computes TFLite Micro's arithmetic, the "tflite" backend is the LiteRT interpreter
 ENGINE_TYPES = {"native": 2, "tflite": 4, None: 255}
-AUDIO_BLOCKS = ("mfcc", "mfe", "spectrogram", "audio-mfcc", "audio-mfe", "audio-spectrogram")
+AUDIO_BLOCKS = ("mfcc", "mfe", "spectrogram")
 DEFAULT_SLICES_PER_WINDOW = 4
 
 

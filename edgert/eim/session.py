@@ -163,6 +163,9 @@ class Session:
             out = work()
         except EdgertError as exc:   # NaN/inf or out-of-range values, a failing block
             return error(rid, f"Classifying failed: {exc}")
+        except Exception as exc:     # a bug must not take the runner (and the client) down
+            log.exception("classification failed")
+            return error(rid, f"Classifying failed: {type(exc).__name__}: {exc}")
         if msg.get("debug") is True:
             self._debug(out)
         return self._result(rid, out, timing)
