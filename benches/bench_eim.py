@@ -154,8 +154,10 @@ def main() -> int:
                 fn(i)
                 lat[name].append(time.perf_counter() - t0)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    plain.stop()
-    shm.stop()
+    for runner in (plain, shm):
+        proc = runner._runner
+        runner.stop()
+        proc.wait(timeout=30)
     minimal.close()
 
     ref_name = next(iter(paths))

@@ -123,3 +123,11 @@ class RawClient:
                 self.proc.kill()
                 self.proc.wait(timeout=30)
         self.sock.close()
+
+
+def stop_and_reap(runner: Any) -> Optional[int]:
+    """The official client's ``stop()`` (it sends SIGINT and forgets the process), then wait
+    for the runner to end, so that no zombie is left: its exit status."""
+    proc = runner._runner
+    runner.stop()
+    return proc.wait(timeout=30) if proc is not None else None

@@ -23,7 +23,7 @@ from edgert.eim import write_eim
 from edgert.eim.writer import EimCheckError
 
 from .eim_helpers import (RawClient, eim_segments, official_runner_module, process_state,
-                          processes_running, wait_for)
+                          processes_running, stop_and_reap, wait_for)
 
 DATA = Path(__file__).parent / "data"
 DEMO = DATA / "motion-demo"
@@ -117,7 +117,7 @@ def test_the_sdks_own_windows(eim, official):
             assert labels[int(np.argmax(got))] == labels[int(np.argmax(ref))], w["index"]
             assert np.max(np.abs(got - ref)) <= 2 / 256 + 1e-9, w["index"]
     finally:
-        runner.stop()
+        stop_and_reap(runner)
 
 
 def test_print_info_prints_the_hello_document(eim, official):
@@ -129,7 +129,7 @@ def test_print_info_prints_the_hello_document(eim, official):
     try:
         hello = runner.init()
     finally:
-        runner.stop()
+        stop_and_reap(runner)
     assert "features_shm" in hello and "features_shm" not in doc   # no segment for print-info
     hello.pop("features_shm")
     assert doc == hello
@@ -448,9 +448,7 @@ def test_edgert_gone(tmp_path, without_edgert, official):
     runner = official.ImpulseRunner(str(eim))
     with pytest.raises(Exception, match="edgert cannot be imported by"):
         runner.init()
-    proc = runner._runner
-    runner.stop()
-    proc.wait(timeout=30)
+    stop_and_reap(runner)
     assert processes_running(eim) == []
 
 
@@ -463,7 +461,7 @@ def test_damaged_bundle_is_reported_to_the_client(tmp_path, official):
     runner = official.ImpulseRunner(str(eim))
     with pytest.raises(Exception, match="cannot load the impulse inside"):
         runner.init()
-    runner.stop()
+    stop_and_reap(runner)
 
 
 # --------------------------------------------------------------------------- command line
