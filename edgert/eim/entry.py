@@ -26,6 +26,8 @@ def load_model(archive: str, config: dict[str, Any]) -> EimModel:
 
 
 def run(archive: str, config: dict[str, Any], argv: list[str], name: str = "model.eim") -> int:
+    """Run the ``.eim`` at ``archive`` (settings ``config``) as ``argv`` asks; the exit
+    status. A bundle that does not load is reported as :func:`~.lifecycle.fail` does."""
     from .server import configure_logging, print_info, serve, serve_stream
     configure_logging(name)
     made_with = config.get("edgert_version")
@@ -36,6 +38,9 @@ def run(archive: str, config: dict[str, Any], argv: list[str], name: str = "mode
         model = load_model(archive, config)
     except EdgertError as exc:
         return fail(name, f"cannot load the impulse inside {archive}: {exc}", argv)
+    except Exception as exc:     # a damaged archive or eim.json: still a message, no traceback
+        return fail(name, f"cannot load the impulse inside {archive}: "
+                          f"{type(exc).__name__}: {exc}", argv)
     mode = argv[0]
     if mode == "--print-info":
         return print_info(model)
