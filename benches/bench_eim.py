@@ -20,7 +20,7 @@ report gives medians and the 10th-90th percentile spread, the ratio of medians t
 in-process call, and the runner's own ``msg_handler_us`` (time inside the runner per
 request). Writes benches/results/eim.md.
 
-    python benches/bench_eim.py [--rounds 7] [--requests 150]
+    python benches/bench_eim.py [--rounds 15] [--requests 70]
 """
 from __future__ import annotations
 
@@ -88,8 +88,8 @@ def spread(xs: list[float]) -> tuple[float, float, float]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rounds", type=int, default=7)
-    ap.add_argument("--requests", type=int, default=150, help="requests per path per round")
+    ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--requests", type=int, default=70, help="requests per path per round")
     args = ap.parse_args()
 
     if importlib.util.find_spec("edge_impulse_linux") is None:
