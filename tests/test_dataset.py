@@ -14,7 +14,7 @@ import pytest
 
 from edgert.acquisition.labels import infer_label
 from edgert.dataset import Dataset, SampleFilter
-from edgert.dataset.index import default_reader
+from edgert.dataset.decoding import default_reader
 from edgert.errors import DatasetError
 
 DATA = Path(__file__).parent / "data" / "dataset" / "motion"
