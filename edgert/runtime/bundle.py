@@ -142,8 +142,10 @@ class Bundle:
 
 
 # ------------------------------------------------------------------------------------ files
-class _Files:
-    """Read access to the files of a bundle directory or zip (names relative to the root)."""
+class BundleFiles:
+    """Read access to the files of a bundle directory or zip (names relative to the root),
+    every file checked against MAX_MEMBER_BYTES / MAX_MEMBER_RATIO before it is read. A context
+    manager (closes the zip)."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -204,6 +206,27 @@ class _Files:
     def close(self) -> None:
         if self._zip is not None:
             self._zip.close()
+
+    def __enter__(self) -> "BundleFiles":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def bundle_file_names(doc: Mapping[str, Any]) -> list[str]:
+    """The files an ``impulse.json`` document names (models and anomaly metadata of every
+    learn block, in order, once each), without impulse.json itself."""
+    names: list[str] = []
+    for block in doc.get("learn") or []:
+        if not isinstance(block, Mapping):
+            continue
+        models = block.get("models")
+        for name in (list(models.values()) if isinstance(models, Mapping) else []) + \
+                [block.get("metadata")]:
+            if isinstance(name, str) and name and name not in names:
+                names.append(name)
+    return names
 
 
 # ------------------------------------------------------------------------------ validation
@@ -455,7 +478,7 @@ def _parse_dsp(ctx: _Ctx, doc: Mapping[str, Any], inp: InputSpec) -> tuple[DspSp
 
 
 def _parse_learn(ctx: _Ctx, doc: Mapping[str, Any], dsp: Sequence[DspSpec],
-                 files: _Files) -> tuple[LearnSpec, ...]:
+                 files: BundleFiles) -> tuple[LearnSpec, ...]:
     blocks = ctx.get(doc, "learn", "learn", list, required=False, default=[])
     dsp_ids = {b.id for b in dsp}
     out: list[LearnSpec] = []
@@ -537,7 +560,7 @@ def _parse_learn(ctx: _Ctx, doc: Mapping[str, Any], dsp: Sequence[DspSpec],
 def load_bundle(path: Union[str, Path]) -> Bundle:
     """Read and validate a bundle directory or .zip (see ``docs`` of the bundle format)."""
     p = Path(path)
-    files = _Files(p)
+    files = BundleFiles(p)
     try:
         raw = files.read(IMPULSE_FILE, "bundle")
         where = f"{p}/{IMPULSE_FILE}"
@@ -565,4 +588,5 @@ def load_bundle(path: Union[str, Path]) -> Bundle:
 
 __all__ = ["Bundle", "InputSpec", "DspSpec", "LearnSpec", "ModelFile", "TensorSpec",
            "Threshold", "load_bundle", "parse_tflite_io", "validate_anomaly_metadata",
-           "FORMAT", "VARIANTS", "MAX_WINDOW_VALUES", "MAX_MEMBER_BYTES", "MAX_MEMBER_RATIO"]
+           "FORMAT", "VARIANTS", "BundleFiles", "bundle_file_names", "IMPULSE_FILE",
+           "MAX_WINDOW_VALUES", "MAX_MEMBER_BYTES", "MAX_MEMBER_RATIO"]
