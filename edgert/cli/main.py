@@ -31,7 +31,7 @@ column in milliseconds followed by one column per axis.
 
 examples:
   edgert info examples/motion-demo
-  edgert classify examples/motion-demo examples/motion-demo/samples/wave.01.json
+  edgert classify examples/motion-demo examples/motion-demo/sdk-windows/wave.00.json
   edgert classify examples/motion-demo recording.cbor --variant int8 --json
 """
 

@@ -14,8 +14,9 @@ EPILOG = """\
 FILE is an Edge Impulse data-acquisition document (JSON or CBOR, as the firmware and the
 ingestion API use) or a CSV whose first column is a timestamp in milliseconds followed by one
 column per axis (timestamp,accX,accY,accZ). Columns are matched to the impulse's axes by name
-(--axes maps differently named columns explicitly); a recording at another frequency is resampled to the impulse's. The label is taken from the
-file name like the ingestion API does (wave.01.json -> wave) unless --label is given.
+(--axes maps differently named columns explicitly); a recording at another frequency is
+resampled to the impulse's. The label is taken from the file name like the ingestion API does
+(wave.01.json -> wave) unless --label is given.
 
 The window slides over the whole recording like Studio's "classify sample": one result per
 window, with every label's probability, the anomaly score, and Studio's prediction (anomaly
@@ -23,6 +24,7 @@ when the score is over the anomaly threshold, uncertain when the top probability
 min_score).
 
 examples:
+  edgert classify examples/motion-demo examples/motion-demo/sdk-windows/wave.00.json
   edgert classify examples/motion-demo examples/motion-demo/samples/wave.01.json
   edgert classify examples/motion-demo recording.cbor --variant int8 --json > result.json
   edgert classify examples/motion-demo recording.csv --plot scores.png
