@@ -7,6 +7,8 @@ import logging
 import sys
 from typing import List
 
+from ..output import plural
+
 log = logging.getLogger("edgert.runtime.anomaly")
 
 EPILOG = """\
@@ -45,10 +47,6 @@ def _axes(text: str) -> List[int]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r}: give feature indices like 0,11,22") \
             from None
-
-
-def _plural(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _labels(text: str) -> List[str]:
@@ -102,8 +100,8 @@ def run_fit(args: argparse.Namespace) -> int:
         return 0
     w = sys.stdout.write
     w(f"trained K-means block {rep.block['id']} ({rep.block.get('title', '')}): "
-      f"{_plural(len(rep.metadata['clusters']), 'cluster')} on "
-      f"{_plural(rep.windows, 'window')} of {_plural(rep.recordings, 'recording')}\n")
+      f"{plural(len(rep.metadata['clusters']), 'cluster')} on "
+      f"{plural(rep.windows, 'window')} of {plural(rep.recordings, 'recording')}\n")
     w("features: " + ", ".join(f"{a} ({n})" for a, n in zip(rep.axes, rep.axis_names)) + "\n")
     errs = [c["maxError"] for c in rep.metadata["clusters"]]
     w(f"cluster maxError: {min(errs):.3f} - {max(errs):.3f}; highest training score "

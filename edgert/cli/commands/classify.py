@@ -6,6 +6,7 @@ import logging
 import sys
 from typing import Any
 
+from ..output import plural
 from ..recording_args import add_recording_args, load_impulse_and_recording, positive_int
 
 log = logging.getLogger("edgert.classify")
@@ -69,11 +70,6 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print_table(res, rec)
     return 0
-
-
-def plural(n: int, noun: str) -> str:
-    """``1 window``, ``26 windows``."""
-    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def print_table(res: Any, rec: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..output import plural
 from ..recording_args import add_recording_args, load_impulse_and_recording
 
 EPILOG = """\
@@ -49,7 +50,7 @@ def print_table(feats, filename: str) -> None:
     features per block of rows, each column headed by its feature number."""
     w = sys.stdout.write
     n_win, n_feat = len(feats), feats.features.shape[1]
-    w(f"{filename}: {n_win} window{'' if n_win == 1 else 's'} x {n_feat} features\n\n")
+    w(f"{filename}: {plural(n_win, 'window')} x {n_feat} features\n\n")
     width = len(str(n_feat - 1)) if n_feat else 1
     for i, name in enumerate(feats.labels):
         w(f"  {i:>{width}}  {name}\n")
