@@ -171,6 +171,7 @@ def test_truncated_model_says_truncated(tmp_path):
         assert "nn-i8.tflite: " in text, text
         assert re.search(r"truncated or corrupt TFLite|corrupt or truncated TFLite|"
                          r"only \d+ bytes: truncated", text), text
+        assert "unpack_from" not in text and "buffer of at least" not in text, text
 
 
 @pytest.mark.parametrize("mutate, field", [

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import struct
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -317,9 +318,10 @@ def parse_tflite_io(data: bytes, where: str) -> tuple[tuple[TensorSpec, ...],
     except BundleError:
         raise
     except Exception as exc:  # the flatbuffer reader raises assorted errors on garbage
+        why = ("an offset points past the end of the file" if isinstance(exc, struct.error)
+               else f"{type(exc).__name__}: {exc}")
         raise BundleError(f"{where}: truncated or corrupt TFLite file: its flatbuffer cannot "
-                          f"be read ({type(exc).__name__}: {exc}); export the model "
-                          "again") from exc
+                          f"be read ({why}); export the model again") from exc
     if len(ins) != 1 or len(outs) < 1:
         raise BundleError(f"{where}: expected one input and at least one output tensor, "
                           f"the model has {len(ins)} inputs and {len(outs)} outputs")
