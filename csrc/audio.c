@@ -31,6 +31,19 @@
 #pragma STDC FP_CONTRACT OFF
 #endif
 
+#if !defined(EDGERT_NO_SIMD) && (defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
+#include <emmintrin.h>
+#define EDGERT_AUDIO_SSE2 1
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define AUDIO_RESTRICT __restrict__
+#elif defined(_MSC_VER)
+#define AUDIO_RESTRICT __restrict
+#else
+#define AUDIO_RESTRICT restrict
+#endif
+
 #define AUDIO_MAGIC 0x41554431u /* "AUD1" */
 
 /* pipelines */
@@ -55,7 +68,7 @@ typedef struct {
 
 /* byte offsets of the frame/finish scratch (after aligning its base to 16) */
 typedef struct {
-    size_t buf, work, pw, lg, d, acc, total;
+    size_t buf, work, pw, lg, d, ext, acc, total;
 } scratch_map;
 
 typedef struct {
@@ -322,8 +335,10 @@ static void map_scratch(const geometry *g, scratch_map *m)
     o += al16((size_t)g->M * sizeof(double));
     m->d = o;
     o += g->win > 0 ? al16((size_t)g->ly.n_frames * pf * sizeof(double)) : 0;
+    m->ext = o;
+    o += al16((size_t)g->n_mirror * sizeof(double));
     m->acc = o;
-    o += al16(2u * pf * sizeof(double));
+    o += g->win > 0 ? al16(2u * (size_t)g->ly.n_frames * sizeof(double)) : 0;
     m->total = o + 16u; /* slack to align the base */
 }
 
@@ -423,7 +438,7 @@ static int init_state(const edgert_audio_params *p, int32_t L, unsigned char *ba
         double s0 = sqrt(1.0 / (double)g.M), sq = sqrt(2.0 / (double)g.M);
         for (j = 0; j < g.C; j++)
             for (i = 0; i < g.M; i++)
-                dct[(size_t)j * g.M + i] =
+                dct[(size_t)i * g.C + j] =
                     (j == 0 ? s0 : sq) *
                     cos(pi * (double)j * (double)(2 * i + 1) / (double)(2 * g.M));
     }
@@ -501,7 +516,7 @@ int edgert_audio_state_init(const edgert_audio_params *p, int32_t n_samples, voi
 
 /* ------------------------------------------------------------------------------ frames */
 typedef struct {
-    double *buf, *work, *pw, *lg, *d, *acc;
+    double *buf, *work, *pw, *lg, *d, *ext, *acc;
 } scratch_ptrs;
 
 static int open_scratch(const geometry *g, void *scratch, size_t bytes, scratch_ptrs *s)
@@ -520,6 +535,7 @@ static int open_scratch(const geometry *g, void *scratch, size_t bytes, scratch_
     s->pw = (double *)(base + m.pw);
     s->lg = (double *)(base + m.lg);
     s->d = (double *)(base + m.d);
+    s->ext = (double *)(base + m.ext);
     s->acc = (double *)(base + m.acc);
     return EDGERT_OK;
 }
@@ -602,14 +618,22 @@ static uint32_t frame_row(const view *vw, const float *x, size_t xs, int32_t k, 
             e = 1e-10;
         for (i = 0; i < g->M; i++)
             s->lg[i] = log(mel_energy(vw, pw, i, &off));
-        row[0] = log(e);
-        for (q = 1; q < g->C; q++) {
-            const double *c = vw->dct + (size_t)q * g->M;
-            double acc = 0.0;
-            for (i = 0; i < g->M; i++)
-                acc += c[i] * s->lg[i];
-            row[q] = acc;
+        /* c_q = sum_i basis[i][q] * lg_i, i in order; vectorised over q */
+        {
+            const int32_t nc = g->C, nm = g->M;
+            const double *AUDIO_RESTRICT basis = vw->dct;
+            const double *AUDIO_RESTRICT lg = s->lg;
+            double *AUDIO_RESTRICT r = row;
+            for (q = 0; q < nc; q++)
+                r[q] = 0.0;
+            for (i = 0; i < nm; i++) {
+                const double *AUDIO_RESTRICT b = basis + (size_t)i * (size_t)nc;
+                double li = lg[i];
+                for (q = 0; q < nc; q++)
+                    r[q] += b[q] * li;
+            }
         }
+        row[0] = log(e); /* c0 is the log frame energy (spec quirk 5) */
         break;
     }
     case K_MFE_NORM: {
@@ -652,52 +676,108 @@ static uint32_t frame_row(const view *vw, const float *x, size_t xs, int32_t k, 
 }
 
 /* ------------------------------------------------------------------------------ finish */
-/* D = float32(X - window mean): the mean of rows i-p..i+p (mirrored) as a sequential sum in
- * window order, divided by W. X and D: R x C. */
-static void sliding_center(const double *X, int32_t R, int32_t C, int32_t W,
-                           const int32_t *mir, double *acc, double *D)
+/* Sliding sums of one column: acc[i] = e[i] + e[i+1] + ... + e[i+W-1], added in that order
+ * (the reference's sequential window sum), for i < R. e holds the column extended by the
+ * mirror table (R + W - 1 values). Vectorised over rows: every acc[i] still adds its terms in
+ * window order, so the SIMD and scalar paths give the same bits. */
+static void window_sums(const double *e, int32_t R, int32_t W, double *acc)
 {
-    int32_t i, t, c;
-    double wd = (double)W;
-    for (i = 0; i < R; i++) {
-        for (c = 0; c < C; c++)
-            acc[c] = 0.0;
+    int32_t i = 0, t;
+#ifdef EDGERT_AUDIO_SSE2
+    /* eight rows at a time, two per lane pair; each lane adds its terms in window order */
+    for (; i + 8 <= R; i += 8) {
+        __m128d a0 = _mm_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+        const double *ei = e + i;
         for (t = 0; t < W; t++) {
-            const double *xr = X + (size_t)mir[i + t] * (size_t)C;
-            for (c = 0; c < C; c++)
-                acc[c] += xr[c];
+            const double *et = ei + t;
+            a0 = _mm_add_pd(a0, _mm_loadu_pd(et));
+            a1 = _mm_add_pd(a1, _mm_loadu_pd(et + 2));
+            a2 = _mm_add_pd(a2, _mm_loadu_pd(et + 4));
+            a3 = _mm_add_pd(a3, _mm_loadu_pd(et + 6));
         }
-        for (c = 0; c < C; c++)
-            D[(size_t)i * C + c] = (double)(float)(X[(size_t)i * C + c] - acc[c] / wd);
+        _mm_storeu_pd(acc + i, a0);
+        _mm_storeu_pd(acc + i + 2, a1);
+        _mm_storeu_pd(acc + i + 4, a2);
+        _mm_storeu_pd(acc + i + 6, a3);
+    }
+#endif
+    for (; i < R; i++) {
+        double a = 0.0;
+        for (t = 0; t < W; t++)
+            a += e[i + t];
+        acc[i] = a;
     }
 }
 
-/* out = float32(D / (population std of the mirrored window of D + 1e-10)) */
-static void sliding_scale(const double *D, int32_t R, int32_t C, int32_t W, const int32_t *mir,
-                          double *mean, double *var, float *out)
+/* var[i] = sum over t < W of (e[i+t] - mean[i])^2, in order; vectorised like window_sums */
+static void window_sq_dev(const double *e, const double *mean, int32_t R, int32_t W,
+                          double *var)
 {
-    int32_t i, t, c;
-    for (i = 0; i < R; i++) {
-        for (c = 0; c < C; c++) {
-            mean[c] = 0.0;
-            var[c] = 0.0;
-        }
+    int32_t i = 0, t;
+#ifdef EDGERT_AUDIO_SSE2
+    for (; i + 8 <= R; i += 8) {
+        __m128d a0 = _mm_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+        __m128d m0 = _mm_loadu_pd(mean + i), m1 = _mm_loadu_pd(mean + i + 2);
+        __m128d m2 = _mm_loadu_pd(mean + i + 4), m3 = _mm_loadu_pd(mean + i + 6);
+        const double *ei = e + i;
         for (t = 0; t < W; t++) {
-            const double *dr = D + (size_t)mir[i + t] * (size_t)C;
-            for (c = 0; c < C; c++)
-                mean[c] += dr[c];
+            const double *et = ei + t;
+            __m128d d0 = _mm_sub_pd(_mm_loadu_pd(et), m0);
+            __m128d d1 = _mm_sub_pd(_mm_loadu_pd(et + 2), m1);
+            __m128d d2 = _mm_sub_pd(_mm_loadu_pd(et + 4), m2);
+            __m128d d3 = _mm_sub_pd(_mm_loadu_pd(et + 6), m3);
+            a0 = _mm_add_pd(a0, _mm_mul_pd(d0, d0));
+            a1 = _mm_add_pd(a1, _mm_mul_pd(d1, d1));
+            a2 = _mm_add_pd(a2, _mm_mul_pd(d2, d2));
+            a3 = _mm_add_pd(a3, _mm_mul_pd(d3, d3));
         }
-        for (c = 0; c < C; c++)
-            mean[c] /= (double)W;
+        _mm_storeu_pd(var + i, a0);
+        _mm_storeu_pd(var + i + 2, a1);
+        _mm_storeu_pd(var + i + 4, a2);
+        _mm_storeu_pd(var + i + 6, a3);
+    }
+#endif
+    for (; i < R; i++) {
+        double a = 0.0;
         for (t = 0; t < W; t++) {
-            const double *dr = D + (size_t)mir[i + t] * (size_t)C;
-            for (c = 0; c < C; c++) {
-                double dv = dr[c] - mean[c];
-                var[c] += dv * dv;
-            }
+            double dv = e[i + t] - mean[i];
+            a += dv * dv;
         }
-        for (c = 0; c < C; c++) {
-            double sd = sqrt(var[c] / (double)W);
+        var[i] = a;
+    }
+}
+
+/* D = float32(X - window mean): the mean of rows i-p..i+p (mirrored) as a sequential sum in
+ * window order, divided by W. X and D: R x C row-major; ext: R + W - 1, acc: R doubles. */
+static void sliding_center(const double *X, int32_t R, int32_t C, int32_t W,
+                           const int32_t *mir, double *ext, double *acc, double *D)
+{
+    int32_t i, c, n_ext = R + W - 1;
+    double wd = (double)W;
+    for (c = 0; c < C; c++) {
+        for (i = 0; i < n_ext; i++)
+            ext[i] = X[(size_t)mir[i] * (size_t)C + (size_t)c];
+        window_sums(ext, R, W, acc);
+        for (i = 0; i < R; i++)
+            D[(size_t)i * C + c] = (double)(float)(X[(size_t)i * C + c] - acc[i] / wd);
+    }
+}
+
+/* out = float32(D / (population std of the mirrored window of D + 1e-10)); mean, var: R */
+static void sliding_scale(const double *D, int32_t R, int32_t C, int32_t W, const int32_t *mir,
+                          double *ext, double *mean, double *var, float *out)
+{
+    int32_t i, c, n_ext = R + W - 1;
+    double wd = (double)W;
+    for (c = 0; c < C; c++) {
+        for (i = 0; i < n_ext; i++)
+            ext[i] = D[(size_t)mir[i] * (size_t)C + (size_t)c];
+        window_sums(ext, R, W, mean);
+        for (i = 0; i < R; i++)
+            mean[i] /= wd;
+        window_sq_dev(ext, mean, R, W, var);
+        for (i = 0; i < R; i++) {
+            double sd = sqrt(var[i] / wd);
             out[(size_t)i * C + c] = (float)(D[(size_t)i * C + c] / (sd + 1e-10));
         }
     }
@@ -712,8 +792,8 @@ static int finish(const view *vw, const double *rows, double peak, float *out,
     switch (g->kind) {
     case K_MFCC:
         if (g->win > 0) {
-            sliding_center(rows, R, C, g->win, vw->mirror, s->acc, s->d);
-            sliding_scale(s->d, R, C, g->win, vw->mirror, s->acc, s->acc + C, out);
+            sliding_center(rows, R, C, g->win, vw->mirror, s->ext, s->acc, s->d);
+            sliding_scale(s->d, R, C, g->win, vw->mirror, s->ext, s->acc, s->acc + R, out);
         } else {
             for (i = 0; i < n; i++)
                 out[i] = (float)rows[i];
@@ -721,7 +801,7 @@ static int finish(const view *vw, const double *rows, double peak, float *out,
         break;
     case K_MFE_NORM: {
         float lo, hi;
-        sliding_center(rows, R, C, g->win, vw->mirror, s->acc, s->d);
+        sliding_center(rows, R, C, g->win, vw->mirror, s->ext, s->acc, s->d);
         lo = hi = (float)s->d[0];
         for (i = 0; i < n; i++) {
             float v = (float)s->d[i];
