@@ -1,7 +1,8 @@
 """Load a recording file for classification: an Edge Impulse data-acquisition document (JSON
-or CBOR, decoded by :mod:`edgert.acquisition`) or a CSV with a ``timestamp`` column in
-milliseconds followed by one column per axis (``timestamp,accX,accY,accZ``), the layout of
-Studio's CSV export and of the CSV wizard's default.
+or CBOR, decoded by :mod:`edgert.acquisition`, including the firmware's ``Ref-BINARY-i16``
+audio), a CSV with a ``timestamp`` column in milliseconds followed by one column per axis
+(``timestamp,accX,accY,accZ``), the layout of Studio's CSV export and of the CSV wizard's
+default, or a 16-bit PCM mono WAV file (:mod:`edgert.wav`; one axis ``audio``).
 
 The label comes from the file name as the ingestion API infers it: the leading run of
 ``[a-zA-Z0-9 whitespace - _]`` (``wave.01.json`` -> ``wave``).
@@ -116,7 +117,7 @@ def parse_csv(data: bytes, name: str) -> tuple[np.ndarray, float, tuple[SensorAx
 
 def load_recording(path: Union[str, Path], hmac_key: Optional[str] = None,
                    label: Optional[str] = None) -> Recording:
-    """Read a recording file (data-acquisition JSON/CBOR or CSV).
+    """Read a recording file (data-acquisition JSON/CBOR, CSV or WAV).
 
     ``hmac_key``: when given, an HS256 signature is verified (``signature_valid``).
     ``label``: overrides the label inferred from the file name.
@@ -134,6 +135,11 @@ def load_recording(path: Union[str, Path], hmac_key: Optional[str] = None,
     if p.suffix.lower() == ".csv":
         values, freq, sensors = parse_csv(data, str(p))
         return Recording(values, freq, sensors, name, inferred, sha256=sha)
+    from .wav import is_wav, parse_wav   # 16-bit PCM mono audio
+    if p.suffix.lower() == ".wav" or is_wav(data):
+        values, freq, axis, units = parse_wav(data, str(p))
+        return Recording(values, freq, (SensorAxis(axis, units),), name, inferred,
+                         device_type="WAV", sha256=sha)
     from . import acquisition  # JSON and CBOR data-acquisition documents
     from .acquisition.codec import decode_located, detect_format
     from .acquisition.json_codec import signature_offset_json

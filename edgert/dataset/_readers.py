@@ -6,6 +6,7 @@
   column per axis; timestamps strictly increasing and evenly spaced; the interval is the mean
   step over the file, robust to rounded timestamps), plus: a header ``name (units)`` gives the
   axis its SenML units (``audio (wav)``).
+* ``.wav``: 16-bit PCM mono audio (:mod:`edgert.wav`), one axis ``audio`` (units ``wav``).
 """
 from __future__ import annotations
 
@@ -27,7 +28,9 @@ def read_sample(path: Path, data: bytes, hmac_key: Optional[bytes]) -> SampleDat
         return read_acquisition(data, hmac_key)
     if suffix == ".csv":
         return read_csv(data)
-    raise DatasetError(f"unsupported file type {suffix!r}; use .json, .cbor or .csv")
+    if suffix == ".wav":
+        return read_wav(data)
+    raise DatasetError(f"unsupported file type {suffix!r}; use .json, .cbor, .csv or .wav")
 
 
 def read_acquisition(data: bytes, hmac_key: Optional[bytes]) -> SampleData:
@@ -52,6 +55,18 @@ def read_acquisition(data: bytes, hmac_key: Optional[bytes]) -> SampleData:
         sensors=[{"name": s.name, "units": s.units} for s in doc.sensors],
         device_name=doc.device_name, device_type=doc.device_type,
         signature_valid=valid, signature_method=doc.alg, created=created)
+
+
+def read_wav(data: bytes) -> SampleData:
+    """A 16-bit PCM mono WAV file (the same parser as ``edgert classify`` uses)."""
+    from ..wav import parse_wav
+    try:
+        values, rate, axis, units = parse_wav(data, "WAV")
+    except InputError as exc:
+        raise DatasetError(str(exc)) from None
+    return SampleData(values=values, interval_ms=1000.0 / rate,
+                      sensors=[{"name": axis, "units": units}], device_type="WAV",
+                      signature_method=None)
 
 
 def read_csv(data: bytes) -> SampleData:

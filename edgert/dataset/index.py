@@ -7,13 +7,14 @@ Layout (everything optional except the recordings themselves)::
       training/idle.01.json.metadata.json   sidecar: {"site": "A", "machine": "m3"}
       testing/wave.7.cbor
       anomaly/broken-bearing.csv   CSV: timestamp (ms) column, then one column per axis
+      training/yes.3.wav           16-bit PCM mono WAV (one axis: audio)
       loose.json                   not in a category folder: category from info.labels, else
                                    "training"
       info.labels                  optional manifest (Edge Impulse's export format)
 
-* **Files**: ``*.json``, ``*.cbor`` (data acquisition, see ``spec/ingestion.md``) and
-  ``*.csv`` are samples; hidden files/folders, sidecars and the manifest are not. Other files are
-  ignored.
+* **Files**: ``*.json``, ``*.cbor`` (data acquisition, see ``spec/ingestion.md``), ``*.csv``
+  and ``*.wav`` are samples; hidden files/folders, sidecars and the manifest are not. Other
+  files are ignored.
 * **Category**: the manifest entry's ``category``, else the first folder of the relative path
   when it is ``training``, ``testing``, ``validation``, ``post-processing`` or ``anomaly``
   (the ingestion API's anomaly bucket), else ``training``.
@@ -75,7 +76,7 @@ log = logging.getLogger(__name__)
 __all__ = ["Dataset", "SampleRow", "SampleData", "infer_label", "SAMPLE_SUFFIXES",
            "MANIFEST_NAME", "SIDECAR_SUFFIX"]
 
-SAMPLE_SUFFIXES = (".json", ".cbor", ".csv")
+SAMPLE_SUFFIXES = (".json", ".cbor", ".csv", ".wav")
 MANIFEST_NAME = "info.labels"
 SIDECAR_SUFFIX = ".metadata.json"
 DEFAULT_INDEX_NAME = ".edgert-index.sqlite"
@@ -308,8 +309,8 @@ class Dataset:
         self.root = Path(root)
         if not self.root.is_dir():
             raise DatasetError(f"{self.root}: not a folder; a dataset is a folder of .json, "
-                               ".cbor and .csv recordings (optionally in training/, testing/, "
-                               "anomaly/ subfolders)")
+                               ".cbor, .csv and .wav recordings (optionally in training/, "
+                               "testing/, anomaly/ subfolders)")
         if isinstance(hmac_key, str):
             hmac_key = hmac_key.encode("utf-8")
         self.hmac_key: Optional[bytes] = hmac_key
