@@ -22,6 +22,7 @@
 #endif
 #include <float.h>
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "edgert.h"
@@ -540,7 +541,7 @@ static int open_scratch(const geometry *g, void *scratch, size_t bytes, scratch_
     return EDGERT_OK;
 }
 
-static uint32_t nonfinite_bits(float v)
+static uint32_t nonfinite_bits_f(float v)
 {
     uint32_t u;
     memcpy(&u, &v, sizeof(u));
@@ -567,53 +568,74 @@ static uint32_t frame_row(const view *vw, const float *x, size_t xs, int32_t k, 
 {
     const geometry *g = &vw->g;
     const edgert_audio_params *p = &vw->hd->p;
-    int32_t n = g->ly.frame_length < g->N ? g->ly.frame_length : g->N;
-    int32_t base = k * g->ly.frame_stride, t, i;
-    double inv_n = 1.0 / (double)g->N;
-    double *buf = s->buf, *pw = s->pw;
-    uint32_t bad = 0;
+    const int32_t n = g->ly.frame_length < g->N ? g->ly.frame_length : g->N;
+    const int32_t base = k * g->ly.frame_stride, B = g->B;
+    const double inv_n = 1.0 / (double)g->N;
+    double *AUDIO_RESTRICT buf = s->buf;
+    double *AUDIO_RESTRICT pw = s->pw;
+    const float *AUDIO_RESTRICT xf = x + (size_t)base * xs;
+    const ptrdiff_t sx = (ptrdiff_t)xs; /* pre-emphasis reads samples before the frame */
+    double chk = 0.0;
+    int32_t t, i;
 
+    /* the frame's samples (pre-emphasised); a NaN/inf among them makes every FFT bin
+     * non-finite, which the check after the transform catches (no per-sample test) */
     if (g->pre == PRE_NONE) {
-        for (t = 0; t < n; t++) {
-            float v = x[(size_t)(base + t) * xs];
-            bad |= nonfinite_bits(v);
-            buf[t] = (double)v;
-        }
+        if (xs == 1)
+            for (t = 0; t < n; t++)
+                buf[t] = (double)xf[t];
+        else
+            for (t = 0; t < n; t++)
+                buf[t] = (double)xf[(size_t)t * xs];
     } else if (g->pre == PRE_F64) {
-        double c = p->pre_cof;
-        int32_t h = g->h;
-        for (t = 0; t < n; t++) {
-            int32_t ii = base + t, j = ii >= h ? ii - h : g->L - h + ii;
-            float a = x[(size_t)ii * xs], b = x[(size_t)j * xs];
-            bad |= nonfinite_bits(a) | nonfinite_bits(b);
-            buf[t] = (double)a - c * (double)b;
+        const double c = p->pre_cof;
+        const int32_t h = g->h;
+        t = 0;
+        for (; t < n && base + t < h; t++) /* circular: the window's last samples */
+            buf[t] = (double)xf[(size_t)t * xs] - c * (double)x[(size_t)(g->L - h + base + t) * xs];
+        if (xs == 1) {
+            for (; t < n; t++) /* base + t - h >= 0: inside the window */
+                buf[t] = (double)xf[t] - c * (double)xf[t - h];
+        } else {
+            for (; t < n; t++)
+                buf[t] = (double)xf[(size_t)t * xs] - c * (double)xf[(ptrdiff_t)(t - h) * sx];
         }
     } else {
+        /* MFE v3/v4: x/32768 and the 0.98 pre-emphasis in float32, as the reference */
         const float scale = 1.0f / 32768.0f, coef = 0.98f;
-        for (t = 0; t < n; t++) {
-            int32_t ii = base + t, j = ii >= 1 ? ii - 1 : g->L - 1;
-            float a = x[(size_t)ii * xs], b = x[(size_t)j * xs];
-            float a32, b32, pb, y;
-            bad |= nonfinite_bits(a) | nonfinite_bits(b);
-            a32 = a * scale;
-            b32 = b * scale;
-            pb = coef * b32;
-            y = a32 - pb;
-            buf[t] = (double)y;
+        t = 0;
+        if (base == 0 && n > 0) {
+            float a32 = xf[0] * scale, b32 = x[(size_t)(g->L - 1) * xs] * scale;
+            float pb = coef * b32;
+            buf[0] = (double)(a32 - pb);
+            t = 1;
+        }
+        for (; t < n; t++) {
+            float a32 = xf[(size_t)t * xs] * scale;
+            float b32 = xf[(ptrdiff_t)(t - 1) * sx] * scale;
+            float pb = coef * b32;
+            buf[t] = (double)(a32 - pb);
         }
     }
-    if (bad)
-        return 1;
     edgert__rfft_power(&vw->plan, buf, n, pw, s->work);
-    for (i = 0; i < g->B; i++)
+    for (i = 0; i < B; i++) {
         pw[i] *= inv_n;
+        chk += pw[i] * 0.0; /* NaN when a bin is NaN or infinite */
+    }
+    if (chk != 0.0)
+        return 1;
 
     switch (g->kind) {
     case K_MFCC: {
-        double e = 0.0;
+        double e0 = 0.0, e1 = 0.0, e;
         int32_t off = 0, q;
-        for (i = 0; i < g->B; i++)
-            e += pw[i];
+        for (i = 0; i + 1 < B; i += 2) { /* all bins, also those outside the mel range */
+            e0 += pw[i];
+            e1 += pw[i + 1];
+        }
+        if (i < B)
+            e0 += pw[i];
+        e = e0 + e1;
         if (e == 0.0)
             e = 1e-10;
         for (i = 0; i < g->M; i++)
@@ -847,7 +869,7 @@ static int finish(const view *vw, const double *rows, double peak, float *out,
         break;
     }
     for (i = 0; i < n; i++)
-        bad |= nonfinite_bits(out[i]);
+        bad |= nonfinite_bits_f(out[i]);
     return bad ? EDGERT_ERR_NONFINITE : EDGERT_OK;
 }
 
