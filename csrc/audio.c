@@ -69,7 +69,7 @@ typedef struct {
 
 /* byte offsets of the frame/finish scratch (after aligning its base to 16) */
 typedef struct {
-    size_t buf, work, pw, lg, d, ext, acc, total;
+    size_t buf, work, pw, lg, d, ext, pre, acc, total;
 } scratch_map;
 
 typedef struct {
@@ -338,8 +338,10 @@ static void map_scratch(const geometry *g, scratch_map *m)
     o += g->win > 0 ? al16((size_t)g->ly.n_frames * pf * sizeof(double)) : 0;
     m->ext = o;
     o += al16((size_t)g->n_mirror * sizeof(double));
+    m->pre = o;
+    o += g->win > 0 ? al16(2u * ((size_t)g->n_mirror + 1u) * pf * sizeof(double)) : 0;
     m->acc = o;
-    o += g->win > 0 ? al16(2u * (size_t)g->ly.n_frames * sizeof(double)) : 0;
+    o += g->win > 0 ? al16((3u * (size_t)g->ly.n_frames + 3u) * pf * sizeof(double)) : 0;
     m->total = o + 16u; /* slack to align the base */
 }
 
@@ -517,7 +519,7 @@ int edgert_audio_state_init(const edgert_audio_params *p, int32_t n_samples, voi
 
 /* ------------------------------------------------------------------------------ frames */
 typedef struct {
-    double *buf, *work, *pw, *lg, *d, *ext, *acc;
+    double *buf, *work, *pw, *lg, *d, *ext, *pre, *acc;
 } scratch_ptrs;
 
 static int open_scratch(const geometry *g, void *scratch, size_t bytes, scratch_ptrs *s)
@@ -537,6 +539,7 @@ static int open_scratch(const geometry *g, void *scratch, size_t bytes, scratch_
     s->lg = (double *)(base + m.lg);
     s->d = (double *)(base + m.d);
     s->ext = (double *)(base + m.ext);
+    s->pre = (double *)(base + m.pre);
     s->acc = (double *)(base + m.acc);
     return EDGERT_OK;
 }
@@ -769,6 +772,59 @@ static void window_sq_dev(const double *e, const double *mean, int32_t R, int32_
     }
 }
 
+/* Window sums of every column at once, in O((R + W) C): compensated (2Sum) prefix sums over
+ * the mirrored rows, within a few ulps of the exact sums and so within (W-1) ulps of the
+ * reference's sequential ones. Row k of the extended column is (Y[mir[k]] - shift)^p,
+ * p = 1 or 2 (shift may be NULL). hi, lo: (R + W) x C; sums: R x C. The inner loops run over
+ * the columns and vectorise. */
+static void window_sums_fast(const double *Y, int32_t R, int32_t C, int32_t W,
+                             const int32_t *mir, const double *shift, int square,
+                             double *AUDIO_RESTRICT hi, double *AUDIO_RESTRICT lo,
+                             double *AUDIO_RESTRICT sums)
+{
+    int32_t n = R + W - 1, k, i, c;
+    for (c = 0; c < C; c++) {
+        hi[c] = 0.0;
+        lo[c] = 0.0;
+    }
+    for (k = 0; k < n; k++) {
+        const double *AUDIO_RESTRICT y = Y + (size_t)mir[k] * (size_t)C;
+        const double *AUDIO_RESTRICT h0 = hi + (size_t)k * (size_t)C;
+        const double *AUDIO_RESTRICT l0 = lo + (size_t)k * (size_t)C;
+        double *AUDIO_RESTRICT h1 = hi + (size_t)(k + 1) * (size_t)C;
+        double *AUDIO_RESTRICT l1 = lo + (size_t)(k + 1) * (size_t)C;
+        for (c = 0; c < C; c++) {
+            double v = shift != NULL ? y[c] - shift[c] : y[c];
+            double sum, t, bp;
+            if (square)
+                v *= v;
+            sum = h0[c];
+            t = sum + v;
+            bp = t - sum;
+            h1[c] = t;
+            l1[c] = l0[c] + ((sum - (t - bp)) + (v - bp));
+        }
+    }
+    for (i = 0; i < R; i++) {
+        const double *h0 = hi + (size_t)i * (size_t)C, *h1 = hi + (size_t)(i + W) * (size_t)C;
+        const double *l0 = lo + (size_t)i * (size_t)C, *l1 = lo + (size_t)(i + W) * (size_t)C;
+        double *o = sums + (size_t)i * (size_t)C;
+        for (c = 0; c < C; c++)
+            o[c] = (h1[c] - h0[c]) + (l1[c] - l0[c]);
+    }
+}
+
+/* The normalisation's fast path is within the parity tolerance unless the window's spread is
+ * tiny next to the values (digital silence, identical frames): there the output is the
+ * rounding noise of the sequential mean divided by ~1e-10, so only the reference's own
+ * operation order reproduces it. The margin: the sequential sum is within (W-1) ulps of the
+ * exact one; a spread above 1e-9 * W * max|x| keeps that difference below 1e-5 of the
+ * output (tolerance 1e-4). */
+static double fragile_spread(int32_t W, double max_abs)
+{
+    return 1e-9 * (double)W * max_abs;
+}
+
 /* D = float32(X - window mean): the mean of rows i-p..i+p (mirrored) as a sequential sum in
  * window order, divided by W. X and D: R x C row-major; ext: R + W - 1, acc: R doubles. */
 static void sliding_center(const double *X, int32_t R, int32_t C, int32_t W,
@@ -785,24 +841,107 @@ static void sliding_center(const double *X, int32_t R, int32_t C, int32_t W,
     }
 }
 
-/* out = float32(D / (population std of the mirrored window of D + 1e-10)); mean, var: R */
-static void sliding_scale(const double *D, int32_t R, int32_t C, int32_t W, const int32_t *mir,
-                          double *ext, double *mean, double *var, float *out)
+/* Column c of X extended by the mirror table into ext (R + W - 1 values); returns max |x|. */
+static double extend_column(const double *X, int32_t C, int32_t c, const int32_t *mir,
+                            int32_t n_ext, double *ext)
+{
+    int32_t i;
+    double m = 0.0;
+    for (i = 0; i < n_ext; i++) {
+        double v = X[(size_t)mir[i] * (size_t)C + (size_t)c];
+        ext[i] = v;
+        m = fabs(v) > m ? fabs(v) : m;
+    }
+    return m;
+}
+
+/* MFCC normalisation (mean and variance) of R x C rows X into out: all columns through the
+ * fast path (O((R + W) C)), then the reference's sequential sums for any column where a
+ * window's spread is tiny (fragile_spread) or its variance badly conditioned.
+ * D: R x C; ext: R + W - 1; pre: 2 (R + W) C; acc: 3 R C + 3 C doubles. */
+static void cmvn(const double *X, int32_t R, int32_t C, int32_t W, const int32_t *mir,
+                 double *D, double *ext, double *pre, double *acc, float *out)
 {
     int32_t i, c, n_ext = R + W - 1;
-    double wd = (double)W;
+    const double wd = (double)W;
+    double *hi = pre, *lo = pre + (size_t)(n_ext + 1) * (size_t)C;
+    double *S = acc, *Q = acc + (size_t)R * C, *SD = acc + 2 * (size_t)R * C;
+    double *shift = acc + 3 * (size_t)R * C, *mx = shift + C, *fragile = mx + C;
     for (c = 0; c < C; c++) {
-        for (i = 0; i < n_ext; i++)
-            ext[i] = D[(size_t)mir[i] * (size_t)C + (size_t)c];
-        window_sums(ext, R, W, mean);
+        shift[c] = 0.0;
+        mx[c] = 0.0;
+        fragile[c] = 0.0;
+    }
+    window_sums_fast(X, R, C, W, mir, NULL, 0, hi, lo, S);
+    for (i = 0; i < R; i++)
+        for (c = 0; c < C; c++) {
+            size_t k = (size_t)i * C + c;
+            double d = (double)(float)(X[k] - S[k] / wd);
+            D[k] = d;
+            shift[c] += d;
+            mx[c] = fabs(X[k]) > mx[c] ? fabs(X[k]) : mx[c];
+        }
+    /* window mean and variance of D from sums of D - shift and (D - shift)^2, shift = the
+     * column's mean of D (keeps the subtraction well conditioned; a window whose mean is far
+     * from it takes the exact path) */
+    for (c = 0; c < C; c++)
+        shift[c] /= (double)R;
+    window_sums_fast(D, R, C, W, mir, shift, 0, hi, lo, S);
+    window_sums_fast(D, R, C, W, mir, shift, 1, hi, lo, Q);
+    for (i = 0; i < R; i++)
+        for (c = 0; c < C; c++) {
+            size_t k = (size_t)i * C + c;
+            double m = S[k] / wd, v = Q[k] / wd - m * m;
+            double sd = sqrt(v > 0.0 ? v : 0.0);
+            SD[k] = sd;
+            if (sd < fragile_spread(W, mx[c]) || m * m > 1e6 * v)
+                fragile[c] = 1.0;
+        }
+    for (c = 0; c < C; c++) {
+        if (fragile[c] == 0.0) {
+            for (i = 0; i < R; i++) {
+                size_t k = (size_t)i * C + c;
+                out[k] = (float)(D[k] / (SD[k] + 1e-10));
+            }
+            continue;
+        }
+        /* the reference's order of operations, for this column */
+        extend_column(X, C, c, mir, n_ext, ext);
+        window_sums(ext, R, W, S);
         for (i = 0; i < R; i++)
-            mean[i] /= wd;
-        window_sq_dev(ext, mean, R, W, var);
+            D[(size_t)i * C + c] = (double)(float)(X[(size_t)i * C + c] - S[i] / wd);
+        extend_column(D, C, c, mir, n_ext, ext);
+        window_sums(ext, R, W, S);
+        for (i = 0; i < R; i++)
+            S[i] /= wd;
+        window_sq_dev(ext, S, R, W, Q);
         for (i = 0; i < R; i++) {
-            double sd = sqrt(var[i] / wd);
+            double sd = sqrt(Q[i] / wd);
             out[(size_t)i * C + c] = (float)(D[(size_t)i * C + c] / (sd + 1e-10));
         }
     }
+}
+
+/* MFE v1/v2: D = float32(X - window mean) for every column, fast path; returns 1 when the
+ * whole matrix is so flat (or touches 0 so closely) that the 0-1 scaling would expose the
+ * mean's rounding - then the caller recomputes D with the reference's sequential sums. */
+static int cmn_fast(const double *X, int32_t R, int32_t C, int32_t W, const int32_t *mir,
+                    double *D, double *pre, double *acc)
+{
+    int32_t n_ext = R + W - 1;
+    size_t k, n = (size_t)R * (size_t)C;
+    double wd = (double)W, mx = 0.0, lo, hi, tau;
+    window_sums_fast(X, R, C, W, mir, NULL, 0, pre, pre + (size_t)(n_ext + 1) * C, acc);
+    lo = hi = (double)(float)(X[0] - acc[0] / wd);
+    for (k = 0; k < n; k++) {
+        double d = (double)(float)(X[k] - acc[k] / wd);
+        D[k] = d;
+        lo = d < lo ? d : lo;
+        hi = d > hi ? d : hi;
+        mx = fabs(X[k]) > mx ? fabs(X[k]) : mx;
+    }
+    tau = fragile_spread(W, mx);
+    return hi - lo < tau || fabs(lo) < tau || fabs(hi) < tau;
 }
 
 static int finish(const view *vw, const double *rows, double peak, float *out,
@@ -814,8 +953,7 @@ static int finish(const view *vw, const double *rows, double peak, float *out,
     switch (g->kind) {
     case K_MFCC:
         if (g->win > 0) {
-            sliding_center(rows, R, C, g->win, vw->mirror, s->ext, s->acc, s->d);
-            sliding_scale(s->d, R, C, g->win, vw->mirror, s->ext, s->acc, s->acc + R, out);
+            cmvn(rows, R, C, g->win, vw->mirror, s->d, s->ext, s->pre, s->acc, out);
         } else {
             for (i = 0; i < n; i++)
                 out[i] = (float)rows[i];
@@ -823,7 +961,8 @@ static int finish(const view *vw, const double *rows, double peak, float *out,
         break;
     case K_MFE_NORM: {
         float lo, hi;
-        sliding_center(rows, R, C, g->win, vw->mirror, s->ext, s->acc, s->d);
+        if (cmn_fast(rows, R, C, g->win, vw->mirror, s->d, s->pre, s->acc))
+            sliding_center(rows, R, C, g->win, vw->mirror, s->ext, s->acc, s->d);
         lo = hi = (float)s->d[0];
         for (i = 0; i < n; i++) {
             float v = (float)s->d[i];

@@ -419,6 +419,12 @@ class ContinuousFeatures:
         self._filled = 0
         self._have_rows = False
         self._need_peak = block.type == "spectrogram" and block.version == 3
+        # the buffers never move: their C pointers are made once
+        self._c_state = ffi.from_buffer(self._state)
+        self._c_scratch = ffi.from_buffer(self._scratch)
+        self._c_window = ffi.cast("float *", ffi.from_buffer(self._window))
+        self._c_rows = ffi.cast("double *", ffi.from_buffer(self._rows))
+        self._c_out = ffi.cast("float *", ffi.from_buffer(self._out))
 
     def reset(self) -> None:
         """Forget the samples seen so far (the next windows start filling again)."""
@@ -435,12 +441,14 @@ class ContinuousFeatures:
         """Append one slice (``slice_samples`` values) and return the features (float32,
         ``n_features``) of the window that now ends with it; ``None`` until the window is
         full. The returned array is reused by the next call: copy it to keep it."""
-        x = np.asarray(samples, dtype=np.float32).reshape(-1)
+        with np.errstate(over="ignore"):   # beyond float32's range -> inf, refused below
+            x = np.asarray(samples, dtype=np.float32).reshape(-1)
         S, L = self.slice_samples, self.window_samples
         if x.size != S:
             raise InputError(f"a slice must have {S} samples, got {x.size}")
-        if not np.all(np.isfinite(x)):
-            raise InputError("the slice holds NaN or infinite values: clean or drop them first")
+        if not np.isfinite(x).all():
+            raise InputError("the slice holds NaN or infinite values (or values beyond "
+                             "float32's range): clean or drop them first")
         w = self._window
         w[:-S] = w[S:]
         w[-S:] = x
@@ -461,11 +469,8 @@ class ContinuousFeatures:
         if self._need_peak:
             # the oldest slice may lie partly outside the window: then look at the window
             peak = max(self._peaks) if L % S == 0 else float(np.abs(w).max())
-        status = lib.edgert_audio_finish(
-            ffi.from_buffer(self._state), self._state_bytes,
-            ffi.cast("double *", ffi.from_buffer(self._rows)), peak,
-            ffi.cast("float *", ffi.from_buffer(self._out)), ffi.from_buffer(self._scratch),
-            self._scratch_bytes)
+        status = lib.edgert_audio_finish(self._c_state, self._state_bytes, self._c_rows, peak,
+                                         self._c_out, self._c_scratch, self._scratch_bytes)
         if status < 0:
             if status == lib.EDGERT_ERR_NONFINITE:
                 raise InputError(self.block._overflow_message())
@@ -475,12 +480,9 @@ class ContinuousFeatures:
     def _frame_rows(self, first: int, count: int) -> None:
         if count <= 0:
             return
-        rows = self._rows[first:first + count]
         status = lib.edgert_audio_frame_rows(
-            ffi.from_buffer(self._state), self._state_bytes,
-            ffi.cast("float *", ffi.from_buffer(self._window)), self.window_samples, first,
-            count, ffi.cast("double *", ffi.from_buffer(rows)), ffi.from_buffer(self._scratch),
-            self._scratch_bytes)
+            self._c_state, self._state_bytes, self._c_window, self.window_samples, first,
+            count, self._c_rows + first * self.per_frame, self._c_scratch, self._scratch_bytes)
         if status < 0:
             raise _status_error(status, f"{self.block.type} frame rows")
 
