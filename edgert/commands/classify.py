@@ -10,9 +10,11 @@ log = logging.getLogger("edgert.classify")
 
 EPILOG = """\
 FILE is an Edge Impulse data-acquisition document (JSON or CBOR, as the firmware and the
-ingestion API use) or a CSV whose first column is a timestamp in milliseconds followed by one
-column per axis (timestamp,accX,accY,accZ). Columns are matched to the impulse's axes by name;
-a recording at another frequency is resampled to the impulse's. The label is taken from the
+ingestion API use, including the firmware's raw int16 audio, Ref-BINARY-i16), a CSV whose first
+column is a timestamp in milliseconds followed by one column per axis (timestamp,accX,accY,accZ),
+or a 16-bit PCM mono WAV file (one axis, audio). Columns are matched to the impulse's axes by
+name; a recording at another frequency (e.g. 44.1 kHz audio for a 16 kHz impulse) is resampled to
+the impulse's. The label is taken from the
 file name like the ingestion API does (wave.01.json -> wave) unless --label is given.
 
 The window slides over the whole recording like Studio's "classify sample": one result per
@@ -24,13 +26,15 @@ examples:
   edgert classify examples/motion-demo examples/motion-demo/samples/wave.01.json
   edgert classify examples/motion-demo recording.cbor --variant int8 --json > result.json
   edgert classify examples/motion-demo recording.csv --plot scores.png
+  edgert classify keyword-spotting/ yes.wav          (an MFCC/MFE/spectrogram impulse)
 """
 
 
 def add_recording_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("bundle", metavar="BUNDLE", help="impulse bundle directory or .zip")
     p.add_argument("file", metavar="FILE",
-                   help="recording: data-acquisition JSON/CBOR, or CSV (timestamp ms, axes...)")
+                   help="recording: data-acquisition JSON/CBOR, CSV (timestamp ms, axes...) or "
+                        "16-bit PCM mono WAV")
     p.add_argument("--backend", choices=("native", "tflite", "auto"), default="auto",
                    help="engine backend for the networks (default: auto)")
     p.add_argument("--hmac-key", metavar="KEY",
