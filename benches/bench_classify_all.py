@@ -37,9 +37,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benches"))
 
 from edgert.acquisition import DataAcquisition, Sensor, encode_json  # noqa: E402
-from edgert.classify_all import classify_all  # noqa: E402
+from edgert.dataset.classify_all import classify_all  # noqa: E402
 from edgert.dataset import Dataset  # noqa: E402
-from edgert.impulse import Impulse  # noqa: E402
+from edgert.runtime.impulse import Impulse  # noqa: E402
 from run_all import cpu_model  # noqa: E402  (one copy for every bench)
 from edgert.recording import load_recording  # noqa: E402
 

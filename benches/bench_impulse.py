@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benches"))
 
-from edgert.impulse import Impulse  # noqa: E402
+from edgert.runtime.impulse import Impulse  # noqa: E402
 from run_all import cpu_model  # noqa: E402  (one copy for every bench)
 
 BUNDLE = ROOT / "examples" / "motion-demo"

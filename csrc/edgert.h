@@ -350,6 +350,11 @@ int edgert_audio_finish(const void *state, size_t state_bytes, const double *row
 
 #define EDGERT_OP_MAX_INPUTS 8
 #define EDGERT_PLAN_MAX_IO 8
+/* Arena base alignment every invoke requires (the compiler places tensors on this grid). */
+#define EDGERT_ARENA_ALIGN 16
+/* Largest depth (FULLY_CONNECTED) / kh*kw*ic (CONV_2D) for which a host plan carries packed
+ * int16 weight copies (the kernels keep one row of that many int16 on the stack). */
+#define EDGERT_ENGINE_WIDE_MAX 512
 
 /* One tensor: dims is the shape right-aligned to 4-D (leading 1s), NHWC for images;
  * bytes == dims[0]*dims[1]*dims[2]*dims[3] * element size; offset aligned to the element size

@@ -173,7 +173,7 @@ static inline __m128i eg_load4_s8(const int8_t *x)
  * (kernel_fc.c): weights in groups of 4 rows x pairs of columns, see pack_fc_weights() in
  * edgert/engine/compiler.py; xw: depth values then a 0. */
 #ifndef EG_WIDE_MAX
-#define EG_WIDE_MAX 512   /* host builds; plans for a microcontroller carry no packed copies */
+#define EG_WIDE_MAX EDGERT_ENGINE_WIDE_MAX   /* plans for a microcontroller carry no packed copies */
 #endif
 void eg_matvec_packed(const int16_t *xw, int32_t depth, const int16_t *wp, int32_t units,
                       const int32_t *bias, const int32_t *mult, const int32_t *shift,

@@ -42,12 +42,18 @@ def check_native_version(native_version: str, package_version: str) -> None:
 
 check_native_version(ffi.string(lib.edgert_version()).decode(), __version__)
 
+#: The one map from C status codes to exception classes. Bad data or arguments from the caller
+#: are InputError, impossible configurations ConfigurationError, bad models ModelError; the rest
+#: (NULL pointers, short scratch/output buffers, internal errors) are bugs of the binding:
+#: NativeError, with the status number for the report.
 _STATUS_CLASS: dict[int, type[EdgertError]] = {
-    lib.EDGERT_ERR_PARAM: ConfigurationError,
-    lib.EDGERT_ERR_MASKED_ALL: ConfigurationError,
-    lib.EDGERT_ERR_TOO_SHORT: InputError,
+    lib.EDGERT_ERR_ARG: InputError,
     lib.EDGERT_ERR_NONFINITE: InputError,
     lib.EDGERT_ERR_SHAPE: InputError,
+    lib.EDGERT_ERR_TOO_SHORT: InputError,
+    lib.EDGERT_ERR_PARAM: ConfigurationError,
+    lib.EDGERT_ERR_MASKED_ALL: ConfigurationError,
+    lib.EDGERT_ERR_OVERFLOW: ConfigurationError,
     lib.EDGERT_ERR_UNSUPPORTED: ModelError,
     lib.EDGERT_ERR_MODEL: ModelError,
 }
@@ -58,10 +64,18 @@ def strerror(status: int) -> str:
     return ffi.string(lib.edgert_strerror(status)).decode()
 
 
-def raise_status(status: int, context: str) -> NoReturn:
-    """Raise the exception for a negative status; ``context`` says what was being done."""
+def status_error(status: int, context: str) -> EdgertError:
+    """The exception for a negative status; ``context`` says what was being done."""
     cls = _STATUS_CLASS.get(status, NativeError)
-    raise cls(f"{context}: {strerror(status)} (status {status})")
+    text = f"{context}: {strerror(status)}"
+    if cls is NativeError:
+        text += f" (status {status})"
+    return cls(text)
+
+
+def raise_status(status: int, context: str) -> NoReturn:
+    """Raise :func:`status_error` for a negative status."""
+    raise status_error(status, context)
 
 
 def check(status: int, context: str) -> None:
@@ -84,5 +98,6 @@ def ptr(ctype: str, arr: np.ndarray):
     return ffi.cast(ctype, ffi.from_buffer(arr))
 
 
-__all__ = ["ffi", "lib", "check_native_version", "strerror", "raise_status", "check",
+__all__ = ["ffi", "lib", "check_native_version", "strerror", "status_error", "raise_status",
+           "check",
            "as_c_array", "ptr"]

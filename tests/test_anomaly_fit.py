@@ -1,4 +1,4 @@
-"""On-gateway K-means anomaly training (edgert.anomaly_fit, `edgert anomaly fit`): the
+"""On-gateway K-means anomaly training (edgert.studio.anomaly_fit, `edgert anomaly fit`): the
 clustering against scipy's Lloyd iterations and known blobs, maxError tight and every training
 window scoring <= 0 through the runtime (Impulse on the written bundle), the metadata document
 through the official client, bundle writing (update, new block, zip)."""
@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgert.anomaly_fit import (StandardScaler, cluster_distances_float32, fit_anomaly_metadata,
+from edgert.studio.anomaly_fit import (StandardScaler, cluster_distances_float32, fit_anomaly_metadata,
                                 fit_bundle, fit_kmeans, kmeans_plus_plus, lloyd,
                                 score_float32)
 from edgert.cli import main as cli_main
 from edgert.dataset import Dataset, SampleFilter
 from edgert.errors import BundleError, ConfigurationError, InputError
-from edgert.impulse import Impulse
+from edgert.runtime.impulse import Impulse
 
 from .test_classify_all_schema import assert_declared, threshold_value_fix  # noqa: F401
 
@@ -94,7 +94,7 @@ def test_bad_training_input():
 def test_max_error_is_tight_with_the_c_scorer():
     """Every training point scores <= 0 with the C scorer, and the largest score is exactly 0
     (maxError is the largest member distance, not a padded one)."""
-    from edgert.anomaly import KMeansScorer
+    from edgert.runtime.anomaly import KMeansScorer
     rng = np.random.default_rng(11)
     x, _ = blobs(seed=4)
     feats = np.concatenate([x * 3.7 + 1.1, rng.normal(size=(len(x), 5))], 1).astype(np.float32)
@@ -132,7 +132,7 @@ def test_every_training_window_scores_at_most_zero_through_impulse(fitted):
                 continue
             s = ds.load(row)
             res = imp.classify(s.values, frequency=s.frequency,
-                               axes=[x["name"] for x in s.sensors])
+                               axes=list(s.axes))
             scores.append(res.anomaly)
     scores = np.concatenate(scores)
     assert len(scores) == fitted.windows == 87

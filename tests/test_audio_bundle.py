@@ -15,9 +15,9 @@ from scipy import signal as sps
 
 from edgert.acquisition import DataAcquisition, Sensor, encode_cbor
 from edgert.cli import main
-from edgert.impulse import Impulse
+from edgert import Impulse
 from edgert.recording import load_recording
-from edgert.wav import write_wav
+from edgert.recording.wav import write_wav
 
 from .oracles import MicroOracle
 

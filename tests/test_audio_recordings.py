@@ -1,4 +1,4 @@
-"""Audio recordings: the WAV reader (edgert.wav) - what it reads, and one clear error naming
+"""Audio recordings: the WAV reader (edgert.recording.wav) - what it reads, and one clear error naming
 the file for every WAV it cannot (stereo, 8/24-bit, float, no frames, a header cut short, a
 rate of 0, a data chunk longer than the file) - through load_recording, the dataset reader and
 the CLI; and data-acquisition documents whose payload is the firmware's Ref-BINARY-i16."""
@@ -15,7 +15,7 @@ from edgert.cli import main
 from edgert.dataset import Dataset
 from edgert.errors import InputError
 from edgert.recording import load_recording
-from edgert.wav import parse_wav, write_wav
+from edgert.recording.wav import parse_wav, write_wav
 
 BUNDLE = Path(__file__).parent / "data" / "audio" / "kws-mfcc"
 
@@ -108,7 +108,8 @@ def test_dataset_reads_wav_and_reports_bad_ones(tmp_path):
         assert row.frequency == 16000 and row.values_count == 8000 and row.axes_count == 1
         sample = ds.load(row)
         np.testing.assert_array_equal(sample.values[:, 0], np.arange(8000) % 100)
-        assert sample.sensors == [{"name": "audio", "units": "wav"}]
+        assert sample.frequency == 16000 and sample.axes == ("audio",)
+        assert sample.sensors[0].units == "wav" and sample.device_type == "WAV"
         bad = ds.errors()
         assert len(bad) == 1 and bad[0].filename == "broken" and "2 channels" in bad[0].error
 

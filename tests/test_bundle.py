@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from edgert.bundle import load_bundle
+from edgert.runtime.bundle import load_bundle
 from edgert.errors import BundleError
 
 DATA = Path(__file__).parent / "data"
@@ -112,8 +112,6 @@ def test_missing_path(tmp_path):
     (lambda d: d["learn"][1].update(metadata="nope.json"), r"learn\[1\].metadata", "nope.json"),
     (lambda d: d["learn"][1].update(id=3), r"learn\[1\].id", "used twice"),
     (lambda d: d["learn"][0].update(id=0), r"learn\[0\].id", ">= 1"),
-    (lambda d: d["learn"][0].update(labels=["idle", "snake", "updown", "anomaly"]),
-     r"learn\[0\].labels", "reserved"),
     # sample counts the int32 C kernels cannot take: a load error, not an OverflowError later
     (lambda d: d["input"].update(window_size_ms=1e20), "input.window_size_ms", "2\\^31"),
     (lambda d: d["input"].update(window_increase_ms=1e308), "input.window_increase_ms",
@@ -189,7 +187,7 @@ def test_features_only_bundle(tmp_path):
 
 
 def test_half_a_sample_window_rounds_up_like_the_runtime(tmp_path):
-    """The load-time check rounds half up, as edgert.windowing.window_geometry does: 8 ms at
+    """The load-time check rounds half up, as edgert.runtime.windowing.window_geometry does: 8 ms at
     62.5 Hz is 0.5 samples -> a 1-sample window (Python's round() would make it 0)."""
     b = copy_bundle(tmp_path)
     edit(b, lambda d: d["input"].update(window_size_ms=8, window_increase_ms=8))

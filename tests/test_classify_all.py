@@ -1,4 +1,4 @@
-"""edgert.classify_all on the real test dataset (tests/data/dataset/motion) with the real demo
+"""edgert.dataset.classify_all on the real test dataset (tests/data/dataset/motion) with the real demo
 impulse (tests/data/motion-demo): the page parses with the official edgeimpulse-api client
 (over a real HTTP server on 127.0.0.1, its own query serialisation included), predictions agree
 with Edge Impulse's SDK outputs, metrics agree with an independent numpy computation, paging
@@ -16,10 +16,10 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 import pytest
 
-from edgert.classify_all import classify_all, classify_all_from_query
+from edgert.dataset.classify_all import classify_all, classify_all_from_query
 from edgert.dataset import Dataset, SampleFilter
 from edgert.errors import DatasetError, EdgertError
-from edgert.impulse import Impulse
+from edgert.runtime.impulse import Impulse
 
 from .test_classify_all_schema import assert_declared, threshold_value_fix  # noqa: F401
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from edgert.dataset import Dataset, SampleFilter, infer_label
+from edgert.acquisition.labels import infer_label
+from edgert.dataset import Dataset, SampleFilter
 from edgert.dataset.index import default_reader
 from edgert.errors import DatasetError
 

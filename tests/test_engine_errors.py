@@ -11,7 +11,7 @@ import pytest
 
 from edgert._ffi import ffi, lib
 from edgert.engine import load_model
-from edgert.engine.builder import Op, Tensor, build_model
+from tests.tflite_builder import Op, Tensor, build_model
 from edgert.errors import InputError, ModelError, UnsupportedOperatorError
 
 MODEL = Path(__file__).parent / "data" / "engine" / "motion-demo-nn-i8.tflite"

@@ -1,5 +1,5 @@
 """Every native kernel against the reference interpreters, on single-operator models built
-with edgert.engine.builder and random data/quantization: int8 bit-exact with TFLite Micro,
+with tests.tflite_builder and random data/quantization: int8 bit-exact with TFLite Micro,
 float32 within 1e-5 relative of ai-edge-litert's reference kernels."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from edgert.engine import load_model
-from edgert.engine.builder import Op, Tensor, build_model
+from tests.tflite_builder import Op, Tensor, build_model
 
 from .oracles import LitertOracle, MicroOracle, rand_q
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgert.impulse import Impulse
+from edgert.runtime.impulse import Impulse
 
 DEMO = Path(__file__).parent / "data" / "motion-demo"
 

@@ -17,7 +17,7 @@ import pytest
 from edgert.errors import BundleError, InputError
 
 pytest.importorskip("edgert.engine")
-from edgert.impulse import Impulse, KerasRunner  # noqa: E402
+from edgert.runtime.impulse import Impulse, KerasRunner  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 DEMO = DATA / "motion-demo"

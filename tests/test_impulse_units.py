@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from edgert.anomaly import KMeansScorer
+from edgert.runtime.anomaly import KMeansScorer
 from edgert.errors import ConfigurationError, InputError
-from edgert.windowing import (dequantize_int8, quantize_int8, resample, resample_ratio,
+from edgert.runtime.windowing import (dequantize_int8, quantize_int8, resample, resample_ratio,
                               window_count, window_geometry, window_starts)
 
 DEMO = Path(__file__).parent / "data" / "motion-demo"
@@ -133,11 +133,11 @@ def test_kmeans_rejects_nan(metadata):
 
 # ------------------------------------------------------------------------- recordings
 def test_label_from_filename_like_the_ingestion_api():
-    from edgert.recording import label_from_filename
-    assert label_from_filename("idle.01.json") == "idle"
-    assert label_from_filename("up-down_2.s3.cbor") == "up-down_2"
-    assert label_from_filename("/x/y/wave 3.csv") == "wave 3"
-    assert label_from_filename(".hidden") is None
+    from edgert.acquisition.labels import infer_label
+    assert infer_label("idle.01.json") == "idle"
+    assert infer_label("up-down_2.s3.cbor") == "up-down_2"
+    assert infer_label("/x/y/wave 3.csv") == "wave 3"
+    assert infer_label(".hidden") is None
 
 
 def test_csv_frequency_from_timestamps(tmp_path):
@@ -178,14 +178,26 @@ def test_data_acquisition_documents_and_signature():
     assert load_recording(samples / "wave.01.json", hmac_key="wrong").signature_valid is False
 
 
-def test_order_columns():
-    from edgert.recording import order_columns
+def test_select_columns_by_name_or_explicit_mapping():
+    from edgert.runtime.axes import select_columns
     x = np.arange(6, dtype=np.float32).reshape(2, 3)
-    assert order_columns(x, ["z", "x", "y"], ["x", "y", "z"]).tolist() == [[1, 2, 0], [4, 5, 3]]
-    # entirely different names, same count: taken in order
-    assert order_columns(x, ["a", "b", "c"], ["x", "y", "z"]) is x
+    assert select_columns(x, ["z", "x", "y"], ["x", "y", "z"]).tolist() == [[1, 2, 0], [4, 5, 3]]
+    assert select_columns(x, ["x", "y", "z"], ["x", "y", "z"]) is x
+    # entirely different names are never taken by position: the error names both sets
+    with pytest.raises(InputError, match=r"has axes \['a', 'b', 'c'\] but the impulse needs "
+                                         r"\['x', 'y', 'z'\].*--axes a,b,c"):
+        select_columns(x, ["a", "b", "c"], ["x", "y", "z"])
     with pytest.raises(InputError, match="missing"):
-        order_columns(x, ["x", "y", "q"], ["x", "y", "z"])
+        select_columns(x, ["x", "y", "q"], ["x", "y", "z"])
+    # an explicit mapping: recording columns, one per impulse axis in its order
+    assert select_columns(x, ["a", "b", "c"], ["x", "y", "z"],
+                          use_axes=["c", "a", "b"]).tolist() == [[2, 0, 1], [5, 3, 4]]
+    with pytest.raises(InputError, match="one column per impulse axis"):
+        select_columns(x, ["a", "b", "c"], ["x", "y", "z"], use_axes=["a", "b"])
+    with pytest.raises(InputError, match=r"names \['q'\]"):
+        select_columns(x, ["a", "b", "c"], ["x", "y", "z"], use_axes=["a", "b", "q"])
+    with pytest.raises(InputError, match="more than once"):
+        select_columns(x, ["a", "a", "c"], ["x", "y", "z"], use_axes=["a", "a", "c"])
 
 
 @pytest.mark.parametrize("f_in", [1e-297, 1e-6, 1e12])

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("edgert.engine")
-from edgert.impulse import Impulse  # noqa: E402
+from edgert.runtime.impulse import Impulse  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 V1 = DATA / "motion-demo-2020-v1"

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 pytest.importorskip("edgert.engine")
-from edgert.engine.builder import Op, Tensor, build_model  # noqa: E402
-from edgert.impulse import Impulse  # noqa: E402
+from tests.tflite_builder import Op, Tensor, build_model  # noqa: E402
+from edgert.runtime.impulse import Impulse  # noqa: E402
 
 DEMO = Path(__file__).parent / "data" / "motion-demo"
 RNG = np.random.default_rng(7)

@@ -9,8 +9,8 @@ import time
 import pytest
 
 from edgert.errors import ConfigurationError
-from edgert.ingestion import (IngestionClient, RetryPolicy, parse_retry_after, infer_label,
-                              FilePart)
+from edgert.acquisition.labels import infer_label
+from edgert.ingestion import IngestionClient, RetryPolicy, parse_retry_after, FilePart
 from edgert.ingestion import protocol as P
 
 from .ingest_helpers import API_KEY, make_cbor, make_json, running_server, sha

@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 
 from edgert.acquisition.labels import infer_label
-from edgert.dataset._readers import read_csv
+from pathlib import Path
+
+from edgert.dataset.index import default_reader
 from edgert.errors import DatasetError, InputError
-from edgert.ingestion.protocol import infer_label as ingestion_infer_label
-from edgert.recording import label_from_filename, parse_csv
+from edgert.recording import SensorAxis, parse_csv, read_recording
 
 
 def test_units_from_header_and_frequency_from_timestamps():
@@ -24,14 +25,16 @@ def test_nan_value_names_the_line():
 
 
 def test_dataset_reader_uses_the_same_parser_with_its_error_class():
-    sample = read_csv(b"timestamp,accX (m/s2)\n0,1\n10,2\n20,3\n")
+    sample = default_reader(Path("x.csv"), b"timestamp,accX (m/s2)\n0,1\n10,2\n20,3\n", None)
     assert sample.interval_ms == pytest.approx(10.0)
-    assert sample.sensors == [{"name": "accX", "units": "m/s2"}]
-    with pytest.raises(DatasetError, match="timestamps must increase strictly"):
-        read_csv(b"timestamp,a\n0,1\n0,2\n")
+    assert sample.sensors == (SensorAxis("accX", "m/s2"),)
+    with pytest.raises(DatasetError, match="^timestamps must increase strictly"):
+        default_reader(Path("x.csv"), b"timestamp,a\n0,1\n0,2\n", None)
 
 
 @pytest.mark.parametrize("name,label", [("idle.01.json", "idle"), ("dir/up down-2_x.cbor",
                                         "up down-2_x"), (".hidden", None)])
 def test_label_rule_is_shared(name, label):
-    assert infer_label(name) == label_from_filename(name) == ingestion_infer_label(name) == label
+    assert infer_label(name) == label
+    assert read_recording(b"timestamp,a\n0,1\n10,2\n", name + ".csv").label == \
+        infer_label(name + ".csv")

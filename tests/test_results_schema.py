@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgert.bundle import load_bundle
+from edgert.runtime.bundle import load_bundle
 from edgert.recording import Recording, SensorAxis
-from edgert.results import ClassificationResult, predict_labels
+from edgert.runtime.results import ClassificationResult, predict_labels
 
 DEMO = Path(__file__).parent / "data" / "motion-demo"
 LABELS = ["idle", "snake", "updown", "wave"]
@@ -152,7 +152,7 @@ def test_real_classification_parses(ei_models):
     """A real run (CBOR recording through the whole pipeline) gives a document the client
     parses, with one result per window equal to the result arrays."""
     pytest.importorskip("edgert.engine")
-    from edgert.impulse import Impulse
+    from edgert.runtime.impulse import Impulse
     from edgert.recording import load_recording
     imp = Impulse.load(DEMO)
     rec = load_recording(DEMO / "samples" / "wave.02.cbor", hmac_key="edgert-demo-key")
@@ -172,7 +172,7 @@ def test_real_document_holds_every_declared_field():
     of its declared type (e.g. ``payload.sensors[].index``, required by ``Sensor``)."""
     pytest.importorskip("edgert.engine")
     from edgeimpulse_api.models.classify_sample_response import ClassifySampleResponse
-    from edgert.impulse import Impulse
+    from edgert.runtime.impulse import Impulse
     from edgert.recording import load_recording
     from .test_classify_all_schema import check_declared
     imp = Impulse.load(DEMO)

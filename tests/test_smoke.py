@@ -49,7 +49,7 @@ def test_spectral_block_rms_and_spectrum_peak():
 
 def test_engine_runs_a_fully_connected_model_built_in_memory():
     from edgert.engine import load_model
-    from edgert.engine.builder import Op, Tensor, build_model
+    from tests.tflite_builder import Op, Tensor, build_model
 
     rng = np.random.default_rng(0)
     w = rng.normal(size=(3, 5)).astype(np.float32)
@@ -79,7 +79,7 @@ def test_audio_blocks_and_wav(tmp_path):
     """MFCC/MFE/spectrogram through the C core, a WAV file written and read back."""
     from edgert.dsp import make_dsp_block
     from edgert.recording import load_recording
-    from edgert.wav import write_wav
+    from edgert.recording.wav import write_wav
 
     t = np.arange(16000) / 16000.0
     x = np.round(8000 * np.sin(2 * np.pi * 440 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t)))

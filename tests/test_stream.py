@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from edgert.errors import ConfigurationError, InputError
-from edgert.stream import Smoothing, _Ring
+from edgert.runtime.stream import Smoothing, _Ring
 
 DEMO = Path(__file__).parent / "data" / "motion-demo"
 # the native engine and the TFLite interpreter must both reproduce the SDK
@@ -40,7 +40,7 @@ def test_smoothing_validation():
 @pytest.fixture(scope="module", params=BACKENDS)
 def imp(request):
     pytest.importorskip("edgert.engine")
-    from edgert.impulse import Impulse
+    from edgert.runtime.impulse import Impulse
     return Impulse.load(DEMO, backend=request.param)
 
 
@@ -123,7 +123,7 @@ def test_stream_with_increase_longer_than_the_window(tmp_path, recording):
     """Windows every 3 s of 2 s: the samples between windows are skipped, as classify does."""
     pytest.importorskip("edgert.engine")
     import shutil
-    from edgert.impulse import Impulse
+    from edgert.runtime.impulse import Impulse
     b = tmp_path / "b"
     shutil.copytree(DEMO, b, ignore=shutil.ignore_patterns("ei-sdk-reference.json", "samples"))
     doc = json.loads((b / "impulse.json").read_text())

@@ -48,7 +48,7 @@ a row with ``error`` set to the reason (and no measurements); nothing else is af
 :meth:`Dataset.add_sample` stores an upload the way the ingestion API does (``x-file-name``,
 ``x-label``, ``x-no-label``, ``x-disallow-duplicates``; metadata to the sidecar, an explicit
 label to ``info.labels``) and indexes just that file - what a gateway's ingestion endpoint needs.
-The same SQLite file caches classification results (see :mod:`edgert.classify_all`).
+The same SQLite file caches classification results (see :mod:`edgert.dataset.classify_all`).
 """
 from __future__ import annotations
 
@@ -68,13 +68,14 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 import numpy as np
 
 from ..acquisition.labels import infer_label
+from ..recording import Recording, read_recording
 from ..errors import DatasetError, EdgertError
 from .filters import CATEGORIES, SampleFilter, format_date
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Dataset", "SampleRow", "SampleData", "infer_label", "SAMPLE_SUFFIXES",
-           "MANIFEST_NAME", "SIDECAR_SUFFIX"]
+__all__ = ["Dataset", "SampleRow", "SAMPLE_SUFFIXES", "MANIFEST_NAME", "SIDECAR_SUFFIX",
+           "default_reader"]
 
 SAMPLE_SUFFIXES = (".json", ".cbor", ".csv", ".wav")
 MANIFEST_NAME = "info.labels"
@@ -138,34 +139,21 @@ SCHEMA_VERSION = 3
 DECODED_CACHE_BYTES = 32 * 1024 * 1024
 
 
-@dataclasses.dataclass
-class SampleData:
-    """What a reader returns for one file: the measurements the index stores, and the values
-    classification needs (``values`` shape (n, axes), float32)."""
-
-    values: np.ndarray
-    interval_ms: float
-    sensors: List[Dict[str, str]]
-    device_name: Optional[str] = None
-    device_type: Optional[str] = None
-    signature_valid: bool = False
-    signature_method: Optional[str] = None
-    created: Optional[datetime] = None
-    label: Optional[str] = None
-
-    @property
-    def frequency(self) -> float:
-        return 1000.0 / self.interval_ms if self.interval_ms else 0.0
+Reader = Callable[[Path, bytes, Optional[bytes]], Recording]
 
 
-Reader = Callable[[Path, bytes, Optional[bytes]], SampleData]
-
-
-def default_reader(path: Path, data: bytes, hmac_key: Optional[bytes]) -> SampleData:
-    """Decode one sample file with edgert's own decoders (``edgert.acquisition`` for
-    data-acquisition documents, ``edgert.recording`` for CSV)."""
-    from . import _readers
-    return _readers.read_sample(path, data, hmac_key)
+def default_reader(path: Path, data: bytes, hmac_key: Optional[bytes]) -> Recording:
+    """Decode one sample file with edgert's own readers (:func:`edgert.recording.read_recording`:
+    data-acquisition JSON/CBOR told apart by content, CSV by suffix). Errors are
+    :class:`DatasetError` without the file name (the index prefixes the sample's path)."""
+    suffix = path.suffix.lower()
+    if suffix not in SAMPLE_SUFFIXES:
+        raise DatasetError(f"unsupported file type {suffix!r}; use "
+                           f"{', '.join(SAMPLE_SUFFIXES)}")
+    try:
+        return read_recording(data, path.name, hmac_key)
+    except EdgertError as exc:
+        raise DatasetError(str(exc).removeprefix(f"{path.name}: ")) from None
 
 
 @dataclasses.dataclass
@@ -319,7 +307,7 @@ class Dataset:
             index_path = self.root / DEFAULT_INDEX_NAME
         self.index_path = str(index_path)
         self._lock = threading.RLock()
-        self._decoded: "OrderedDict[Tuple[str, str], SampleData]" = OrderedDict()
+        self._decoded: "OrderedDict[Tuple[str, str], Recording]" = OrderedDict()
         self._decoded_bytes = 0
         try:
             self.conn = sqlite3.connect(self.index_path, check_same_thread=False)
@@ -570,7 +558,7 @@ class Dataset:
                 "values_count": n,
                 "axes_count": int(sample.values.shape[1]) if sample.values.ndim == 2 else 1,
                 "total_length_ms": float(n * sample.interval_ms),
-                "sensors": json.dumps(sample.sensors),
+                "sensors": json.dumps(sample.sensors_json()),
                 "signature_valid": int(bool(sample.signature_valid)),
                 "signature_method": sample.signature_method,
                 "device_name": sample.device_name,
@@ -594,7 +582,7 @@ class Dataset:
                        "metadata": json.dumps(meta) if meta else None})
         return fields
 
-    def _remember(self, rel: str, sha256: str, sample: SampleData) -> None:
+    def _remember(self, rel: str, sha256: str, sample: Recording) -> None:
         """Keep a sample decoded by the default reader while indexing, for :meth:`load`
         (bounded by DECODED_CACHE_BYTES; a custom reader's output is not kept)."""
         size = int(getattr(sample.values, "nbytes", 0))
@@ -652,7 +640,7 @@ class Dataset:
     def __len__(self) -> int:
         return self.count()
 
-    def load(self, row: Union[SampleRow, int], *, verify: bool = False) -> SampleData:
+    def load(self, row: Union[SampleRow, int], *, verify: bool = False) -> Recording:
         """Decode a sample's file again (for classification). The signature was checked when
         the file was indexed (``row.signature_valid``); ``verify=True`` checks it again (the
         returned ``signature_valid``). Raises :class:`DatasetError` when the file is
@@ -676,14 +664,14 @@ class Dataset:
                     self._decoded_bytes -= int(kept.values.nbytes)
             if kept is not None:
                 # decoded from these very bytes (same SHA-256) when indexing; as a reader
-                # without the key would return it
-                return dataclasses.replace(kept, signature_valid=False)
+                # without the key returns it: the signature not checked (None)
+                return dataclasses.replace(kept, signature_valid=None)
         try:
             return self.reader(path, data, self.hmac_key if verify else None)
         except (EdgertError, ValueError, KeyError, TypeError, IndexError) as exc:
             raise DatasetError(f"{row.path}: {exc}") from exc
 
-    # -- classification cache (used by edgert.classify_all) -----------------------------------
+    # -- classification cache (used by edgert.dataset.classify_all) -----------------------------------
     def cache_get(self, sha256: str, variant: str, impulse: str, label: str, *,
                   detail: bool = False) -> Optional[Tuple[Optional[Dict[str, Any]],
                                                           Optional[str]]]:
@@ -748,7 +736,7 @@ def _pack_detail(detail: Any) -> Tuple[str, Optional[bytes]]:
     ``{key: float}`` object per window, the bulk of it) is stored as a column matrix - JSON
     writing every float's shortest repr was most of a fresh classify-all's cache cost. A
     ``result`` may also be given as ``(keys, (n, keys) float matrix)`` (classify-all's compact
-    form, :meth:`edgert.results.ClassificationResult.window_columns`). Floats round-trip
+    form, :meth:`edgert.runtime.results.ClassificationResult.window_columns`). Floats round-trip
     exactly; anything not of that shape stays plain JSON; NaN/Infinity raise ValueError as
     ``json.dumps(allow_nan=False)`` does."""
     if not isinstance(detail, list):

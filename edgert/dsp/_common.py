@@ -5,8 +5,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .._ffi import as_c_array, ffi, lib, strerror
-from ..errors import ConfigurationError, EdgertError, InputError, NativeError
+from .._ffi import as_c_array, ffi, lib, status_error
+from ..errors import EdgertError, InputError
 
 
 class DspBlock:
@@ -189,18 +189,14 @@ def _first_nonfinite_window(data: np.ndarray, starts: np.ndarray, cols: np.ndarr
 
 
 def _status_error(status: int, context: str) -> EdgertError:
-    if status in (lib.EDGERT_ERR_PARAM, lib.EDGERT_ERR_MASKED_ALL):
-        return ConfigurationError(f"{context}: {strerror(status)}")
+    """The exception of edgert._ffi's one status map, with what to change when a DSP
+    configuration's sizes overflow the C core's limits."""
+    exc = status_error(status, context)
     if status == lib.EDGERT_ERR_OVERFLOW:
-        return ConfigurationError(
-            f"{context}: {strerror(status)}: the feature vector (or its scratch memory) would "
-            "exceed the C core's 2^31 limits; use fewer axes, a shorter fft-length, fewer "
-            "spectral peaks or shorter windows"
-        )
-    if status in (lib.EDGERT_ERR_TOO_SHORT, lib.EDGERT_ERR_NONFINITE, lib.EDGERT_ERR_ARG,
-                  lib.EDGERT_ERR_SHAPE):
-        return InputError(f"{context}: {strerror(status)}")
-    return NativeError(f"{context}: {strerror(status)} (status {status})")
+        exc = type(exc)(f"{exc}: the feature vector (or its scratch memory) would exceed the C "
+                        "core's 2^31 limits; use fewer axes, a shorter fft-length, fewer "
+                        "spectral peaks or shorter windows")
+    return exc
 
 
 def buffers(data: np.ndarray, starts: np.ndarray, cols: np.ndarray, out: np.ndarray):

@@ -39,7 +39,8 @@ import os
 from typing import Union
 
 from ..errors import ModelError, UnsupportedOperatorError
-from .compiler import Plan, compile_graph
+from .compiler import compile_graph
+from .plan import Plan
 from .model import (INSTALL_INTERPRETER, InterpreterModel, ModelBase, TensorInfo, graph_io,
                     interpreter_class)
 from .quant import dequantize, quantize

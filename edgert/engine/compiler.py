@@ -10,35 +10,22 @@ could be serialised for a microcontroller.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import numpy as np
 import tflite
 
 from ..errors import ModelError, UnsupportedOperatorError
 from . import quant
+from .native import elementwise_lut, softmax_exp_lut
+from .plan import (ALIGN, DT_FLOAT32, DT_INT8, DT_INT16, DT_INT32, MAX_IO,
+                   MAX_OP_INPUTS, NUMPY_DTYPE, OP, SPACE_ARENA, SPACE_CONST, WIDE_MAX, Plan,
+                   PlanOp, PlanTensor)
 from .reader import Graph, OpDesc, TensorDesc
 
-# C constants (csrc/edgert.h, engine section)
-DT_FLOAT32, DT_INT32, DT_INT16, DT_INT8 = 0, 2, 7, 9
-SPACE_ARENA, SPACE_CONST = 0, 1
-OP = {
-    "FULLY_CONNECTED": 1, "CONV_2D": 2, "DEPTHWISE_CONV_2D": 3, "MAX_POOL_2D": 4,
-    "AVERAGE_POOL_2D": 5, "COPY": 6, "SOFTMAX": 7, "LOGISTIC": 8, "TANH": 9, "RELU": 10,
-    "RELU6": 11, "QUANTIZE": 12, "DEQUANTIZE": 13, "ADD": 14, "MUL": 15, "MEAN": 16, "PAD": 17,
-    "CONCATENATION": 18, "STRIDED_SLICE": 19, "REQUANTIZE": 20,
-}
-MAX_OP_INPUTS = 8
-WIDE_MAX = 512   # csrc/engine_internal.h EG_WIDE_MAX: packed int16 weights are used up to this depth
-MAX_IO = 8
-ALIGN = 16
 MAX_TENSOR_BYTES = (1 << 31) - 1
-
 _DT_OF_TYPE = {tflite.TensorType.FLOAT32: DT_FLOAT32, tflite.TensorType.INT8: DT_INT8,
                tflite.TensorType.INT32: DT_INT32}
-_ELEM = {DT_FLOAT32: 4, DT_INT32: 4, DT_INT16: 2, DT_INT8: 1}
-_NP = {DT_FLOAT32: np.float32, DT_INT32: np.int32, DT_INT16: np.int16, DT_INT8: np.int8}
 
 # Builtin operators the native engine runs, with the highest op version accepted (newer
 # versions add types/features checked separately below, so these bounds are generous).
@@ -49,50 +36,6 @@ SUPPORTED_VERSIONS = {
     "ADD": 5, "MUL": 7, "MEAN": 3, "PAD": 4, "PADV2": 3, "CONCATENATION": 4,
     "STRIDED_SLICE": 8,
 }
-
-
-@dataclass
-class PlanTensor:
-    dtype: int
-    space: int
-    dims: tuple[int, int, int, int]
-    name: str = ""
-    data: Optional[np.ndarray] = None      # constants
-    offset: int = 0
-    graph_index: Optional[int] = None
-
-    @property
-    def bytes(self) -> int:
-        d = self.dims
-        return d[0] * d[1] * d[2] * d[3] * _ELEM[self.dtype]
-
-
-@dataclass
-class PlanOp:
-    type: int
-    dtype: int
-    inputs: list[int]
-    out: int
-    params: dict[str, Any]
-    source: str = ""
-
-
-@dataclass
-class Plan:
-    """The compiled model. ``consts`` is the constant blob (uint8), ``arena_bytes`` the arena
-    every invoke needs."""
-
-    tensors: list[PlanTensor]
-    ops: list[PlanOp]
-    inputs: list[int]
-    outputs: list[int]
-    arena_bytes: int
-    consts: np.ndarray
-    aliases: int = 0
-
-    @property
-    def consts_bytes(self) -> int:
-        return int(self.consts.size)
 
 
 def _dims4(shape: tuple[int, ...], where: str) -> tuple[int, int, int, int]:
@@ -132,13 +75,13 @@ class _Compiler:
         pt = PlanTensor(dtype=dt, space=SPACE_CONST if t.data is not None else SPACE_ARENA,
                         dims=_dims4(t.shape, where), name=t.name, graph_index=gi)
         if t.data is not None:
-            pt.data = np.ascontiguousarray(t.data, dtype=_NP[dt])
+            pt.data = np.ascontiguousarray(t.data, dtype=NUMPY_DTYPE[dt])
         self.tensors.append(pt)
         self.map[gi] = len(self.tensors) - 1
         return self.map[gi]
 
     def const(self, arr: np.ndarray, dt: int, name: str) -> int:
-        arr = np.ascontiguousarray(arr, dtype=_NP[dt])
+        arr = np.ascontiguousarray(arr, dtype=NUMPY_DTYPE[dt])
         pt = PlanTensor(dtype=dt, space=SPACE_CONST, dims=_dims4(arr.shape if arr.ndim else (1,), name),
                         name=name, data=arr)
         self.tensors.append(pt)
@@ -836,27 +779,6 @@ def pack_fc_weights(W: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(Wp.reshape(groups, 4, pairs, 2).transpose(0, 2, 1, 3)).reshape(-1, 8)
 
 
-def elementwise_lut(op_type: int, params: dict) -> np.ndarray:
-    """lut[u] = the op applied to the int8 value whose bit pattern is u (0..255), computed by
-    running the op alone through the C core on all 256 values."""
-    from .native import CPlan
-
-    values = np.arange(256, dtype=np.uint8).view(np.int8)
-    t_in = PlanTensor(DT_INT8, SPACE_ARENA, (1, 1, 1, 256), "lut/in", offset=0)
-    t_out = PlanTensor(DT_INT8, SPACE_ARENA, (1, 1, 1, 256), "lut/out", offset=256)
-    plan = Plan([t_in, t_out], [PlanOp(op_type, DT_INT8, [0], 1, params)], [0], [1], 512,
-                np.zeros(16, dtype=np.uint8))
-    from .._ffi import check, ffi, lib
-
-    cp = CPlan(plan)
-    arena = np.zeros(512 // 16, dtype=np.dtype((np.uint8, 16))).view(np.uint8).reshape(-1)
-    lut = np.zeros(256, dtype=np.int8)
-    check(lib.edgert_engine_invoke(cp.c, cp.consts_ptr, cp.consts.size, ffi.from_buffer(arena), arena.size,
-                                   ffi.new("void *[]", [ffi.from_buffer(values)]),
-                                   ffi.new("void *[]", [ffi.from_buffer(lut)])), "elementwise table")
-    return lut
-
-
 def transpose_weights(W: np.ndarray) -> np.ndarray:
     """float32 weights [units, depth] -> [depth, units rounded up to 8] (zero columns), the
     layout of eg_matvec_f32_transposed in csrc/kernel_fc.c."""
@@ -864,18 +786,6 @@ def transpose_weights(W: np.ndarray) -> np.ndarray:
     out = np.zeros((depth, (units + 7) // 8 * 8), dtype=np.float32)
     out[:, :units] = W.T
     return out
-
-
-def softmax_exp_lut(params: dict) -> np.ndarray:
-    """The int8 SOFTMAX exp table, computed by the C core's own fixed-point code."""
-    from .._ffi import check, ffi, lib
-
-    p = ffi.new("edgert_softmax_params *")
-    p.beta = params["beta"]
-    p.in_mult, p.in_left_shift, p.diff_min = params["in_mult"], params["in_left_shift"], params["diff_min"]
-    lut = np.zeros(256, dtype=np.int32)
-    check(lib.edgert_softmax_exp_lut(p, ffi.cast("int32_t *", ffi.from_buffer(lut))), "softmax exp table")
-    return lut
 
 
 def _align(n: int) -> int:
@@ -886,8 +796,11 @@ def compile_graph(g: Graph, wide_weights: bool = True) -> Plan:
     """Lower a parsed graph to a native plan. Raises UnsupportedOperatorError naming the first
     operator/type the native engine cannot run, ModelError for inconsistent models.
     ``wide_weights``: also store int16 copies of FULLY_CONNECTED weights (faster on hosts with
-    SIMD; a microcontroller plan leaves them out to keep the constants small)."""
-    return _Compiler(g, wide_weights).run()
+    SIMD; a microcontroller plan leaves them out to keep the constants small).
+    Shape-only subgraphs (SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE and the like) are
+    evaluated first (:mod:`edgert.engine.fold`)."""
+    from .fold import fold_shape_subgraphs
+    return _Compiler(fold_shape_subgraphs(g), wide_weights).run()
 
 
 def unsupported_reason(g: Graph) -> Optional[str]:

@@ -21,7 +21,8 @@ from typing import Union
 import numpy as np
 
 from .._ffi import ffi
-from .compiler import Plan, compile_graph
+from .compiler import compile_graph
+from .plan import Plan
 from .reader import read_graph
 
 

@@ -1,4 +1,4 @@
-"""The native backend: a compiled :class:`~edgert.engine.compiler.Plan` in C structs and the
+"""The native backend: a compiled :class:`~edgert.engine.plan.Plan` in C structs and the
 calls into ``edgert_engine_invoke`` / ``edgert_engine_invoke_batch``."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 
 from .._ffi import check, ffi, lib, raise_status
 from ..errors import ModelError
-from .compiler import Plan
+from .plan import DT_INT8, SPACE_ARENA, Plan, PlanOp, PlanTensor
 from .model import ModelBase, TensorInfo
 
 
@@ -221,4 +221,32 @@ class NativeModel(ModelBase):
         return fast(x)
 
 
-__all__ = ["NativeModel", "CPlan"]
+def elementwise_lut(op_type: int, params: dict) -> np.ndarray:
+    """lut[u] = the op applied to the int8 value whose bit pattern is u (0..255), computed by
+    running the op alone through the C engine on all 256 values (the compiler's tables come
+    from the same arithmetic the kernels run)."""
+    values = np.arange(256, dtype=np.uint8).view(np.int8)
+    t_in = PlanTensor(DT_INT8, SPACE_ARENA, (1, 1, 1, 256), "lut/in", offset=0)
+    t_out = PlanTensor(DT_INT8, SPACE_ARENA, (1, 1, 1, 256), "lut/out", offset=256)
+    plan = Plan([t_in, t_out], [PlanOp(op_type, DT_INT8, [0], 1, params)], [0], [1], 512,
+                np.zeros(16, dtype=np.uint8))
+    cp = CPlan(plan)
+    arena = np.zeros(512 // 16, dtype=np.dtype((np.uint8, 16))).view(np.uint8).reshape(-1)
+    lut = np.zeros(256, dtype=np.int8)
+    check(lib.edgert_engine_invoke(cp.c, cp.consts_ptr, cp.consts.size, ffi.from_buffer(arena), arena.size,
+                                   ffi.new("void *[]", [ffi.from_buffer(values)]),
+                                   ffi.new("void *[]", [ffi.from_buffer(lut)])), "elementwise table")
+    return lut
+
+
+def softmax_exp_lut(params: dict) -> np.ndarray:
+    """The int8 SOFTMAX exp table, computed by the C core's own fixed-point code."""
+    p = ffi.new("edgert_softmax_params *")
+    p.beta = params["beta"]
+    p.in_mult, p.in_left_shift, p.diff_min = params["in_mult"], params["in_left_shift"], params["diff_min"]
+    lut = np.zeros(256, dtype=np.int32)
+    check(lib.edgert_softmax_exp_lut(p, ffi.cast("int32_t *", ffi.from_buffer(lut))), "softmax exp table")
+    return lut
+
+
+__all__ = ["CPlan", "NativeModel", "elementwise_lut", "softmax_exp_lut"]

@@ -15,7 +15,7 @@ from .client import (DUPLICATE, PERMANENT, RETRY, STORED, IngestionClient, Retry
 from .errors import IngestionError, OutboxError, OutboxFull
 from .faults import FaultControl
 from .outbox import DeadLetter, Outbox, OutboxStatus
-from .protocol import CATEGORIES, FilePart, infer_label
+from .protocol import CATEGORIES, FilePart
 from .server import IngestionServer, IngestionService, Response
 from .store import SampleStore
 
@@ -23,5 +23,5 @@ __all__ = [
     "CATEGORIES", "DUPLICATE", "PERMANENT", "RETRY", "STORED", "DeadLetter", "FaultControl",
     "FilePart", "IngestionClient", "IngestionError", "IngestionServer", "IngestionService",
     "Outbox", "OutboxError", "OutboxFull", "OutboxStatus", "Response", "RetryPolicy",
-    "SampleStore", "UploadOutcome", "infer_label", "parse_retry_after",
+    "SampleStore", "UploadOutcome", "parse_retry_after",
 ]

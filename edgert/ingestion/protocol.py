@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 from urllib.parse import quote, unquote
 
-from ..acquisition.labels import infer_label  # noqa: F401  (re-exported)
 
 CATEGORIES: Tuple[str, ...] = ("training", "testing", "anomaly")
 ENDPOINTS: Tuple[str, ...] = ("data", "files")

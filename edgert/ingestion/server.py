@@ -54,6 +54,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import (Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple,
                     Union)
 
+from ..acquisition.labels import infer_label
 from ..errors import AcquisitionFormatError, ConfigurationError
 from . import protocol as P
 from .faults import Fault, FaultControl
@@ -253,7 +254,7 @@ class IngestionService:
             except UnicodeDecodeError:
                 raise _Reject(400, "x-label is not valid URI-encoded UTF-8 "
                               "(encode it like encodeURIComponent)") from None
-        return P.infer_label(filename)
+        return infer_label(filename)
 
     def _build(self, category: str, filename: str, label: Optional[str], content_type: str,
                body: bytes) -> NewSample:

@@ -12,7 +12,7 @@ with numpy on edgert's features of seeded synthetic sounds (synth_clip below: "b
 kHz tone bursts, "hum" - mains harmonics and a motor line, "noise" - broadband hiss), then
 quantized to int8 the TFLite way (per-tensor symmetric weights, int32 bias at input x weight
 scale, int8 input/output, SOFTMAX output 1/256 - 128) and written with edgert's test-only
-TFLite writer (edgert.engine.builder). Deterministic: the same seeds give the same bytes.
+TFLite writer (edgert.importer.tflite_writer, which `edgert import` also uses). Deterministic: the same seeds give the same bytes.
 
     python tests/data/audio/make_bundles.py
 """
@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
 
 from edgert.dsp import AUDIO_BLOCKS  # noqa: E402
-from edgert.engine.builder import Op, Tensor, build_model  # noqa: E402
+from edgert.importer.tflite_writer import Op, Tensor, build_model  # noqa: E402
 
 LABELS = ["beep", "hum", "noise"]
 FS = 16000

@@ -1,0 +1,86 @@
+"""The ``edgert`` command line.
+
+Subcommands live one module per command family in :mod:`edgert.cli.commands`; each module has a
+``register(subparsers)`` function that adds its parsers and sets ``func`` (a callable taking the
+parsed ``argparse.Namespace`` and returning an exit code). Logs go to stderr; machine output
+(``--json``) goes to stdout and nothing else does.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import pkgutil
+import sys
+from typing import Optional, Sequence
+
+from .._version import __version__
+from ..errors import EdgertError
+
+log = logging.getLogger("edgert")
+
+DESCRIPTION = """\
+edgert runs Edge Impulse impulses (sliding window -> spectral DSP -> neural network and
+K-means anomaly detection) on a gateway, with the results Edge Impulse's own SDK gives.
+
+An impulse BUNDLE is a directory (or .zip) with impulse.json, the model files and anomaly
+metadata; see `edgert info BUNDLE`. A recording FILE is an Edge Impulse data-acquisition
+document (JSON or CBOR, as the firmware and the ingestion API use) or a CSV with a timestamp
+column in milliseconds followed by one column per axis.
+
+examples:
+  edgert info examples/motion-demo
+  edgert classify examples/motion-demo examples/motion-demo/samples/wave.01.json
+  edgert classify examples/motion-demo recording.cbor --variant int8 --json
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="edgert", description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"edgert {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more logging on stderr (-v info, -vv debug)")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="only errors on stderr, no progress bars")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    from . import commands
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{commands.__name__}.{info.name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.ERROR if args.quiet else (
+        logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
+    logging.basicConfig(level=level, format="edgert: %(levelname)s: %(message)s")
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except EdgertError as exc:
+        log.error("%s", exc)
+        return 1
+    except FileNotFoundError as exc:
+        log.error("%s: %s", exc.strerror or "file not found", exc.filename)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader of stdout went away (`edgert ... | head`): stop quietly as Unix tools do,
+        # and point stdout at /dev/null so the interpreter's final flush cannot fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""Continuous classification of a live sensor stream.
+
+Edge Impulse's SDK offers ``run_classifier_continuous`` for audio only; for spectral impulses
+the pattern is: keep the last window of raw samples in a ring buffer and classify it every
+``window_increase`` worth of new samples. :class:`Stream` does exactly that, with the impulse's
+own windows (the k-th result covers samples ``k*S .. k*S+W-1`` of the stream), so its numbers
+equal :meth:`edgert.runtime.impulse.Impulse.classify` on the same data. ``push`` accepts chunks of any
+size; all windows that become due in one push are computed in one batch.
+
+Optional smoothing (:class:`Smoothing`): the average of the last ``window`` results per class
+(divided by the number of results actually held, so the first results are not diluted), a
+detection threshold on that average, and suppression of repeated detections of the same label.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+import numpy as np
+
+from ..errors import ConfigurationError, InputError
+from .results import ClassificationResult, WindowResult
+
+
+@dataclass(frozen=True)
+class Smoothing:
+    """``window``: results averaged; ``threshold``: minimum averaged probability for a
+    detection; ``suppress_repeats``: report a label again only after another label (or
+    nothing) was detected in between."""
+    window: int = 4
+    threshold: float = 0.6
+    suppress_repeats: bool = True
+
+    def __post_init__(self) -> None:
+        if int(self.window) < 1:
+            raise ConfigurationError(f"smoothing window must be >= 1, got {self.window}")
+        if not 0.0 <= float(self.threshold) <= 1.0:
+            raise ConfigurationError(f"smoothing threshold must be in 0..1, got "
+                                     f"{self.threshold}")
+
+
+@dataclass(frozen=True)
+class StreamResult:
+    """A window's raw result plus, with smoothing, the averaged scores and the detection."""
+    window: WindowResult
+    smoothed: Optional[Mapping[str, float]] = None
+    smoothed_anomaly: Optional[float] = None
+    detection: Optional[str] = None
+    suppressed: bool = False
+
+    @property
+    def start_ms(self) -> float:
+        return self.window.start_ms
+
+    @property
+    def scores(self) -> Mapping[str, float]:
+        return self.window.scores
+
+    @property
+    def anomaly(self) -> Optional[float]:
+        return self.window.anomaly
+
+
+class _Ring:
+    """The last ``capacity`` rows of the stream."""
+
+    def __init__(self, capacity: int, n_axes: int):
+        self.buf = np.zeros((capacity, n_axes), dtype=np.float32)
+        self.capacity = capacity
+        self.pos = 0        # next row to write
+        self.size = 0
+
+    def write(self, rows: np.ndarray) -> None:
+        rows = rows[-self.capacity:]
+        n = rows.shape[0]
+        first = min(n, self.capacity - self.pos)
+        self.buf[self.pos:self.pos + first] = rows[:first]
+        self.buf[:n - first] = rows[first:]
+        self.pos = (self.pos + n) % self.capacity
+        self.size = min(self.capacity, self.size + n)
+
+    def last(self, n: int) -> np.ndarray:
+        if n > self.size:
+            raise ValueError("ring buffer underflow")
+        idx = (self.pos - n + np.arange(n)) % self.capacity
+        return self.buf[idx]
+
+
+class Stream:
+    """Feed samples with :meth:`push`; get the results that became due."""
+
+    def __init__(self, impulse: Any, smoothing: Optional[Smoothing] = None,
+                 variant: Optional[str] = None):
+        self.impulse = impulse
+        self.variant = impulse.resolve_variant(variant)
+        self.smoothing = smoothing
+        self.W = impulse.window_samples
+        self.S = impulse.window_increase_samples
+        self.n_axes = len(impulse.axes)
+        self._ring = _Ring(self.W, self.n_axes)
+        self._total = 0          # rows received so far
+        self._next = 0           # start row of the next window to emit
+        self._held: deque = deque(maxlen=smoothing.window if smoothing else 1)
+        self._last_detection: Optional[str] = None
+
+    @property
+    def samples_received(self) -> int:
+        return self._total
+
+    def reset(self) -> None:
+        """Forget everything received (a new, independent stream)."""
+        self.__init__(self.impulse, self.smoothing, self.variant)  # type: ignore[misc]
+
+    def _validate(self, samples: Any) -> np.ndarray:
+        try:
+            if np.iscomplexobj(samples):
+                raise TypeError("complex values")
+            with np.errstate(over="ignore"):   # too large for float32 -> inf, reported below
+                arr = np.asarray(samples, dtype=np.float32)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"samples must be numbers ((rows, axes) or flat interleaved): "
+                             f"{exc}") from None
+        if arr.ndim == 1:
+            if arr.size % self.n_axes:
+                raise InputError(f"a flat chunk must hold a multiple of {self.n_axes} values "
+                                 f"(interleaved {', '.join(self.impulse.axes)}), got {arr.size}")
+            arr = arr.reshape(-1, self.n_axes)
+        if arr.ndim != 2 or arr.shape[1] != self.n_axes:
+            raise InputError(f"expected samples of {self.n_axes} axes "
+                             f"({', '.join(self.impulse.axes)}), got shape {arr.shape}")
+        if not np.isfinite(arr).all():
+            raise InputError("the chunk holds NaN/inf values; nothing of it was used")
+        return np.ascontiguousarray(arr)
+
+    def push(self, samples: Any) -> list[StreamResult]:
+        """Append samples ((rows, axes) or flat interleaved); returns the results of every
+        window that became complete, oldest first."""
+        chunk = self._validate(samples)
+        before, after = self._total, self._total + chunk.shape[0]
+        # start rows of the windows this chunk completes: _next, _next + S, ... (end <= after)
+        n_due = (after - self.W - self._next) // self.S + 1 if after >= self._next + self.W \
+            else 0
+        due = self._next + self.S * np.arange(n_due, dtype=np.int64)
+        s = self._next + self.S * n_due
+        results: list[StreamResult] = []
+        if n_due:
+            first = int(due[0])
+            held = self._ring.last(before - first) if first < before else \
+                np.zeros((0, self.n_axes), dtype=np.float32)
+            data = np.concatenate([held, chunk[max(0, first - before):]])
+            local = due - first
+            feats, outs = self.impulse._compute(data, local.astype(np.int32), self.variant, 1)
+            res = ClassificationResult(
+                bundle=self.impulse.bundle, variant=self.variant,
+                frequency=self.impulse.frequency, source_frequency=self.impulse.frequency,
+                data=data, start_rows=due, window_samples=self.W,
+                outputs=outs, features=feats)
+            for w in res:
+                results.append(self._smooth(w))
+            self._next = s
+        self._ring.write(chunk)
+        self._total = after
+        return results
+
+    def _smooth(self, w: WindowResult) -> StreamResult:
+        sm = self.smoothing
+        if sm is None:
+            return StreamResult(w)
+        self._held.append(w)
+        n = len(self._held)
+        labels = list(w.scores)
+        avg = {lab: sum(r.scores[lab] for r in self._held) / n for lab in labels}
+        an = None
+        if w.anomaly is not None:
+            an = sum(r.anomaly for r in self._held) / n
+        detection = None
+        if avg:
+            best = max(avg, key=avg.get)  # type: ignore[arg-type]
+            if avg[best] >= sm.threshold:
+                detection = best
+        if an is not None and an > self.impulse_anomaly_threshold:
+            from .results import reserved_names
+            labels = [lab for b in self.impulse.bundle.learn if b.type == "keras"
+                      for lab in b.labels]
+            detection = reserved_names(labels).anomaly_prediction
+        suppressed = False
+        if sm.suppress_repeats and detection is not None and detection == self._last_detection:
+            suppressed = True
+        self._last_detection = detection
+        return StreamResult(w, avg, an, None if suppressed else detection, suppressed)
+
+    @property
+    def impulse_anomaly_threshold(self) -> float:
+        for b in self.impulse.bundle.learn:
+            if b.type in ("anomaly", "anomaly-gmm"):
+                return float(b.threshold("min_anomaly_score", 0.3))
+        return float("inf")
+
+
+__all__ = ["Stream", "Smoothing", "StreamResult"]

@@ -1,0 +1,2 @@
+"""What Studio does in the cloud, done on the gateway: K-means anomaly training
+(:mod:`.anomaly_fit`)."""
