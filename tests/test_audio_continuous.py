@@ -35,11 +35,14 @@ def run_stream(block, x: np.ndarray, window: int, slice_: int) -> tuple[list, li
 
 
 @pytest.mark.parametrize("block_type,version", BLOCKS)
-@pytest.mark.parametrize("slice_ms", [250, 100])
-def test_continuous_equals_whole_window_bit_for_bit(block_type, version, slice_ms):
+@pytest.mark.parametrize("slice_", [4000, 1600, 1000])
+def test_continuous_equals_whole_window_bit_for_bit(block_type, version, slice_):
+    """250 ms and 100 ms slices (frames line up between consecutive windows or, for 20 ms
+    strides and 250 ms, every other window) and 1000-sample slices (every 4th or 8th)."""
     params = {"low_frequency": 300} if version <= 3 and block_type != "spectrogram" else {}
     block = AUDIO_BLOCKS[block_type](params, 16000, ["audio"], version)
-    window, slice_ = 16000, 16 * slice_ms
+    window = 16000
+    assert block.continuous(window, slice_).reuses_frames
     x = speech(16000 * 3)
     got, ends = run_stream(block, x, window, slice_)
     assert len(got) == (len(x) - window) // slice_ + 1
@@ -50,7 +53,8 @@ def test_continuous_equals_whole_window_bit_for_bit(block_type, version, slice_m
 
 @pytest.mark.parametrize("block_type,version", BLOCKS)
 def test_slices_not_a_multiple_of_the_stride(block_type, version):
-    """1001-sample slices: frames cannot be shared, every frame is recomputed; still exact.
+    """1001-sample slices: frames line up only 160 slices apart (more than a window), every
+    frame is recomputed; still exact.
     A window that is not a whole number of slices (spectrogram v3's peak over the partial
     oldest slice) too."""
     block = AUDIO_BLOCKS[block_type]({"low_frequency": 300}, 16000, ["audio"], version)
@@ -78,25 +82,53 @@ def test_spectrogram_v3_rescale_decision_follows_the_window():
     assert decisions == {True, False}
 
 
-def test_frames_are_computed_once():
-    """With 250 ms slices and 10 ms frames, each slide computes the 25 new frames and the
-    pre-emphasis wrap frame, not the 99 of a window (counted through the C entry point)."""
-    block = AUDIO_BLOCKS["mfe"]({}, 16000, ["audio"], 4)
-    cont = block.continuous(16000, 4000)
-    assert cont.reuses_frames and cont.wrap_frames == 1 and cont.n_frames == 99
+def count_frame_calls(cont) -> list:
     calls: list[tuple[int, int]] = []
     real = cont._frame_rows
 
-    def counting(first: int, count: int) -> None:
-        calls.append((first, count))
-        real(first, count)
+    def counting(phase: int, first: int, count: int) -> None:
+        if count > 0:
+            calls.append((first, count))
+        real(phase, first, count)
 
     cont._frame_rows = counting          # type: ignore[method-assign]
+    return calls
+
+
+def test_frames_are_computed_once():
+    """With 250 ms slices and 10 ms frames, each slide computes the 25 new frames and the
+    pre-emphasis wrap frame, not the 99 of a window (counted at the C entry point's wrapper)."""
+    block = AUDIO_BLOCKS["mfe"]({}, 16000, ["audio"], 4)
+    cont = block.continuous(16000, 4000)
+    assert cont.reuses_frames and cont.wrap_frames == 1 and cont.n_frames == 99
+    calls = count_frame_calls(cont)
     x = speech(16000 * 2)
     for k in range(8):
         cont.push_slice(x[k * 4000:(k + 1) * 4000])
     assert calls[0] == (0, 99)                       # the first full window
     assert calls[1:] == [(0, 1), (74, 25)] * 4       # then 1 + 25 frames per slice
+
+
+def test_frames_reused_across_two_slices_when_they_line_up_every_other_window():
+    """Studio's MFCC default (20 ms frames every 20 ms) with 250 ms slices: 4000 samples is
+    12.5 frames, so frames line up between windows two slices apart; the rows of both phases
+    are kept and each window computes the 25 frames new since then (plus the wrap frame)."""
+    block = AUDIO_BLOCKS["mfcc"]({}, 16000, ["audio"], 4)
+    cont = block.continuous(16000, 4000)
+    assert cont.reuses_frames and cont.n_frames == 50
+    calls = count_frame_calls(cont)
+    x = speech(16000 * 3)
+    got = []
+    for k in range(12):
+        out = cont.push_slice(x[k * 4000:(k + 1) * 4000])
+        if out is not None:
+            got.append(out.copy())
+            np.testing.assert_array_equal(out, block.features(x[(k + 1) * 4000 - 16000:
+                                                                  (k + 1) * 4000]))
+    assert len(got) == 9
+    # windows 0 and 1 (one per phase) are computed whole, then 1 + 25 frames each
+    assert calls[:2] == [(0, 50), (0, 50)]
+    assert calls[2:] == [(0, 1), (25, 25)] * 7
 
 
 def test_push_slice_validates_input():

@@ -378,14 +378,18 @@ class ContinuousFeatures:
     ``run_classifier_continuous`` slides its window: the window is the last
     ``window_samples`` samples, advanced by ``slice_samples`` per :meth:`push_slice`.
 
-    The per-frame work of each slice is done once: frames that the new window shares with the
-    previous one keep their rows (the block's per-frame values), only the frames holding new
+    The per-frame work of each slice is done once: frames that the new window shares with an
+    earlier one keep their rows (the block's per-frame values), only the frames holding new
     samples and the frames whose circular pre-emphasis reads the window's end (MFCC, MFE
     v3/v4: the first) are computed, and then what the block does over the whole window
     (normalisation, 0-1 scaling, the spectrogram v3 rescale decision) runs on the assembled
     rows. The result equals :meth:`AudioBlock.features` of the same window bit for bit.
-    Frames are shared when ``slice_samples`` is a multiple of the frame stride; otherwise
-    every frame is recomputed each slice (same results, no reuse).
+
+    Frames line up between windows ``G`` slices apart, ``G = stride / gcd(slice, stride)``
+    (1 when the slice is a multiple of the frame stride; 2 for Studio's MFCC default of 20 ms
+    frames every 20 ms with 250 ms slices): the rows of the last ``G`` windows are kept, one
+    matrix per frame phase. When windows ``G`` slices apart share no frame (or ``G`` > 16)
+    every frame is recomputed (``reuses_frames`` False; same results).
 
     Not thread-safe (one per stream); the C calls release the GIL.
     """
@@ -409,15 +413,18 @@ class ContinuousFeatures:
             raise _status_error(status, f"{block.type} continuous state")
         self._scratch = np.empty(self._scratch_bytes, dtype=np.uint8)
         self._window = np.zeros(L, dtype=np.float32)
-        self._rows = np.zeros((self.n_frames, self.per_frame), dtype=np.float64)
-        self._out = np.zeros(int(ly.n_features), dtype=np.float32)
-        d, r = divmod(S, self.frame_stride)
-        #: frames shared between consecutive windows are reused (slice a multiple of stride)
-        self.reuses_frames = r == 0 and d < self.n_frames
+        G = self.frame_stride // math.gcd(S, self.frame_stride)
+        d = G * S // self.frame_stride            # frames between windows G slices apart
+        #: whether frames computed for earlier windows are reused (see the class docstring)
+        self.reuses_frames = G <= 16 and d < self.n_frames
+        self._phases = G if self.reuses_frames else 1
         self._shift = d if self.reuses_frames else 0
+        self._rows = np.zeros((self._phases, self.n_frames, self.per_frame), dtype=np.float64)
+        self._last = [-1] * self._phases          # window number each phase's rows belong to
+        self._count = 0                           # windows produced since the last reset
+        self._out = np.zeros(int(ly.n_features), dtype=np.float32)
         self._peaks: deque[float] = deque(maxlen=-(-L // S))
         self._filled = 0
-        self._have_rows = False
         self._need_peak = block.type == "spectrogram" and block.version == 3
         # the buffers never move: their C pointers are made once
         self._c_state = ffi.from_buffer(self._state)
@@ -429,7 +436,8 @@ class ContinuousFeatures:
     def reset(self) -> None:
         """Forget the samples seen so far (the next windows start filling again)."""
         self._filled = 0
-        self._have_rows = False
+        self._count = 0
+        self._last = [-1] * self._phases
         self._peaks.clear()
 
     @property
@@ -457,19 +465,24 @@ class ContinuousFeatures:
             self._peaks.append(float(np.abs(x).max()))
         if self._filled < L:
             return None
-        F, pf, d = self.n_frames, self.per_frame, self._shift
-        if self._have_rows and d > 0:
-            self._rows[:F - d] = self._rows[d:]
-            self._frame_rows(0, min(self.wrap_frames, F - d))
-            self._frame_rows(F - d, d)
+        F, d, m = self.n_frames, self._shift, self._count
+        ph = m % self._phases
+        rows = self._rows[ph]
+        if d > 0 and m >= self._phases and self._last[ph] == m - self._phases:
+            # the window G slices back had these frames at d..F-1
+            rows[:F - d] = rows[d:]
+            self._frame_rows(ph, 0, min(self.wrap_frames, F - d))
+            self._frame_rows(ph, F - d, d)
         else:
-            self._frame_rows(0, F)
-        self._have_rows = True
+            self._frame_rows(ph, 0, F)
+        self._last[ph] = m
+        self._count = m + 1
         peak = 0.0
         if self._need_peak:
             # the oldest slice may lie partly outside the window: then look at the window
             peak = max(self._peaks) if L % S == 0 else float(np.abs(w).max())
-        status = lib.edgert_audio_finish(self._c_state, self._state_bytes, self._c_rows, peak,
+        status = lib.edgert_audio_finish(self._c_state, self._state_bytes,
+                                         self._c_rows + ph * F * self.per_frame, peak,
                                          self._c_out, self._c_scratch, self._scratch_bytes)
         if status < 0:
             if status == lib.EDGERT_ERR_NONFINITE:
@@ -477,12 +490,13 @@ class ContinuousFeatures:
             raise _status_error(status, f"{self.block.type} continuous features")
         return self._out
 
-    def _frame_rows(self, first: int, count: int) -> None:
+    def _frame_rows(self, phase: int, first: int, count: int) -> None:
         if count <= 0:
             return
+        offset = (phase * self.n_frames + first) * self.per_frame
         status = lib.edgert_audio_frame_rows(
             self._c_state, self._state_bytes, self._c_window, self.window_samples, first,
-            count, self._c_rows + first * self.per_frame, self._c_scratch, self._scratch_bytes)
+            count, self._c_rows + offset, self._c_scratch, self._scratch_bytes)
         if status < 0:
             raise _status_error(status, f"{self.block.type} frame rows")
 
