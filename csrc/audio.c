@@ -323,6 +323,16 @@ static void map_state(const geometry *g, state_map *m)
     m->total = o;
 }
 
+/* Row buffers the batch keeps: frames of windows a few steps apart line up when the window
+ * step is not a multiple of the frame stride (250 ms steps with 20 ms strides: every other
+ * window), so the batch keeps the rows of up to 4 earlier windows - 1 when the rows are large. */
+#define AUDIO_BATCH_ROW_SETS 4
+static int32_t batch_row_sets(const geometry *g)
+{
+    size_t one = (size_t)g->ly.n_features * sizeof(double);
+    return one <= ((size_t)1 << 20) ? AUDIO_BATCH_ROW_SETS : 1;
+}
+
 static void map_scratch(const geometry *g, scratch_map *m)
 {
     size_t o = 0, pf = (size_t)g->ly.per_frame;
@@ -373,9 +383,10 @@ int edgert_audio_scratch_size(const edgert_audio_params *p, int32_t n_samples,
     map_scratch(&g, &xm);
     *state_bytes = sm.total;
     *scratch_bytes = xm.total;
-    /* state (16-aligned) + scratch + rows */
+    /* state (16-aligned) + scratch + row sets */
     *batch_bytes = al16(sm.total) + xm.total +
-                   (size_t)g.ly.n_features * sizeof(double) + 16u;
+                   (size_t)batch_row_sets(&g) * al16((size_t)g.ly.n_features * sizeof(double)) +
+                   16u;
     return EDGERT_OK;
 }
 
@@ -1069,9 +1080,10 @@ int edgert_audio_features_batch(const edgert_audio_params *p, const float *data,
     view vw;
     scratch_ptrs s;
     unsigned char *base;
-    double *rows;
-    size_t need, xs;
-    int32_t w, F, pf, S, prev = 0, have = 0;
+    double *sets;
+    size_t need, xs, set_bytes;
+    int32_t w, F, pf, S, n_sets, j;
+    int32_t set_start[AUDIO_BATCH_ROW_SETS], set_used[AUDIO_BATCH_ROW_SETS];
     int st;
 
     if (p == NULL || data == NULL || axes == NULL || starts == NULL || out == NULL)
@@ -1092,7 +1104,9 @@ int edgert_audio_features_batch(const edgert_audio_params *p, const float *data,
         return EDGERT_ERR_NULL;
     map_state(&g, &sm);
     map_scratch(&g, &xm);
-    need = al16(sm.total) + xm.total + (size_t)g.ly.n_features * sizeof(double) + 16u;
+    n_sets = batch_row_sets(&g);
+    set_bytes = al16((size_t)g.ly.n_features * sizeof(double));
+    need = al16(sm.total) + xm.total + (size_t)n_sets * set_bytes + 16u;
     if (scratch_bytes < need)
         return EDGERT_ERR_SCRATCH;
     base = (unsigned char *)scratch;
@@ -1106,8 +1120,10 @@ int edgert_audio_features_batch(const edgert_audio_params *p, const float *data,
     st = open_scratch(&g, base + al16(sm.total), xm.total, &s);
     if (st != EDGERT_OK)
         return st;
-    rows = (double *)(base + al16(sm.total) + xm.total);
-    rows = (double *)((unsigned char *)rows + ((16u - ((size_t)rows & 15u)) & 15u));
+    sets = (double *)(base + al16(sm.total) + xm.total);
+    sets = (double *)((unsigned char *)sets + ((16u - ((size_t)sets & 15u)) & 15u));
+    for (j = 0; j < n_sets; j++)
+        set_used[j] = -1; /* window number that last filled the set; -1: empty */
 
     F = g.ly.n_frames;
     pf = g.ly.per_frame;
@@ -1115,19 +1131,39 @@ int edgert_audio_features_batch(const edgert_audio_params *p, const float *data,
     xs = (size_t)row_stride;
     for (w = 0; w < n_windows; w++) {
         const float *xw = data + (size_t)starts[w] * xs + (size_t)axes[0];
-        int32_t k, d = 0, keep;
-        double peak = 0.0;
-        if (have && starts[w] > prev && (starts[w] - prev) % S == 0 &&
-            (starts[w] - prev) / S < F)
-            d = (starts[w] - prev) / S;
-        if (d > 0) {
-            /* frames d..F-1 of the previous window are frames 0..F-d-1 of this one */
+        int32_t k, d = 0, keep = 0, pick = -1, oldest = 0;
+        double peak = 0.0, *rows;
+        /* the kept window whose frames line up with this one's and overlap it most */
+        for (j = 0; j < n_sets; j++) {
+            int32_t diff;
+            if (set_used[j] < 0) {
+                continue;
+            }
+            diff = starts[w] - set_start[j];
+            if (diff > 0 && diff % S == 0 && diff / S < F && (pick < 0 || diff / S < d)) {
+                pick = j;
+                d = diff / S;
+            }
+        }
+        if (pick >= 0) {
+            /* frames d..F-1 of that window are frames 0..F-d-1 of this one */
+            rows = (double *)((unsigned char *)sets + (size_t)pick * set_bytes);
             memmove(rows, rows + (size_t)d * pf, (size_t)(F - d) * pf * sizeof(double));
             keep = F - d;
         } else {
-            keep = 0;
+            /* an empty set, else the one filled longest ago */
+            for (j = 0; j < n_sets; j++) {
+                if (set_used[j] < 0) {
+                    oldest = j;
+                    break;
+                }
+                if (set_used[j] < set_used[oldest])
+                    oldest = j;
+            }
+            pick = oldest;
+            rows = (double *)((unsigned char *)sets + (size_t)pick * set_bytes);
         }
-        have = 0;
+        set_used[pick] = -1; /* invalid until this window's rows are complete */
         for (k = 0; k < F; k++) {
             if (k < keep && k >= g.ly.wrap_frames)
                 continue;
@@ -1144,8 +1180,8 @@ int edgert_audio_features_batch(const edgert_audio_params *p, const float *data,
         st = finish(&vw, rows, peak, out + (size_t)w * (size_t)out_stride, &s);
         if (st != EDGERT_OK)
             return st;
-        have = 1;
-        prev = starts[w];
+        set_used[pick] = w;
+        set_start[pick] = starts[w];
     }
     return EDGERT_OK;
 }

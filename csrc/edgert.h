@@ -186,9 +186,10 @@ int edgert_flatten_features_batch(const edgert_flatten_params *p,
  *     first `wrap_frames` frames, whose circular pre-emphasis reads the window's last samples;
  *   finish: what the block does over the whole window (sliding normalisation, 0-1 scaling, the
  *     spectrogram v3 rescale decision), on the F assembled rows.
- * A batch call computes both for every window and reuses the rows of frames shared by
- * consecutive windows (starts a multiple of the frame stride apart), so results are the same
- * bit for bit however they are computed. */
+ * A batch call computes both for every window and reuses the rows of frames an earlier window
+ * already computed (windows whose starts are a multiple of the frame stride apart: consecutive
+ * ones, or with a step of half a stride every other one; it keeps the rows of up to 4
+ * windows), so results are the same bit for bit however they are computed. */
 
 #define EDGERT_AUDIO_MFCC 0
 #define EDGERT_AUDIO_MFE 1

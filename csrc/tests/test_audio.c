@@ -138,7 +138,7 @@ static void test_batch_and_continuous(void)
         for (ver = 1; ver <= 4; ver++) {
             edgert_audio_params p = defaults(blk, ver);
             edgert_audio_layout ly;
-            int32_t starts[8], nw = 0, nf = 0, w, k;
+            int32_t starts[12], nw = 0, nf = 0, w, k;
             size_t sb, xb, bb;
             if (blk == EDGERT_AUDIO_MFCC && ver == 4)
                 p.low_frequency = 0.0;
@@ -150,6 +150,9 @@ static void test_batch_and_continuous(void)
             starts[nw++] = 11 * ly.frame_stride;
             starts[nw++] = 2 * ly.frame_stride;
             starts[nw++] = 2 * ly.frame_stride + 7;
+            starts[nw++] = 2 * ly.frame_stride + 7 + 3 * ly.frame_stride / 2;   /* half strides: */
+            starts[nw++] = 2 * ly.frame_stride + 7 + 6 * ly.frame_stride / 2;   /* every other */
+            starts[nw++] = 2 * ly.frame_stride + 7 + 9 * ly.frame_stride / 2;   /* one shares */
             starts[nw++] = n_total - L;
             CHECK_EQ_INT(run_batch(&p, signal_buf, n_total, starts, nw, L, out, &nf), EDGERT_OK);
             for (w = 0; w < nw; w++) {
