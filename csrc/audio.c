@@ -208,8 +208,8 @@ static int make_geometry(const edgert_audio_params *p, int32_t L, int32_t n_axes
         return fail(ly, EDGERT_AUDIO_BAD_FRAME);
     if (!(sd >= 1.0))
         return fail(ly, EDGERT_AUDIO_BAD_STRIDE);
-    if (sd > (double)L + 1.0)
-        sd = (double)L + 1.0; /* more than the window: the frame count does not change */
+    if (sd > (double)L)
+        sd = L > 0 ? (double)L : 1.0; /* longer than the window: the frame count is the same */
     if (nd > (double)L) {
         Fd = -1.0;
     } else {
@@ -297,7 +297,7 @@ static int make_geometry(const edgert_audio_params *p, int32_t L, int32_t n_axes
     ly->n_features = ly->per_frame * ly->n_frames;
     ly->wrap_frames = 0;
     if (g->h > 0)
-        ly->wrap_frames = (g->h + ly->frame_stride - 1) / ly->frame_stride;
+        ly->wrap_frames = (int32_t)(((int64_t)g->h + ly->frame_stride - 1) / ly->frame_stride);
     if (ly->wrap_frames > ly->n_frames)
         ly->wrap_frames = ly->n_frames;
     g->n_mirror = g->win > 0 ? ly->n_frames + g->win - 1 : 0;

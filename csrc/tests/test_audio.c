@@ -379,6 +379,25 @@ static void test_checks(void)
     CHECK_EQ_INT(problem_of(&p, 1600, 1, &st), EDGERT_AUDIO_EMPTY_FILTER);
     p.block = 7;
     CHECK_EQ_INT(problem_of(&p, 1600, 1, &st), EDGERT_AUDIO_BAD_BLOCK);
+    /* extreme sizes: no overflow anywhere (UBSan) */
+    p = defaults(EDGERT_AUDIO_MFCC, 2);
+    p.frame_stride = 1e12;
+    CHECK_EQ_INT(edgert_audio_check(&p, INT32_MAX, 1, &ly), EDGERT_OK);
+    CHECK_EQ_INT(ly.n_frames, 1);
+    CHECK_EQ_INT(ly.frame_stride, INT32_MAX);
+    p.version = 1;
+    CHECK_EQ_INT(problem_of(&p, INT32_MAX, 1, &st), EDGERT_AUDIO_FEW_FRAMES);
+    p.version = 2;
+    p.frame_length = 1e12;
+    CHECK_EQ_INT(problem_of(&p, INT32_MAX, 1, &st), EDGERT_AUDIO_FEW_FRAMES);
+    p = defaults(EDGERT_AUDIO_SPECTROGRAM, 4);
+    p.sampling_freq = 1e300;
+    CHECK_EQ_INT(problem_of(&p, INT32_MAX, 1, &st), EDGERT_AUDIO_FEW_FRAMES);
+    p = defaults(EDGERT_AUDIO_MFE, 4);
+    p.frame_stride = 1e-9;
+    CHECK_EQ_INT(problem_of(&p, INT32_MAX, 1, &st), EDGERT_AUDIO_BAD_STRIDE);
+    p.frame_stride = 1.0 / 16000.0;
+    CHECK_EQ_INT(problem_of(&p, INT32_MAX, 1, &st), EDGERT_AUDIO_MANY_FRAMES);
     p = defaults(EDGERT_AUDIO_MFE, 4);
     CHECK_EQ_INT(edgert_audio_check(&p, -1, 1, &ly), EDGERT_ERR_ARG);
     CHECK_EQ_INT(edgert_audio_check(NULL, 100, 1, &ly), EDGERT_ERR_NULL);
