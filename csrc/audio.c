@@ -530,7 +530,8 @@ int edgert_audio_state_init(const edgert_audio_params *p, int32_t n_samples, voi
 
 /* ------------------------------------------------------------------------------ frames */
 typedef struct {
-    double *buf, *work, *pw, *lg, *d, *ext, *pre, *acc;
+    dsp_real *buf, *work, *pw; /* the FFT's working precision (dsp_real.h) */
+    double *lg, *d, *ext, *pre, *acc;
 } scratch_ptrs;
 
 static int open_scratch(const geometry *g, void *scratch, size_t bytes, scratch_ptrs *s)
@@ -544,9 +545,9 @@ static int open_scratch(const geometry *g, void *scratch, size_t bytes, scratch_
         return EDGERT_ERR_SCRATCH;
     base = (unsigned char *)scratch;
     base += (16u - ((size_t)base & 15u)) & 15u;
-    s->buf = (double *)(base + m.buf);
-    s->work = (double *)(base + m.work);
-    s->pw = (double *)(base + m.pw);
+    s->buf = (dsp_real *)(base + m.buf);
+    s->work = (dsp_real *)(base + m.work);
+    s->pw = (dsp_real *)(base + m.pw);
     s->lg = (double *)(base + m.lg);
     s->d = (double *)(base + m.d);
     s->ext = (double *)(base + m.ext);
@@ -563,14 +564,14 @@ static uint32_t nonfinite_bits_f(float v)
 }
 
 /* Mel energy of filter i over the power spectrum pw (exact zeros -> 1e-10). */
-static double mel_energy(const view *vw, const double *pw, int32_t i, int32_t *off)
+static double mel_energy(const view *vw, const dsp_real *pw, int32_t i, int32_t *off)
 {
     const double *w = vw->fw + *off;
-    const double *pk = pw + vw->fstart[i];
+    const dsp_real *pk = pw + vw->fstart[i];
     int32_t k, n = vw->flen[i];
     double e = 0.0;
     for (k = 0; k < n; k++)
-        e += w[k] * pk[k];
+        e += w[k] * (double)pk[k];
     *off += n;
     return e == 0.0 ? 1e-10 : e;
 }
@@ -584,12 +585,12 @@ static uint32_t frame_row(const view *vw, const float *x, size_t xs, int32_t k, 
     const edgert_audio_params *p = &vw->hd->p;
     const int32_t n = g->ly.frame_length < g->N ? g->ly.frame_length : g->N;
     const int32_t base = k * g->ly.frame_stride, B = g->B;
-    const double inv_n = 1.0 / (double)g->N;
-    double *AUDIO_RESTRICT buf = s->buf;
-    double *AUDIO_RESTRICT pw = s->pw;
+    const dsp_real inv_n = (dsp_real)(1.0 / (double)g->N); /* a power of two: exact */
+    dsp_real *AUDIO_RESTRICT buf = s->buf;
+    dsp_real *AUDIO_RESTRICT pw = s->pw;
     const float *AUDIO_RESTRICT xf = x + (size_t)base * xs;
     const ptrdiff_t sx = (ptrdiff_t)xs; /* pre-emphasis reads samples before the frame */
-    double chk = 0.0;
+    dsp_real chk = DSP_REAL(0.0);
     int32_t t, i;
 
     /* the frame's samples (pre-emphasised); a NaN/inf among them makes every FFT bin
@@ -597,22 +598,24 @@ static uint32_t frame_row(const view *vw, const float *x, size_t xs, int32_t k, 
     if (g->pre == PRE_NONE) {
         if (xs == 1)
             for (t = 0; t < n; t++)
-                buf[t] = (double)xf[t];
+                buf[t] = (dsp_real)xf[t];
         else
             for (t = 0; t < n; t++)
-                buf[t] = (double)xf[(size_t)t * xs];
+                buf[t] = (dsp_real)xf[(size_t)t * xs];
     } else if (g->pre == PRE_F64) {
         const double c = p->pre_cof;
         const int32_t h = g->h;
         t = 0;
         for (; t < n && base + t < h; t++) /* circular: the window's last samples */
-            buf[t] = (double)xf[(size_t)t * xs] - c * (double)x[(size_t)(g->L - h + base + t) * xs];
+            buf[t] = (dsp_real)((double)xf[(size_t)t * xs] -
+                                c * (double)x[(size_t)(g->L - h + base + t) * xs]);
         if (xs == 1) {
             for (; t < n; t++) /* base + t - h >= 0: inside the window */
-                buf[t] = (double)xf[t] - c * (double)xf[t - h];
+                buf[t] = (dsp_real)((double)xf[t] - c * (double)xf[t - h]);
         } else {
             for (; t < n; t++)
-                buf[t] = (double)xf[(size_t)t * xs] - c * (double)xf[(ptrdiff_t)(t - h) * sx];
+                buf[t] = (dsp_real)((double)xf[(size_t)t * xs] -
+                                    c * (double)xf[(ptrdiff_t)(t - h) * sx]);
         }
     } else {
         /* MFE v3/v4: x/32768 and the 0.98 pre-emphasis in float32, as the reference */
@@ -621,22 +624,22 @@ static uint32_t frame_row(const view *vw, const float *x, size_t xs, int32_t k, 
         if (base == 0 && n > 0) {
             float a32 = xf[0] * scale, b32 = x[(size_t)(g->L - 1) * xs] * scale;
             float pb = coef * b32;
-            buf[0] = (double)(a32 - pb);
+            buf[0] = (dsp_real)(a32 - pb);
             t = 1;
         }
         for (; t < n; t++) {
             float a32 = xf[(size_t)t * xs] * scale;
             float b32 = xf[(ptrdiff_t)(t - 1) * sx] * scale;
             float pb = coef * b32;
-            buf[t] = (double)(a32 - pb);
+            buf[t] = (dsp_real)(a32 - pb);
         }
     }
     edgert__rfft_power(&vw->plan, buf, n, pw, s->work);
     for (i = 0; i < B; i++) {
         pw[i] *= inv_n;
-        chk += pw[i] * 0.0; /* NaN when a bin is NaN or infinite */
+        chk += pw[i] * DSP_REAL(0.0); /* NaN when a bin is NaN or infinite */
     }
-    if (chk != 0.0)
+    if (chk != DSP_REAL(0.0))
         return 1;
 
     switch (g->kind) {
@@ -644,11 +647,11 @@ static uint32_t frame_row(const view *vw, const float *x, size_t xs, int32_t k, 
         double e0 = 0.0, e1 = 0.0, e;
         int32_t off = 0, q;
         for (i = 0; i + 1 < B; i += 2) { /* all bins, also those outside the mel range */
-            e0 += pw[i];
-            e1 += pw[i + 1];
+            e0 += (double)pw[i];
+            e1 += (double)pw[i + 1];
         }
         if (i < B)
-            e0 += pw[i];
+            e0 += (double)pw[i];
         e = e0 + e1;
         if (e == 0.0)
             e = 1e-10;
@@ -696,7 +699,7 @@ static uint32_t frame_row(const view *vw, const float *x, size_t xs, int32_t k, 
     case K_SG_DB4: {
         double nf = p->noise_floor_db, span = 12.0 - nf;
         for (i = 0; i < g->B; i++) {
-            double v = pw[i];
+            double v = (double)pw[i];
             double d = 10.0 * log10(v > 1e-30 ? v : 1e-30);
             double r = (d - nf) / span;
             row[i] = r < 0.0 ? 0.0 : r;
@@ -705,7 +708,7 @@ static uint32_t frame_row(const view *vw, const float *x, size_t xs, int32_t k, 
     }
     default: /* K_SG_MINMAX, K_SG_DB3: the power spectrum, scaled over the whole window */
         for (i = 0; i < g->B; i++)
-            row[i] = pw[i];
+            row[i] = (double)pw[i];
         break;
     }
     return 0;

@@ -75,6 +75,17 @@ def test_acquisition_cbor_roundtrip_and_signature():
     np.testing.assert_array_equal(decode(body).values, values)
 
 
+def test_eim_runner_starts(tmp_path):
+    """An .eim written by the installed package starts (write_eim runs it with --print-info):
+    its launcher module and the bundle travel inside the file."""
+    from pathlib import Path
+
+    from edgert.eim import write_eim
+    eim = write_eim(Path(__file__).parent / "data" / "motion-demo", tmp_path / "m.eim")
+    assert eim.hello["model_parameters"]["input_features_count"] == 375
+    assert (tmp_path / "m.eim").read_bytes().startswith(b"#!/bin/sh\n")
+
+
 def test_audio_blocks_and_wav(tmp_path):
     """MFCC/MFE/spectrogram through the C core, a WAV file written and read back."""
     from edgert.dsp import make_dsp_block
