@@ -772,6 +772,34 @@ int edgert_impulse_run_window(const edgert_impulse_plan *plan, const float *wind
                               edgert_impulse_timing *timing, void *scratch,
                               size_t scratch_bytes);
 
+/* edgert_impulse_run's fixed arguments, bound once: a binding that classifies window after
+ * window into the same buffers passes only what changes (edgert_impulse_run_bound), which
+ * keeps the per-call argument conversion of an interpreter's foreign-function layer small.
+ * The fields mean what the parameters of edgert_impulse_run mean; features, outputs and
+ * timing may be NULL. */
+typedef struct {
+    const edgert_impulse_plan *plan;
+    const int32_t *starts;
+    edgert_impulse_result *results;
+    float *features;
+    float *outputs;
+    edgert_impulse_timing *timing;
+    void *scratch;
+    size_t scratch_bytes;
+} edgert_impulse_args;
+
+/* edgert_impulse_run(args->plan, data, n_rows, args->starts, n_windows, args->results, ...)
+ * (EDGERT_ERR_NULL without args). */
+int edgert_impulse_run_bound(const edgert_impulse_args *args, const float *data,
+                             int32_t n_rows, int32_t n_windows);
+
+/* Host clocks for edgert_impulse_timing.clock (context unused): the monotonic clock in
+ * nanoseconds / microseconds, modulo 2^32 (a stage of 4.29 s / 71 min at most); 0 on a
+ * platform without a POSIX or Windows clock (a microcontroller passes its own counter).
+ * Owned by: csrc/clock.c. */
+uint32_t edgert_clock_ns(void *context);
+uint32_t edgert_clock_us(void *context);
+
 /* Copy n floats (a chunk of stream samples into a ring buffer) and check them: EDGERT_OK when
  * all are finite, else EDGERT_ERR_NONFINITE (out then holds an unspecified prefix). One pass
  * instead of a check and a copy. */

@@ -561,3 +561,12 @@ int edgert_copy_finite(const float *in, size_t n, float *out)
     }
     return bad ? EDGERT_ERR_NONFINITE : EDGERT_OK;
 }
+
+int edgert_impulse_run_bound(const edgert_impulse_args *args, const float *data,
+                             int32_t n_rows, int32_t n_windows)
+{
+    if (!args) return EDGERT_ERR_NULL;
+    return edgert_impulse_run(args->plan, data, n_rows, args->starts, n_windows, args->results,
+                              args->features, args->outputs, args->timing, args->scratch,
+                              args->scratch_bytes);
+}

@@ -171,12 +171,14 @@ def test_stream_of_single_samples_does_bounded_work(imp, recording, monkeypatch)
     st = imp.stream()
     assert (st._plan is not None) == (imp.backend == "native")
     if st._plan is not None:     # the stream's one C call per push with windows due
-        real_call = st._out.call
+        from edgert.runtime import stream as stream_module
+        real_call = stream_module._RUN_BOUND
 
-        def spy_plan(data_ptr, n_rows, n_windows):
+        def spy_plan(args, data_ptr, n_rows, n_windows):
+            assert args is st._out.args
             calls.append((n_rows, n_windows))
-            return real_call(data_ptr, n_rows, n_windows)
-        st._out.call = spy_plan
+            return real_call(args, data_ptr, n_rows, n_windows)
+        monkeypatch.setattr(stream_module, "_RUN_BOUND", spy_plan)
     x = np.tile(recording, (3, 1))
     n = sum(len(st.push(x[i:i + 1])) for i in range(len(x)))
     assert n == len(calls) == (len(x) - 125) // 5 + 1

@@ -80,6 +80,10 @@ from .windowing import (dequantize_int8, quantize_int8, resample, window_geometr
 
 log = logging.getLogger("edgert.runtime.impulse")
 _F32 = np.dtype(np.float32)
+_NDARRAY = np.ndarray
+_COPY_FINITE = lib.edgert_copy_finite
+_FROM_BUFFER = ffi.from_buffer
+_FLOATS = ffi.typeof("float[]")
 
 #: ``classify`` runs recordings of up to this many windows through the compiled plan (one C
 #: call: less fixed cost); longer ones through the whole-array batch calls (same numbers).
@@ -429,21 +433,23 @@ class Impulse:
             return None
         buf = plan.thread_buffers()
         src = values if data is None else data
+        if n > buf.capacity or n_rows > len(buf.staging):   # PLAN_MAX_WINDOWS > PASS_WINDOWS
+            return None
         # copy into the staging rows, checking every value (prepare() checked ``data``)
-        if lib.edgert_copy_finite(ffi.from_buffer("float[]", src), src.size, buf.staging_ptr):
+        if _COPY_FINITE(_FROM_BUFFER(_FLOATS, src), src.size, buf.staging_ptr):
             return None
         if n_rows < W:
             buf.staging[n_rows:W] = 0.0
-        plan.run_consecutive(buf.staging_ptr, max(n_rows, W), n, buf)
-        outs: dict[int, np.ndarray] = {}
-        for bid, sl, scores in plan.learn_outputs:   # copies: buf is reused
-            outs[bid] = buf.outputs[:n, sl].copy() if scores else buf.outputs[:n, sl.start].copy()
-        feats = {bid: buf.features[:n, sl].copy() for bid, sl in plan.feature_slices.items()}
-        return ClassificationResult(
+        st = buf.call(buf.staging_ptr, n_rows if n_rows > W else W, n)
+        if st:
+            raise plan._fail(st)
+        # the plan's rows, copied (buf is reused); the per-block arrays, the window objects
+        # and the rest are cut from them when something reads them
+        return ClassificationResult.from_plan_rows(
             bundle=self.bundle, variant=variant, frequency=self.frequency,
             source_frequency=float(frequency) if frequency else self.frequency,
-            data=src, start_rows=buf.starts[:n], window_samples=W, outputs=outs,
-            features=feats, prediction_index=buf.prediction[:n].copy())
+            data=src, window_samples=W, plan=plan, outputs=buf.outputs[:n].copy(),
+            features=buf.features[:n].copy(), prediction_index=buf.prediction[:n].copy())
 
     # ------------------------------------------------------------------ one window
     def _plan_or_none(self, variant: Optional[str]) -> Any:

@@ -42,7 +42,9 @@ through the batch path.
 """
 from __future__ import annotations
 
+import functools
 import logging
+import struct
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
@@ -51,7 +53,7 @@ import numpy as np
 
 from .._ffi import ffi, lib, status_error, strerror
 from ..errors import ConfigurationError, InputError
-from .results import WindowResult, reserved_names
+from .results import WindowResult, plan_window_reader, reserved_names, result_layout
 
 log = logging.getLogger("edgert.runtime.impulse_plan")
 
@@ -67,6 +69,10 @@ PASS_WINDOWS = 64
 _F32 = np.dtype(np.float32)
 _NDARRAY = np.ndarray
 _FROM_BUFFER = ffi.from_buffer
+_FLOATS = ffi.typeof("float[]")      # the ctype, not its name: no lookup per call
+_RUN_BOUND = lib.edgert_impulse_run_bound
+#: WindowBuffers timing unit -> the C host clock
+_CLOCKS = {"ns": "edgert_clock_ns", "us": "edgert_clock_us"}
 _RESULT = "edgert_impulse_result"
 #: the C result struct as a numpy structured dtype (offsets from cffi: they cannot drift)
 RESULT_DTYPE = np.dtype({
@@ -75,6 +81,13 @@ RESULT_DTYPE = np.dtype({
     "offsets": [ffi.offsetof(_RESULT, f) for f in
                 ("prediction", "top", "anomaly", "n_labels", "scores")],
     "itemsize": ffi.sizeof(_RESULT)})
+
+
+_RESULT_BYTES = ffi.sizeof(_RESULT)
+# a result's leading fields as a struct format: prediction, top, anomaly, n_labels, then the
+# scores - read in one struct.unpack_from per window (fewer Python objects than field reads)
+assert [ffi.offsetof(_RESULT, f) for f in ("prediction", "top", "anomaly", "n_labels",
+                                           "scores")] == [0, 4, 8, 12, 16]
 
 
 class PlanUnsupportedError(ConfigurationError):
@@ -114,12 +127,21 @@ class WindowBuffers:
     ``scores`` (capacity, labels) float32, ``anomaly`` (capacity,) float32, ``prediction``
     (capacity,) int32 (label index, -1 uncertain, -2 anomaly), ``top`` (capacity,) int32,
     ``outputs`` (capacity, n_outputs) float32 (every learn block), ``features`` (capacity,
-    n_features) float32 (every DSP block)."""
+    n_features) float32 (every DSP block).
 
-    def __init__(self, plan: "ImpulsePlan", capacity: int = 1):
+    ``timing`` ("ns" or "us"): every run also times its stages with the C host clock of that
+    unit (``edgert_clock_ns``/``_us``, no call back into Python); :meth:`stage_times` reads
+    them.
+
+    Every fixed argument of the C call is bound once, in an ``edgert_impulse_args`` struct:
+    ``call(data_ptr, n_rows, n_windows)`` is ``edgert_impulse_run_bound`` with three
+    arguments to convert instead of eleven."""
+
+    def __init__(self, plan: "ImpulsePlan", capacity: int = 1, timing: Optional[str] = None):
         self.capacity = capacity = max(int(capacity), 1)
         self.results_c = ffi.new(f"{_RESULT}[]", capacity)
         self.results = np.frombuffer(ffi.buffer(self.results_c), dtype=RESULT_DTYPE)
+        self.results_view = memoryview(ffi.buffer(self.results_c))
         self.scores = self.results["scores"][:, :plan.n_labels]
         self.anomaly = self.results["anomaly"]
         self.prediction = self.results["prediction"]
@@ -131,8 +153,9 @@ class WindowBuffers:
         # consecutive windows (a short recording, the windows due in a stream push)
         self.starts = np.arange(capacity, dtype=np.int32) * np.int32(plan.window_increase)
         # a staging copy of a short recording (checked for NaN/inf while copied; zero rows
-        # after it when it is shorter than a window)
-        self.staging = np.zeros((plan.window_samples + (capacity - 1) * plan.window_increase,
+        # after it when it is shorter than a window): the longest recording with `capacity`
+        # windows has W + capacity * S - 1 rows (the rows after the last window count too)
+        self.staging = np.zeros((plan.window_samples + capacity * plan.window_increase,
                                  plan.n_axes), dtype=np.float32)
         f = ffi.from_buffer
         self.results_ptr = self.results_c
@@ -142,19 +165,32 @@ class WindowBuffers:
         self.scratch_bytes = self.scratch.size
         self.starts_ptr = f("int32_t[]", self.starts)
         self.staging_ptr = f("float[]", self.staging, require_writable=True)
-        self.call = self._bind(plan)
+        self.timing: Any = None
+        if timing is not None:
+            if timing not in _CLOCKS:
+                raise ValueError(f"timing must be one of {', '.join(_CLOCKS)}, got {timing!r}")
+            self.timing = ffi.new("edgert_impulse_timing *")
+            self.timing.clock = ffi.addressof(lib, _CLOCKS[timing])
+        self.args = ffi.new("edgert_impulse_args *", {
+            "plan": plan.c, "starts": self.starts_ptr, "results": self.results_c,
+            "features": self.features_ptr, "outputs": self.outputs_ptr,
+            "timing": self.timing if self.timing is not None else ffi.NULL,
+            "scratch": self.scratch_ptr, "scratch_bytes": self.scratch_bytes})
+        self._plan = plan           # what args points into stays alive with the buffers
+        #: ``call(data_ptr, n_rows, n_windows)``: edgert_impulse_run_bound into these buffers
+        self.call: Callable[[Any, int, int], int] = functools.partial(_RUN_BOUND, self.args)
 
-    def _bind(self, plan: "ImpulsePlan") -> Callable[[Any, int, int], int]:
-        """``call(data_ptr, n_rows, n_windows)``: edgert_impulse_run into these buffers with
-        every other argument bound once (the per-window call costs one C call)."""
-        def call(data_ptr: Any, n_rows: int, n_windows: int, run: Any = lib.edgert_impulse_run,
-                 c: Any = plan.c, starts: Any = self.starts_ptr, results: Any = self.results_c,
-                 features: Any = self.features_ptr, outputs: Any = self.outputs_ptr,
-                 null: Any = ffi.NULL, scratch: Any = self.scratch_ptr,
-                 nbytes: int = self.scratch_bytes) -> int:
-            return run(c, data_ptr, n_rows, starts, n_windows, results, features, outputs, null,
-                       scratch, nbytes)
-        return call
+    def stage_times(self) -> tuple[int, int, int, int]:
+        """(DSP, classifier, anomaly, whole call) of the last run in the ``timing`` unit
+        (buffers made with ``timing``; the classifier stage includes the int8 quantization
+        and dequantization, the anomaly stage K-means and GMM blocks)."""
+        t = self.timing
+        if t is None:
+            raise ValueError("these buffers were made without timing")
+        ticks = t.ticks
+        return (int(ticks[lib.EDGERT_IMPULSE_STAGE_DSP]),
+                int(ticks[lib.EDGERT_IMPULSE_STAGE_CLASSIFIER]),
+                int(ticks[lib.EDGERT_IMPULSE_STAGE_ANOMALY]), int(t.total))
 
 
 class ImpulsePlan:
@@ -189,12 +225,34 @@ class ImpulsePlan:
             raise PlanUnsupportedError(f"the C core refuses the built plan ({strerror(st)})")
         self._local = threading.local()
         self._run = lib.edgert_impulse_run
-        self._widths = (self.n_axes, self.window_values)
+        self._shape = (self.window_samples, self.n_axes)
+        self._flat_shape = (self.window_values,)
+        self._has_labels = self.n_labels > 0
+        self._has_anomaly = self.anomaly >= 0
         # what the two special predictions are called (renamed when a label has the name)
         names = reserved_names([lab for b in impulse.bundle.learn if b.type == "keras"
                                 for lab in b.labels])
         self._special = {PREDICTION_UNCERTAIN: names.uncertain_prediction,
                          PREDICTION_ANOMALY: names.anomaly_prediction}
+        #: prediction index (label index, -1 uncertain, -2 anomaly) -> its name
+        self._prediction_names = self.labels + (names.anomaly_prediction,
+                                                names.uncertain_prediction)
+        # prediction, top (-1 without labels), anomaly, n_labels, score 0, score 1, ...
+        self._unpack_result = struct.Struct(f"=iifi{self.n_labels}f").unpack_from
+        #: ``window_result(buffers, row, index, start_ms)``: the WindowResult of row ``row``
+        #: of ``buffers`` after a run (its ``scores`` dict is built on first access)
+        self.window_result = plan_window_reader(
+            self.labels, self.window_size_ms, self._prediction_names, self._has_anomaly,
+            self._unpack_result, _RESULT_BYTES)
+        #: what the bundle fixes about every ClassificationResult (made once, shared)
+        self.result_layout = result_layout(impulse.bundle)
+        #: the first classifier's columns / the first anomaly block's column in an outputs row
+        self.classifier_columns: Optional[slice] = (
+            self.output_slices[self.learn_ids[self.classifier]] if self.classifier >= 0
+            else None)
+        self.anomaly_column: Optional[int] = (
+            self.output_slices[self.learn_ids[self.anomaly]].start if self.anomaly >= 0
+            else None)
 
     # ------------------------------------------------------------------------ building
     def _build_dsp(self, impulse: Any) -> None:
@@ -339,16 +397,18 @@ class ImpulsePlan:
             raise status_error(st, "sizing the impulse plan's scratch")
         return int(out[0])
 
-    def buffers(self, capacity: int = 1) -> WindowBuffers:
-        """New output/working buffers for :meth:`run_into` (one per thread, reused)."""
-        return WindowBuffers(self, capacity)
+    def buffers(self, capacity: int = 1, timing: Optional[str] = None) -> WindowBuffers:
+        """New output/working buffers for :meth:`run_into` (one per thread, reused);
+        ``timing`` "ns"/"us": the runs also time their stages (:meth:`WindowBuffers.stage_times`)."""
+        return WindowBuffers(self, capacity, timing)
 
     def thread_buffers(self) -> WindowBuffers:
         """This thread's buffers for up to PASS_WINDOWS windows (made on first use)."""
-        buf = getattr(self._local, "buffers", None)
-        if buf is None:
+        try:
+            return self._local.buffers
+        except AttributeError:
             buf = self._local.buffers = WindowBuffers(self, PASS_WINDOWS)
-        return buf
+            return buf
 
     def _window(self, raw: Any) -> np.ndarray:
         """``raw`` as a C-contiguous float32 array of exactly one window's values."""
@@ -373,15 +433,32 @@ class ImpulsePlan:
                               "overflow float32); clean or drop those samples first")
         return status_error(status, "running the impulse plan")
 
+    def window_pointer(self, raw: Any) -> Any:
+        """A cffi ``float[]`` over one window's values: ``raw`` itself when it is a float32
+        C-contiguous array of shape (window_samples, axes) or (window_samples * axes,) (no
+        copy; what ``ffi.from_buffer`` refuses - a strided view - is converted), else a
+        converted copy (InputError when it is not one window of numbers)."""
+        if type(raw) is _NDARRAY and raw.dtype is _F32 and \
+                (raw.shape == self._shape or raw.shape == self._flat_shape):
+            try:
+                return _FROM_BUFFER(_FLOATS, raw)
+            except ValueError:           # not C-contiguous
+                pass
+        return _FROM_BUFFER(_FLOATS, self._window(raw))
+
     def run_into(self, raw: Any, out: WindowBuffers) -> None:
         """Classify one window into row 0 of ``out`` (from :meth:`buffers`): one C call, no
-        allocation when ``raw`` is a C-contiguous float32 array of the window's values
+        copy when ``raw`` is a C-contiguous float32 array of the window's values
         ((window_samples, axes) or flat)."""
-        if type(raw) is not _NDARRAY or raw.dtype is not _F32 or \
-                raw.size != self.window_values or not raw.flags.c_contiguous or \
-                raw.shape[-1] not in self._widths or raw.ndim > 2:
-            raw = self._window(raw)
-        st = out.call(_FROM_BUFFER("float[]", raw), self.window_samples, 1)
+        if type(raw) is _NDARRAY and raw.dtype is _F32 and \
+                (raw.shape == self._shape or raw.shape == self._flat_shape):
+            try:
+                ptr = _FROM_BUFFER(_FLOATS, raw)
+            except ValueError:           # not C-contiguous
+                ptr = self.window_pointer(raw)
+        else:
+            ptr = self.window_pointer(raw)
+        st = _RUN_BOUND(out.args, ptr, self.window_samples, 1)
         if st:
             raise self._fail(st)
 
@@ -396,29 +473,14 @@ class ImpulsePlan:
 
     def classify_window(self, raw: Any, index: int = 0, start_ms: float = 0.0) -> WindowResult:
         """One window's :class:`WindowResult` (``index``/``start_ms`` label it)."""
-        buf = getattr(self._local, "one", None)
-        if buf is None:
+        try:
+            buf = self._local.one
+        except AttributeError:
             buf = self._local.one = WindowBuffers(self, 1)
-        self.run_into(raw, buf)
+        st = buf.call(self.window_pointer(raw), self.window_samples, 1)
+        if st:
+            raise self._fail(st)
         return self.window_result(buf, 0, index, start_ms)
-
-    def window_result(self, buf: WindowBuffers, row: int, index: int,
-                      start_ms: float) -> WindowResult:
-        """The :class:`WindowResult` of row ``row`` of ``buf`` after a run."""
-        r = buf.results_c[row]
-        labels = self.labels
-        pred = r.prediction
-        if labels:
-            values = buf.scores[row].tolist()
-            top = r.top
-            scores = dict(zip(labels, values))
-            top_label, top_score = labels[top], values[top]
-        else:
-            scores, top_label, top_score = {}, None, None
-        return WindowResult(index, start_ms, start_ms + self.window_size_ms, scores,
-                            r.anomaly if self.anomaly >= 0 else None, top_label, top_score,
-                            labels[pred] if pred >= 0 else self._special[pred],
-                            pred == PREDICTION_ANOMALY)
 
     def run(self, data: np.ndarray, starts: np.ndarray) -> PlanRun:
         """Windows ``data[s : s + window_samples]`` for ``s`` in ``starts`` of a prepared

@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import math
+import operator
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Optional, Sequence
 
@@ -60,26 +61,153 @@ def reserved_names(labels: Sequence[str]) -> ReservedNames:
                          free(UNCERTAIN, "uncertain (below min_score)"))
 
 
-@dataclass(frozen=True)
+_FIELDS = ("index", "start_ms", "end_ms", "scores", "anomaly", "top_label", "top_score",
+           "label", "anomalous")
+
+
 class WindowResult:
     """One window: its time span, every label's probability, the anomaly score, the top label
-    and the prediction after thresholds (``label``: a label, ``uncertain`` or ``anomaly``)."""
-    index: int
-    start_ms: float
-    end_ms: float
-    scores: Mapping[str, float]
-    anomaly: Optional[float]
-    top_label: Optional[str]
-    top_score: Optional[float]
-    label: str
-    anomalous: bool
+    and the prediction after thresholds (``label``: a label, ``uncertain`` or ``anomaly``).
+
+    Immutable, with the fields (and the constructor's positional order) ``index, start_ms,
+    end_ms, scores, anomaly, top_label, top_score, label, anomalous``; equal when every field
+    is. A slotted class rather than a dataclass because one is made per window on the
+    one-window paths (a stream push, ``classify_window``), where a frozen dataclass's
+    construction cost more than the C call: results made from a compiled plan's row
+    (:func:`window_result_from_row`) build the ``scores`` dict on first access."""
+
+    __slots__ = ("_index", "_start_ms", "_end_ms", "_scores", "_labels", "_values", "_anomaly",
+                 "_top_label", "_top_score", "_label", "_anomalous")
+
+    def __init__(self, index: int, start_ms: float, end_ms: float, scores: Mapping[str, float],
+                 anomaly: Optional[float], top_label: Optional[str], top_score: Optional[float],
+                 label: str, anomalous: bool):
+        self._index = index
+        self._start_ms = start_ms
+        self._end_ms = end_ms
+        self._scores = scores
+        self._labels = self._values = None
+        self._anomaly = anomaly
+        self._top_label = top_label
+        self._top_score = top_score
+        self._label = label
+        self._anomalous = anomalous
+
+    index = property(operator.attrgetter("_index"), doc="the window's number")
+    start_ms = property(operator.attrgetter("_start_ms"), doc="where the window starts (ms)")
+    end_ms = property(operator.attrgetter("_end_ms"), doc="where it ends (ms)")
+    anomaly = property(operator.attrgetter("_anomaly"),
+                       doc="the first anomaly block's score (None without one)")
+    top_label = property(operator.attrgetter("_top_label"),
+                         doc="the label with the highest probability (None without labels)")
+    top_score = property(operator.attrgetter("_top_score"), doc="its probability")
+    label = property(operator.attrgetter("_label"),
+                     doc="the prediction after thresholds: a label, uncertain or anomaly")
+    anomalous = property(operator.attrgetter("_anomalous"),
+                         doc="the anomaly score is over the anomaly threshold")
+
+    @property
+    def scores(self) -> Mapping[str, float]:
+        """label -> probability (the first classifier's, in its label order)."""
+        s = self._scores
+        if s is None:
+            s = self._scores = dict(zip(self._labels, self._values))  # type: ignore[arg-type]
+        return s
+
+    def _astuple(self) -> tuple:
+        return (self._index, self._start_ms, self._end_ms, self.scores, self._anomaly,
+                self._top_label, self._top_score, self._label, self._anomalous)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._astuple() == other._astuple()  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]   # scores is a dict: not hashable
+
+    def __repr__(self) -> str:
+        return "WindowResult(" + ", ".join(f"{k}={v!r}" for k, v in
+                                           zip(_FIELDS, self._astuple())) + ")"
+
+    def __reduce__(self) -> tuple:
+        return (WindowResult, self._astuple())
+
+    def replace(self, **changes: Any) -> "WindowResult":
+        """A copy with some fields changed (what ``dataclasses.replace`` did)."""
+        unknown = set(changes) - set(_FIELDS)
+        if unknown:
+            raise TypeError(f"WindowResult has no field {sorted(unknown)[0]!r}")
+        values = dict(zip(_FIELDS, self._astuple()))
+        values.update(changes)
+        return WindowResult(**values)
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"start_ms": self.start_ms, "end_ms": self.end_ms,
-                             "scores": dict(self.scores), "label": self.label}
-        if self.anomaly is not None:
-            d["anomaly"] = self.anomaly
+        d: dict[str, Any] = {"start_ms": self._start_ms, "end_ms": self._end_ms,
+                             "scores": dict(self.scores), "label": self._label}
+        if self._anomaly is not None:
+            d["anomaly"] = self._anomaly
         return d
+
+
+_new_window = object.__new__
+
+
+def window_result_from_row(index: int, start_ms: float, end_ms: float, labels: Sequence[str],
+                           values: Sequence[float], anomaly: Optional[float], top: int,
+                           label: str, anomalous: bool) -> WindowResult:
+    """A :class:`WindowResult` whose ``scores`` dict is built on first access from ``labels``
+    and ``values`` (the probabilities as Python floats, in label order, a list or tuple the
+    result keeps; ``top``: the index of the highest, -1 without labels). What the one-window
+    paths make per window."""
+    w = _new_window(WindowResult)
+    w._index = index
+    w._start_ms = start_ms
+    w._end_ms = end_ms
+    w._scores = None
+    w._labels = labels
+    w._values = values
+    w._anomaly = anomaly
+    if top >= 0:
+        w._top_label = labels[top]
+        w._top_score = values[top]
+    else:
+        w._top_label = w._top_score = None
+    w._label = label
+    w._anomalous = anomalous
+    return w
+
+
+def plan_window_reader(labels: tuple[str, ...], window_size_ms: float,
+                       prediction_names: Sequence[str], has_anomaly: bool,
+                       unpack: Any, record_bytes: int) -> Any:
+    """``read(buffers, row, index, start_ms) -> WindowResult`` for a compiled impulse plan's
+    result records: ``unpack(buffers.results_view, row * record_bytes)`` gives (prediction,
+    top, anomaly, n_labels, score...) of row ``row``; ``prediction_names[p]`` names a
+    prediction index p (label index, -1 uncertain, -2 anomaly). One function call per window
+    on the one-window paths (what :func:`window_result_from_row` does, inline)."""
+    new = _new_window
+    cls = WindowResult
+
+    def read(buffers: Any, row: int, index: int, start_ms: float) -> WindowResult:
+        r = unpack(buffers.results_view, row * record_bytes)
+        pred, top = r[0], r[1]
+        w = new(cls)
+        w._index = index
+        w._start_ms = start_ms
+        w._end_ms = start_ms + window_size_ms
+        w._scores = None
+        w._labels = labels
+        w._values = values = r[4:]
+        w._anomaly = r[2] if has_anomaly else None
+        if top >= 0:
+            w._top_label = labels[top]
+            w._top_score = values[top]
+        else:
+            w._top_label = w._top_score = None
+        w._label = prediction_names[pred]
+        w._anomalous = pred == -2
+        return w
+    return read
 
 
 @functools.lru_cache(maxsize=64)
@@ -96,6 +224,40 @@ def _prediction_names(labels: tuple[str, ...], names: ReservedNames) -> np.ndarr
                    dtype=object)
     out.flags.writeable = False
     return out
+
+
+@dataclass(frozen=True)
+class ResultLayout:
+    """What a bundle fixes about every result of classifying with it: the classifier and
+    anomaly blocks, the first classifier's labels, the thresholds the predictions use,
+    edgert's reserved names and the prediction names indexed by a prediction index (label
+    index, -1 uncertain, -2 anomaly). Made once per compiled plan (results of one-window calls
+    share it) or once per result."""
+    keras_blocks: tuple[LearnSpec, ...]
+    anomaly_blocks: tuple[LearnSpec, ...]
+    labels: tuple[str, ...]
+    min_score: float
+    anomaly_threshold: float
+    names: ReservedNames
+    prediction_names: np.ndarray
+    window_size_ms: float
+    window_increase_ms: float
+
+
+def result_layout(bundle: Bundle) -> ResultLayout:
+    """The :class:`ResultLayout` of a bundle."""
+    keras = tuple(b for b in bundle.learn if b.type == "keras")
+    anomaly = tuple(b for b in bundle.learn if b.type in ("anomaly", "anomaly-gmm"))
+    labels: tuple[str, ...] = keras[0].labels if keras else ()
+    # every classifier's labels: none of them may be shadowed by edgert's own names
+    names = _reserved_names(tuple(lab for b in keras for lab in b.labels))
+    return ResultLayout(
+        keras, anomaly, labels,
+        float(keras[0].threshold("min_score", 0.6)) if keras else 0.6,  # type: ignore[arg-type]
+        float(anomaly[0].threshold("min_anomaly_score", 0.3))  # type: ignore[arg-type]
+        if anomaly else math.inf,
+        names, _prediction_names(labels, names), float(bundle.input.window_size_ms),
+        float(bundle.input.window_increase_ms))
 
 
 def predict_labels(labels: Sequence[str], probabilities: Optional[np.ndarray],
@@ -117,6 +279,38 @@ def predict_labels(labels: Sequence[str], probabilities: Optional[np.ndarray],
     return out
 
 
+class _Lazy:
+    """An attribute computed on first access and then stored in the instance's ``__dict__``
+    (a non-data descriptor: later reads are plain attribute reads; assigning the attribute
+    stores the value and the computation never runs)."""
+
+    def __init__(self, compute: Any):
+        self.compute = compute
+        self.name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    def __get__(self, obj: Any, cls: Any = None) -> Any:
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.compute(obj)
+        return value
+
+
+def _first_max(values: list) -> int:
+    """numpy.argmax of a list of floats: the first maximum; the first NaN when there is one."""
+    if not values:
+        return -1
+    if sum(values) == sum(values):     # no NaN (a NaN makes the sum NaN)
+        return values.index(max(values))
+    best = 0
+    for k, v in enumerate(values):
+        if v != v:
+            return k
+        if v > values[best]:
+            best = k
+    return best
+
+
 class ClassificationResult:
     """Classification of every window of one recording.
 
@@ -128,6 +322,10 @@ class ClassificationResult:
     ``prediction_index``: optional, the compiled impulse plan's per-window prediction (label
     index, -1 uncertain, -2 anomaly), which the C core computes by the same rule; when given,
     ``predictions`` and ``anomalous`` are read from it instead of computed again.
+
+    Every derived attribute (the arrays above, thresholds, names) is computed on first access
+    and kept: a result of a one-window ``classify`` (:meth:`from_plan_rows`) costs a copy of
+    the plan's output rows until something reads it.
     """
 
     def __init__(self, *, bundle: Bundle, variant: Optional[str], frequency: float,
@@ -135,83 +333,193 @@ class ClassificationResult:
                  window_samples: int, outputs: Mapping[int, np.ndarray],
                  features: Optional[Mapping[int, np.ndarray]] = None,
                  prediction_index: Optional[np.ndarray] = None):
+        self._common(bundle, variant, frequency, source_frequency, data, window_samples)
+        self.start_rows = np.asarray(start_rows, dtype=np.int64)
+        self._n = len(self.start_rows)
+        self.outputs = dict(outputs)
+        self.features = dict(features or {})
+        self._prediction_index = prediction_index
+        self._plan_rows: Any = None
+
+    def _common(self, bundle: Bundle, variant: Optional[str], frequency: float,
+                source_frequency: float, data: np.ndarray, window_samples: int) -> None:
         self.bundle = bundle
         self.variant = variant
         self.frequency = float(frequency)
         self.source_frequency = float(source_frequency)
-        # the tolerance Impulse.prepare uses to decide whether to resample at all
-        self.resampled = not math.isclose(self.frequency, self.source_frequency, rel_tol=1e-6)
         self.data = data
-        self.start_rows = np.asarray(start_rows, dtype=np.int64)
         self.window_samples = int(window_samples)
-        self.window_size_ms = float(bundle.input.window_size_ms)
-        self.window_increase_ms = float(bundle.input.window_increase_ms)
-        self.start_ms = self.start_rows * (1000.0 / self.frequency)
-        self.end_ms = self.start_ms + self.window_size_ms
-        self.outputs = dict(outputs)
-        self.features = dict(features or {})
-        self.keras_blocks = [b for b in bundle.learn if b.type == "keras"]
-        self.anomaly_blocks = [b for b in bundle.learn if b.type in ("anomaly", "anomaly-gmm")]
-        first_k = self.keras_blocks[0] if self.keras_blocks else None
-        first_a = self.anomaly_blocks[0] if self.anomaly_blocks else None
-        self.labels: tuple[str, ...] = first_k.labels if first_k else ()
-        self.probabilities: Optional[np.ndarray] = self.outputs[first_k.id] if first_k else None
-        self.anomaly: Optional[np.ndarray] = self.outputs[first_a.id] if first_a else None
-        self.min_score = float(first_k.threshold("min_score", 0.6)) if first_k else 0.6
-        self.anomaly_threshold = (float(first_a.threshold("min_anomaly_score", 0.3))
-                                  if first_a else math.inf)
-        n = len(self.start_rows)
-        # every classifier's labels: none of them may be shadowed by edgert's own names
-        self.names = _reserved_names(tuple(lab for b in self.keras_blocks for lab in b.labels))
-        if prediction_index is not None:
-            self.predictions = _prediction_names(self.labels, self.names)[prediction_index]
-            self.anomalous = prediction_index == -2
-            return
-        self.predictions = predict_labels(self.labels, self.probabilities, self.anomaly,
-                                          self.min_score, self.anomaly_threshold, n, self.names)
-        self.anomalous = (self.anomaly > self.anomaly_threshold if self.anomaly is not None
-                          else np.zeros(n, dtype=bool))
+
+    @classmethod
+    def from_plan_rows(cls, *, bundle: Bundle, variant: Optional[str], frequency: float,
+                       source_frequency: float, data: np.ndarray, window_samples: int,
+                       plan: Any, outputs: np.ndarray, features: np.ndarray,
+                       prediction_index: np.ndarray) -> "ClassificationResult":
+        """The result of windows 0, S, 2S, ... (``len(prediction_index)`` of them) run by a
+        compiled impulse plan (:class:`edgert.runtime.impulse_plan.ImpulsePlan`): its output
+        rows (n, plan.n_outputs) and feature rows (n, plan.n_features), copies the result
+        owns. The per-block arrays are cut from them on first access."""
+        self = cls.__new__(cls)
+        self._common(bundle, variant, frequency, source_frequency, data, window_samples)
+        self._n = len(prediction_index)
+        self._prediction_index = prediction_index
+        self._plan_rows = (plan, outputs, features)
+        self._layout = plan.result_layout
+        return self
+
+    # ------------------------------------------------------- derived, on first access
+    @_Lazy
+    def start_rows(self) -> np.ndarray:
+        """Each window's first sample (int64, at the impulse frequency)."""
+        plan = self._plan_rows[0]
+        return np.arange(self._n, dtype=np.int64) * plan.window_increase
+
+    @_Lazy
+    def outputs(self) -> dict[int, np.ndarray]:
+        """learn block id -> its output array."""
+        plan, rows, _ = self._plan_rows
+        return {bid: np.ascontiguousarray(rows[:, sl]) if scores else rows[:, sl.start].copy()
+                for bid, sl, scores in plan.learn_outputs}
+
+    @_Lazy
+    def features(self) -> dict[int, np.ndarray]:
+        """DSP block id -> (n, features) float32."""
+        plan, _, rows = self._plan_rows
+        return {bid: np.ascontiguousarray(rows[:, sl])
+                for bid, sl in plan.feature_slices.items()}
+
+    @_Lazy
+    def resampled(self) -> bool:
+        """The recording was at another frequency (the tolerance Impulse.prepare uses to
+        decide whether to resample at all)."""
+        return not math.isclose(self.frequency, self.source_frequency, rel_tol=1e-6)
+
+    @_Lazy
+    def _layout(self) -> ResultLayout:
+        return result_layout(self.bundle)
+
+    @_Lazy
+    def window_size_ms(self) -> float:
+        return self._layout.window_size_ms
+
+    @_Lazy
+    def window_increase_ms(self) -> float:
+        return self._layout.window_increase_ms
+
+    @_Lazy
+    def start_ms(self) -> np.ndarray:
+        return self.start_rows * (1000.0 / self.frequency)
+
+    @_Lazy
+    def end_ms(self) -> np.ndarray:
+        return self.start_ms + self.window_size_ms
+
+    @_Lazy
+    def keras_blocks(self) -> list[LearnSpec]:
+        return list(self._layout.keras_blocks)
+
+    @_Lazy
+    def anomaly_blocks(self) -> list[LearnSpec]:
+        return list(self._layout.anomaly_blocks)
+
+    @_Lazy
+    def labels(self) -> tuple[str, ...]:
+        """The first classifier's labels, in its output order."""
+        return self._layout.labels
+
+    @_Lazy
+    def probabilities(self) -> Optional[np.ndarray]:
+        keras = self._layout.keras_blocks
+        return self.outputs[keras[0].id] if keras else None
+
+    @_Lazy
+    def anomaly(self) -> Optional[np.ndarray]:
+        blocks = self._layout.anomaly_blocks
+        return self.outputs[blocks[0].id] if blocks else None
+
+    @_Lazy
+    def min_score(self) -> float:
+        return self._layout.min_score
+
+    @_Lazy
+    def anomaly_threshold(self) -> float:
+        return self._layout.anomaly_threshold
+
+    @_Lazy
+    def names(self) -> ReservedNames:
+        return self._layout.names
+
+    @_Lazy
+    def predictions(self) -> np.ndarray:
+        """Studio's prediction per window (object array of str)."""
+        if self._prediction_index is not None:
+            return self._layout.prediction_names[self._prediction_index]
+        return predict_labels(self.labels, self.probabilities, self.anomaly, self.min_score,
+                              self.anomaly_threshold, self._n, self.names)
+
+    @_Lazy
+    def anomalous(self) -> np.ndarray:
+        """(n,) bool: the anomaly score is over the anomaly threshold."""
+        if self._prediction_index is not None:
+            return self._prediction_index == -2
+        return (self.anomaly > self.anomaly_threshold if self.anomaly is not None
+                else np.zeros(self._n, dtype=bool))
 
     # ------------------------------------------------------------------ per-window access
     def __len__(self) -> int:
-        return len(self.start_rows)
+        return self._n
 
     def __getitem__(self, w: int) -> WindowResult:
-        n = len(self)
+        n = self._n
         if w < 0:
             w += n
         if not 0 <= w < n:
             raise IndexError(f"window {w} of {n}")
-        scores: dict[str, float] = {}
-        top_label = top_score = None
+        if self._plan_rows is not None:
+            return self._plan_window(w)
+        values: list = []
+        top = -1
         if self.probabilities is not None:
             row = self.probabilities[w]
-            scores = {lab: float(row[i]) for i, lab in enumerate(self.labels)}
-            k = int(np.argmax(row))
-            top_label, top_score = self.labels[k], float(row[k])
+            values = row.astype(np.float64).tolist()
+            top = int(np.argmax(row))
         an = float(self.anomaly[w]) if self.anomaly is not None else None
-        return WindowResult(w, float(self.start_ms[w]), float(self.end_ms[w]), scores, an,
-                            top_label, top_score, str(self.predictions[w]),
-                            bool(self.anomalous[w]))
+        return window_result_from_row(w, float(self.start_ms[w]), float(self.end_ms[w]),
+                                      self.labels, values, an, top, str(self.predictions[w]),
+                                      bool(self.anomalous[w]))
+
+    def _plan_window(self, w: int) -> WindowResult:
+        """Window ``w`` read straight from the plan's rows (no whole-recording array made):
+        the numbers and arithmetic of the array path."""
+        plan, rows, _ = self._plan_rows
+        lay = self._layout
+        row = rows[w]
+        values: list = []
+        top = -1
+        if plan.classifier_columns is not None:
+            values = row[plan.classifier_columns].tolist()
+            top = _first_max(values)
+        an = float(row[plan.anomaly_column]) if plan.anomaly_column is not None else None
+        start = float(w * plan.window_increase) * (1000.0 / self.frequency)
+        pred = int(self._prediction_index[w])
+        return window_result_from_row(w, start, start + lay.window_size_ms, lay.labels, values,
+                                      an, top, str(lay.prediction_names[pred]), pred == -2)
 
     def __iter__(self) -> Iterator[WindowResult]:
         # whole-array conversions once, not per window
-        n = len(self)
+        n = self._n
         starts, ends = self.start_ms.tolist(), self.end_ms.tolist()
         preds, bad = self.predictions.tolist(), self.anomalous.tolist()
         an = self.anomaly.astype(np.float64).tolist() if self.anomaly is not None else [None] * n
+        labels = self.labels
         if self.probabilities is not None:
             probs = self.probabilities.astype(np.float64).tolist()
             top = np.argmax(self.probabilities, axis=1).tolist()
+        else:
+            probs, top = [[]] * n, [-1] * n
         for w in range(n):
-            scores: dict[str, float] = {}
-            top_label = top_score = None
-            if self.probabilities is not None:
-                row = probs[w]
-                scores = dict(zip(self.labels, row))
-                top_label, top_score = self.labels[top[w]], row[top[w]]
-            yield WindowResult(w, starts[w], ends[w], scores, an[w], top_label, top_score,
-                               str(preds[w]), bool(bad[w]))
+            yield window_result_from_row(w, starts[w], ends[w], labels, probs[w], an[w], top[w],
+                                         str(preds[w]), bool(bad[w]))
 
     @property
     def windows(self) -> list[WindowResult]:

@@ -16,8 +16,9 @@ detection threshold on that average, and suppression of repeated detections of t
 """
 from __future__ import annotations
 
+import operator
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
 import numpy as np
@@ -28,8 +29,11 @@ from .impulse_plan import PASS_WINDOWS
 from .results import ClassificationResult, WindowResult
 
 _F32 = np.dtype(np.float32)
+_NDARRAY = np.ndarray
 _COPY_FINITE = lib.edgert_copy_finite
 _FROM_BUFFER = ffi.from_buffer
+_FLOATS = ffi.typeof("float[]")
+_RUN_BOUND = lib.edgert_impulse_run_bound
 
 
 @dataclass(frozen=True)
@@ -49,26 +53,66 @@ class Smoothing:
                                      f"{self.threshold}")
 
 
-@dataclass(frozen=True)
+_STREAM_FIELDS = ("window", "smoothed", "smoothed_anomaly", "detection", "suppressed")
+
+
 class StreamResult:
-    """A window's raw result plus, with smoothing, the averaged scores and the detection."""
-    window: WindowResult
-    smoothed: Optional[Mapping[str, float]] = None
-    smoothed_anomaly: Optional[float] = None
-    detection: Optional[str] = None
-    suppressed: bool = False
+    """A window's raw result plus, with smoothing, the averaged scores and the detection.
+
+    Immutable, fields ``window, smoothed, smoothed_anomaly, detection, suppressed`` (the
+    constructor's order; all but ``window`` optional); equal when every field is. Slotted, as
+    :class:`~edgert.runtime.results.WindowResult`: one is made per window a push delivers."""
+
+    __slots__ = ("_window", "_smoothed", "_smoothed_anomaly", "_detection", "_suppressed")
+
+    def __init__(self, window: WindowResult, smoothed: Optional[Mapping[str, float]] = None,
+                 smoothed_anomaly: Optional[float] = None, detection: Optional[str] = None,
+                 suppressed: bool = False):
+        self._window = window
+        self._smoothed = smoothed
+        self._smoothed_anomaly = smoothed_anomaly
+        self._detection = detection
+        self._suppressed = suppressed
+
+    window = property(operator.attrgetter("_window"), doc="the window's WindowResult")
+    smoothed = property(operator.attrgetter("_smoothed"),
+                        doc="label -> averaged probability (None without smoothing)")
+    smoothed_anomaly = property(operator.attrgetter("_smoothed_anomaly"),
+                                doc="the averaged anomaly score (None without one)")
+    detection = property(operator.attrgetter("_detection"),
+                         doc="the label (or anomaly) detected on the averages, None")
+    suppressed = property(operator.attrgetter("_suppressed"),
+                          doc="a repeated detection that suppress_repeats held back")
 
     @property
     def start_ms(self) -> float:
-        return self.window.start_ms
+        return self._window.start_ms
 
     @property
     def scores(self) -> Mapping[str, float]:
-        return self.window.scores
+        return self._window.scores
 
     @property
     def anomaly(self) -> Optional[float]:
-        return self.window.anomaly
+        return self._window.anomaly
+
+    def _astuple(self) -> tuple:
+        return (self._window, self._smoothed, self._smoothed_anomaly, self._detection,
+                self._suppressed)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._astuple() == other._astuple()  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return "StreamResult(" + ", ".join(f"{k}={v!r}" for k, v in
+                                           zip(_STREAM_FIELDS, self._astuple())) + ")"
+
+    def __reduce__(self) -> tuple:
+        return (StreamResult, self._astuple())
 
 
 class _Ring:
@@ -119,9 +163,13 @@ class Stream:
         # _base + i, _fill rows held; room for a window plus `capacity` increases, so one
         # push of up to that many windows is one C call
         self._out = self._plan.buffers(PASS_WINDOWS)
+        self._args = self._out.args
         cap = self.W + PASS_WINDOWS * self.S
         self._rows = np.zeros((cap, self.n_axes), dtype=np.float32)
         self._rows_ptr = ffi.from_buffer("float[]", self._rows, require_writable=True)
+        # a pointer to every row, made once (pointer arithmetic on a cffi pointer makes a new
+        # object per push; a list index does not)
+        self._row_ptrs = [self._rows_ptr + i * self.n_axes for i in range(cap)]
         self._cap = cap
         self._base = 0
         self._fill = 0
@@ -160,8 +208,47 @@ class Stream:
         """Append samples ((rows, axes) or flat interleaved); returns the results of every
         window that became complete, oldest first. A chunk holding NaN/inf is refused whole
         (InputError; nothing of it is used)."""
-        if self._plan is not None:
-            return self._push_plan(samples)
+        if self._plan is None:
+            return self._push_batch(samples)
+        # the compiled-plan path: one checked copy into the sample buffer, then one C call
+        # for the windows the chunk completes
+        src = None
+        if type(samples) is _NDARRAY and samples.dtype is _F32:
+            shape = samples.shape
+            if len(shape) == 2 and shape[1] == self.n_axes:
+                try:
+                    src = _FROM_BUFFER(_FLOATS, samples)   # refuses a strided view
+                    chunk = samples
+                except ValueError:
+                    pass
+        if src is None:
+            chunk = self._chunk(samples)
+            src = _FROM_BUFFER(_FLOATS, chunk)
+        n = len(chunk)
+        fill = self._fill
+        total = self._total
+        if 0 < n <= self._cap - fill and self._next <= total:   # the usual push
+            if _COPY_FINITE(src, len(src), self._row_ptrs[fill]):
+                raise InputError("the chunk holds NaN/inf values; nothing of it was used")
+            fill = self._fill = fill + n
+            total = self._total = total + n
+            nxt = self._next
+            if total < nxt + self.W:
+                return []
+            if total - self.S < nxt + self.W:   # one window due: _run_due's work, inline
+                first = nxt - self._base
+                st = _RUN_BOUND(self._args, self._row_ptrs[first], fill - first, 1)
+                if st:   # the rows were checked when they came in: a bug, not bad input
+                    raise self._plan._fail(st)
+                self._next = nxt + self.S
+                w = self._plan.window_result(self._out, 0, nxt // self.S,
+                                             nxt * self._ms_per_row)
+                return [StreamResult(w) if self.smoothing is None else self._smooth(w)]
+            return self._run_due()
+        return self._push_pieces(chunk) if n else []
+
+    def _push_batch(self, samples: Any) -> list[StreamResult]:
+        """push() without a compiled plan: the batch path on the windows due."""
         chunk = self._validate(samples)
         before, after = self._total, self._total + chunk.shape[0]
         # start rows of the windows this chunk completes: _next, _next + S, ... (end <= after)
@@ -183,7 +270,7 @@ class Stream:
                 data=data, start_rows=due, window_samples=self.W,
                 outputs=outs, features=feats)
             for k, w in zip(due.tolist(), res):
-                results.append(self._smooth(replace(w, index=k // self.S)))
+                results.append(self._smooth(w.replace(index=k // self.S)))
             self._next = s
         self._ring.write(chunk)
         self._total = after
@@ -214,21 +301,13 @@ class Stream:
                              f"({', '.join(self.impulse.axes)}), got shape {arr.shape}")
         return arr
 
-    def _push_plan(self, samples: Any) -> list[StreamResult]:
-        chunk = self._chunk(samples)
-        n = chunk.shape[0]
-        if n == 0:
-            return []
-        if n > self._cap - self._fill:
-            self._compact()
+    def _push_pieces(self, chunk: np.ndarray) -> list[StreamResult]:
+        """A chunk that does not fit the sample buffer as it is (or starts in a gap between
+        windows): compact, then copy it in pieces."""
+        n = len(chunk)
+        self._compact()
         if n <= self._cap - self._fill and self._next <= self._total:
-            # the usual push: one checked copy, then the windows it completes
-            if _COPY_FINITE(_FROM_BUFFER("float[]", chunk), chunk.size,
-                            self._rows_ptr + self._fill * self.n_axes):
-                raise InputError("the chunk holds NaN/inf values; nothing of it was used")
-            self._fill += n
-            self._total += n
-            return self._run_due()
+            return self.push(chunk)      # it fits now: the usual push
         if not np.isfinite(chunk).all():
             raise InputError("the chunk holds NaN/inf values; nothing of it was used")
         results: list[StreamResult] = []
@@ -262,21 +341,25 @@ class Stream:
     def _run_due(self) -> list[StreamResult]:
         """Run every window complete in the buffer (one C call) and make its results."""
         W, S = self.W, self.S
-        if self._total < self._next + W:
+        nxt = self._next
+        if self._total < nxt + W:
             return []
-        n_due = min((self._total - W - self._next) // S + 1, PASS_WINDOWS)
-        first = self._next - self._base
+        n_due = min((self._total - W - nxt) // S + 1, PASS_WINDOWS)
+        first = nxt - self._base
         plan, out = self._plan, self._out
-        st = out.call(self._rows_ptr + first * self.n_axes, self._fill - first, n_due)
+        st = _RUN_BOUND(self._args, self._row_ptrs[first], self._fill - first, n_due)
         if st:   # the rows were checked when they came in: a bug, not bad input
             raise plan._fail(st)
-        k0 = self._next // S
-        results = []
-        for j in range(n_due):
-            start = self._next + j * S
-            w = plan.window_result(out, j, k0 + j, start * self._ms_per_row)
-            results.append(StreamResult(w) if self.smoothing is None else self._smooth(w))
-        self._next += n_due * S
+        k0 = nxt // S
+        ms = self._ms_per_row
+        wrap = StreamResult if self.smoothing is None else self._smooth
+        if n_due == 1:    # the usual push
+            results = [wrap(plan.window_result(out, 0, k0, nxt * ms))]
+        else:
+            window_result = plan.window_result
+            results = [wrap(window_result(out, j, k0 + j, (nxt + j * S) * ms))
+                       for j in range(n_due)]
+        self._next = nxt + n_due * S
         if self._total >= self._next + W:     # more than one C call's worth in this piece
             results += self._run_due()
         return results
