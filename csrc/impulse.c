@@ -533,6 +533,15 @@ int edgert_impulse_run(const edgert_impulse_plan *plan, const float *data, int32
                        timing, scratch, scratch_bytes);
 }
 
+int edgert_impulse_run_bound(const edgert_impulse_args *args, const float *data,
+                             int32_t n_rows, int32_t n_windows)
+{
+    if (!args) return EDGERT_ERR_NULL;
+    return edgert_impulse_run(args->plan, data, n_rows, args->starts, n_windows, args->results,
+                              args->features, args->outputs, args->timing, args->scratch,
+                              args->scratch_bytes);
+}
+
 int edgert_impulse_run_window(const edgert_impulse_plan *plan, const float *window,
                               size_t n_values, edgert_impulse_result *result,
                               edgert_impulse_timing *timing, void *scratch,
@@ -560,13 +569,4 @@ int edgert_copy_finite(const float *in, size_t n, float *out)
         out[i] = in[i];
     }
     return bad ? EDGERT_ERR_NONFINITE : EDGERT_OK;
-}
-
-int edgert_impulse_run_bound(const edgert_impulse_args *args, const float *data,
-                             int32_t n_rows, int32_t n_windows)
-{
-    if (!args) return EDGERT_ERR_NULL;
-    return edgert_impulse_run(args->plan, data, n_rows, args->starts, n_windows, args->results,
-                              args->features, args->outputs, args->timing, args->scratch,
-                              args->scratch_bytes);
 }

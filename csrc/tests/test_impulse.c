@@ -97,6 +97,85 @@ static void test_cases_in_passes(void)
     }
 }
 
+/* edgert_impulse_run_bound: the same run with the fixed arguments in a struct */
+static void test_bound_call(void)
+{
+    int k;
+    for (k = 0; k < IMPULSE_N_CASES; k++) {
+        const impulse_case *c = &impulse_cases[k];
+        const edgert_impulse_plan *p = c->plan;
+        edgert_impulse_args a;
+        size_t need = 0;
+        int32_t w;
+        CHECK_EQ_INT(edgert_impulse_scratch_size(p, 4, &need), EDGERT_OK);
+        memset(&a, 0, sizeof(a));
+        a.plan = p;
+        a.starts = c->starts;
+        a.results = results_mem;
+        a.features = features_mem;
+        a.outputs = outputs_mem;
+        a.scratch = scratch_mem;
+        a.scratch_bytes = need;
+        /* windows 0..3 of the recording (starts[0..3]), then window by window from its rows */
+        memset(results_mem, 0xff, sizeof(results_mem));
+        CHECK_EQ_INT(edgert_impulse_run_bound(&a, c->data, c->n_rows, 4), EDGERT_OK);
+        for (w = 0; w < 4; w++)
+            check_window_result(c, w, &results_mem[w],
+                                features_mem + (size_t)w * (size_t)p->n_features,
+                                outputs_mem + (size_t)w * (size_t)p->n_outputs);
+        a.features = a.outputs = NULL;
+        for (w = 0; w < c->n_windows; w++) {
+            static const int32_t zero = 0;
+            a.starts = &zero;
+            CHECK_EQ_INT(edgert_impulse_run_bound(&a, c->data + (size_t)c->starts[w] *
+                                                              (size_t)p->n_axes,
+                                                  p->window_samples, 1),
+                         EDGERT_OK);
+            check_window_result(c, w, &results_mem[0], NULL, NULL);
+        }
+        /* the same refusals as edgert_impulse_run */
+        CHECK_EQ_INT(edgert_impulse_run_bound(NULL, c->data, c->n_rows, 1), EDGERT_ERR_NULL);
+        CHECK_EQ_INT(edgert_impulse_run_bound(&a, c->data, p->window_samples - 1, 1),
+                     EDGERT_ERR_ARG);
+        a.scratch_bytes = 8;
+        CHECK_EQ_INT(edgert_impulse_run_bound(&a, c->data, c->n_rows, 1), EDGERT_ERR_SCRATCH);
+        a.scratch_bytes = need;
+        a.plan = NULL;
+        CHECK_EQ_INT(edgert_impulse_run_bound(&a, c->data, c->n_rows, 1), EDGERT_ERR_NULL);
+    }
+}
+
+/* the host clocks: monotonic (modulo 2^32), in their units, usable as the timing hook */
+static void test_host_clocks(void)
+{
+    const impulse_case *c = &impulse_cases[0];
+    const edgert_impulse_plan *p = c->plan;
+    edgert_impulse_timing t;
+    edgert_impulse_result r;
+    size_t need = 0;
+    uint32_t a, b, ua, ub;
+    uint64_t stages;
+    int i;
+    a = edgert_clock_ns(NULL);
+    ua = edgert_clock_us(NULL);
+    for (i = 0; i < 3; i++) /* three runs between the readings: some time passes */
+        CHECK_EQ_INT(edgert_impulse_scratch_size(p, 1, &need), EDGERT_OK);
+    b = edgert_clock_ns(NULL);
+    ub = edgert_clock_us(NULL);
+    CHECK((uint32_t)(b - a) < 1000000000u);     /* forward, under a second */
+    CHECK((uint32_t)(ub - ua) < 1000000u);
+    memset(&t, 0, sizeof(t));
+    t.clock = edgert_clock_ns;
+    CHECK_EQ_INT(edgert_impulse_run_window(p, c->data, (size_t)p->window_samples *
+                                                       (size_t)p->n_axes,
+                                           &r, &t, scratch_mem, need),
+                 EDGERT_OK);
+    stages = t.ticks[0] + t.ticks[1] + t.ticks[2];
+    CHECK(t.total > 0 && t.total < 1000000000u);  /* a window takes time, under a second */
+    CHECK(stages <= t.total);
+    CHECK(t.ticks[EDGERT_IMPULSE_STAGE_DSP] > 0);
+}
+
 /* ------------------------------------------------------------------------ timing hook */
 static uint32_t counter_clock(void *context)
 {
@@ -483,6 +562,8 @@ int main(void)
     test_cases_window_by_window();
     test_cases_in_passes();
     test_timing();
+    test_bound_call();
+    test_host_clocks();
     test_bad_input();
     test_tampering();
     test_random_tampering();
