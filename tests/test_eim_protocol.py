@@ -198,6 +198,39 @@ def test_classify_equals_impulse_classify_on_every_window(impulse, session):
                 t["msg_handler_us"] + 1
 
 
+def test_one_c_call_per_window_timed_by_the_plans_hook(impulse, monkeypatch):
+    """A classify request runs the compiled plan once; the stage times are the hook's
+    microsecond readings (the SDK's ei_read_timer_us differences); the Python-staged path the
+    runner falls back to gives the same numbers."""
+    m = EimModel(impulse)
+    assert m._plan is not None
+    calls = []
+    real_run = m._plan.run_into
+
+    def spy(raw, buf):
+        calls.append(buf)
+        return real_run(raw, buf)
+    monkeypatch.setattr(m._plan, "run_into", spy)
+    res, windows = recording_windows(impulse, "wave.01.json")
+    staged = EimModel(impulse)
+    staged._plan = None
+    for w in (0, 5, len(windows) - 1):
+        out = m.classify_window(windows[w])
+        buf = calls[-1]
+        dsp_us, class_us, anomaly_us, total_us = buf.stage_times()
+        assert (out.dsp_ns, out.classification_ns, out.anomaly_ns) == \
+            (dsp_us * 1000, class_us * 1000, anomaly_us * 1000)
+        assert out.dsp_ns > 0 and dsp_us + class_us + anomaly_us <= total_us
+        ref = staged.classify_window(windows[w])
+        np.testing.assert_array_equal(out.probabilities, ref.probabilities)
+        np.testing.assert_array_equal(out.probabilities, res.probabilities[w])
+        assert out.anomaly == ref.anomaly == float(res.anomaly[w])
+        assert out.features.keys() == ref.features.keys()
+        for bid in out.features:
+            np.testing.assert_array_equal(out.features[bid], ref.features[bid])
+    assert len(calls) == 3
+
+
 def test_float32_bundle(impulse):
     imp = Impulse.load(V1)
     m = EimModel(imp)
