@@ -288,7 +288,8 @@ def _run(args: argparse.Namespace) -> int:
         from edgert import Impulse
 
         impulse = Impulse.load(args.bundle)
-        # load the models once, before several board threads use them
+        # load the models and compile the impulse plan once, before several board threads
+        # use them (each board's stream then classifies one window per C call)
         impulse.classify(np.zeros((impulse.window_samples, len(impulse.axes)),
                                   dtype=np.float32), variant=args.variant)
 

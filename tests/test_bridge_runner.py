@@ -193,6 +193,8 @@ def test_forwarder_stream_round_trips_and_classifies_like_the_runtime(tmp_path, 
         bridge.stop()
         board.close()
     assert worker.stats.error is None and worker.stats.garbled_lines == 0
+    # the host-side stream runs the impulse's compiled plan: one C call per window
+    assert worker.inference._stream._plan is demo.plan()
     received = np.concatenate(worker.received)
     sent = board.sent
     start = int(np.flatnonzero((sent == received[0]).all(axis=1))[0])

@@ -96,8 +96,25 @@ def test_examples_classify_and_stream_equal_the_batch_path(bundle, monkeypatch):
 
 
 def assert_results_equal(a, b):
-    """Two ClassificationResults hold the same numbers in every attribute."""
+    """Two ClassificationResults hold the same numbers in every attribute (``a`` freshly
+    made: its windows are read before anything else builds its arrays)."""
     assert a.variant == b.variant and len(a) == len(b)
+    n = len(a)
+    assert [a[w] for w in range(n)] == [b[w] for w in range(n)]
+    assert a[-1] == b[-1] and a[-n] == b[0]
+    for w in (n, -n - 1):
+        with pytest.raises(IndexError):
+            a[w]
+    for name in ("labels", "min_score", "anomaly_threshold", "names", "resampled",
+                 "frequency", "source_frequency", "window_samples", "window_size_ms",
+                 "window_increase_ms", "keras_blocks", "anomaly_blocks"):
+        assert getattr(a, name) == getattr(b, name), name
+    for name in ("probabilities", "anomaly"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert (x is None) == (y is None), name
+        if x is not None:
+            assert x.dtype == y.dtype and np.array_equal(x, y), name
+    assert a.summary() == b.summary()
     for name in ("start_rows", "start_ms", "end_ms", "predictions", "anomalous"):
         assert np.array_equal(getattr(a, name), getattr(b, name)), name
     assert a.outputs.keys() == b.outputs.keys() and a.features.keys() == b.features.keys()
@@ -169,6 +186,95 @@ def test_stream_windows_further_apart_than_their_length(multi):
         assert [g.window.to_dict() for g in got] == [w.to_dict() for w in ref]
 
 
+def test_classify_up_to_the_longest_plan_recording(multi, monkeypatch):
+    """Recordings of PLAN_MAX_WINDOWS windows, up to S - 1 rows past the last one (all of
+    them copied - and checked - into the staging rows), take the plan with the batch path's
+    numbers; one window more takes the batch path."""
+    W, S = multi.window_samples, multi.window_increase_samples
+    n_max = impulse_module.PLAN_MAX_WINDOWS
+    assert len(multi.plan().thread_buffers().staging) >= W + n_max * S - 1
+    for rows in (W + (n_max - 1) * S, W + n_max * S - 1, W + n_max * S):
+        x = multi_recording(rows, seed=rows)
+        res = multi.classify(x)
+        assert (res._plan_rows is not None) == (rows < W + n_max * S), rows
+        with monkeypatch.context() as m:
+            m.setattr(impulse_module, "PLAN_MAX_WINDOWS", 0)
+            ref = multi.classify(x)
+        assert_results_equal(res, ref)
+        y = x.copy()
+        y[-1, 0] = np.nan                     # the last row (past the last window for most)
+        with pytest.raises(InputError, match=f"first at row {rows - 1}, axis 0"):
+            multi.classify(y)
+
+
+def test_plan_results_are_built_on_first_access(multi):
+    """A one-window classify keeps the plan's rows; the arrays, the window objects and the
+    per-window scores dict are made when read, once."""
+    x = multi_recording(multi.window_samples + 3 * multi.window_increase_samples)
+    res = multi.classify(x)
+    assert res._plan_rows is not None and "outputs" not in vars(res)
+    assert "predictions" not in vars(res) and "start_ms" not in vars(res)
+    w = res[2]
+    assert "outputs" not in vars(res)         # one window: read from the rows directly
+    assert w._scores is None
+    scores = w.scores
+    assert w.scores is scores and list(scores) == list(res.labels)
+    assert res.outputs is res.outputs
+    assert res.probabilities is res.outputs[res.keras_blocks[0].id]
+    assert res.probabilities.flags.c_contiguous and res.anomaly.flags.c_contiguous
+
+
+def test_window_and_stream_results_are_immutable_values():
+    from edgert.runtime.results import WindowResult, window_result_from_row
+    from edgert.runtime.stream import StreamResult
+    import pickle
+    w = WindowResult(3, 0.0, 2000.0, {"a": 0.25, "b": 0.75}, -0.5, "b", 0.75, "b", False)
+    lazy = window_result_from_row(3, 0.0, 2000.0, ("a", "b"), (0.25, 0.75), -0.5, 1, "b",
+                                  False)
+    assert lazy == w and lazy.scores == {"a": 0.25, "b": 0.75}
+    assert repr(lazy) == repr(w) == (
+        "WindowResult(index=3, start_ms=0.0, end_ms=2000.0, scores={'a': 0.25, 'b': 0.75}, "
+        "anomaly=-0.5, top_label='b', top_score=0.75, label='b', anomalous=False)")
+    assert w.to_dict() == lazy.to_dict() == {"start_ms": 0.0, "end_ms": 2000.0, "scores": {
+        "a": 0.25, "b": 0.75}, "label": "b", "anomaly": -0.5}
+    assert w.replace(index=4) == WindowResult(4, 0.0, 2000.0, {"a": 0.25, "b": 0.75}, -0.5,
+                                              "b", 0.75, "b", False)
+    with pytest.raises(TypeError, match="no field 'colour'"):
+        w.replace(colour=1)
+    assert w != w.replace(anomalous=True) and w != "w"
+    for attr in ("index", "scores", "label", "anomaly"):
+        with pytest.raises(AttributeError):
+            setattr(w, attr, None)
+    with pytest.raises(TypeError):
+        hash(w)
+    assert pickle.loads(pickle.dumps(lazy)) == w
+    none = window_result_from_row(0, 0.0, 1.0, (), (), None, -1, "uncertain", False)
+    assert (none.scores, none.top_label, none.top_score) == ({}, None, None)
+    s = StreamResult(lazy)
+    assert s == StreamResult(w, None, None, None, False) and s.scores == w.scores
+    assert (s.start_ms, s.anomaly, s.smoothed, s.detection, s.suppressed) == \
+        (0.0, -0.5, None, None, False)
+    assert repr(s).startswith("StreamResult(window=WindowResult(index=3")
+    assert pickle.loads(pickle.dumps(s)) == s
+    with pytest.raises(AttributeError):
+        s.detection = "b"
+
+
+def test_window_buffers_time_the_stages(multi):
+    plan = multi.plan("int8")
+    x = multi_recording(multi.window_samples)
+    for unit, per_second in (("ns", 10**9), ("us", 10**6)):
+        buf = plan.buffers(timing=unit)
+        plan.run_into(x, buf)
+        dsp, classifier, anomaly, total = buf.stage_times()
+        assert 0 <= dsp + classifier + anomaly <= total < per_second   # under a second
+        assert dsp > 0 if unit == "ns" else dsp >= 0
+    with pytest.raises(ValueError, match="without timing"):
+        plan.buffers().stage_times()
+    with pytest.raises(ValueError, match="timing must be"):
+        plan.buffers(timing="ms")
+
+
 # -------------------------------------------------------------------------------- fallbacks
 def test_interpreter_backend_falls_back_and_says_why(tmp_path):
     imp = Impulse.load(ROOT / "examples" / "motion-demo", backend="tflite")
@@ -216,7 +322,11 @@ def test_classify_window_input(multi):
     assert multi.classify_window(x.astype(np.float64)).to_dict() == ref.to_dict()
     assert multi.classify_window(x.tolist()).to_dict() == ref.to_dict()
     assert multi.classify_window(np.asfortranarray(x)).to_dict() == ref.to_dict()
-    for bad in (x[:-1], x[:, :2], np.zeros(W * A + 1, np.float32), np.zeros((W, A, 1))):
+    wide = np.zeros((W, 2 * A), np.float32)
+    wide[:, ::2] = x
+    assert multi.classify_window(wide[:, ::2]).to_dict() == ref.to_dict()   # a strided view
+    for bad in (x[:-1], x[:, :2], np.zeros(W * A + 1, np.float32), np.zeros((W, A, 1)),
+                x.reshape(1, -1), x.reshape(A, W)):
         with pytest.raises(InputError, match="rows x"):
             multi.classify_window(bad)
     for value in (np.nan, np.inf, 1e39):
