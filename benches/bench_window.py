@@ -9,11 +9,19 @@ core; inputs: the 30 windows of Edge Impulse's SDK reference set, in turn):
 
 - C plan, no Python: ``make -C csrc bench`` (csrc/bench/bench_impulse.c, the extension's -O2
   flags) - ``edgert_impulse_run_window`` per window, and its stage breakdown from the plan's
-  own timing hook;
-- ``plan.run_into(raw, buffers)``: the C entry point through cffi (target <= 4 us);
+  own timing hook; also every row offset's window in turn (thousands of distinct windows);
+- the C time inside the call when Python calls it: the plan's timing hook (``edgert_clock_ns``,
+  wall clock, median per call) around ``plan.run_into`` and inside a ``Stream.push``, next to
+  the same hook's figure in the C loop;
+- ``edgert_impulse_run_bound`` through cffi with its argument objects built beforehand (the
+  bound arguments struct and a ``float[]`` pointer per window): what the cffi call costs;
+- ``plan.run_into(raw, buffers)``: the C entry point from Python, checks and
+  ``ffi.from_buffer`` included (target <= 4 us);
 - ``Impulse.classify_window(raw)``: the same plus the WindowResult object;
 - ``Stream.push`` of 5 rows (one window increase), each push delivering one window (<= 8 us);
-- ``Impulse.classify(raw)`` of a one-window recording, the whole ClassificationResult (<= 12 us);
+- ``Impulse.classify(raw)`` of a one-window recording, its ClassificationResult (<= 12 us;
+  the result's arrays and window objects are made when read), and the same call followed by
+  reading the first window's scores (``res[0].scores``);
 - the batch path on the same calls, measured in the same run: ``classify`` of a one-window
   recording and ``Stream.push`` with the plan turned off (what these calls cost before the
   plan), and ``classify`` of a whole recording per window (the 30 windows back to back:
@@ -46,6 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benches"))
 
+from edgert._ffi import ffi, lib  # noqa: E402
 from edgert.runtime import impulse as impulse_module  # noqa: E402
 from edgert.runtime.impulse import Impulse  # noqa: E402
 from run_all import cpu_model  # noqa: E402
@@ -118,11 +127,16 @@ def main() -> int:
             impulse_module.PLAN_MAX_WINDOWS = saved_max
     saved_max = impulse_module.PLAN_MAX_WINDOWS
 
+    pointers = [ffi.from_buffer("float[]", w) for w in windows]
+    run_bound, args_c = lib.edgert_impulse_run_bound, buf.args
     contenders = {
+        "loop": lambda i: None,
+        "bound": lambda i: run_bound(args_c, pointers[i % 30], W, 1),
         "run_into": lambda i: plan.run_into(windows[i % 30], buf),
         "classify_window": lambda i: imp.classify_window(windows[i % 30]),
         "stream_push": push(True),
         "classify_one": lambda i: imp.classify(windows[i % 30]),
+        "classify_one_read": lambda i: imp.classify(windows[i % 30])[0].scores,
         "batch_classify_one": batch_classify,
         "batch_stream_push": push(False),
     }
@@ -143,9 +157,33 @@ def main() -> int:
         for i in range(20):
             fn(i)
 
+    # the C time inside the call (the plan's timing hook, wall ns), measured apart: the hook's
+    # clock reads are not in the CPU-time runs
+    timed = plan.buffers(timing="ns")
+    stream_timing = ffi.new("edgert_impulse_timing *")
+    stream_timing.clock = ffi.addressof(lib, "edgert_clock_ns")
+    timed_stream = make_stream(True)
+    timed_stream._out.args.timing = stream_timing
+    timed_pos = [W - S]
+
+    def c_inside() -> tuple[float, float]:
+        run_into_ns, push_ns = [], []
+        for i in range(args.calls):
+            plan.run_into(windows[i % 30], timed)
+            run_into_ns.append(timed.timing.total)
+        for i in range(args.calls):
+            timed_pos[0] += 1
+            timed_stream.push(chunks[timed_pos[0] % len(chunks)])
+            push_ns.append(stream_timing.total)
+        return statistics.median(run_into_ns), statistics.median(push_ns)
+
     times: dict[str, list[float]] = {k: [] for k in contenders}
     times["batch_whole_recording"] = []
+    times["c_in_run_into"], times["c_in_push"] = [], []
     for _ in range(args.repeats):
+        a, b = c_inside()
+        times["c_in_run_into"].append(a / 1000)
+        times["c_in_push"].append(b / 1000)
         for name, fn in contenders.items():
             n = calls[name]
             c0 = time.process_time()
@@ -164,6 +202,7 @@ def main() -> int:
         return "met" if value <= target else "NOT met"
 
     rows = []
+    c_note = ""
     if cb:
         st = cb["stages_ns"]
         rows.append(f"| C plan, no Python (`make -C csrc bench`: `edgert_impulse_run_window`) | "
@@ -171,8 +210,21 @@ def main() -> int:
                     f"{st['dsp'] / 1000:.2f}, classifier {st['classifier'] / 1000:.2f}, "
                     f"K-means {st['anomaly'] / 1000:.2f}; all 30 in one call "
                     f"{cb['one_call_ns_per_window'] / 1000:.2f} us/window |")
+        rows.append(f"| the same, each of the recording's {cb['distinct_windows']} row offsets' "
+                    f"windows in turn (distinct data every call) | "
+                    f"{cb['distinct_ns_per_window'] / 1000:.2f} | what a stream's windows cost "
+                    "in C |")
+        c_note = (f"{st['total'] / 1000:.2f} us in the C loop")
     rows += [
-        f"| `plan.run_into(raw, buffers)`: the C entry point through cffi | "
+        f"| the benchmark's loop alone (a call of a no-op contender) | {med['loop']:.2f} | "
+        "in every figure below |",
+        f"| C time inside `plan.run_into`'s call, from Python (timing hook, wall clock) | "
+        f"{med['c_in_run_into']:.2f} | {c_note or '-'} |",
+        f"| C time inside `Stream.push`'s call (timing hook, wall clock) | "
+        f"{med['c_in_push']:.2f} | the stream's windows are distinct |",
+        f"| `edgert_impulse_run_bound` through cffi, argument objects built beforehand | "
+        f"{med['bound']:.2f} | the C entry point's cffi call |",
+        f"| `plan.run_into(raw, buffers)`: the C entry point from Python | "
         f"{med['run_into']:.2f} | target <= 4 us: {verdict(med['run_into'], 4)} |",
         f"| `Impulse.classify_window(raw)` (+ WindowResult) | {med['classify_window']:.2f} | |",
         f"| `Stream.push` of {S} rows delivering one window | {med['stream_push']:.2f} | "
@@ -181,15 +233,47 @@ def main() -> int:
         f"| `Impulse.classify` of a one-window recording | {med['classify_one']:.2f} | "
         f"target <= 12 us: {verdict(med['classify_one'], 12)}; batch path "
         f"{med['batch_classify_one'] / med['classify_one']:.1f}x slower |",
+        f"| the same, then reading `res[0].scores` | {med['classify_one_read']:.2f} | the "
+        "result's parts are made when read |",
         f"| batch path: `Stream.push` delivering one window (plan off) | "
-        f"{med['batch_stream_push']:.2f} | before this change |",
+        f"{med['batch_stream_push']:.2f} | before the plan |",
         f"| batch path: `Impulse.classify` of a one-window recording (plan off) | "
-        f"{med['batch_classify_one']:.2f} | before this change |",
+        f"{med['batch_classify_one']:.2f} | before the plan |",
         f"| batch path: `Impulse.classify` of a whole recording ({n_rec} windows), per window "
         f"| {med['batch_whole_recording']:.2f} | one whole-array C call per stage |",
         f"| Edge Impulse C++ SDK `run_classifier`, per window | {SDK_US} | measured "
         "elsewhere on this machine type (-O2 / default -Os), not in this run |",
     ]
+    where = []
+    if cb:
+        where = [
+            "Where the time of `plan.run_into` goes (this run's medians; the hook's figures are "
+            "wall clock, the others CPU time):",
+            "",
+            f"- the C work: {cb['ns_per_window'] / 1000:.2f} us per window in the C loop on "
+            f"the 30 windows in turn, {cb['distinct_ns_per_window'] / 1000:.2f} us on distinct "
+            "windows (the 30 repeated windows let the branch predictors learn their data). "
+            f"Of it, about {(cb['ns_per_window'] - cb['one_call_ns_per_window']) / 1000:.2f} us "
+            "is per call, not per window (all 30 windows in one call cost "
+            f"{cb['one_call_ns_per_window'] / 1000:.2f} us each): the checks of the whole plan "
+            "every call makes (the impulse tables, the network's engine plan, the K-means "
+            "parameters - what makes a tampered plan a status, not a crash) and the FFT's "
+            "twiddle setup;",
+            f"- Python between the calls: the C call takes {med['c_in_run_into']:.2f} us when "
+            f"Python calls it against {cb['stages_ns']['total'] / 1000:.2f} us in the C loop "
+            "(same hook, same windows): the interpreter's work between calls evicts some of "
+            "the kernels' code and data from the caches;",
+            f"- the cffi call: {med['bound']:.2f} us with its argument objects built "
+            "beforehand, the benchmark loop's own "
+            f"{med['loop']:.2f} us included (argument conversion, the GIL released and taken "
+            "back, the status returned) - about "
+            f"{med['bound'] - med['loop'] - med['c_in_run_into']:.2f} us over the C time "
+            "inside it;",
+            f"- `run_into` itself: {med['run_into'] - med['bound']:.2f} us more - the checks "
+            "of the window's type, dtype and shape and `ffi.from_buffer` on it (the window is "
+            "read in place, not copied).",
+            "",
+        ]
     lines = [
         "## One window per call (`benches/bench_window.py`)",
         "",
@@ -205,6 +289,7 @@ def main() -> int:
         "|---|---:|---|",
         *rows,
         "",
+        *where,
         "Every path gives the same numbers (tests/test_impulse_plan.py: bit for bit on every "
         "window of every example recording). The plan is built once per impulse and variant; "
         "a one-window call is then one C call plus reading its result.",

@@ -8,7 +8,10 @@
  * Edge Impulse's SDK reference set, and the multi-block test impulse): every window in turn
  * through edgert_impulse_run_window(), many rounds, median over repeats of the CPU time
  * (CLOCK_PROCESS_CPUTIME_ID) and, on x86, time-stamp-counter ticks per window; the stages
- * from the plan's own timing hook; and the same windows in one edgert_impulse_run() call.
+ * from the plan's own timing hook; the same windows in one edgert_impulse_run() call; and,
+ * one call per window again, the windows at every row offset of the recording in turn
+ * (thousands of distinct windows, as a stream sees them: the 30 windows repeated let the
+ * branch predictors learn their data, which is worth several percent).
  * The last line is JSON for benches/bench_window.py. */
 #define _POSIX_C_SOURCE 199309L
 #include <stdio.h>
@@ -73,6 +76,20 @@ static int round_windows(const impulse_case *c, size_t need)
     return EDGERT_OK;
 }
 
+/* one round of every row offset's window (distinct data each call) */
+static int round_offsets(const impulse_case *c, size_t need)
+{
+    const edgert_impulse_plan *p = c->plan;
+    const size_t n_values = (size_t)p->window_samples * (size_t)p->n_axes;
+    int32_t s;
+    for (s = 0; s + p->window_samples <= c->n_rows; s++) {
+        int st = edgert_impulse_run_window(p, c->data + (size_t)s * (size_t)p->n_axes, n_values,
+                                           &results[0], NULL, scratch, need);
+        if (st != EDGERT_OK) return st;
+    }
+    return EDGERT_OK;
+}
+
 int main(int argc, char **argv)
 {
     int repeats = argc > 1 ? atoi(argv[1]) : 21;
@@ -86,6 +103,8 @@ int main(int argc, char **argv)
         const edgert_impulse_plan *p = c->plan;
         double ns[MAX_REPEATS], ticks[MAX_REPEATS], batch[MAX_REPEATS];
         double stage[EDGERT_IMPULSE_STAGES][MAX_REPEATS], total[MAX_REPEATS];
+        double distinct[MAX_REPEATS];
+        const int32_t n_offsets = c->n_rows - c->plan->window_samples + 1;
         size_t need = 0, need_all = 0;
         int rounds;
         double t0;
@@ -129,17 +148,24 @@ int main(int argc, char **argv)
                 edgert_impulse_run(p, c->data, c->n_rows, c->starts, c->n_windows, results, NULL,
                                    NULL, NULL, scratch, need_all);
             batch[r] = (cpu_ns() - a) / ((double)rounds * c->n_windows);
+            /* every row offset's window once (about as many calls as a repeat above) */
+            a = cpu_ns();
+            for (i = 0; i < (rounds * c->n_windows) / n_offsets + 1; i++)
+                round_offsets(c, need);
+            distinct[r] = (cpu_ns() - a) /
+                          ((double)((rounds * c->n_windows) / n_offsets + 1) * n_offsets);
         }
         printf("%s{\"case\": \"%s\", \"windows\": %d, \"rounds\": %d, \"repeats\": %d, "
                "\"scratch_bytes\": %zu, \"ns_per_window\": %.1f, \"tsc_per_window\": %.0f, "
                "\"stages_ns\": {\"dsp\": %.1f, \"classifier\": %.1f, \"anomaly\": %.1f, "
-               "\"total\": %.1f}, \"one_call_ns_per_window\": %.1f}",
+               "\"total\": %.1f}, \"one_call_ns_per_window\": %.1f, "
+               "\"distinct_windows\": %d, \"distinct_ns_per_window\": %.1f}",
                first ? "" : ", ", c->name, c->n_windows, rounds, repeats, need,
                median(ns, repeats), median(ticks, repeats),
                median(stage[EDGERT_IMPULSE_STAGE_DSP], repeats),
                median(stage[EDGERT_IMPULSE_STAGE_CLASSIFIER], repeats),
                median(stage[EDGERT_IMPULSE_STAGE_ANOMALY], repeats), median(total, repeats),
-               median(batch, repeats));
+               median(batch, repeats), n_offsets, median(distinct, repeats));
         fflush(stdout);
         first = 0;
     }

@@ -216,6 +216,7 @@ class Impulse:
         inp = bundle.input
         self.frequency = float(inp.frequency)
         self.axes: tuple[str, ...] = inp.axes
+        self._n_axes = len(self.axes)
         self.window_size_ms = float(inp.window_size_ms)
         self.window_increase_ms = float(inp.window_increase_ms)
         self.zero_pad = bool(inp.zero_pad)
@@ -520,17 +521,22 @@ class Impulse:
         ``frequency``, ``axes`` and ``use_axes`` as :meth:`prepare` takes them).
         ``threads`` > 1 splits the windows over that many threads (the C calls release the
         GIL)."""
-        threads = _thread_count(threads)
+        if threads.__class__ is not int or threads < 1:
+            threads = _thread_count(threads)          # InputError for anything but >= 1
+        if type(values) is _NDARRAY and values.dtype is _F32 and axes is None and \
+                use_axes is None and (frequency is None or frequency == self.frequency):
+            # the lean path: a float32 (rows, axes) C-contiguous recording at the impulse
+            # frequency, up to PLAN_MAX_WINDOWS windows - one checked copy, one C call
+            shape = values.shape
+            if len(shape) == 2 and shape[1] == self._n_axes and shape[0] > 0 and \
+                    values.flags.c_contiguous:
+                res = self._classify_plan(values, None, frequency,
+                                          self.resolve_variant(variant))
+                if res is not None:
+                    return res
         if isinstance(values, Recording) and frequency is None:
             frequency = values.frequency
         variant = self.resolve_variant(variant)
-        if type(values) is np.ndarray and values.dtype is _F32 and values.ndim == 2 and \
-                values.shape[1] == len(self.axes) and values.shape[0] > 0 and \
-                values.flags.c_contiguous and axes is None and use_axes is None and \
-                (frequency is None or frequency == self.frequency):
-            res = self._classify_plan(values, None, frequency, variant)   # the lean path
-            if res is not None:
-                return res
         data = self.prepare(values, frequency, axes, use_axes)
         starts = self.windows(data.shape[0])
         res = self._classify_plan(values, data, frequency, variant)

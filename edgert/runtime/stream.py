@@ -164,6 +164,7 @@ class Stream:
         # push of up to that many windows is one C call
         self._out = self._plan.buffers(PASS_WINDOWS)
         self._args = self._out.args
+        self._read = self._plan.window_result
         cap = self.W + PASS_WINDOWS * self.S
         self._rows = np.zeros((cap, self.n_axes), dtype=np.float32)
         self._rows_ptr = ffi.from_buffer("float[]", self._rows, require_writable=True)
@@ -227,22 +228,24 @@ class Stream:
         n = len(chunk)
         fill = self._fill
         total = self._total
-        if 0 < n <= self._cap - fill and self._next <= total:   # the usual push
-            if _COPY_FINITE(src, len(src), self._row_ptrs[fill]):
+        nxt = self._next
+        if 0 < n <= self._cap - fill and nxt <= total:   # the usual push
+            row_ptrs = self._row_ptrs
+            if _COPY_FINITE(src, len(src), row_ptrs[fill]):
                 raise InputError("the chunk holds NaN/inf values; nothing of it was used")
             fill = self._fill = fill + n
             total = self._total = total + n
-            nxt = self._next
-            if total < nxt + self.W:
+            due = nxt + self.W                  # the next window is complete at this total
+            if total < due:
                 return []
-            if total - self.S < nxt + self.W:   # one window due: _run_due's work, inline
+            S = self.S
+            if total < due + S:                 # one window due: _run_due's work, inline
                 first = nxt - self._base
-                st = _RUN_BOUND(self._args, self._row_ptrs[first], fill - first, 1)
+                st = _RUN_BOUND(self._args, row_ptrs[first], fill - first, 1)
                 if st:   # the rows were checked when they came in: a bug, not bad input
                     raise self._plan._fail(st)
-                self._next = nxt + self.S
-                w = self._plan.window_result(self._out, 0, nxt // self.S,
-                                             nxt * self._ms_per_row)
+                self._next = nxt + S
+                w = self._read(self._out, 0, nxt // S, nxt * self._ms_per_row)
                 return [StreamResult(w) if self.smoothing is None else self._smooth(w)]
             return self._run_due()
         return self._push_pieces(chunk) if n else []
