@@ -196,15 +196,15 @@ def main() -> int:
         "|---|---|---|---|---|",
         *rows,
         "",
-        "Reading: inside the runner a request costs its handling (the classification, the "
-        "one-window Python pipeline around ~5 us of C, plus building the result) and the "
-        "decoding of its JSON; the rest of the round trip is the client and two process "
-        "wake-ups on the socket. Over the socket the request carries 375 numbers as text: "
-        "encoding them in the client (the `json.dumps` row) and decoding them in the runner "
-        "is what the shared-memory path saves. The minimal client costs about what the "
-        "official one does over the socket, so the official client's character-by-character "
-        "response loop is not the cost. Per-request overhead in the runner will shrink with "
-        "a one-window, one-C-call Impulse API (issue 17).",
+        "Reading: inside the runner a request costs its handling (the classification - one "
+        "C call through the impulse's compiled plan, a few microseconds, its stage times "
+        "from the plan's timing hook - then the request's numbers converted and the result "
+        "document built) and the decoding of its JSON; the rest of the round trip is the "
+        "client and two process wake-ups on the socket. Over the socket the request carries "
+        "375 numbers as text: encoding them in the client (the `json.dumps` row) and "
+        "decoding them in the runner is what the shared-memory path saves. The minimal "
+        "client costs about what the official one does over the socket, so the official "
+        "client's character-by-character response loop is not the cost.",
     ]
     out = ROOT / "benches" / "results" / "eim.md"
     out.write_text("\n".join(lines) + "\n")
