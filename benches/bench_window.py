@@ -31,7 +31,7 @@ Edge Impulse's own C++ SDK (``run_classifier``) on the same windows on this mach
 19 us per window at -O2 and 24 us at its default -Os: measured elsewhere, NOT in this run
 (issue 17), so it is quoted, not divided by.
 
-    python benches/bench_window.py [--repeats 15] [--calls 2000]
+    python benches/bench_window.py [--repeats 41] [--calls 750]
 
 Writes benches/results/window.md.
 """
@@ -79,9 +79,10 @@ def c_benchmark() -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repeats", type=int, default=15)
-    ap.add_argument("--calls", type=int, default=2000, help="calls per timed run")
+    ap.add_argument("--repeats", type=int, default=41)
+    ap.add_argument("--calls", type=int, default=750, help="calls per timed run")
     args = ap.parse_args()
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})   # one core
 
@@ -201,47 +202,54 @@ def main() -> int:
     def verdict(value: float, target: float) -> str:
         return "met" if value <= target else "NOT met"
 
+    def quartiles(key: str) -> str:
+        q = statistics.quantiles(times[key], n=4) if len(times[key]) > 1 else [med[key]] * 3
+        return f"{q[0]:.2f} - {q[2]:.2f}"
+
+    def row(label: str, key: str, note: str = "") -> str:
+        return f"| {label} | {med[key]:.2f} | {quartiles(key)} | {note} |"
+
     rows = []
     c_note = ""
     if cb:
         st = cb["stages_ns"]
         rows.append(f"| C plan, no Python (`make -C csrc bench`: `edgert_impulse_run_window`) | "
-                    f"{cb['ns_per_window'] / 1000:.2f} | stages (timing hook, wall clock): DSP "
-                    f"{st['dsp'] / 1000:.2f}, classifier {st['classifier'] / 1000:.2f}, "
+                    f"{cb['ns_per_window'] / 1000:.2f} | - | stages (timing hook, wall clock): "
+                    f"DSP {st['dsp'] / 1000:.2f}, classifier {st['classifier'] / 1000:.2f}, "
                     f"K-means {st['anomaly'] / 1000:.2f}; all 30 in one call "
                     f"{cb['one_call_ns_per_window'] / 1000:.2f} us/window |")
         rows.append(f"| the same, each of the recording's {cb['distinct_windows']} row offsets' "
                     f"windows in turn (distinct data every call) | "
-                    f"{cb['distinct_ns_per_window'] / 1000:.2f} | what a stream's windows cost "
-                    "in C |")
+                    f"{cb['distinct_ns_per_window'] / 1000:.2f} | - | what a stream's windows "
+                    "cost in C |")
         c_note = (f"{st['total'] / 1000:.2f} us in the C loop")
     rows += [
-        f"| the benchmark's loop alone (a call of a no-op contender) | {med['loop']:.2f} | "
-        "in every figure below |",
-        f"| C time inside `plan.run_into`'s call, from Python (timing hook, wall clock) | "
-        f"{med['c_in_run_into']:.2f} | {c_note or '-'} |",
-        f"| C time inside `Stream.push`'s call (timing hook, wall clock) | "
-        f"{med['c_in_push']:.2f} | the stream's windows are distinct |",
-        f"| `edgert_impulse_run_bound` through cffi, argument objects built beforehand | "
-        f"{med['bound']:.2f} | the C entry point's cffi call |",
-        f"| `plan.run_into(raw, buffers)`: the C entry point from Python | "
-        f"{med['run_into']:.2f} | target <= 4 us: {verdict(med['run_into'], 4)} |",
-        f"| `Impulse.classify_window(raw)` (+ WindowResult) | {med['classify_window']:.2f} | |",
-        f"| `Stream.push` of {S} rows delivering one window | {med['stream_push']:.2f} | "
-        f"target <= 8 us: {verdict(med['stream_push'], 8)}; batch path "
-        f"{med['batch_stream_push'] / med['stream_push']:.1f}x slower |",
-        f"| `Impulse.classify` of a one-window recording | {med['classify_one']:.2f} | "
-        f"target <= 12 us: {verdict(med['classify_one'], 12)}; batch path "
-        f"{med['batch_classify_one'] / med['classify_one']:.1f}x slower |",
-        f"| the same, then reading `res[0].scores` | {med['classify_one_read']:.2f} | the "
-        "result's parts are made when read |",
-        f"| batch path: `Stream.push` delivering one window (plan off) | "
-        f"{med['batch_stream_push']:.2f} | before the plan |",
-        f"| batch path: `Impulse.classify` of a one-window recording (plan off) | "
-        f"{med['batch_classify_one']:.2f} | before the plan |",
-        f"| batch path: `Impulse.classify` of a whole recording ({n_rec} windows), per window "
-        f"| {med['batch_whole_recording']:.2f} | one whole-array C call per stage |",
-        f"| Edge Impulse C++ SDK `run_classifier`, per window | {SDK_US} | measured "
+        row("the benchmark's loop alone (a call of a no-op contender)", "loop",
+            "in every figure below"),
+        row("C time inside `plan.run_into`'s call, from Python (timing hook, wall clock)",
+            "c_in_run_into", c_note or "-"),
+        row("C time inside `Stream.push`'s call (timing hook, wall clock)", "c_in_push",
+            "the stream's windows are distinct"),
+        row("`edgert_impulse_run_bound` through cffi, argument objects built beforehand",
+            "bound", "the C entry point's cffi call"),
+        row("`plan.run_into(raw, buffers)`: the C entry point from Python", "run_into",
+            f"target <= 4 us: {verdict(med['run_into'], 4)}"),
+        row("`Impulse.classify_window(raw)` (+ WindowResult)", "classify_window"),
+        row(f"`Stream.push` of {S} rows delivering one window", "stream_push",
+            f"target <= 8 us: {verdict(med['stream_push'], 8)}; batch path "
+            f"{med['batch_stream_push'] / med['stream_push']:.1f}x slower"),
+        row("`Impulse.classify` of a one-window recording", "classify_one",
+            f"target <= 12 us: {verdict(med['classify_one'], 12)}; batch path "
+            f"{med['batch_classify_one'] / med['classify_one']:.1f}x slower"),
+        row("the same, then reading `res[0].scores`", "classify_one_read",
+            "the result's parts are made when read"),
+        row("batch path: `Stream.push` delivering one window (plan off)", "batch_stream_push",
+            "before the plan"),
+        row("batch path: `Impulse.classify` of a one-window recording (plan off)",
+            "batch_classify_one", "before the plan"),
+        row(f"batch path: `Impulse.classify` of a whole recording ({n_rec} windows), per "
+            "window", "batch_whole_recording", "one whole-array C call per stage"),
+        f"| Edge Impulse C++ SDK `run_classifier`, per window | {SDK_US} | - | measured "
         "elsewhere on this machine type (-O2 / default -Os), not in this run |",
     ]
     where = []
@@ -279,14 +287,16 @@ def main() -> int:
         "",
         f"{_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M UTC}, {platform.node()} "
         f"({cpu_model()}, {platform.machine()}, {os.cpu_count()} logical CPUs shared with "
-        f"other jobs, load average {load:.1f}), Python {platform.python_version()}; pinned to "
+        f"other jobs, load average {load_before:.1f} before and {load:.1f} after the run), Python {platform.python_version()}; pinned to "
         f"one core. Demo impulse (examples/motion-demo, int8 + K-means), the 30 windows of "
         f"Edge Impulse's SDK reference set in turn. CPU time (process time) per call, median "
         f"of {args.repeats} interleaved repeats of {args.calls} calls (the batch-path single "
-        f"calls: {calls['batch_classify_one']}).",
+        f"calls: {calls['batch_classify_one']}), and the middle half of the repeats (other "
+        "jobs on the shared cores and caches move these figures by 10-20% from run to run).",
         "",
-        "| path, one window per call | us per window (CPU) | |",
-        "|---|---:|---|",
+        "| path, one window per call | us per window (CPU, median) | middle half of the "
+        "repeats | |",
+        "|---|---:|---|---|",
         *rows,
         "",
         *where,
