@@ -84,10 +84,13 @@ RESULT_DTYPE = np.dtype({
 
 
 _RESULT_BYTES = ffi.sizeof(_RESULT)
-# a result's leading fields as a struct format: prediction, top, anomaly, n_labels, then the
-# scores - read in one struct.unpack_from per window (fewer Python objects than field reads)
-assert [ffi.offsetof(_RESULT, f) for f in ("prediction", "top", "anomaly", "n_labels",
-                                           "scores")] == [0, 4, 8, 12, 16]
+# a result record read in one struct.unpack_from per window (fewer Python objects than field
+# reads): prediction, top, anomaly, n_labels, then the scores, packed as edgert.h lays them out
+if [ffi.offsetof(_RESULT, f) for f in ("prediction", "top", "anomaly", "n_labels",
+                                       "scores")] != [0, 4, 8, 12, 16] or \
+        (PREDICTION_UNCERTAIN, PREDICTION_ANOMALY) != (-1, -2):
+    raise ImportError("edgert_impulse_result or the prediction codes changed in csrc/edgert.h: "
+                      "update ImpulsePlan's result reader (edgert/runtime/impulse_plan.py)")
 
 
 class PlanUnsupportedError(ConfigurationError):
@@ -227,13 +230,10 @@ class ImpulsePlan:
         self._run = lib.edgert_impulse_run
         self._shape = (self.window_samples, self.n_axes)
         self._flat_shape = (self.window_values,)
-        self._has_labels = self.n_labels > 0
         self._has_anomaly = self.anomaly >= 0
         # what the two special predictions are called (renamed when a label has the name)
         names = reserved_names([lab for b in impulse.bundle.learn if b.type == "keras"
                                 for lab in b.labels])
-        self._special = {PREDICTION_UNCERTAIN: names.uncertain_prediction,
-                         PREDICTION_ANOMALY: names.anomaly_prediction}
         #: prediction index (label index, -1 uncertain, -2 anomaly) -> its name
         self._prediction_names = self.labels + (names.anomaly_prediction,
                                                 names.uncertain_prediction)
@@ -450,14 +450,15 @@ class ImpulsePlan:
         """Classify one window into row 0 of ``out`` (from :meth:`buffers`): one C call, no
         copy when ``raw`` is a C-contiguous float32 array of the window's values
         ((window_samples, axes) or flat)."""
+        # window_pointer(raw), inline: one Python call less per window
         if type(raw) is _NDARRAY and raw.dtype is _F32 and \
                 (raw.shape == self._shape or raw.shape == self._flat_shape):
             try:
                 ptr = _FROM_BUFFER(_FLOATS, raw)
             except ValueError:           # not C-contiguous
-                ptr = self.window_pointer(raw)
+                ptr = _FROM_BUFFER(_FLOATS, self._window(raw))
         else:
-            ptr = self.window_pointer(raw)
+            ptr = _FROM_BUFFER(_FLOATS, self._window(raw))
         st = _RUN_BOUND(out.args, ptr, self.window_samples, 1)
         if st:
             raise self._fail(st)

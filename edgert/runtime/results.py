@@ -110,9 +110,9 @@ class WindowResult:
     def scores(self) -> Mapping[str, float]:
         """label -> probability (the first classifier's, in its label order)."""
         s = self._scores
-        if s is None:
+        if s is None and self._labels is not None:     # made from a plan's row: build it
             s = self._scores = dict(zip(self._labels, self._values))  # type: ignore[arg-type]
-        return s
+        return s  # type: ignore[return-value]
 
     def _astuple(self) -> tuple:
         return (self._index, self._start_ms, self._end_ms, self.scores, self._anomaly,
