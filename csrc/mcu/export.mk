@@ -13,7 +13,8 @@
 #                                 rodata + data; RAM = data + bss + stack high-water; the raw
 #                                 window buffer counted apart)
 #   make -C DIR size-report       the same with the parts: text, rodata, data, bss, stack_peak,
-#                                 scratch, window_buffer
+#                                 scratch, window_buffer, harness_buffers (the start-up code's
+#                                 command-line buffer: not counted, a firmware has its own)
 #   make -C DIR profile INPUT=FILE  per window also the features, every learn block's outputs,
 #                                 the instructions per stage (-icount: one guest instruction per
 #                                 ns), software double calls and stack; then a summary line
@@ -85,10 +86,10 @@ define size_json
 	scr=$$($(CROSS)nm -S -t d $(BUILD)/size.elf | awk '$$4 == "scratch" {print $$2 + 0}'); \
 	$(MCU_SIZE) -A $(BUILD)/size.elf | awk -v stack=$$stack -v win=$$win -v scr=$$scr -v full=$(1) ' \
 	  $$1 == ".text" || $$1 ~ /^\.ARM\.ex/ {text += $$2} $$1 == ".rodata" {rodata = $$2} \
-	  $$1 == ".data" {data = $$2} $$1 == ".bss" {bss = $$2} \
+	  $$1 == ".data" {data = $$2} $$1 == ".bss" {bss = $$2} $$1 == ".board" {board = $$2} \
 	  END {flash = text + rodata + data; ram = data + bss - win + stack; \
-	       if (full) printf "{\"flash\": %d, \"ram\": %d, \"text\": %d, \"rodata\": %d, \"data\": %d, \"bss\": %d, \"stack_peak\": %d, \"scratch\": %d, \"window_buffer\": %d}\n", \
-	         flash, ram, text, rodata, data, bss - win, stack, scr, win; \
+	       if (full) printf "{\"flash\": %d, \"ram\": %d, \"text\": %d, \"rodata\": %d, \"data\": %d, \"bss\": %d, \"stack_peak\": %d, \"scratch\": %d, \"window_buffer\": %d, \"harness_buffers\": %d}\n", \
+	         flash, ram, text, rodata, data, bss - win, stack, scr, win, board; \
 	       else printf "{\"flash\": %d, \"ram\": %d}\n", flash, ram}'
 endef
 

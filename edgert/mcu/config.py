@@ -45,7 +45,11 @@ def config_settings(plan: Any, networks: Iterable[Any]) -> dict[str, int]:
     if unknown:
         raise ValueError(f"engine operators {sorted(unknown)} belong to no EDGERT_WITH_OP_* "
                          "family (edgert/mcu/config.py is out of date with csrc/edgert_config.h)")
-    out = {"EDGERT_WITH_SPECTRAL_V1": int(v1), "EDGERT_WITH_WAVELET": int(wavelet),
+    types = {int(plan.c.dsp[i].type) for i in range(plan.c.n_dsp)}
+    out = {"EDGERT_WITH_DSP_SPECTRAL": int(lib.EDGERT_DSP_SPECTRAL in types),
+           "EDGERT_WITH_DSP_RAW": int(lib.EDGERT_DSP_RAW in types),
+           "EDGERT_WITH_DSP_FLATTEN": int(lib.EDGERT_DSP_FLATTEN in types),
+           "EDGERT_WITH_SPECTRAL_V1": int(v1), "EDGERT_WITH_WAVELET": int(wavelet),
            "EDGERT_WITH_SPECTRAL_FILTERS": int(filters)}
     for family, names in OP_FAMILIES.items():
         out[f"EDGERT_WITH_OP_{family}"] = int(any(_op_code(n) in ops for n in names))
