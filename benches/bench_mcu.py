@@ -359,8 +359,8 @@ def main() -> int:
         "instructions of every translation block QEMU executed inside the entry point gives "
         f"{traced}. Software double-precision helper calls per window: {soft} (per call, "
         "not per sample: fewer than the 125 samples of an axis; the per-call checks of the "
-        "spectral block, made three times per window: the plan's validation, its scratch "
-        "sizing, and the block's own).",
+        "spectral block, made twice per window: the plan's validation of its tables, and the "
+        "block's own).",
         "",
         "### Against Edge Impulse's published figures (published, NOT measured here)",
         "",
