@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
-import threading
 import time
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 from ...errors import ConfigurationError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ...ingestion import IngestionServer
 
 log = logging.getLogger("edgert.ingest")
 
@@ -153,25 +154,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
                                               if args.max_document_mb > 0 else None),
                           max_connections=args.max_connections,
                           reject_bad_signatures=args.reject_bad_signatures)
-    stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        srv.start()
+
+    def started(server: "IngestionServer") -> None:
         if args.json:
             from ..output import emit_json
-            emit_json({"url": srv.url, "db": os.path.abspath(args.db)})
+            emit_json({"url": server.url, "db": os.path.abspath(args.db)})
+            sys.stdout.flush()
         else:
-            sys.stderr.write(f"edgert: ingestion server on {srv.url} (db {args.db}); "
+            sys.stderr.write(f"edgert: ingestion server on {server.url} (db {args.db}); "
                              "Ctrl-C to stop\n")
         if not hmac_key:
             log.warning("no HMAC key: signatures are not verified (stored as not valid)")
-        try:
-            while not stop.wait(0.5):
-                pass
-        except KeyboardInterrupt:
-            pass
+
+    try:
+        srv.run(on_started=started)  # until SIGTERM/SIGINT, then a graceful stop
     finally:
-        signal.signal(signal.SIGTERM, previous)
         srv.close()
     return 0
 
