@@ -16,13 +16,13 @@ from __future__ import annotations
 import asyncio
 import functools
 from concurrent.futures import Executor
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional
 
 from ..web.app import UNMATCHED, AccessLog, ROUTE_KEY, send_bytes
 from ..web.body import BodyError, ClientDisconnected, declared_length, read_body
 from . import protocol as P
 from .faults import FaultControl
-from .server import IngestionService, Response
+from .service import IngestionService, Response
 
 #: The ingestion API's paths, in the order of the route table.
 INGESTION_PATHS = tuple(f"/api/{c}/{e}" for c in P.CATEGORIES for e in P.ENDPOINTS)

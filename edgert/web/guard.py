@@ -391,11 +391,9 @@ def guarded_protocol_class(guard: ConnectionGuard, http: str = "auto") -> type:
     protections. ``http``: ``httptools`` (llhttp, the default when installed), ``h11`` or
     ``auto``."""
     if http == "auto":
-        try:
-            import httptools  # noqa: F401
-            http = "httptools"
-        except ImportError:  # pragma: no cover - the daemon extra installs httptools
-            http = "h11"
+        import importlib.util
+        # the daemon extra installs httptools; h11 comes with uvicorn
+        http = "httptools" if importlib.util.find_spec("httptools") else "h11"
     if http == "httptools":
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as base
     elif http == "h11":

@@ -182,7 +182,7 @@ class HttpServer:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 self._thread.join(1.0)
                 self._thread = None
-                server, self._server = self._server, None
+                self._server = None
                 err = self._error or ConfigurationError(
                     f"the HTTP server on {self.url} did not start within {timeout:g} s")
                 raise err
