@@ -6,8 +6,9 @@ block; the same rule that makes Studio predict ``anomaly``). Each event becomes 
 data-acquisition document:
 
 * the recording's own rows spanning the event, from the first window's start to the last
-  window's end, at the recording's frequency, with all of its sensors (the raw values as the
-  device sent them, not the features);
+  window's end, at the recording's frequency, with all of its sensors: the raw values as the
+  device sent them (decoded again from the bytes it sent, at full precision), not the
+  features;
 * ``device_name`` / ``device_type`` of the source; ``iat`` the source's time when it has one
   (a document's ``iat``, the time an asynchronous request was accepted) - so an event is the
   same bytes however often it is derived from the same source;
@@ -26,11 +27,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Union
 
 import numpy as np
 
-from ..acquisition import DataAcquisition, Sensor, encode_json
+from ..acquisition import DataAcquisition, Sensor, decode, encode_json
 from ..recording import Recording
 from ..web.logs import escape
 
@@ -88,22 +89,46 @@ def _shortest_float32(values: np.ndarray) -> np.ndarray:
     return v.astype(str).astype(np.float64)
 
 
-def event_document(rec: Recording, event: AnomalyEvent, hmac_key: Optional[str],
-                   iat: Optional[int] = None) -> bytes:
-    """The signed data-acquisition document (JSON) of one event of ``rec``."""
+def document_values(body: bytes, content_type: Optional[str] = None) -> np.ndarray:
+    """The values of a data-acquisition document as sent (float64, or the int16 samples of the
+    binary variant), one row per time step."""
+    values = np.asarray(decode(body, content_type).values)
+    return values.reshape(-1, 1) if values.ndim == 1 else values
+
+
+Values = Union[np.ndarray, Callable[[], np.ndarray], None]
+
+
+def event_rows(rec: Recording, event: AnomalyEvent) -> slice:
+    """The rows of ``rec`` from the event's first window start to its last window end."""
     f = float(rec.frequency)
     n = int(rec.values.shape[0])
     r0 = max(0, min(n - 1, int(np.floor(event.start_ms * f / 1000.0 + 1e-9))))
     r1 = max(r0 + 1, min(n, int(np.ceil(event.end_ms * f / 1000.0 - 1e-9))))
-    values = rec.values[r0:r1]
-    if values.ndim == 1:
-        values = values.reshape(-1, 1)
+    return slice(r0, r1)
+
+
+def event_document(rec: Recording, event: AnomalyEvent, hmac_key: Optional[str],
+                   iat: Optional[int] = None, values: Values = None) -> bytes:
+    """The signed data-acquisition document (JSON) of one event of ``rec``. ``values``: the
+    recording's values as sent (rows as ``rec``; an array or a callable giving one); without
+    them, ``rec``'s float32 values in their shortest decimal form."""
+    rows = event_rows(rec, event)
+    raw = values() if callable(values) else values
+    if raw is not None and raw.shape[0] == rec.values.shape[0]:
+        chosen = np.asarray(raw[rows])
+        chosen = chosen.reshape(-1, 1) if chosen.ndim == 1 else chosen
+        out = chosen.astype(np.float64)
+    else:
+        part = rec.values[rows]
+        out = _shortest_float32(part.reshape(-1, 1) if part.ndim == 1 else part)
     if iat is None and rec.created is not None:
         iat = int(rec.created.timestamp())
     doc = DataAcquisition(
         device_name=rec.device_name, device_type=rec.device_type or "unknown",
-        interval_ms=1000.0 / f, sensors=[Sensor(s.name, s.units) for s in rec.sensors],
-        values=_shortest_float32(values), alg="HS256" if hmac_key else "none", iat=iat)
+        interval_ms=1000.0 / float(rec.frequency),
+        sensors=[Sensor(s.name, s.units) for s in rec.sensors],
+        values=out, alg="HS256" if hmac_key else "none", iat=iat)
     return encode_json(doc, hmac_key=hmac_key or None)
 
 
@@ -124,13 +149,17 @@ class EventQueue:
         self.metrics = metrics
 
     def queue(self, rec: Recording, res: Any, source: str, *, origin: str,
-              iat: Optional[int] = None) -> List[Dict[str, Any]]:
-        """Queue every event of ``res`` (a classification of ``rec``); returns one entry per
-        event (``start_ms``, ``end_ms``, ``label``, ``outbox_id``). Raises what the outbox
-        raises (:class:`~edgert.ingestion.OutboxFull`): the caller decides what that means."""
+              iat: Optional[int] = None, values: Values = None) -> List[Dict[str, Any]]:
+        """Queue every event of ``res`` (a classification of ``rec``; ``values``: its values
+        as sent, see :func:`event_document`); returns one entry per event (``start_ms``,
+        ``end_ms``, ``label``, ``outbox_id``). Raises what the outbox raises
+        (:class:`~edgert.ingestion.OutboxFull`): the caller decides what that means."""
         out = []
-        for ev in find_events(res):
-            body = event_document(rec, ev, self.hmac_key, iat)
+        events = find_events(res)
+        if events and callable(values):
+            values = values()
+        for ev in events:
+            body = event_document(rec, ev, self.hmac_key, iat, values)
             name = event_filename(source, ev)
             oid = self.outbox.enqueue(body, CATEGORY, name, label=ev.label,
                                       content_type="application/json",
@@ -146,4 +175,5 @@ class EventQueue:
         return out
 
 
-__all__ = ["AnomalyEvent", "EventQueue", "event_document", "event_filename", "find_events"]
+__all__ = ["AnomalyEvent", "EventQueue", "document_values", "event_document",
+           "event_filename", "event_rows", "find_events"]

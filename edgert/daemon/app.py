@@ -338,7 +338,9 @@ async def _http_error(request: Any, exc: Exception) -> Any:
     if status == 404:
         msg = f"no endpoint {method} {path}; the endpoints are listed in GET /openapi.json"
     elif status == 405:
-        msg = f"{method} is not allowed on {path}; use {headers.get('Allow', 'another method')}"
+        allowed = [m.strip() for m in headers.get("Allow", "").split(",") if m.strip()]
+        shown = [m for m in allowed if m != "HEAD"] or allowed or ["another method"]
+        msg = f"{method} is not allowed on {path}; use {' or '.join(shown)}"
     else:
         msg = str(getattr(exc, "detail", "")) or f"HTTP {status}"
     return error_response(status, msg, headers)

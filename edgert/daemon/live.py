@@ -43,6 +43,7 @@ import numpy as np
 from ..errors import EdgertError
 from ..recording import Recording, SensorAxis, read_recording
 from ..web.app import json_bytes
+from .anomalies import document_values
 
 log = logging.getLogger("edgert.daemon.live")
 
@@ -164,7 +165,8 @@ def _short_form(doc: Dict[str, Any], axes: Sequence[str]) -> Tuple[Recording, Di
     rec = Recording(values, frequency, sensors, doc.get("filename") or "live",
                     device_name=doc.get("device_name"),
                     device_type=doc.get("device_type") or "unknown", metadata=meta)
-    return rec, {"device_id": doc.get("device_id"), "tenant": doc.get("tenant")}
+    return rec, {"device_id": doc.get("device_id"), "tenant": doc.get("tenant"),
+                 "values": lambda: np.array(raw, dtype=np.float64).reshape(values.shape)}
 
 
 def parse_request(body: bytes, content_type: Optional[str], hmac_key: Optional[str],
@@ -196,8 +198,9 @@ def parse_request(body: bytes, content_type: Optional[str], hmac_key: Optional[s
     meta.update(header_meta or {})
     info = {"device_id": meta.get("device_id") or extra.get("device_id") or rec.device_name
             or "", "tenant": meta.get("tenant") or extra.get("tenant"), "metadata": meta,
-            "filename": rec.filename, "filesize": len(body),
-            "signature_valid": rec.signature_valid}
+            "filename": rec.filename, "filesize": len(body)}
+    # the values as sent, for anomaly event documents (computed only if there is an event)
+    info["values"] = extra.get("values") or (lambda: document_values(body, ctype))
     return rec, info
 
 
@@ -239,6 +242,7 @@ class LiveService:
 
     # -- building results -------------------------------------------------------------------
     def _base(self, rid: str, info: Dict[str, Any], created_at: str) -> Dict[str, Any]:
+        # (info["values"] is a callable for event documents; never part of the result)
         return {"id": rid, "status": {"classify": "accepted"},
                 "device_id": info.get("device_id") or "",
                 "tenant": info.get("tenant") or self.tenant, "duration": 0,
@@ -314,7 +318,8 @@ class LiveService:
         events: List[Dict[str, Any]] = []
         if res.anomaly is not None and bool(np.any(res.anomalous)):
             try:
-                events = self.events.queue(rec, res, f"live-{rid}", origin="live", iat=iat)
+                events = self.events.queue(rec, res, f"live-{rid}", origin="live", iat=iat,
+                                           values=info.get("values"))
             except EdgertError as exc:  # the outbox is full: said in the result and the log
                 log.error("result %s: anomaly events not queued: %s", rid, exc)
                 events = [{"error": f"not queued: {exc}"}]
@@ -345,7 +350,7 @@ class LiveService:
         rec, info = parse_request(body, content_type, self.hmac_key, self.axes,
                                   header_metadata(meta_header))
         rid = new_id()
-        info = {k: v for k, v in info.items() if k != "signature_valid"}
+        info = {k: v for k, v in info.items() if k != "values"}
         info["meta_header"] = meta_header
         info["iat"] = int(time.time())
         self.db.accept(rid, created, body, content_type or "", info)

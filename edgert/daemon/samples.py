@@ -21,6 +21,7 @@ from ..errors import DatasetError, EdgertError
 from ..ingestion.store import DuplicateSample, NewSample
 from ..recording import Recording
 from ..web.logs import escape
+from .anomalies import document_values
 
 log = logging.getLogger("edgert.daemon.samples")
 
@@ -47,22 +48,35 @@ class AnomalyScanner:
         self.classifier = classifier
         self.events = events
 
-    def scan(self, row: SampleRow, rec: Optional[Recording] = None) -> int:
+    def scan(self, row: SampleRow, rec: Optional[Recording] = None,
+             body: Optional[bytes] = None) -> int:
         """Queue the anomaly events of a stored sample (once per content); the number queued.
-        An outbox that is full raises (the sample stays unscanned, for the next start)."""
+        ``rec``/``body``: the decoded upload and its bytes when at hand (else read from the
+        dataset). An outbox that is full raises (the sample stays unscanned, for the next
+        start)."""
         if self.db.scanned(row.sha256):
             return 0
         try:
             if rec is None:
                 rec = self.dataset.load(row)
+            if body is None:
+                body = (self.dataset.root / row.path).read_bytes()
             res = self.classifier.classify(rec, source="ingestion")
-        except EdgertError as exc:
+        except (EdgertError, OSError) as exc:
             # a sample the impulse cannot take (other sensors, too short...): stored, no events
             log.info("sample %d (%s) not scanned for anomalies: %s", row.id, escape(row.path),
                      escape(exc))
             self.db.mark_scanned(row.sha256, row.id, 0, str(exc)[:500])
             return 0
-        events = self.events.queue(rec, res, row.path, origin="ingestion")
+        data = body
+
+        def values() -> Any:
+            try:  # the document's own numbers (a CSV sample has only the float32 ones)
+                return document_values(data)
+            except EdgertError:
+                return None
+
+        events = self.events.queue(rec, res, row.path, origin="ingestion", values=values)
         self.db.mark_scanned(row.sha256, row.id, len(events))
         return len(events)
 
@@ -88,7 +102,7 @@ class DatasetStore:
     """The store of :class:`~edgert.ingestion.IngestionService` on the gateway."""
 
     def __init__(self, dataset: Dataset,
-                 scanner: Optional[Callable[[SampleRow, Optional[Recording]], Any]] = None
+                 scanner: Optional[Callable[[SampleRow, Optional[Recording], bytes], Any]] = None
                  ) -> None:
         self.dataset = dataset
         self.scanner = scanner
@@ -109,7 +123,7 @@ class DatasetStore:
             except DatasetError as exc:
                 raise EdgertError(f"the gateway could not store {name!r}: {exc}") from exc
         if self.scanner is not None:
-            self.scanner(row, s.recording)
+            self.scanner(row, s.recording, s.body)
         return {"id": row.id, "filename": name, "created": time.time()}
 
     # what the ingestion tests read from a SampleStore

@@ -34,6 +34,7 @@ from ..dataset.classify_all import classify_all, classify_all_from_query
 from ..dataset.index import STUDIO_CATEGORY
 from ..errors import DatasetError, EdgertError
 from ..web.app import json_response, route
+from .anomalies import document_values
 from .jobs import CLASSIFY_ALL, CLASSIFY_SAMPLE
 
 log = logging.getLogger("edgert.daemon.studio")
@@ -71,14 +72,17 @@ def _bool(value: Optional[str], name: str) -> bool:
     raise ApiError(400, f"{name}: {value!r} is not true or false")
 
 
-def _values(rec: Any, limit: Optional[int]) -> List[List[float]]:
-    """A recording's values as the device sent them (float32, shortest decimal form)."""
-    v = np.asarray(rec.values, dtype=np.float32)
-    if v.ndim == 1:
-        v = v.reshape(-1, 1)
+def _values(data: bytes, rec: Any, limit: Optional[int]) -> List[List[float]]:
+    """A sample's values as the device sent them: a document's own numbers (a CSV's as the
+    recording holds them)."""
+    try:
+        v = document_values(data)
+    except EdgertError:
+        v = np.asarray(rec.values, dtype=np.float32)
+        v = (v.reshape(-1, 1) if v.ndim == 1 else v).astype(str).astype(np.float64)
     if limit is not None:
         v = v[:limit]
-    return v.astype(str).astype(np.float64).tolist()
+    return v.tolist()
 
 
 class StudioApi:
@@ -306,9 +310,10 @@ class StudioApi:
                     "units": str(s.get("units", "N/A"))} for i, s in enumerate(row.sensors)]
         try:
             rec = self.gw.dataset.load(row)
-            values = _values(rec, limit)
+            data = (self.gw.dataset.root / row.path).read_bytes()
+            values = _values(data, rec, limit)
             n = int(rec.values.shape[0])
-        except DatasetError as exc:
+        except (DatasetError, OSError) as exc:
             sample["processingError"] = True
             sample["processingErrorString"] = str(exc)
             values, n = [], 0
