@@ -42,6 +42,7 @@ import numpy as np
 
 from ..errors import EdgertError
 from ..recording import Recording, SensorAxis, read_recording
+from ..recording.csv_format import FLOAT32_MAX
 from ..web.app import json_bytes
 from .anomalies import document_values
 
@@ -120,15 +121,22 @@ def _short_form(doc: Dict[str, Any], axes: Sequence[str]) -> Tuple[Recording, Di
         raise LiveInputError('"values" must be a non-empty array: one array of numbers per '
                              'time step ([[x, y, z], ...]), or numbers for one axis')
     try:
-        values = np.array(raw, dtype=np.float32)
-    except (ValueError, TypeError):
+        exact = np.array(raw, dtype=np.float64)
+    except (ValueError, TypeError, OverflowError):
         raise LiveInputError('"values" must hold numbers only, every row with as many as '
                              'there are axes ([[x, y, z], ...])') from None
-    if values.ndim == 1:
-        values = values.reshape(-1, 1)
-    if values.ndim != 2:
-        raise LiveInputError(f'"values" must be rows of numbers, got {values.ndim} levels of '
+    if exact.ndim == 1:
+        exact = exact.reshape(-1, 1)
+    if exact.ndim != 2:
+        raise LiveInputError(f'"values" must be rows of numbers, got {exact.ndim} levels of '
                              "arrays")
+    bad = ~(np.abs(exact) <= FLOAT32_MAX)
+    if bad.any():
+        r, c = (int(i) for i in np.argwhere(bad)[0])
+        raise LiveInputError(f"values[{r}][{c}] is {exact[r, c]:g}: every value must be a "
+                             f"finite number within float32's range (+-{FLOAT32_MAX:.4g}), "
+                             "which impulses compute in (NaN/inf are not numbers)")
+    values = exact.astype(np.float32)
     iv, fq = doc.get("interval_ms"), doc.get("frequency")
     try:
         if iv is not None and fq is None:
@@ -166,7 +174,7 @@ def _short_form(doc: Dict[str, Any], axes: Sequence[str]) -> Tuple[Recording, Di
                     device_name=doc.get("device_name"),
                     device_type=doc.get("device_type") or "unknown", metadata=meta)
     return rec, {"device_id": doc.get("device_id"), "tenant": doc.get("tenant"),
-                 "values": lambda: np.array(raw, dtype=np.float64).reshape(values.shape)}
+                 "values": exact}
 
 
 def parse_request(body: bytes, content_type: Optional[str], hmac_key: Optional[str],
@@ -200,7 +208,8 @@ def parse_request(body: bytes, content_type: Optional[str], hmac_key: Optional[s
             or "", "tenant": meta.get("tenant") or extra.get("tenant"), "metadata": meta,
             "filename": rec.filename, "filesize": len(body)}
     # the values as sent, for anomaly event documents (computed only if there is an event)
-    info["values"] = extra.get("values") or (lambda: document_values(body, ctype))
+    sent = extra.get("values")
+    info["values"] = sent if sent is not None else (lambda: document_values(body, ctype))
     return rec, info
 
 
@@ -349,6 +358,9 @@ class LiveService:
         created = now_text()
         rec, info = parse_request(body, content_type, self.hmac_key, self.axes,
                                   header_metadata(meta_header))
+        # what the impulse would refuse is refused now: columns, values, length
+        data = self.impulse.prepare(rec)
+        self.impulse.windows(int(data.shape[0]))
         rid = new_id()
         info = {k: v for k, v in info.items() if k != "values"}
         info["meta_header"] = meta_header
