@@ -183,7 +183,7 @@ class Receiver:
     request (headers, body, time) and answers with the status ``plan`` gives for the n-th
     request (``fail_first`` 500s, then 200)."""
 
-    def __init__(self, fail_first: int = 0, status: int = 500) -> None:
+    def __init__(self, fail_first: int = 0, status: int = 500, port: int = 0) -> None:
         from starlette.requests import Request
         from starlette.responses import Response
         from starlette.routing import Route, Router
@@ -205,7 +205,7 @@ class Receiver:
             return Response("ok")
 
         self.server = HttpServer(Router(routes=[Route("/hook", hook, methods=["POST"])]),
-                                 port=0)
+                                 port=port)
         self.server.start()
         self.url = self.server.url + "/hook"
 
