@@ -78,6 +78,7 @@ class Gateway:
         self.fingerprint = impulse_fingerprint(self.impulse)
         self.metrics = DaemonMetrics(self.project_name, str(self.impulse_id))
         self.guard: Any = None  # the server's connection guard, once serving
+        self._stop = threading.Event()
         self.db = GatewayDB(cfg.db)
         self._closers: List[Any] = [self.db.close]
         try:
@@ -125,7 +126,6 @@ class Gateway:
         self._api_key = cfg.api_key.encode("utf-8")
         self._queue: Optional[asyncio.Queue] = None
         self._tasks: Set[asyncio.Task] = set()
-        self._stop = threading.Event()
 
     def _outbox_status(self) -> Any:
         try:

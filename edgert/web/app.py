@@ -28,6 +28,9 @@ ROUTE_KEY = "edgert.route"
 #: Scope key of the request id the access log line carries.
 REQUEST_ID_KEY = "edgert.request_id"
 UNMATCHED = "(unmatched)"
+#: Status logged (and counted) for a request whose connection closed before the application
+#: answered (the client went away, fault injection, or a stop cut an upload short), as nginx.
+CLOSED_WITHOUT_ANSWER = 499
 
 
 def json_bytes(doc: Any) -> bytes:
@@ -130,8 +133,9 @@ _request_ids = itertools.count(1)
 class AccessLog:
     """Outermost middleware: one log line per request (``edgert.web.access``, INFO) with
     the client, method, escaped path (never the query string or a header), route template,
-    status, response size and duration; metrics; and any uncaught exception answered
-    ``500`` JSON naming the request id to look for in the log."""
+    status (499: closed before an answer), response size and duration; metrics; and any
+    uncaught exception answered ``500`` JSON naming the request id to look for in the
+    log."""
 
     def __init__(self, app: ASGIApp, metrics: Optional[HttpMetrics] = None,
                  prefix: str = "req") -> None:
@@ -170,6 +174,8 @@ class AccessLog:
                     pass
         finally:
             seconds = time.perf_counter() - t0
+            if state[0] == 0:
+                state[0] = CLOSED_WITHOUT_ANSWER
             route_name = scope.get(ROUTE_KEY, UNMATCHED)
             method = scope.get("method", "-")
             if self.metrics is not None:
