@@ -168,3 +168,26 @@ def test_a_second_daemon_on_the_same_database_is_refused(tmp_path):
         from edgert.daemon.app import Gateway
         with pytest.raises(Exception, match="in use by another process"):
             Gateway(build(flags, environ={}))
+
+
+def test_the_sample_config_and_unit_in_deploy(tmp_path):
+    """deploy/daemon.toml has every key and limit the daemon knows (with their defaults
+    where a number is given), and the systemd unit runs it with --config."""
+    import dataclasses
+    from pathlib import Path
+    from edgert.daemon.config import FILE_KEYS, Limits
+    deploy = Path(__file__).resolve().parents[1] / "deploy"
+    doc = load_file(str(deploy / "daemon.toml"))
+    assert set(doc) <= set(FILE_KEYS) and {"bundle", "db", "host", "port", "upstream",
+                                            "webhook", "log_format", "limits"} <= set(doc)
+    defaults = Limits()
+    assert set(doc["limits"]) == {f.name for f in dataclasses.fields(Limits)}
+    for k, v in doc["limits"].items():
+        assert v == getattr(defaults, k), k
+    unit = (deploy / "edgert-daemon.service").read_text()
+    assert "ExecStart=/opt/edgert/venv/bin/edgert daemon --config /etc/edgert/daemon.toml" \
+        in unit and "KillSignal=SIGTERM" in unit
+    flags = {"config": str(deploy / "daemon.toml"), "bundle": str(BUNDLE),
+             "db": str(tmp_path / "g.db"), "api_key": "k", "upstream_api_key": "u"}
+    cfg = build(flags, environ={})
+    assert cfg.upstream == "https://ingestion.edgeimpulse.com" and cfg.port == 4800

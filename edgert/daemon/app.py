@@ -32,7 +32,6 @@ from typing import Any, AsyncIterator, Dict, List, Optional, Set
 
 from .._version import __version__
 from ..dataset import Dataset
-from ..dataset.classify_all import impulse_fingerprint
 from ..errors import EdgertError
 from ..ingestion import IngestionClient, Outbox, RetryPolicy
 from ..ingestion.asgi import IngestionEndpoint, ingestion_routes, INGESTION_PATHS
@@ -75,7 +74,7 @@ class Gateway:
         self.project_id = int(bundle.project.get("id", 0) or 0)
         self.project_name = str(bundle.project.get("name", ""))
         self.impulse_id = int(bundle.impulse_id)
-        self.fingerprint = impulse_fingerprint(self.impulse)
+        self._fingerprint: Optional[str] = None
         self.metrics = DaemonMetrics(self.project_name, str(self.impulse_id))
         self.guard: Any = None  # the server's connection guard, once serving
         self._stop = threading.Event()
@@ -126,6 +125,15 @@ class Gateway:
         self._api_key = cfg.api_key.encode("utf-8")
         self._queue: Optional[asyncio.Queue] = None
         self._tasks: Set[asyncio.Task] = set()
+
+    @property
+    def fingerprint(self) -> str:
+        """The impulse's fingerprint (bundle files, backend, edgert version): the key of
+        cached classifications (computed on first use)."""
+        if self._fingerprint is None:
+            from ..dataset.classify_all import impulse_fingerprint
+            self._fingerprint = impulse_fingerprint(self.impulse)
+        return self._fingerprint
 
     def _outbox_status(self) -> Any:
         try:

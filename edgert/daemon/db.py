@@ -25,6 +25,7 @@ Tables:
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -88,6 +89,11 @@ CREATE TABLE IF NOT EXISTS scans (
 """
 
 RESULT_STATES = ("accepted", "in-progress", "done", "error")
+log = logging.getLogger("edgert.daemon.db")
+#: Results written per transaction at most by the background writer, and how long it lets a
+#: burst gather before writing.
+_BATCH = 256
+_GATHER_S = 0.005
 
 
 class GatewayDB:
@@ -106,10 +112,77 @@ class GatewayDB:
             raise ConfigurationError(f"{path}: cannot open the daemon database ({exc})") \
                 from None
         self._lock = threading.Lock()
+        # finished synchronous results are written by one thread, many per transaction: it
+        # wakes for the first, waits a moment for more, and writes them all at once
+        self._pending: Dict[str, Tuple[str, bytes, str]] = {}
+        self._order: List[str] = []
+        self._pending_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closing = False
+        self._writer = threading.Thread(target=self._write_loop, name="edgert-results",
+                                        daemon=True)
+        self._writer.start()
 
     def close(self) -> None:
+        """Write what is pending, then close."""
+        self._closing = True
+        self._wake.set()
+        self._writer.join(30.0)
         with self._lock:
             self._conn.close()
+
+    def _write_loop(self) -> None:
+        while True:
+            self._wake.wait()
+            if not self._closing:
+                time.sleep(_GATHER_S)  # let a burst gather into one transaction
+            self._wake.clear()
+            with self._pending_lock:
+                ids, self._order = self._order, []
+            for k in range(0, len(ids), _BATCH):
+                self._write(ids[k:k + _BATCH])
+            if self._closing:
+                with self._pending_lock:
+                    left = bool(self._order)
+                if not left:
+                    return
+
+    def _write(self, ids: List[str]) -> None:
+        if not ids:
+            return
+        with self._pending_lock:
+            rows = [(rid,) + self._pending[rid] for rid in ids]
+        now = time.time()
+        try:
+            with self._lock:
+                c = self._conn
+                c.execute("BEGIN IMMEDIATE")
+                try:
+                    c.executemany(
+                        "INSERT INTO results (id, status, accepted_ts, created_at, result) "
+                        "VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                        "status=excluded.status, result=excluded.result, body=NULL",
+                        [(rid, st, now, created, text.decode("utf-8"))
+                         for rid, st, text, created in rows])
+                    c.execute("COMMIT")
+                except BaseException:
+                    c.execute("ROLLBACK")
+                    raise
+        except Exception:  # noqa: BLE001 - logged; the answers were already sent
+            log.exception("results: %d finished result(s) could not be stored", len(ids))
+        with self._pending_lock:
+            for rid in ids:
+                self._pending.pop(rid, None)
+
+    def finish_soon(self, rid: str, status: str, text: bytes, created_at: str) -> None:
+        """Store a finished result in the background (batched with others, within
+        milliseconds): for results whose answer already carries them and that have no
+        webhook deliveries. :meth:`result` sees it at once."""
+        with self._pending_lock:
+            self._pending[rid] = (status, text, created_at)
+            self._order.append(rid)
+        if not self._wake.is_set():
+            self._wake.set()
 
     def _tx(self, statements: Iterable[Tuple[str, Sequence[Any]]]) -> None:
         with self._lock:
@@ -167,6 +240,10 @@ class GatewayDB:
     def result(self, rid: str) -> Optional[Tuple[str, Optional[Dict[str, Any]], str,
                                                   Dict[str, Any]]]:
         """(status, result object or None, created_at, request info)."""
+        with self._pending_lock:
+            pending = self._pending.get(rid)
+        if pending is not None:
+            return pending[0], json.loads(pending[1]), pending[2], {}
         rows = self._all("SELECT status, result, created_at, request FROM results WHERE id=?",
                          (rid,))
         if not rows:

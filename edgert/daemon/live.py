@@ -34,6 +34,7 @@ import datetime as _dt
 import json
 import logging
 import math
+import random
 import secrets
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -43,7 +44,7 @@ import numpy as np
 from ..errors import EdgertError
 from ..recording import Recording, SensorAxis, read_recording
 from ..recording.csv_format import FLOAT32_MAX
-from ..web.app import json_bytes
+from ..web.app import json_bytes, json_loads
 from .anomalies import document_values
 
 log = logging.getLogger("edgert.daemon.live")
@@ -65,16 +66,27 @@ class LiveInputError(EdgertError, ValueError):
         self.status = status
 
 
+_ids = random.Random(secrets.randbits(128))
+
+
 def new_id() -> str:
     """24 hex characters (seed 002's ids look like MongoDB ObjectIds): the time in seconds,
-    then 8 random bytes, so ids sort by creation."""
-    return f"{int(time.time()):08x}{secrets.token_hex(8)}"
+    then 64 random bits (a generator seeded from the OS once: ids must be unique, not
+    secret - reading them needs the API key), so ids sort by creation."""
+    return f"{int(time.time()):08x}{_ids.getrandbits(64):016x}"
+
+
+_tz: List[Any] = [None, 0.0]  # the local time zone's offset, and when it was looked up
 
 
 def now_text(ts: Optional[float] = None) -> str:
-    """Local time with its offset and milliseconds, as seed 002 writes it."""
-    t = _dt.datetime.fromtimestamp(time.time() if ts is None else ts).astimezone()
-    return t.isoformat(timespec="milliseconds")
+    """Local time with its offset and milliseconds, as seed 002 writes it (the offset is
+    looked up once a minute: asking the system every time costs more than the rest)."""
+    now = time.time() if ts is None else ts
+    if _tz[0] is None or now - _tz[1] > 60.0 or now < _tz[1]:
+        _tz[0] = _dt.datetime.fromtimestamp(now).astimezone().tzinfo
+        _tz[1] = now
+    return _dt.datetime.fromtimestamp(now, _tz[0]).isoformat(timespec="milliseconds")
 
 
 def media_type(content_type: Optional[str], body: bytes) -> str:
@@ -189,7 +201,7 @@ def parse_request(body: bytes, content_type: Optional[str], hmac_key: Optional[s
     extra: Dict[str, Any] = {}
     if ctype == CT_JSON:
         try:
-            doc = json.loads(body)
+            doc = json_loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise LiveInputError(f"the body is not valid JSON ({exc})") from None
         if isinstance(doc, dict) and "values" in doc and "payload" not in doc:
@@ -345,9 +357,11 @@ class LiveService:
                                   header_metadata(meta_header))
         result = self._classify(rid, rec, info, created, int(time.time()))
         text = json_bytes(result)
-        self.db.finish(rid, "done", text, created, self._deliveries(text))
-        if self.webhook_urls:
+        if self.webhook_urls:  # deliveries are stored with the result before the answer
+            self.db.finish(rid, "done", text, created, self._deliveries(text))
             self.on_delivery()
+        else:  # the answer carries the result; stored within milliseconds, in batches
+            self.db.finish_soon(rid, "done", text, created)
         return text
 
     # -- asynchronous -------------------------------------------------------------------------

@@ -30,7 +30,6 @@ from typing import Any, Callable, Dict, List, Optional
 import numpy as np
 
 from ..dataset import SampleFilter, SampleRow
-from ..dataset.classify_all import classify_all, classify_all_from_query
 from ..dataset.index import STUDIO_CATEGORY
 from ..errors import DatasetError, EdgertError
 from ..web.app import json_response, route
@@ -207,6 +206,7 @@ class StudioApi:
         gw = self.gw
 
         def work(progress: Callable[[int, int], None]) -> None:
+            from ..dataset.classify_all import classify_all
             for v in variants:
                 classify_all(gw.impulse, gw.dataset, category=category, variant=v, limit=0,
                              threads=gw.cfg.limits.threads, progress=progress,
@@ -236,6 +236,7 @@ class StudioApi:
         gw = self.gw
 
         def page() -> Dict[str, Any]:
+            from ..dataset.classify_all import classify_all_from_query
             try:
                 return classify_all_from_query(gw.impulse, gw.dataset, query, progress=False,
                                                threads=gw.cfg.limits.threads)

@@ -71,17 +71,23 @@ class WebhookSender:
 
     # -- lifecycle (on the event loop) ---------------------------------------------------
     def start(self) -> None:
-        import httpx
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(self.timeout), follow_redirects=False,
-            headers={"user-agent": f"edgert-daemon/{__version__}",
-                     "content-type": "application/json"},
-            limits=httpx.Limits(max_connections=self.concurrency * 2,
-                                max_keepalive_connections=self.concurrency,
-                                keepalive_expiry=2.0))
         self._task = asyncio.ensure_future(self._run())
+
+    def _http(self) -> Any:
+        """The client, created for the first delivery (a daemon without webhooks never
+        imports httpx for them)."""
+        if self._client is None:
+            import httpx
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(self.timeout), follow_redirects=False,
+                headers={"user-agent": f"edgert-daemon/{__version__}",
+                         "content-type": "application/json"},
+                limits=httpx.Limits(max_connections=self.concurrency * 2,
+                                    max_keepalive_connections=self.concurrency,
+                                    keepalive_expiry=2.0))
+        return self._client
 
     async def stop(self) -> None:
         """Stop delivering; deliveries in flight are abandoned (still pending: retried after
@@ -146,7 +152,7 @@ class WebhookSender:
         status: Optional[int] = None
         error: Optional[str] = None
         try:
-            resp = await self._client.post(url, content=body, headers={
+            resp = await self._http().post(url, content=body, headers={
                 "x-edgert-signature": signature(self.key, body),
                 "x-edgert-delivery": str(did), "x-edgert-result-id": rid,
                 "x-edgert-attempt": str(attempts)})

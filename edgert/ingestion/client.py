@@ -27,8 +27,6 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Union
 from urllib.parse import urlsplit
 
-import httpx
-
 from ..errors import ConfigurationError
 from . import protocol as P
 
@@ -162,13 +160,14 @@ class IngestionClient:
         self.verify = verify
         self.trust_env = trust_env
         self.max_connections = int(max_connections)
-        self._client: Optional[httpx.Client] = None
+        self._client: Any = None  # an httpx.Client, created on first use
         self._lock = threading.Lock()
 
     # -- low level ------------------------------------------------------------------------
-    def _http(self) -> httpx.Client:
+    def _http(self) -> Any:
         client = self._client
         if client is None:
+            import httpx  # imported on first use: a process that never uploads skips it
             with self._lock:
                 if self._client is None:
                     verify: Any = self.verify
@@ -238,7 +237,9 @@ class IngestionClient:
         headers["Content-Type"] = ctype
         try:
             status, rheaders, data = self._post(f"/api/{category}/data", body, headers)
-        except (httpx.TransportError, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001 - only network failures are outcomes
+            if not _is_transport_error(exc):
+                raise
             return _transport_failure(exc)
         text = data.decode("utf-8", "replace")
         return classify_status(status, text, parse_retry_after(rheaders.get("Retry-After")))
@@ -267,7 +268,9 @@ class IngestionClient:
         headers["Content-Type"] = ctype
         try:
             status, rheaders, data = self._post(f"/api/{category}/files", body, headers)
-        except (httpx.TransportError, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001 - only network failures are outcomes
+            if not _is_transport_error(exc):
+                raise
             return [_transport_failure(exc)] * len(files)
         retry_after = parse_retry_after(rheaders.get("Retry-After"))
         try:
@@ -324,8 +327,14 @@ def _causes(exc: BaseException) -> List[BaseException]:
     return out
 
 
+def _is_transport_error(exc: BaseException) -> bool:
+    import httpx
+    return isinstance(exc, (httpx.TransportError, OSError))
+
+
 def describe_transport_failure(exc: BaseException) -> str:
     """What went wrong on the wire, in words an operator acts on."""
+    import httpx
     chain = _causes(exc)
     text = " ".join(str(e) for e in chain).lower()
     if any(isinstance(e, (httpx.TimeoutException, TimeoutError)) for e in chain):

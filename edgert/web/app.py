@@ -33,9 +33,37 @@ UNMATCHED = "(unmatched)"
 CLOSED_WITHOUT_ANSWER = 499
 
 
+try:  # the daemon extra installs orjson: ~10x faster both ways (request bodies of sensor
+    # values, result pages); the standard library's json is the fallback, same documents
+    import orjson as _orjson
+except ImportError:  # pragma: no cover
+    _orjson = None
+
+
 def json_bytes(doc: Any) -> bytes:
+    """Compact JSON (UTF-8). NaN and infinities are refused (they are not JSON)."""
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(doc)
+        except TypeError:  # a type orjson does not take (an int beyond 64 bits...)
+            pass
     return json.dumps(doc, separators=(",", ":"), allow_nan=False,
                       ensure_ascii=False).encode("utf-8")
+
+
+def json_loads(data: bytes) -> Any:
+    """Parse JSON text; ``ValueError`` for anything that is not JSON (NaN/Infinity tokens
+    included)."""
+    if _orjson is not None:
+        try:
+            return _orjson.loads(data)
+        except _orjson.JSONDecodeError as exc:
+            raise ValueError(str(exc)) from None
+    return json.loads(data, parse_constant=_no_constant)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
 
 
 def error_doc(message: str) -> Dict[str, Any]:
@@ -193,6 +221,6 @@ class AccessLog:
                                     "request_id": rid}})
 
 
-__all__ = ["AccessLog", "HttpMetrics", "REQUEST_ID_KEY", "ROUTE_KEY", "RouteTag", "UNMATCHED", "error_doc",
+__all__ = ["AccessLog", "HttpMetrics", "REQUEST_ID_KEY", "ROUTE_KEY", "json_loads", "RouteTag", "UNMATCHED", "error_doc",
            "error_response", "internal_error_handler", "json_bytes", "json_response", "route", "send_bytes",
            "send_error", "send_json"]

@@ -1,0 +1,307 @@
+#!/usr/bin/env python3
+"""Gateway daemon under load, loopback only, bounded in count and time.
+
+The daemon runs as its own process (``edgert daemon``, the example bundle, access log to a
+file); the load comes from ``wrk`` (C, one thread; installed with ``apt-get install wrk``,
+which this script runs itself when ``wrk`` is missing and apt is there as root). A Python
+generator was tried first: httpx's asyncio client tops out at a few hundred requests/s on
+this machine (less with more connections), so it measured itself, not the daemon. Each
+request is ``POST /api/classify?sync=true`` with one 2-second recording (125 x 3 values at
+62.5 Hz in the short JSON form, the values as a device prints float32 samples): one window,
+classified, stored and answered.
+
+* **Rate ladder**: each rate runs ``--step`` seconds with ``c`` connections, each pacing its
+  requests (wrk's ``delay()``: ``1000 c / rate`` ms between a response and the next request),
+  so the offered rate is set, not "as fast as possible". A step passes when wrk completed at
+  least 95% of the offered rate, p99 latency is under 10 ms and there were no errors (socket
+  errors, timeouts, non-2xx answers). Reported: completed rate, p50/p99/max latency (wrk's
+  HdrHistogram), errors, the daemon's CPU time per request. The answer is the highest rate
+  that passes (target >= 1000 requests/s on this 2-core machine).
+* **Memory over a minute**: ``--soak`` seconds at 70% of the best rate, the daemon's RSS
+  sampled every second: first/last/max and the slope of a least-squares line.
+* **Peak RSS** of the daemon process (VmHWM) with the example bundle, over the whole run
+  (target under 60 MB).
+
+    python benches/bench_daemon.py                  # ~2.5 minutes
+    python benches/bench_daemon.py --quick          # ~40 s, fewer rates, 15 s soak
+
+Results go to ``benches/results/daemon.md`` (assembled into RESULTS.md by run_all.py).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import shutil
+import threading
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+BUNDLE = ROOT / "examples" / "motion-demo"
+SAMPLE = BUNDLE / "samples" / "idle.01.json"
+KEY = "ei_bench_key"
+P99_TARGET_MS = 10.0
+
+
+def _f32(v: float) -> "object":
+    import numpy as np
+    return np.float32(v)
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def proc_status(pid: int) -> Dict[str, int]:
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(("VmRSS", "VmHWM")):
+            k, v = line.split(":", 1)
+            out[k] = int(v.split()[0])  # kB
+    return out
+
+
+def start_daemon(tmp: Path) -> Tuple[subprocess.Popen, str]:
+    cfg = tmp / "daemon.toml"
+    cfg.write_text(f'bundle = "{BUNDLE}"\ndb = "{tmp / "gw.db"}"\nport = 0\n'
+                   f'api_key = "{KEY}"\nhmac_key = "bench"\n'
+                   '[limits]\nmax_connections = 256\n')
+    log = open(tmp / "daemon.log", "wb")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "edgert", "daemon", "--config", str(cfg),
+                             "--json"], cwd=str(ROOT), env=env, stdout=subprocess.PIPE,
+                            stderr=log, text=True)
+    text = ""
+    while True:
+        line = proc.stdout.readline()
+        if not line:
+            raise SystemExit(f"the daemon did not start: {(tmp / 'daemon.log').read_text()}")
+        text += line
+        if line.startswith("}"):
+            return proc, json.loads(text)["url"]
+
+
+LUA = """
+wrk.method = "POST"
+wrk.path = "/api/classify?sync=true"
+wrk.body = %(body)s
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["x-api-key"] = "%(key)s"
+function delay()
+  return %(pace)d
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "WRKJSON {\\"requests\\": %%d, \\"duration_us\\": %%d, \\"errors\\": %%d, " ..
+    "\\"non2xx\\": %%d, \\"p50_us\\": %%d, \\"p99_us\\": %%d, \\"max_us\\": %%d}\\n",
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout,
+    e.status, latency:percentile(50), latency:percentile(99), latency.max))
+end
+"""
+
+
+def ensure_wrk() -> str:
+    path = shutil.which("wrk")
+    if path:
+        return path
+    if shutil.which("apt-get") and os.geteuid() == 0:
+        print("installing wrk (apt-get install wrk)", flush=True)
+        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=False,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not shutil.which("wrk"):
+            subprocess.run(["apt-get", "update", "-q"], check=False,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=False,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        path = shutil.which("wrk")
+    if not path:
+        raise SystemExit("bench_daemon needs wrk: apt-get install wrk (or your system's "
+                         "package manager)")
+    return path
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_rate(wrk: str, url: str, body: str, rate: float, seconds: float, pid: int,
+             tmp: Path) -> Dict[str, float]:
+    """wrk at ``rate`` requests/s (paced connections) for ``seconds``."""
+    pace = 20  # ms between a response and the connection's next request
+    conns = max(1, int(round(rate * pace / 1000.0)))
+    script = tmp / f"paced-{int(rate)}.lua"
+    script.write_text(LUA % {"body": json.dumps(body), "key": KEY, "pace": pace})
+    cpu0 = cpu_seconds(pid)
+    out = subprocess.run([wrk, "-t1", f"-c{conns}", f"-d{seconds:g}s", "--timeout", "2s",
+                          "-s", str(script), url], capture_output=True, text=True,
+                         timeout=seconds + 30)
+    cpu = cpu_seconds(pid) - cpu0
+    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("WRKJSON ")), None)
+    if line is None:
+        raise SystemExit(f"wrk failed: {out.stdout}\\n{out.stderr}")
+    r = json.loads(line[len("WRKJSON "):])
+    done = r["requests"] / (r["duration_us"] / 1e6)
+    return {"rate": rate, "conns": conns, "done_rate": done, "p50": r["p50_us"] / 1000.0,
+            "p99": r["p99_us"] / 1000.0, "max": r["max_us"] / 1000.0,
+            "errors": r["errors"] + r["non2xx"], "n": r["requests"],
+            "cpu_ms": 1000.0 * cpu / max(1, r["requests"])}
+
+
+def passes(r: Dict[str, float]) -> bool:
+    return (r["errors"] == 0 and r["p99"] < P99_TARGET_MS
+            and r["done_rate"] >= 0.95 * r["rate"])
+
+
+def soak(wrk: str, url: str, body: str, rate: float, seconds: float, pid: int, tmp: Path
+         ) -> Tuple[Dict[str, float], List[Tuple[float, int]]]:
+    samples: List[Tuple[float, int]] = []
+    stop = threading.Event()
+
+    def sampler() -> None:
+        t0 = time.monotonic()
+        while not stop.is_set():
+            samples.append((time.monotonic() - t0, proc_status(pid)["VmRSS"]))
+            stop.wait(1.0)
+
+    t = threading.Thread(target=sampler)
+    t.start()
+    try:
+        res = run_rate(wrk, url, body, rate, seconds, pid, tmp)
+    finally:
+        stop.set()
+        t.join()
+    return res, samples
+
+
+def slope_mb_per_min(samples: List[Tuple[float, int]]) -> float:
+    xs = [t for t, _ in samples]
+    ys = [kb / 1024.0 for _, kb in samples]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    den = sum((x - mx) ** 2 for x in xs) or 1.0
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / den * 60.0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--step", type=float, default=None, help="seconds per rate")
+    ap.add_argument("--soak", type=float, default=None, help="seconds of the memory run")
+    ap.add_argument("--rates", type=str, default=None, help="comma-separated rates")
+    ap.add_argument("--out", default=str(HERE / "results" / "daemon.md"))
+    args = ap.parse_args()
+    step = args.step or (3.0 if args.quick else 6.0)
+    soak_s = args.soak or (15.0 if args.quick else 60.0)
+    rates = [float(r) for r in args.rates.split(",")] if args.rates else (
+        [200, 500, 1000, 1500] if args.quick else
+        [100, 200, 400, 600, 800, 1000, 1200, 1400, 1700, 2000])
+    values = json.loads(SAMPLE.read_bytes())["payload"]["values"][:125]
+    # as a device prints float32 samples (shortest form), not widened to 17 digits
+    short = [[float(repr(float(_f32(v)))) for v in row] for row in values]
+    body = json.dumps({"values": short, "interval_ms": 16})
+    wrk = ensure_wrk()
+    with tempfile.TemporaryDirectory() as td:
+        tmp = Path(td)
+        proc, url = start_daemon(tmp)
+        try:
+            rss_idle = proc_status(proc.pid)
+            ladder = []
+            best: Optional[Dict[str, float]] = None
+            misses = 0
+            run_rate(wrk, url, body, 100, 2.0, proc.pid, tmp)  # warm-up
+            for rate in rates:
+                res = run_rate(wrk, url, body, rate, step, proc.pid, tmp)
+                ladder.append(res)
+                good = passes(res)
+                print(f"rate {rate:6.0f}/s ({res['conns']} conns): done "
+                      f"{res['done_rate']:7.1f}/s p50 {res['p50']:6.2f} ms p99 "
+                      f"{res['p99']:7.2f} ms max {res['max']:7.2f} ms errors {res['errors']} "
+                      f"cpu {res['cpu_ms']:.2f} ms/req {'ok' if good else 'over'}",
+                      flush=True)
+                if good:
+                    best = res
+                    misses = 0
+                else:
+                    misses += 1
+                    if misses >= 2:
+                        break
+            soak_rate = max(100.0, 0.7 * (best["rate"] if best else 200.0))
+            sres, samples = soak(wrk, url, body, soak_rate, soak_s, proc.pid, tmp)
+            rss_end = proc_status(proc.pid)
+            print(f"soak {soak_rate:.0f}/s for {soak_s:.0f} s: p99 {sres['p99']:.2f} ms, "
+                  f"errors {sres['errors']}, RSS {samples[0][1] / 1024:.1f} -> "
+                  f"{samples[-1][1] / 1024:.1f} MB (max {max(k for _, k in samples) / 1024:.1f}"
+                  f"), slope {slope_mb_per_min(samples):+.2f} MB/min; peak RSS "
+                  f"{rss_end['VmHWM'] / 1024:.1f} MB", flush=True)
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    write_report(Path(args.out), ladder, best, soak_rate, soak_s, sres, samples, rss_idle,
+                 rss_end, step)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def write_report(out: Path, ladder, best, soak_rate, soak_s, sres, samples, rss_idle,
+                 rss_end, step) -> None:
+    now = _dt.datetime.now(_dt.timezone.utc)
+    rows = "\n".join(
+        f"| {r['rate']:.0f} | {r['conns']} | {r['done_rate']:.0f} | {r['p50']:.2f} | "
+        f"{r['p99']:.2f} | {r['max']:.1f} | {r['errors']} | {r['cpu_ms']:.2f} | "
+        f"{'yes' if passes(r) else 'no'} |" for r in ladder)
+    first, last = samples[0][1] / 1024, samples[-1][1] / 1024
+    peak = rss_end["VmHWM"] / 1024
+    verdict = (f"**{best['rate']:.0f} requests/s** ({'met' if best['rate'] >= 1000 else 'not met'}"
+               f": target >= 1000)" if best else "**no rate** passed")
+    try:
+        load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        load = "?"
+    text = f"""## Gateway daemon: live classification under load (`benches/bench_daemon.py`)
+
+{now:%Y-%m-%d %H:%M} UTC, {cpu_model()} ({os.cpu_count()} CPUs, shared with the load
+generator and with other work: load average {load} at the end), Python
+{platform.python_version()}. The daemon is its own process (example bundle
+`examples/motion-demo`, uvicorn + httptools + uvloop, access log on, results stored in
+SQLite); the load is `wrk` (one thread) on the same machine, each connection pacing its
+requests (20 ms between a response and its next request), {step:g} s per rate. Each request:
+`POST /api/classify?sync=true` with one 2-second recording (125 x 3 at 62.5 Hz, short JSON
+form, float32 values as a device prints them). A rate passes when at least 95% of it was
+completed, p99 < {P99_TARGET_MS:g} ms and there were 0 errors.
+
+Highest passing rate: {verdict}.
+
+| offered (req/s) | connections | completed (req/s) | p50 (ms) | p99 (ms) | max (ms) | errors | daemon CPU (ms/req) | passes |
+|---:|---:|---:|---:|---:|---:|---:|---:|---|
+{rows}
+
+Memory: {soak_s:g} s at {soak_rate:.0f} requests/s offered ({sres['done_rate']:.0f} completed,
+p99 {sres['p99']:.2f} ms, {sres['errors']} errors): RSS {first:.1f} MB at the start,
+{last:.1f} MB at the end, max {max(k for _, k in samples) / 1024:.1f} MB, least-squares slope
+{slope_mb_per_min(samples):+.2f} MB/min. RSS idle after start: {rss_idle['VmRSS'] / 1024:.1f}
+MB. Peak RSS of the daemon over the whole run (VmHWM, example bundle loaded):
+**{peak:.1f} MB** ({'met' if peak < 60 else 'not met'}: target < 60 MB).
+"""
+    out.write_text(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
