@@ -281,3 +281,32 @@ def test_cbor_document_with_a_bad_signature_is_still_classified(daemon, impulse)
     assert r.status_code == 200
     _check_result(r.json(), impulse,
                   load_recording(DATASET / "testing" / "idle.02.cbor").values)
+
+
+def test_daemon_logs_escape_network_bytes_and_hold_no_keys(daemon, caplog):
+    """The daemon's access log and errors: control bytes from the network escaped, no API
+    key, HMAC key or signature in any line (also for malformed request lines)."""
+    import logging
+    port = int(daemon.url.rsplit(":", 1)[1])
+    body = (DATASET / "testing" / "wave.11.json").read_bytes()
+    signature = json.loads(body)["signature"]
+    with caplog.at_level(logging.DEBUG):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"GET /x\x1b[2J\x00 HTTP/1.1 " + API_KEY.encode() + b"\r\n\r\n")
+            assert s.recv(4096).startswith(b"HTTP/1.1 400 ")
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"GET /healthz%0a%1b[31mFAKE HTTP/1.1\r\nHost: x\r\nx-api-key: "
+                      + API_KEY.encode() + b"\r\n\r\n")
+            assert s.recv(4096).startswith(b"HTTP/1.1 404 ")
+        daemon.client.post("/api/classify", content=body,
+                           headers={"content-type": "application/json"})
+        httpx.post(daemon.url + "/api/classify", content=body,
+                   headers={"x-api-key": "ei_wrong_key_987"})
+        upload(daemon, DATASET / "testing" / "wave.11.json", **{"x-label": "a\x7fb"})
+    texts = [r.getMessage() for r in caplog.records] + [r.exc_text or "" for r in
+                                                         caplog.records]
+    assert any("healthz" in t for t in texts)
+    for t in texts:
+        assert not any(ord(c) < 0x20 or ord(c) == 0x7f for c in t.replace("\n", "")), t
+        for secret in (API_KEY, "ei_wrong_key_987", "dataset-test-hmac-key", signature):
+            assert secret not in t, t
