@@ -210,3 +210,22 @@ def test_ingest_serve_stops_promptly_on_sigterm_with_connections_open(tmp_path):
     store = SampleStore(str(tmp_path / "s.db"))
     assert store.count() == 1
     store.close()
+
+
+@pytest.mark.parametrize("head", [
+    # both framings: a request-smuggling vector, refused rather than guessed
+    b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+    # a Content-Length that is not a number, or two that disagree
+    b"Content-Length: 12abc\r\n",
+    b"Content-Length: 5\r\nContent-Length: 6\r\n",
+])
+def test_ambiguous_framing_is_a_400(head):
+    with running_server() as srv:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
+            s.sendall(b"POST /api/training/data HTTP/1.1\r\nHost: t\r\nx-api-key: "
+                      + API_KEY.encode() + b"\r\nx-file-name: a.json\r\n" + head
+                      + b"\r\n0\r\n\r\n")
+            reply = _first_reply(s, 3.0)
+        assert reply.startswith(b"HTTP/1.1 400 "), reply[:200]
+        assert json.loads(reply.partition(b"\r\n\r\n")[2])["success"] is False
+        assert srv.store.count() == 0
