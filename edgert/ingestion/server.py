@@ -43,7 +43,7 @@ class IngestionServer:
                  max_connections: int = 64, body_timeout: Optional[float] = None,
                  busy_retry_after: int = 1,
                  max_document_bytes: Optional[int] = DEFAULT_MAX_DOCUMENT_BYTES,
-                 workers: int = 8) -> None:
+                 workers: int = 8, http: str = "auto") -> None:
         if max_connections < 1:
             raise ConfigurationError(f"max_connections must be at least 1, got "
                                      f"{max_connections}")
@@ -67,6 +67,7 @@ class IngestionServer:
         self.busy_retry_after = int(busy_retry_after)
         self.faults = faults or FaultControl()
         self.workers = int(workers)
+        self.http_parser = http  # uvicorn's parser: httptools (llhttp), h11, or auto
         self._http: Any = None
         self._executor: Optional[ThreadPoolExecutor] = None
         self._refused_before = 0  # refusals counted by earlier runs (stop/start)
@@ -111,7 +112,8 @@ class IngestionServer:
             request_timeout=self.request_timeout, body_timeout=self.body_timeout,
             max_drain_bytes=self.max_drain_bytes, busy_retry_after=self.busy_retry_after,
             busy_body=lambda path, g: service.busy_body(path, g.max_connections,
-                                                        g.busy_retry_after))
+                                                        g.busy_retry_after),
+            http=self.http_parser)
 
     def start(self) -> "IngestionServer":
         if self._http is not None:
