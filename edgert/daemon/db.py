@@ -107,6 +107,9 @@ class GatewayDB:
                 raise ConfigurationError(f"{path}: cannot use WAL journaling (got {mode}); "
                                          "put the database on a local filesystem")
             self._conn.execute("PRAGMA synchronous=NORMAL")
+            # a small page cache (SQLite's default is 2 MB per connection): the rows written
+            # are rarely read again, and a gateway's memory is better spent elsewhere
+            self._conn.execute("PRAGMA cache_size=-512")
             self._conn.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise ConfigurationError(f"{path}: cannot open the daemon database ({exc})") \
