@@ -111,8 +111,6 @@ def test_missing_path(tmp_path):
     (lambda d: d["learn"][1].update(metadata="nope.json"), r"learn\[1\].metadata", "nope.json"),
     (lambda d: d["learn"][1].update(id=3), r"learn\[1\].id", "used twice"),
     (lambda d: d["learn"][0].update(id=0), r"learn\[0\].id", ">= 1"),
-    (lambda d: d["learn"][0].update(labels=["idle", "snake", "updown", "anomaly"]),
-     r"learn\[0\].labels", "reserved"),
     # sample counts the int32 C kernels cannot take: a load error, not an OverflowError later
     (lambda d: d["input"].update(window_size_ms=1e20), "input.window_size_ms", "2\\^31"),
     (lambda d: d["input"].update(window_increase_ms=1e308), "input.window_increase_ms",

@@ -127,6 +127,7 @@ class Bundle:
     dsp: tuple[DspSpec, ...]
     learn: tuple[LearnSpec, ...]
     document: Mapping[str, Any] = field(repr=False)
+    provenance: Mapping[str, Any] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------------------ files
@@ -462,8 +463,8 @@ def _parse_learn(ctx: _Ctx, doc: Mapping[str, Any], dsp: Sequence[DspSpec],
                 raise ctx.fail(f + ".labels", "must be a non-empty list of label names")
             if len(set(lab)) != len(lab):
                 raise ctx.fail(f + ".labels", f"has duplicates: {lab}")
-            if "anomaly" in lab or "uncertain" in lab:
-                raise ctx.fail(f + ".labels", "'anomaly' and 'uncertain' are reserved names")
+            # a class may be named `anomaly` or `uncertain`: results keep it apart from the
+            # anomaly score and the pseudo-labels (edgert.results.reserved_names)
             labels = tuple(lab)
             for variant, m in models.items():
                 if m.outputs[0].size != len(labels):
@@ -491,6 +492,20 @@ def _parse_learn(ctx: _Ctx, doc: Mapping[str, Any], dsp: Sequence[DspSpec],
     return tuple(out)
 
 
+PROVENANCE_KEYS = {"source": str, "export_path": str, "sdk_era": str, "imported_by": str,
+                   "imported_at": str, "files": list, "notes": list, "eon_rebuilt": list}
+
+
+def _parse_provenance(ctx: _Ctx, doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The optional ``provenance`` object (where an imported bundle came from): known keys
+    must have their documented types; other keys are kept as they are."""
+    prov = ctx.get(doc, "provenance", "provenance", dict, required=False, default={})
+    for key, typ in PROVENANCE_KEYS.items():
+        if key in prov and prov[key] is not None and not isinstance(prov[key], typ):
+            raise ctx.fail(f"provenance.{key}", f"must be {_tname(typ)}")
+    return dict(prov)
+
+
 def load_bundle(path: Union[str, Path]) -> Bundle:
     """Read and validate a bundle directory or .zip (see ``docs`` of the bundle format)."""
     p = Path(path)
@@ -515,7 +530,8 @@ def load_bundle(path: Union[str, Path]) -> Bundle:
         if not dsp:
             raise ctx.fail("dsp", "the impulse has no DSP block")
         learn = _parse_learn(ctx, doc, dsp, files)
-        return Bundle(str(p), dict(project), impulse_id, inp, dsp, learn, doc)
+        provenance = _parse_provenance(ctx, doc)
+        return Bundle(str(p), dict(project), impulse_id, inp, dsp, learn, doc, provenance)
     finally:
         files.close()
 

@@ -438,6 +438,7 @@ class Impulse:
                     for d in self.dsp_blocks],
             "learn": [self._describe_learn(b) for b in self.learn_blocks],
             "variants": list(self.variants),
+            **({"provenance": dict(b.provenance)} if b.provenance else {}),
         }
 
     def _describe_learn(self, b: Union[KerasRunner, AnomalyRunner]) -> dict[str, Any]:
@@ -455,7 +456,8 @@ class Impulse:
                                        "dtype": mf.inputs[0].dtype},
                              "output": {"shape": list(mf.outputs[0].shape),
                                         "dtype": mf.outputs[0].dtype},
-                             "arena_bytes": getattr(m, "arena_bytes", None)}
+                             "arena_bytes": getattr(m, "arena_bytes", None),
+                             **_engine_of(m, mf.data)}
             d["models"] = models
         elif s.type == "anomaly":
             d["axes"] = list(s.axes)
@@ -468,3 +470,18 @@ class Impulse:
 
 
 __all__ = ["Impulse", "KerasRunner", "AnomalyRunner", "DspRunner"]
+
+
+def _engine_of(model: Any, data: bytes) -> dict[str, Any]:
+    """Which engine runs a model, and when it is not the native one, the operator (the
+    compiler's message) that keeps it off it."""
+    from ..engine.model import InterpreterModel
+    if not isinstance(model, InterpreterModel):
+        return {"engine": "native"}
+    from ..engine.compiler import unsupported_reason
+    from ..engine.reader import read_graph
+    try:
+        reason = unsupported_reason(read_graph(data))
+    except Exception as exc:  # noqa: BLE001 - a description, not a check
+        reason = str(exc)
+    return {"engine": "tflite-interpreter", "native_unsupported": reason}

@@ -69,13 +69,15 @@ def print_table(res: Any, rec: Any) -> None:
     width = max([7] + [len(lab) for lab in labels])
     head = f"{'start_ms':>9} {'end_ms':>9} " + " ".join(f"{lab:>{width}}" for lab in labels)
     if res.anomaly is not None:
-        head += f" {'anomaly':>8}"
+        # `anomaly score` when a class is itself named `anomaly` (results.reserved_names)
+        key = res.names.anomaly_key
+        head += f" {key:>{max(8, len(key))}}"
     w(head + "  prediction\n")
     for win in res:
         line = f"{win.start_ms:9.0f} {win.end_ms:9.0f} " + " ".join(
             f"{win.scores[lab]:{width}.4f}" for lab in labels)
         if win.anomaly is not None:
-            line += f" {win.anomaly:8.3f}"
+            line += f" {win.anomaly:{max(8, len(res.names.anomaly_key))}.3f}"
         w(line + f"  {win.label}\n")
     s = res.summary()
     w(f"\n{rec.filename}: {s['windows']} windows of {res.window_size_ms:g} ms every "
