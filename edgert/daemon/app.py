@@ -397,8 +397,8 @@ def create_app(gw: Gateway) -> Any:
         from .openapi import document
         return json_response(document(gw))
 
-    routes = gw.studio.routes() + [
-        route("/api/classify", LiveEndpoint(gw), ["POST"]),
+    # the live route first: the router tries routes in order, and it is the busiest
+    routes = [route("/api/classify", LiveEndpoint(gw), ["POST"])] + gw.studio.routes() + [
         route("/api/result/{id}", result, ["GET"]),
         route("/api/outbox", outbox, ["GET"]),
         route("/healthz", healthz, ["GET"]),

@@ -150,9 +150,18 @@ class HttpMetrics:
                                   buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                            0.25, 0.5, 1.0, 2.5, 10.0))
 
+        self._children: Dict[Tuple[str, str, int], Tuple[Any, Any]] = {}
+
     def observe(self, route_name: str, method: str, status: int, seconds: float) -> None:
-        self.requests.labels(route_name, method, str(status)).inc()
-        self.duration.labels(route_name).observe(seconds)
+        key = (route_name, method, status)
+        child = self._children.get(key)
+        if child is None:  # label lookups once per route, method and status
+            child = (self.requests.labels(route_name, method, str(status)),
+                     self.duration.labels(route_name))
+            if len(self._children) < 10_000:  # (methods and statuses are few)
+                self._children[key] = child
+        child[0].inc()
+        child[1].observe(seconds)
 
 
 _request_ids = itertools.count(1)

@@ -9,7 +9,9 @@ log line, header values are never logged, and every line can be JSON.
   is one object per line: ``ts``, ``level``, ``logger``, ``msg`` and the structured fields a
   record carries in ``record.fields`` (the access log's method, route, status, duration...).
   The text form escapes the message once more, as a safety net for third-party log calls.
-* :func:`configure` - install one of them on the root logger (the CLI's daemon commands).
+* :func:`configure` - install one of them on the root logger (the CLI's daemon commands):
+  the serving thread only queues records; one thread formats and writes them, flushing when
+  the queue runs dry (a write per line would cost a system call per request).
 
 Header values are never passed to a logger by edgert's servers: the access log records the
 method, the escaped path (never the query string, which may carry credentials), the route
@@ -17,11 +19,14 @@ template, the status, sizes and timing.
 """
 from __future__ import annotations
 
+import atexit
 import datetime as _dt
 import json
 import logging
+import logging.handlers
+import queue
 import sys
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 #: Longest text (after escaping) that one network-derived value may put into a log line.
 DEFAULT_LIMIT = 300
@@ -85,18 +90,46 @@ class JsonFormatter(logging.Formatter):
 FORMATS = ("text", "json")
 
 
+class _BatchingStreamHandler(logging.StreamHandler):
+    """Writes each record, flushes only when the listener's queue is empty."""
+
+    def __init__(self, stream: Any, pending: "queue.Queue[Any]") -> None:
+        super().__init__(stream)
+        self._pending = pending
+
+    def flush(self) -> None:
+        if self._pending.empty():
+            super().flush()
+
+
+_listeners: List[logging.handlers.QueueListener] = []
+
+
+def _stop_listeners() -> None:
+    while _listeners:
+        _listeners.pop().stop()  # drains what is queued, flushes
+
+
 def configure(fmt: str = "text", level: int = logging.INFO, stream: Optional[Any] = None) -> None:
     """Replace the root logger's handlers with one writing ``fmt`` lines to ``stream``
-    (stderr by default), at ``level``."""
+    (stderr by default), at ``level``, from a thread of its own."""
     if fmt not in FORMATS:
         raise ValueError(f"log format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    handler = logging.StreamHandler(stream or sys.stderr)
+    _stop_listeners()
+    pending: "queue.Queue[Any]" = queue.Queue(-1)
+    handler = _BatchingStreamHandler(stream or sys.stderr, pending)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    listener = logging.handlers.QueueListener(pending, handler, respect_handler_level=False)
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)
-    root.addHandler(handler)
+    root.addHandler(logging.handlers.QueueHandler(pending))
     root.setLevel(level)
+    listener.start()
+    _listeners.append(listener)
+
+
+atexit.register(_stop_listeners)
 
 
 __all__ = ["DEFAULT_LIMIT", "FORMATS", "JsonFormatter", "TextFormatter", "configure", "escape"]
