@@ -32,7 +32,7 @@ from typing import Any, AsyncIterator, Dict, List, Optional, Set
 
 from .._version import __version__
 from ..dataset import Dataset
-from ..errors import EdgertError
+from ..errors import ConfigurationError, EdgertError
 from ..ingestion import IngestionClient, Outbox, RetryPolicy
 from ..ingestion.asgi import IngestionEndpoint, ingestion_routes, INGESTION_PATHS
 from ..ingestion.service import IngestionService
@@ -83,6 +83,11 @@ class Gateway:
         self._closers: List[Any] = [self.db.close]
         try:
             self._open(cfg, lim)
+        except OSError as exc:  # a folder it cannot write to, a full disk...
+            self.close()
+            raise ConfigurationError(f"{exc.filename or cfg.db}: {exc.strerror or exc}; the "
+                                     "daemon keeps its outbox and samples next to --db and "
+                                     "must be able to write there") from None
         except BaseException:
             self.close()
             raise
