@@ -215,6 +215,17 @@ def test_ingestion_on_the_daemon_answers_like_upstream(daemon):
     assert bad.status_code == 400 and bad.text.startswith("Invalid message")
     rows = daemon.client.get("/v1/api/43/raw-data", params={"category": "testing"}).json()
     assert [s["filename"] for s in rows["samples"]].count("wave.11") == 1
+    # a huge upload is refused from its headers, before any of it is read; nothing changes
+    port = int(daemon.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"POST /api/testing/data HTTP/1.1\r\nHost: x\r\nx-api-key: "
+                  + API_KEY.encode() + b"\r\nx-file-name: big.json\r\ncontent-type: "
+                  b"application/json\r\ncontent-length: 1000000000000\r\n\r\n")
+        s.settimeout(5)
+        reply = s.recv(4096)
+    assert reply.startswith(b"HTTP/1.1 413 ") and b"exceeds the limit" in reply
+    again = daemon.client.get("/v1/api/43/raw-data", params={"category": "testing"}).json()
+    assert again["totalCount"] == rows["totalCount"]
 
 
 def test_healthz_metrics_and_openapi(daemon):
