@@ -7,12 +7,9 @@ import logging
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, List, Optional
+from typing import Any, List, Optional
 
 from ...errors import ConfigurationError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ...ingestion import IngestionServer
 
 log = logging.getLogger("edgert.ingest")
 
@@ -155,7 +152,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                           max_connections=args.max_connections,
                           reject_bad_signatures=args.reject_bad_signatures)
 
-    def started(server: "IngestionServer") -> None:
+    def started(server: Any) -> None:
         if args.json:
             from ..output import emit_json
             emit_json({"url": server.url, "db": os.path.abspath(args.db)})
