@@ -63,7 +63,7 @@ import numpy as np
 
 from .filters import SampleFilter
 from .index import Dataset, SampleRow
-from .index import expand_detail
+from .cache_codec import expand_detail
 from ..errors import DatasetError, EdgertError, ModelError
 from .metrics import validation_metrics
 
