@@ -99,7 +99,8 @@ class Gateway:
         self._closers += [lambda: self.classify_pool.shutdown(wait=True),
                           lambda: self.io_pool.shutdown(wait=True)]
         Path(cfg.samples_dir).mkdir(parents=True, exist_ok=True)
-        self.dataset = Dataset(cfg.samples_dir, hmac_key=cfg.hmac_key)
+        self.dataset = Dataset(cfg.samples_dir, hmac_key=cfg.hmac_key,
+                               index_path=cfg.index_path)
         self._closers.insert(0, self.dataset.close)
         self.client = (IngestionClient(cfg.upstream, cfg.upstream_api_key or "",
                                        timeout=lim.outbox_request_timeout_s)

@@ -16,8 +16,8 @@ them out of ``ps`` output and of the file.
 
 Files the daemon keeps next to ``--db`` (``gateway.db`` below): ``gateway.db`` (results,
 webhook deliveries, jobs, anomaly scans), ``gateway.outbox.db`` (+ ``.lock``: the durable
-upload queue of anomaly events), ``gateway.samples/`` (the ingested samples: a dataset folder
-with its SQLite index).
+upload queue of anomaly events), ``gateway.samples/`` (the ingested samples: a dataset folder)
+and ``gateway.index.db`` (its SQLite index, rebuilt from the folder when lost).
 """
 from __future__ import annotations
 
@@ -130,6 +130,11 @@ class DaemonConfig:
     @property
     def samples_dir(self) -> str:
         return str(self.base) + ".samples"
+
+    @property
+    def index_path(self) -> str:
+        """The samples' dataset index (a cache of the folder, rebuilt when lost)."""
+        return str(self.base) + ".index.db"
 
     @property
     def webhook_key(self) -> str:

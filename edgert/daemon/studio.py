@@ -30,7 +30,7 @@ from typing import Any, Callable, Dict, List, Optional
 import numpy as np
 
 from ..dataset import SampleFilter, SampleRow
-from ..dataset.index import STUDIO_CATEGORY
+from ..dataset.schema import STUDIO_CATEGORY
 from ..errors import DatasetError, EdgertError
 from ..web.app import json_response, route
 from .anomalies import document_values
