@@ -231,3 +231,35 @@ def test_ambiguous_framing_is_a_400(head):
         assert reply.startswith(b"HTTP/1.1 400 "), reply[:200]
         assert json.loads(reply.partition(b"\r\n\r\n")[2])["success"] is False
         assert srv.store.count() == 0
+
+
+def test_a_refused_connection_gets_one_answer_however_it_sends():
+    """Over the connection cap: the 503 is sent once, whatever arrives after it (it is read
+    and discarded until the connection closes)."""
+    with running_server(max_connections=1, request_timeout=5.0) as srv:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as idle:
+            deadline = time.monotonic() + 5
+            while srv.active_connections < 1 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
+                s.sendall(b"POST /api/training/data HTTP/1.1\r\n")
+                time.sleep(0.2)
+                for i in range(5):
+                    try:
+                        s.sendall(b"x-more-%d: 1\r\n" % i)
+                    except OSError:
+                        break
+                    time.sleep(0.05)
+                reply = _first_reply(s, 2.0)
+                s.settimeout(2.0)
+                try:
+                    while True:
+                        chunk = s.recv(4096)
+                        if not chunk:
+                            break
+                        reply += chunk
+                except (socket.timeout, ConnectionResetError):
+                    pass
+            assert reply.count(b"HTTP/1.1 503 ") == 1, reply
+            assert idle.fileno() >= 0
+        assert srv.refused_busy == 1

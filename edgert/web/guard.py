@@ -171,6 +171,7 @@ class GuardedProtocol:
         self._linger_until = 0.0
         self._seen_cycle: Any = None
         self._peek = b""
+        self._answered = False
         self._counted = False
 
     # -- asyncio protocol -----------------------------------------------------------------
@@ -190,11 +191,11 @@ class GuardedProtocol:
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
-            if self._timer is not None and len(self._peek) < _PEEK_BYTES:
+            if not self._answered and len(self._peek) < _PEEK_BYTES:
                 self._peek += data[:_PEEK_BYTES]
                 if b"\r\n" in self._peek:
                     self._answer_busy()
-            return
+            return  # (after the answer: read and discarded until the close)
         if self._lingering:
             self._linger_bytes += len(data)
             if self._linger_bytes > self.guard.max_drain_bytes:
@@ -333,8 +334,9 @@ class GuardedProtocol:
     def _answer_busy(self) -> None:
         self._timer = None
         real = self._real
-        if real is None or real.is_closing():
+        if self._answered or real is None or real.is_closing():
             return
+        self._answered = True
         log.debug("connection from %s refused: %d connections open", self.peer,
                   self.guard.max_connections)
         real.write(self.guard.busy_response(self._peek))
