@@ -4,9 +4,9 @@
   (per route template, so ids never become label values)
 * ``edgert_classify_duration_seconds{source}`` - the impulse's time per classification
   (``live``, ``sample``, ``ingestion``)
-* ``edgert_outbox_depth``, ``edgert_outbox_oldest_age_seconds``, ``edgert_outbox_sent``,
-  ``edgert_outbox_dead_lettered``, ``edgert_outbox_retries`` - the anomaly upload queue, read
-  at scrape time
+* ``edgert_outbox_depth``, ``edgert_outbox_oldest_age_seconds``, ``edgert_outbox_sent_total``,
+  ``edgert_outbox_dead_lettered``, ``edgert_outbox_retries_total`` - the anomaly upload queue,
+  read at scrape time
 * ``edgert_anomaly_events_total{origin}`` - events queued upstream
 * ``edgert_webhook_deliveries_total{outcome}`` (``delivered``/``failed``),
   ``edgert_webhook_failures_total`` (failed attempts), ``edgert_webhook_pending``
