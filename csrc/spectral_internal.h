@@ -52,6 +52,11 @@ typedef struct {
 size_t edgert__rfft_plan_bytes(int32_t n);
 /* Fill a plan in mem (edgert__rfft_plan_bytes(n) bytes, 8-byte aligned). */
 int edgert__rfft_plan_init(edgert__rfft_plan *plan, int32_t n, void *mem);
+/* A plan over memory that edgert__rfft_plan_init() filled earlier (possibly copied since: the
+ * layout is position-independent), without recomputing it. The bit-reversal table is checked
+ * (EDGERT_ERR_ARG when an entry is out of range), so a corrupt buffer cannot index outside the
+ * transform; mem must be 8-byte aligned. Used by audio.c's prepared state. */
+int edgert__rfft_plan_view(edgert__rfft_plan *plan, int32_t n, const void *mem);
 /* Power spectrum |X_k|^2 of the n real samples x (zero-padded past len; len may be < n):
  * pw[0..n/2]. work: n values. */
 void edgert__rfft_power(const edgert__rfft_plan *plan, const dsp_real *x, int32_t len,

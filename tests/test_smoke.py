@@ -84,3 +84,27 @@ def test_eim_runner_starts(tmp_path):
     eim = write_eim(Path(__file__).parent / "data" / "motion-demo", tmp_path / "m.eim")
     assert eim.hello["model_parameters"]["input_features_count"] == 375
     assert (tmp_path / "m.eim").read_bytes().startswith(b"#!/bin/sh\n")
+
+
+def test_audio_blocks_and_wav(tmp_path):
+    """MFCC/MFE/spectrogram through the C core, a WAV file written and read back."""
+    from edgert.dsp import make_dsp_block
+    from edgert.recording import load_recording
+    from edgert.recording.wav import write_wav
+
+    t = np.arange(16000) / 16000.0
+    x = np.round(8000 * np.sin(2 * np.pi * 440 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t)))
+    write_wav(tmp_path / "tone.wav", x, 16000)
+    rec = load_recording(tmp_path / "tone.wav")
+    assert rec.frequency == 16000 and rec.axes == ("audio",)
+    counts = {"mfcc": 650, "mfe": 3960, "spectrogram": 6435}
+    for kind, n in counts.items():
+        block = make_dsp_block({"type": kind, "implementation_version": 4, "axes": ["audio"],
+                                "params": {}}, 16000, ["audio"])
+        feats = block.features_batch(rec.values, np.array([0]), 16000)[0]
+        assert feats.shape == (n,) and np.all(np.isfinite(feats))
+        cont = block.continuous(16000, 4000)
+        out = None
+        for k in range(4):
+            out = cont.push_slice(rec.values[k * 4000:(k + 1) * 4000, 0])
+        np.testing.assert_array_equal(out, feats)
