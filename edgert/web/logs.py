@@ -10,8 +10,9 @@ log line, header values are never logged, and every line can be JSON.
   record carries in ``record.fields`` (the access log's method, route, status, duration...).
   The text form escapes the message once more, as a safety net for third-party log calls.
 * :func:`configure` - install one of them on the root logger (the CLI's daemon commands):
-  the serving thread only queues records; one thread formats and writes them, flushing when
-  the queue runs dry (a write per line would cost a system call per request).
+  the serving threads only queue records; one thread formats and writes them every 50 ms
+  (a wake-up and a write per line would cost context switches and a system call per
+  request).
 
 Header values are never passed to a logger by edgert's servers: the access log records the
 method, the escaped path (never the query string, which may carry credentials), the route
@@ -54,6 +55,12 @@ def _escape_char(ch: str) -> str:
     return f"\\U{code:08x}"
 
 
+def _exception_text(fmt: logging.Formatter, record: logging.LogRecord) -> str:
+    if record.exc_info:
+        return fmt.formatException(record.exc_info)
+    return record.exc_text or ""
+
+
 def _timestamp(created: float) -> str:
     return _dt.datetime.fromtimestamp(created, _dt.timezone.utc).strftime(
         "%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
@@ -66,8 +73,9 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         msg = escape(record.getMessage(), limit=100_000)
         line = f"{_timestamp(record.created)} {record.levelname} {record.name}: {msg}"
-        if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
+        exc = _exception_text(self, record)
+        if exc:
+            line += "\n" + exc
         return line
 
 
@@ -82,32 +90,81 @@ class JsonFormatter(logging.Formatter):
         if isinstance(fields, dict):
             for k, v in fields.items():
                 doc.setdefault(k, v)
-        if record.exc_info:
-            doc["exc"] = self.formatException(record.exc_info)
+        exc = _exception_text(self, record)
+        if exc:
+            doc["exc"] = exc
         return json.dumps(doc, ensure_ascii=True, default=str, separators=(",", ":"))
 
 
 FORMATS = ("text", "json")
 
 
-class _BatchingStreamHandler(logging.StreamHandler):
-    """Writes each record, flushes only when the listener's queue is empty."""
+class _Writer:
+    """The thread that formats and writes queued records: it wakes every ``interval`` s and
+    writes what gathered, then flushes once (a wake-up and a write per line would cost two
+    context switches and a system call per request)."""
 
-    def __init__(self, stream: Any, pending: "queue.Queue[Any]") -> None:
-        super().__init__(stream)
-        self._pending = pending
+    def __init__(self, pending: "queue.SimpleQueue[Any]", handler: logging.Handler,
+                 interval: float = 0.05) -> None:
+        import threading
+        self.pending = pending
+        self.handler = handler
+        self.interval = interval
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="edgert-log", daemon=True)
+        self.thread.start()
 
-    def flush(self) -> None:
-        if self._pending.empty():
-            super().flush()
+    def _drain(self) -> None:
+        wrote = False
+        while True:
+            try:
+                record = self.pending.get_nowait()
+            except queue.Empty:
+                break
+            try:
+                self.handler.emit(record)
+            except Exception:  # noqa: BLE001 - as logging does: report, go on
+                self.handler.handleError(record)
+            wrote = True
+        if wrote:
+            self.handler.flush()
+
+    def _run(self) -> None:
+        while not self.stop_event.wait(self.interval):
+            self._drain()
+        self._drain()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.thread.join(5.0)
 
 
-_listeners: List[logging.handlers.QueueListener] = []
+class _NoFlushStreamHandler(logging.StreamHandler):
+    def emit(self, record: logging.LogRecord) -> None:  # StreamHandler's, without flush()
+        try:
+            self.stream.write(self.format(record) + self.terminator)
+        except Exception:  # noqa: BLE001
+            self.handleError(record)
+
+
+class _QueueHandler(logging.handlers.QueueHandler):
+    """Queues the record as it is (the writer formats it): the message stays lazy, and a
+    record's ``fields`` reach the JSON formatter."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        if record.exc_info and not record.exc_text:
+            # a traceback must be rendered now, while the frames still exist
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        record.exc_info = None if record.exc_text else record.exc_info
+        return record
+
+
+_writers: List[_Writer] = []
 
 
 def _stop_listeners() -> None:
-    while _listeners:
-        _listeners.pop().stop()  # drains what is queued, flushes
+    while _writers:
+        _writers.pop().stop()  # writes what is queued, flushes
 
 
 def configure(fmt: str = "text", level: int = logging.INFO, stream: Optional[Any] = None) -> None:
@@ -116,17 +173,15 @@ def configure(fmt: str = "text", level: int = logging.INFO, stream: Optional[Any
     if fmt not in FORMATS:
         raise ValueError(f"log format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     _stop_listeners()
-    pending: "queue.Queue[Any]" = queue.Queue(-1)
-    handler = _BatchingStreamHandler(stream or sys.stderr, pending)
+    pending: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
+    handler = _NoFlushStreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
-    listener = logging.handlers.QueueListener(pending, handler, respect_handler_level=False)
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)
-    root.addHandler(logging.handlers.QueueHandler(pending))
+    root.addHandler(_QueueHandler(pending))
     root.setLevel(level)
-    listener.start()
-    _listeners.append(listener)
+    _writers.append(_Writer(pending, handler))
 
 
 atexit.register(_stop_listeners)
