@@ -103,17 +103,44 @@ class ConnectionGuard:
 
 class _LingeringTransport:
     """The transport uvicorn sees: ``close()`` starts a lingering close instead of closing
-    at once; everything else is the real transport's."""
+    at once; writes made in one turn of the event loop go out as one (uvicorn writes a
+    response's head and its body separately: two system calls, each running the loopback
+    peer's TCP work too); everything else is the real transport's."""
 
-    __slots__ = ("_real", "_proto", "_closing")
+    __slots__ = ("_real", "_proto", "_closing", "_pending")
 
     def __init__(self, real: asyncio.Transport, proto: "GuardedProtocol") -> None:
         self._real = real
         self._proto = proto
         self._closing = False
+        self._pending: Optional[list] = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._real, name)
+
+    def write(self, data: bytes) -> None:
+        if self._pending is None:
+            self._pending = [data]
+            self._proto.loop.call_soon(self.flush)  # type: ignore[attr-defined]
+        else:
+            self._pending.append(data)
+
+    def writelines(self, lines: Any) -> None:
+        for data in lines:
+            self.write(data)
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending and not self._real.is_closing():
+            self._real.write(pending[0] if len(pending) == 1 else b"".join(pending))
+
+    def get_write_buffer_size(self) -> int:
+        size = sum(len(d) for d in self._pending) if self._pending else 0
+        return size + self._real.get_write_buffer_size()
+
+    def write_eof(self) -> None:
+        self.flush()
+        self._real.write_eof()
 
     def is_closing(self) -> bool:
         return self._closing or self._real.is_closing()
@@ -121,10 +148,12 @@ class _LingeringTransport:
     def close(self) -> None:
         if not self._closing:
             self._closing = True
+            self.flush()
             self._proto._start_linger()
 
     def abort(self) -> None:
         self._closing = True
+        self._pending = None
         self._real.abort()
 
 
