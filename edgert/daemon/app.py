@@ -263,7 +263,10 @@ class Gateway:
 
 def _query_flag(scope: Dict[str, Any], name: str, default: bool) -> bool:
     from urllib.parse import parse_qs
-    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get(name)
+    raw = scope.get("query_string", b"")
+    if name.encode("ascii") not in raw:
+        return default
+    values = parse_qs(raw.decode("latin-1")).get(name)
     if not values:
         return default
     v = values[-1].strip().lower()
