@@ -148,6 +148,25 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def run_closed(wrk: str, url: str, body: str, conns: int, seconds: float, pid: int,
+               tmp: Path) -> Dict[str, float]:
+    """wrk as fast as ``conns`` connections go (each sends its next request on the
+    answer): the daemon's capacity, latency then being mostly queueing."""
+    script = tmp / "closed.lua"
+    script.write_text(LUA % {"body": json.dumps(body), "key": KEY, "base": 0, "frac": 0.0})
+    cpu0 = cpu_seconds(pid)
+    out = subprocess.run([wrk, "-t1", f"-c{conns}", f"-d{seconds:g}s", "--timeout", "2s",
+                          "-s", str(script), url], capture_output=True, text=True,
+                         timeout=seconds + 30)
+    cpu = cpu_seconds(pid) - cpu0
+    line = next(ln for ln in out.stdout.splitlines() if ln.startswith("WRKJSON "))
+    r = json.loads(line[len("WRKJSON "):])
+    return {"conns": conns, "done_rate": r["requests"] / (r["duration_us"] / 1e6),
+            "p50": r["p50_us"] / 1000.0, "p99": r["p99_us"] / 1000.0,
+            "errors": r["errors"] + r["non2xx"],
+            "cpu_ms": 1000.0 * cpu / max(1, r["requests"])}
+
+
 def run_rate(wrk: str, url: str, body: str, rate: float, seconds: float, pid: int,
              tmp: Path, latency_ms: float = 2.0) -> Dict[str, float]:
     """wrk at ``rate`` requests/s for ``seconds``: ``conns`` connections, each waiting
@@ -253,6 +272,10 @@ def main() -> int:
                     misses += 1
                     if misses >= 2:
                         break
+            closed = run_closed(wrk, url, body, 8, step, proc.pid, tmp)
+            print(f"closed loop, 8 connections: {closed['done_rate']:.0f}/s p50 "
+                  f"{closed['p50']:.2f} ms p99 {closed['p99']:.2f} ms errors "
+                  f"{closed['errors']} cpu {closed['cpu_ms']:.2f} ms/req", flush=True)
             soak_rate = max(100.0, 0.7 * (best["rate"] if best else 200.0))
             sres, samples = soak(wrk, url, body, soak_rate, soak_s, proc.pid, tmp, lat)
             rss_end = proc_status(proc.pid)
@@ -265,13 +288,13 @@ def main() -> int:
             proc.terminate()
             proc.wait(30)
     write_report(Path(args.out), ladder, best, soak_rate, soak_s, sres, samples, rss_idle,
-                 rss_end, step)
+                 rss_end, step, closed)
     print(f"wrote {args.out}")
     return 0
 
 
 def write_report(out: Path, ladder, best, soak_rate, soak_s, sres, samples, rss_idle,
-                 rss_end, step) -> None:
+                 rss_end, step, closed) -> None:
     now = _dt.datetime.now(_dt.timezone.utc)
     rows = "\n".join(
         f"| {r['rate']:.0f} | {r['conns']} | {r['done_rate']:.0f} | {r['p50']:.2f} | "
@@ -302,6 +325,12 @@ Highest passing rate: {verdict}.
 | offered (req/s) | connections | completed (req/s) | p50 (ms) | p99 (ms) | max (ms) | errors | daemon CPU (ms/req) | passes |
 |---:|---:|---:|---:|---:|---:|---:|---:|---|
 {rows}
+
+Capacity (closed loop: 8 connections, each sending its next request on the answer, {step:g}
+s): **{closed['done_rate']:.0f} requests/s** completed, p50 {closed['p50']:.2f} ms, p99
+{closed['p99']:.2f} ms (mostly queueing), {closed['errors']} errors, daemon CPU
+{closed['cpu_ms']:.2f} ms per request. (At low rates the CPU per request is higher: every
+request wakes threads that at high rates are already awake.)
 
 Memory: {soak_s:g} s at {soak_rate:.0f} requests/s offered ({sres['done_rate']:.0f} completed,
 p99 {sres['p99']:.2f} ms, {sres['errors']} errors): RSS {first:.1f} MB at the start,
