@@ -128,7 +128,11 @@ class IngestionEndpoint:
             return None
         if len(hooks) == 1:
             return hooks[0]
-        return lambda: [h() for h in hooks] and None
+
+        def run_all() -> None:
+            for hook in hooks:
+                hook()
+        return run_all
 
     @staticmethod
     def _reset(conn: Any) -> None:
