@@ -214,6 +214,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     try:
         srv.run(on_started=started)  # until SIGTERM/SIGINT, then a graceful stop
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] not in ("starlette", "uvicorn", "httptools",
+                                                  "uvloop", "orjson"):
+            raise
+        raise ConfigurationError(f"the ingestion server runs on the daemon's web stack "
+                                 f"({exc.name} is missing): pip install 'edgert[daemon]'") \
+            from None
     finally:
         srv.close()
     return 0
