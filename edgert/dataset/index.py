@@ -376,6 +376,14 @@ class Dataset:
             raise DatasetError(f"no sample with id {sample_id} in {self.root}")
         return SampleRow.from_sql(row)
 
+    def find_content(self, sha256: str) -> Optional[SampleRow]:
+        """The first sample whose file has this SHA-256, or None (an upload's duplicate
+        check)."""
+        with self._lock:
+            row = self.conn.execute("SELECT * FROM samples WHERE sha256 = ? ORDER BY id "
+                                    "LIMIT 1", (sha256,)).fetchone()
+        return None if row is None else SampleRow.from_sql(row)
+
     def errors(self) -> List[SampleRow]:
         """Samples whose file could not be read (``error`` holds the reason)."""
         with self._lock:
