@@ -29,6 +29,20 @@ int edgert_kmeans_check(const edgert_kmeans_params *p, int32_t n_features)
     return EDGERT_OK;
 }
 
+/* sum + d*d rounded to float. The SDK computes it in double (d*d is exact there: 48 bits)
+ * and rounds the double sum to float. The microcontroller build (-DEDGERT_DSP_FLOAT32, no
+ * double-precision FPU) uses one fused multiply-add instead: the exact sum rounded once to
+ * float, which differs from the double-then-float result only when rounding to double lands
+ * exactly halfway between two floats (see docs/mcu.md for how rare that is). */
+static float accumulate_square(float sum, float d)
+{
+#ifdef EDGERT_DSP_FLOAT32
+    return fmaf(d, d, sum);
+#else
+    return (float)((double)sum + (double)d * (double)d);
+#endif
+}
+
 /* Scaled features of a window are kept on the stack for up to this many axes (the usual
  * case: a few RMS values); beyond it they are recomputed per cluster (same values, slower). */
 #define KMEANS_STACK_AXES 64
@@ -64,7 +78,7 @@ int edgert_kmeans_score_batch(const edgert_kmeans_params *p, const float *featur
                 /* the SDK's `dist += pow(x - c, 2)`: the square and the sum in double,
                  * stored back to float each step (bit-exact with it) */
                 float d = (cached ? z[i] : scaled(p, x, i)) - ctr[i];
-                sum = (float)((double)sum + (double)d * (double)d);
+                sum = accumulate_square(sum, d);
             }
             dist = sqrtf(sum) - p->max_error[c];
             if (dist < best) best = dist;

@@ -54,7 +54,10 @@ const char *edgert_strerror(int status);
  * Owned by: csrc/spectral*.c, csrc/fft.c, csrc/filter.c, csrc/wavelet*.c, csrc/flatten.c
  * Reference semantics: the project's spectral-analysis spec (Edge Impulse processing-blocks
  * spectral_analysis). Input is float32; the per-axis pipeline (filters, moments, FFT) runs in
- * double so the features track the float64 training reference closely. */
+ * double so the features track the float64 training reference closely - in float in the
+ * microcontroller build (-DEDGERT_DSP_FLOAT32, csrc/dsp_real.h; docs/mcu.md gives the drift).
+ * A build configured without some paths (csrc/edgert_config.h) returns EDGERT_ERR_UNSUPPORTED
+ * for a configuration that needs them. */
 
 #define EDGERT_FILTER_NONE 0
 #define EDGERT_FILTER_LOW 1
@@ -127,7 +130,7 @@ int edgert_wavedec(const float *x, int32_t n, int32_t wavelet, int32_t level,
 
 /* Plain building blocks, exported for tests and for other families. */
 /* Real FFT, n a power of two 2..65536: out_re/out_im get bins 0..n/2 (n/2+1 each).
- * Computed in double internally. */
+ * Computed in double internally (float in the microcontroller build). */
 int edgert_rfft_scratch_size(int32_t n, size_t *bytes);
 int edgert_rfft(const float *in, int32_t n, float *out_re, float *out_im,
                 void *scratch, size_t scratch_bytes);
@@ -368,7 +371,9 @@ typedef struct {
 
 /* Validate a plan against its constant blob (every tensor inside its space, aligned, sizes
  * consistent with dims; every op's params consistent with its tensors). EDGERT_ERR_MODEL when
- * not. The invoke functions run the same check. */
+ * not; EDGERT_ERR_UNSUPPORTED for an op whose family this build leaves out (a firmware
+ * configured for one impulse, csrc/edgert_config.h). The invoke functions run the same
+ * check. */
 int edgert_engine_check(const edgert_plan *plan, const void *consts, size_t consts_bytes);
 
 /* Run the plan once. inputs[i] holds model input i (tensor plan->inputs[i], its bytes),

@@ -9,28 +9,31 @@ typedef struct {
     eg_fn check, run;
 } eg_kernel;
 
+/* Operator families a build leaves out (edgert_config.h) have no entry: EDGERT_ERR_UNSUPPORTED */
+#define EG_KERNEL(family, check, run) {(family) ? (check) : 0, (family) ? (run) : 0}
+
 static const eg_kernel KERNELS[EDGERT_OP_COUNT] = {
-    {0, 0},                               /* 0 unused */
-    {eg_fc_check, eg_fc_run},             /* FULLY_CONNECTED */
-    {eg_conv_check, eg_conv_run},         /* CONV_2D */
-    {eg_dwconv_check, eg_dwconv_run},     /* DEPTHWISE_CONV_2D */
-    {eg_pool_check, eg_pool_run},         /* MAX_POOL_2D */
-    {eg_pool_check, eg_pool_run},         /* AVERAGE_POOL_2D */
-    {eg_copy_check, eg_copy_run},         /* COPY (RESHAPE, SQUEEZE, EXPAND_DIMS) */
-    {eg_softmax_check, eg_softmax_run},   /* SOFTMAX */
-    {eg_unary_check, eg_unary_run},       /* LOGISTIC */
-    {eg_unary_check, eg_unary_run},       /* TANH */
-    {eg_unary_check, eg_unary_run},       /* RELU */
-    {eg_unary_check, eg_unary_run},       /* RELU6 */
-    {eg_unary_check, eg_unary_run},       /* QUANTIZE */
-    {eg_unary_check, eg_unary_run},       /* DEQUANTIZE */
-    {eg_binary_check, eg_binary_run},     /* ADD */
-    {eg_binary_check, eg_binary_run},     /* MUL */
-    {eg_mean_check, eg_mean_run},         /* MEAN */
-    {eg_pad_check, eg_pad_run},           /* PAD */
-    {eg_concat_check, eg_concat_run},     /* CONCATENATION */
-    {eg_slice_check, eg_slice_run},       /* STRIDED_SLICE */
-    {eg_unary_check, eg_unary_run},       /* REQUANTIZE */
+    {0, 0},                                                            /* 0 unused */
+    EG_KERNEL(EDGERT_WITH_OP_FC, eg_fc_check, eg_fc_run),              /* FULLY_CONNECTED */
+    EG_KERNEL(EDGERT_WITH_OP_CONV, eg_conv_check, eg_conv_run),        /* CONV_2D */
+    EG_KERNEL(EDGERT_WITH_OP_CONV, eg_dwconv_check, eg_dwconv_run),    /* DEPTHWISE_CONV_2D */
+    EG_KERNEL(EDGERT_WITH_OP_POOL, eg_pool_check, eg_pool_run),        /* MAX_POOL_2D */
+    EG_KERNEL(EDGERT_WITH_OP_POOL, eg_pool_check, eg_pool_run),        /* AVERAGE_POOL_2D */
+    EG_KERNEL(EDGERT_WITH_OP_SHAPE, eg_copy_check, eg_copy_run),       /* COPY (RESHAPE, ...) */
+    EG_KERNEL(EDGERT_WITH_OP_SOFTMAX, eg_softmax_check, eg_softmax_run), /* SOFTMAX */
+    EG_KERNEL(EDGERT_WITH_OP_UNARY, eg_unary_check, eg_unary_run),     /* LOGISTIC */
+    EG_KERNEL(EDGERT_WITH_OP_UNARY, eg_unary_check, eg_unary_run),     /* TANH */
+    EG_KERNEL(EDGERT_WITH_OP_UNARY, eg_unary_check, eg_unary_run),     /* RELU */
+    EG_KERNEL(EDGERT_WITH_OP_UNARY, eg_unary_check, eg_unary_run),     /* RELU6 */
+    EG_KERNEL(EDGERT_WITH_OP_UNARY, eg_unary_check, eg_unary_run),     /* QUANTIZE */
+    EG_KERNEL(EDGERT_WITH_OP_UNARY, eg_unary_check, eg_unary_run),     /* DEQUANTIZE */
+    EG_KERNEL(EDGERT_WITH_OP_BINARY, eg_binary_check, eg_binary_run),  /* ADD */
+    EG_KERNEL(EDGERT_WITH_OP_BINARY, eg_binary_check, eg_binary_run),  /* MUL */
+    EG_KERNEL(EDGERT_WITH_OP_MEAN, eg_mean_check, eg_mean_run),        /* MEAN */
+    EG_KERNEL(EDGERT_WITH_OP_SHAPE, eg_pad_check, eg_pad_run),         /* PAD */
+    EG_KERNEL(EDGERT_WITH_OP_SHAPE, eg_concat_check, eg_concat_run),   /* CONCATENATION */
+    EG_KERNEL(EDGERT_WITH_OP_SHAPE, eg_slice_check, eg_slice_run),     /* STRIDED_SLICE */
+    EG_KERNEL(EDGERT_WITH_OP_UNARY, eg_unary_check, eg_unary_run),     /* REQUANTIZE */
 };
 
 static int check_tensor(const edgert_tensor *t, uint32_t arena_bytes, size_t consts_bytes)
@@ -115,7 +118,8 @@ int edgert_engine_check(const edgert_plan *plan, const void *consts, size_t cons
     for (i = 0; i < plan->n_ops; i++) {
         const edgert_op *op = &plan->ops[i];
         eg_call c;
-        if (op->type <= 0 || op->type >= EDGERT_OP_COUNT || !KERNELS[op->type].check) return EDGERT_ERR_MODEL;
+        if (op->type <= 0 || op->type >= EDGERT_OP_COUNT) return EDGERT_ERR_MODEL;
+        if (!KERNELS[op->type].check) return EDGERT_ERR_UNSUPPORTED;  /* left out of this build */
         if (op->dtype != EDGERT_DTYPE_INT8 && op->dtype != EDGERT_DTYPE_FLOAT32) return EDGERT_ERR_MODEL;
         if ((st = resolve(plan, op, consts, NULL, &c)) != 0) return st;
         for (k = 0; k < op->n_in; k++) {

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <string.h>
 #include "edgert.h"
+#include "edgert_config.h"
 
 /* The RDBPOT below relies on an arithmetic right shift of negative values (what every
  * compiler we target does); refuse to build where it is not. */

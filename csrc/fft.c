@@ -1,5 +1,6 @@
 /*
- * fft.c - real FFT for power-of-two lengths 2..65536, in double.
+ * fft.c - real FFT for power-of-two lengths 2..65536, in the working precision dsp_real
+ * (dsp_real.h: double on the host, float in the microcontroller build).
  *
  * A real transform of length n is computed as a complex transform of length m = n/2 on the
  * packed sequence z[j] = x[2j] + i*x[2j+1] (iterative radix-2, decimation in time, input
@@ -41,37 +42,65 @@ size_t edgert__rfft_plan_bytes(int32_t n)
 {
     if (!valid_length(n))
         return 0;
-    return align8((size_t)(n / 2) * 4u * sizeof(double)) +
+    return align8((size_t)(n / 2) * 4u * sizeof(dsp_real)) +
            align8((size_t)(n / 2) * sizeof(int32_t));
 }
 
+#ifdef EDGERT_DSP_FLOAT32
+/* cos and sin of |a| <= pi/4 in float: Taylor polynomials to a^10 / a^9 (truncation error
+ * below 2e-9, under float resolution), Horner. Every twiddle of n = 8..65536 is within 2 ulp
+ * of the correctly rounded value - the same as cosf/sinf of the float angle (checked on the
+ * host) - without the C library's reduction of large angles (3 KB of flash on a Cortex-M4F),
+ * which these angles never need. */
+static float small_cos(float a)
+{
+    const float x2 = a * a;
+    return 1.0f + x2 * (DSP_REAL(-1.0 / 2.0) +
+                        x2 * (DSP_REAL(1.0 / 24.0) +
+                              x2 * (DSP_REAL(-1.0 / 720.0) +
+                                    x2 * (DSP_REAL(1.0 / 40320.0) +
+                                          x2 * DSP_REAL(-1.0 / 3628800.0)))));
+}
+
+static float small_sin(float a)
+{
+    const float x2 = a * a;
+    return a + a * x2 * (DSP_REAL(-1.0 / 6.0) +
+                         x2 * (DSP_REAL(1.0 / 120.0) +
+                               x2 * (DSP_REAL(-1.0 / 5040.0) + x2 * DSP_REAL(1.0 / 362880.0))));
+}
+#else
+#define small_cos dsp_cos
+#define small_sin dsp_sin
+#endif
+
 /* cos and sin of 2*pi*k/n, using symmetry so every value comes from an angle <= pi/4 */
-static void unit_root(int32_t k, int32_t n, double *c, double *s)
+static void unit_root(int32_t k, int32_t n, dsp_real *c, dsp_real *s)
 {
     /* reduce to k in [0, n/2) */
     if (8 * (int64_t)k <= n) {
-        double a = 2.0 * EDGERT_PI * (double)k / (double)n;
-        *c = cos(a);
-        *s = sin(a);
+        dsp_real a = DSP_REAL(2.0 * EDGERT_PI) * (dsp_real)k / (dsp_real)n;
+        *c = small_cos(a);
+        *s = small_sin(a);
     } else if (8 * (int64_t)k <= 3 * (int64_t)n) {
-        double a = 2.0 * EDGERT_PI * (double)(n / 4 - k) / (double)n;
+        dsp_real a = DSP_REAL(2.0 * EDGERT_PI) * (dsp_real)(n / 4 - k) / (dsp_real)n;
         if (4 * (int64_t)k == n) {
-            *c = 0.0;
-            *s = 1.0;
+            *c = DSP_REAL(0.0);
+            *s = DSP_REAL(1.0);
             return;
         }
-        *c = sin(a);
-        *s = cos(a);
+        *c = small_sin(a);
+        *s = small_cos(a);
     } else {
-        double a = 2.0 * EDGERT_PI * (double)(n / 2 - k) / (double)n;
-        *c = -cos(a);
-        *s = sin(a);
+        dsp_real a = DSP_REAL(2.0 * EDGERT_PI) * (dsp_real)(n / 2 - k) / (dsp_real)n;
+        *c = -small_cos(a);
+        *s = small_sin(a);
     }
 }
 
 int edgert__rfft_plan_init(edgert__rfft_plan *plan, int32_t n, void *mem)
 {
-    double *tw, *st;
+    dsp_real *tw, *st;
     int32_t *br;
     int32_t m, k, bits, j, h;
     if (plan == NULL || mem == NULL)
@@ -79,18 +108,18 @@ int edgert__rfft_plan_init(edgert__rfft_plan *plan, int32_t n, void *mem)
     if (!valid_length(n))
         return EDGERT_ERR_ARG;
     m = n / 2;
-    tw = (double *)mem;
+    tw = (dsp_real *)mem;
     st = tw + 2 * m;
-    br = (int32_t *)((unsigned char *)mem + align8((size_t)m * 4u * sizeof(double)));
+    br = (int32_t *)((unsigned char *)mem + align8((size_t)m * 4u * sizeof(dsp_real)));
     for (k = 0; k < m; k++) {
-        double c, s;
+        dsp_real c, s;
         unit_root(k, n, &c, &s);
         tw[k] = c;
         tw[m + k] = -s;
     }
     /* stage twiddles exp(-2 pi i j / (2h)) = post twiddle index j * (n / (2h)) */
     {
-        double *o = st;
+        dsp_real *o = st;
         for (h = 4; h < m; h <<= 1) {
             int32_t step = n / (2 * h);
             for (j = 0; j < h; j++) {
@@ -118,13 +147,13 @@ int edgert__rfft_plan_init(edgert__rfft_plan *plan, int32_t n, void *mem)
 }
 
 /* In-place complex FFT of length m on split re/im, input in bit-reversed order. */
-static void cfft_split(const edgert__rfft_plan *plan, double *EDGERT_RESTRICT re,
-                       double *EDGERT_RESTRICT im, int32_t m)
+static void cfft_split(const edgert__rfft_plan *plan, dsp_real *EDGERT_RESTRICT re,
+                       dsp_real *EDGERT_RESTRICT im, int32_t m)
 {
-    const double *st = plan->tw + 2 * m;
+    const dsp_real *st = plan->tw + 2 * m;
     int32_t i, j, h;
     if (m == 2) {
-        double r0 = re[0], i0 = im[0];
+        dsp_real r0 = re[0], i0 = im[0];
         re[0] = r0 + re[1];
         im[0] = i0 + im[1];
         re[1] = r0 - re[1];
@@ -135,10 +164,10 @@ static void cfft_split(const edgert__rfft_plan *plan, double *EDGERT_RESTRICT re
         return;
     /* stages h = 1 and h = 2 as one radix-4 pass (twiddles 1 and -i) */
     for (i = 0; i < m; i += 4) {
-        double a0r = re[i], a0i = im[i], a1r = re[i + 1], a1i = im[i + 1];
-        double a2r = re[i + 2], a2i = im[i + 2], a3r = re[i + 3], a3i = im[i + 3];
-        double s0r = a0r + a1r, s0i = a0i + a1i, d0r = a0r - a1r, d0i = a0i - a1i;
-        double s1r = a2r + a3r, s1i = a2i + a3i, d1r = a2r - a3r, d1i = a2i - a3i;
+        dsp_real a0r = re[i], a0i = im[i], a1r = re[i + 1], a1i = im[i + 1];
+        dsp_real a2r = re[i + 2], a2i = im[i + 2], a3r = re[i + 3], a3i = im[i + 3];
+        dsp_real s0r = a0r + a1r, s0i = a0i + a1i, d0r = a0r - a1r, d0i = a0i - a1i;
+        dsp_real s1r = a2r + a3r, s1i = a2i + a3i, d1r = a2r - a3r, d1i = a2i - a3i;
         re[i] = s0r + s1r;
         im[i] = s0i + s1i;
         re[i + 2] = s0r - s1r;
@@ -150,17 +179,17 @@ static void cfft_split(const edgert__rfft_plan *plan, double *EDGERT_RESTRICT re
         im[i + 3] = d0i + d1r;
     }
     for (h = 4; h < m; h <<= 1) {
-        const double *EDGERT_RESTRICT wr = st;
-        const double *EDGERT_RESTRICT wi = st + h;
+        const dsp_real *EDGERT_RESTRICT wr = st;
+        const dsp_real *EDGERT_RESTRICT wi = st + h;
         for (i = 0; i < m; i += 2 * h) {
-            double *EDGERT_RESTRICT ar = re + i;
-            double *EDGERT_RESTRICT ai = im + i;
-            double *EDGERT_RESTRICT br = re + i + h;
-            double *EDGERT_RESTRICT bi = im + i + h;
+            dsp_real *EDGERT_RESTRICT ar = re + i;
+            dsp_real *EDGERT_RESTRICT ai = im + i;
+            dsp_real *EDGERT_RESTRICT br = re + i + h;
+            dsp_real *EDGERT_RESTRICT bi = im + i + h;
             for (j = 0; j < h; j++) {
-                double tr = wr[j] * br[j] - wi[j] * bi[j];
-                double ti = wr[j] * bi[j] + wi[j] * br[j];
-                double xr = ar[j], xi = ai[j];
+                dsp_real tr = wr[j] * br[j] - wi[j] * bi[j];
+                dsp_real ti = wr[j] * bi[j] + wi[j] * br[j];
+                dsp_real xr = ar[j], xi = ai[j];
                 br[j] = xr - tr;
                 bi[j] = xi - ti;
                 ar[j] = xr + tr;
@@ -172,8 +201,8 @@ static void cfft_split(const edgert__rfft_plan *plan, double *EDGERT_RESTRICT re
 }
 
 /* Pack x (zero-padded past len) into re/im in bit-reversed order and transform. */
-static void packed_transform(const edgert__rfft_plan *plan, const double *x, int32_t len,
-                             double *re, double *im)
+static void packed_transform(const edgert__rfft_plan *plan, const dsp_real *x, int32_t len,
+                             dsp_real *re, dsp_real *im)
 {
     int32_t m = plan->n / 2;
     const int32_t *br = plan->bitrev;
@@ -192,11 +221,11 @@ static void packed_transform(const edgert__rfft_plan *plan, const double *x, int
             im[d] = x[2 * j + 1];
         }
         if (full < m) {
-            re[br[full]] = (2 * full < len) ? x[2 * full] : 0.0;
-            im[br[full]] = 0.0;
+            re[br[full]] = (2 * full < len) ? x[2 * full] : DSP_REAL(0.0);
+            im[br[full]] = DSP_REAL(0.0);
             for (j = full + 1; j < m; j++) {
-                re[br[j]] = 0.0;
-                im[br[j]] = 0.0;
+                re[br[j]] = DSP_REAL(0.0);
+                im[br[j]] = DSP_REAL(0.0);
             }
         }
     }
@@ -206,24 +235,24 @@ static void packed_transform(const edgert__rfft_plan *plan, const double *x, int
 /* Spectrum split: X_k = E_k + W^k O_k from Z_k and conj(Z_{m-k}), 0 < k < m. */
 #define RFFT_SPLIT(K)                                                          \
     int32_t c_ = m - (K);                                                      \
-    double ar_ = re[K], ai_ = im[K], br_ = re[c_], bi_ = im[c_];                \
-    double er_ = 0.5 * (ar_ + br_), ei_ = 0.5 * (ai_ - bi_);                    \
-    double or_ = 0.5 * (ai_ + bi_), oi_ = -0.5 * (ar_ - br_);                   \
-    double wr_ = twc[K], wi_ = tws[K];                                         \
-    double xr = er_ + (wr_ * or_ - wi_ * oi_);                                 \
-    double xi = ei_ + (wr_ * oi_ + wi_ * or_)
+    dsp_real ar_ = re[K], ai_ = im[K], br_ = re[c_], bi_ = im[c_];                \
+    dsp_real er_ = DSP_REAL(0.5) * (ar_ + br_), ei_ = DSP_REAL(0.5) * (ai_ - bi_);  \
+    dsp_real or_ = DSP_REAL(0.5) * (ai_ + bi_), oi_ = DSP_REAL(-0.5) * (ar_ - br_); \
+    dsp_real wr_ = twc[K], wi_ = tws[K];                                         \
+    dsp_real xr = er_ + (wr_ * or_ - wi_ * oi_);                                 \
+    dsp_real xi = ei_ + (wr_ * oi_ + wi_ * or_)
 
-void edgert__rfft_d(const edgert__rfft_plan *plan, const double *x, int32_t len, double *out_re,
-                    double *out_im, double *work)
+void edgert__rfft_real(const edgert__rfft_plan *plan, const dsp_real *x, int32_t len, dsp_real *out_re,
+                    dsp_real *out_im, dsp_real *work)
 {
     int32_t m = plan->n / 2, k;
-    double *re = work, *im = work + m;
-    const double *twc = plan->tw, *tws = plan->tw + m;
+    dsp_real *re = work, *im = work + m;
+    const dsp_real *twc = plan->tw, *tws = plan->tw + m;
     packed_transform(plan, x, len, re, im);
     out_re[0] = re[0] + im[0];
-    out_im[0] = 0.0;
+    out_im[0] = DSP_REAL(0.0);
     out_re[m] = re[0] - im[0];
-    out_im[m] = 0.0;
+    out_im[m] = DSP_REAL(0.0);
     for (k = 1; k < m; k++) {
         RFFT_SPLIT(k);
         out_re[k] = xr;
@@ -231,13 +260,13 @@ void edgert__rfft_d(const edgert__rfft_plan *plan, const double *x, int32_t len,
     }
 }
 
-void edgert__rfft_power(const edgert__rfft_plan *plan, const double *x, int32_t len, double *pw,
-                        double *work)
+void edgert__rfft_power(const edgert__rfft_plan *plan, const dsp_real *x, int32_t len, dsp_real *pw,
+                        dsp_real *work)
 {
     int32_t m = plan->n / 2, k;
-    double *re = work, *im = work + m;
-    const double *twc = plan->tw, *tws = plan->tw + m;
-    double d0, dm;
+    dsp_real *re = work, *im = work + m;
+    const dsp_real *twc = plan->tw, *tws = plan->tw + m;
+    dsp_real d0, dm;
     packed_transform(plan, x, len, re, im);
     d0 = re[0] + im[0];
     dm = re[0] - im[0];
@@ -252,35 +281,35 @@ void edgert__rfft_power(const edgert__rfft_plan *plan, const double *x, int32_t 
 /* n = 16 (the most common spectral configuration): the 8-point complex transform written
  * out (radix-2 DIT, twiddles 1, -i, (1-i)/sqrt2, (-1-i)/sqrt2), same arithmetic as the
  * generic path up to the order of additions. zr/zi: the 8 packed points in natural order. */
-static void cfft8(double *zr, double *zi)
+static void cfft8(dsp_real *zr, dsp_real *zi)
 {
-    const double h = 0.70710678118654752440084436210484903928;
+    const dsp_real h = DSP_REAL(0.70710678118654752440084436210484903928);
     /* bit-reversed order 0 4 2 6 1 5 3 7; stage 1 */
-    double a0r = zr[0] + zr[4], a0i = zi[0] + zi[4], a1r = zr[0] - zr[4], a1i = zi[0] - zi[4];
-    double a2r = zr[2] + zr[6], a2i = zi[2] + zi[6], a3r = zr[2] - zr[6], a3i = zi[2] - zi[6];
-    double a4r = zr[1] + zr[5], a4i = zi[1] + zi[5], a5r = zr[1] - zr[5], a5i = zi[1] - zi[5];
-    double a6r = zr[3] + zr[7], a6i = zi[3] + zi[7], a7r = zr[3] - zr[7], a7i = zi[3] - zi[7];
+    dsp_real a0r = zr[0] + zr[4], a0i = zi[0] + zi[4], a1r = zr[0] - zr[4], a1i = zi[0] - zi[4];
+    dsp_real a2r = zr[2] + zr[6], a2i = zi[2] + zi[6], a3r = zr[2] - zr[6], a3i = zi[2] - zi[6];
+    dsp_real a4r = zr[1] + zr[5], a4i = zi[1] + zi[5], a5r = zr[1] - zr[5], a5i = zi[1] - zi[5];
+    dsp_real a6r = zr[3] + zr[7], a6i = zi[3] + zi[7], a7r = zr[3] - zr[7], a7i = zi[3] - zi[7];
     /* stage 2: (a0, a2), (a1, -i a3), (a4, a6), (a5, -i a7) */
-    double b0r = a0r + a2r, b0i = a0i + a2i, b2r = a0r - a2r, b2i = a0i - a2i;
-    double b1r = a1r + a3i, b1i = a1i - a3r, b3r = a1r - a3i, b3i = a1i + a3r;
-    double b4r = a4r + a6r, b4i = a4i + a6i, b6r = a4r - a6r, b6i = a4i - a6i;
-    double b5r = a5r + a7i, b5i = a5i - a7r, b7r = a5r - a7i, b7i = a5i + a7r;
+    dsp_real b0r = a0r + a2r, b0i = a0i + a2i, b2r = a0r - a2r, b2i = a0i - a2i;
+    dsp_real b1r = a1r + a3i, b1i = a1i - a3r, b3r = a1r - a3i, b3i = a1i + a3r;
+    dsp_real b4r = a4r + a6r, b4i = a4i + a6i, b6r = a4r - a6r, b6i = a4i - a6i;
+    dsp_real b5r = a5r + a7i, b5i = a5i - a7r, b7r = a5r - a7i, b7i = a5i + a7r;
     /* stage 3: twiddles W8^k on b4..b7 */
-    double t5r = h * (b5r + b5i), t5i = h * (b5i - b5r);     /* (1-i)/sqrt2 * b5 */
-    double t6r = b6i, t6i = -b6r;                             /* -i * b6 */
-    double t7r = h * (b7i - b7r), t7i = -h * (b7r + b7i);     /* (-1-i)/sqrt2 * b7 */
+    dsp_real t5r = h * (b5r + b5i), t5i = h * (b5i - b5r);     /* (1-i)/sqrt2 * b5 */
+    dsp_real t6r = b6i, t6i = -b6r;                             /* -i * b6 */
+    dsp_real t7r = h * (b7i - b7r), t7i = -h * (b7r + b7i);     /* (-1-i)/sqrt2 * b7 */
     zr[0] = b0r + b4r; zi[0] = b0i + b4i; zr[4] = b0r - b4r; zi[4] = b0i - b4i;
     zr[1] = b1r + t5r; zi[1] = b1i + t5i; zr[5] = b1r - t5r; zi[5] = b1i - t5i;
     zr[2] = b2r + t6r; zi[2] = b2i + t6i; zr[6] = b2r - t6r; zi[6] = b2i - t6i;
     zr[3] = b3r + t7r; zi[3] = b3i + t7i; zr[7] = b3r - t7r; zi[7] = b3i - t7i;
 }
 
-static void rfft16_power_max(const edgert__rfft_plan *plan, const double *x, int32_t len,
-                             double scale, double *pmax)
+static void rfft16_power_max(const edgert__rfft_plan *plan, const dsp_real *x, int32_t len,
+                             dsp_real scale, dsp_real *pmax)
 {
-    double re[8], im[8];
-    const double *twc = plan->tw, *tws = plan->tw + 8;
-    double d0, dm, v;
+    dsp_real re[8], im[8];
+    const dsp_real *twc = plan->tw, *tws = plan->tw + 8;
+    dsp_real d0, dm, v;
     int32_t j, k;
     if (len >= 16) {
         for (j = 0; j < 8; j++) {
@@ -289,8 +318,8 @@ static void rfft16_power_max(const edgert__rfft_plan *plan, const double *x, int
         }
     } else {
         for (j = 0; j < 8; j++) {
-            re[j] = 2 * j < len ? x[2 * j] : 0.0;
-            im[j] = 2 * j + 1 < len ? x[2 * j + 1] : 0.0;
+            re[j] = 2 * j < len ? x[2 * j] : DSP_REAL(0.0);
+            im[j] = 2 * j + 1 < len ? x[2 * j + 1] : DSP_REAL(0.0);
         }
     }
     cfft8(re, im);
@@ -304,25 +333,25 @@ static void rfft16_power_max(const edgert__rfft_plan *plan, const double *x, int
         pmax[8] = v;
     for (k = 1; k <= 4; k++) {
         int32_t c = 8 - k;
-        double ar = re[k], ai = im[k], br = re[c], bi = im[c];
-        double er = 0.5 * (ar + br), ei = 0.5 * (ai - bi);
-        double or_ = 0.5 * (ai + bi), oi = -0.5 * (ar - br);
-        double wr = twc[k], wi = tws[k];
-        double pr = wr * or_ - wi * oi, pi = wr * oi + wi * or_;
-        double xr = er + pr, xi = ei + pi, yr = er - pr, yi = ei - pi;
-        double p1 = (xr * xr + xi * xi) * scale, p2 = (yr * yr + yi * yi) * scale;
+        dsp_real ar = re[k], ai = im[k], br = re[c], bi = im[c];
+        dsp_real er = DSP_REAL(0.5) * (ar + br), ei = DSP_REAL(0.5) * (ai - bi);
+        dsp_real or_ = DSP_REAL(0.5) * (ai + bi), oi = DSP_REAL(-0.5) * (ar - br);
+        dsp_real wr = twc[k], wi = tws[k];
+        dsp_real pr = wr * or_ - wi * oi, pi = wr * oi + wi * or_;
+        dsp_real xr = er + pr, xi = ei + pi, yr = er - pr, yi = ei - pi;
+        dsp_real p1 = (xr * xr + xi * xi) * scale, p2 = (yr * yr + yi * yi) * scale;
         pmax[k] = p1 > pmax[k] ? p1 : pmax[k];
         pmax[c] = p2 > pmax[c] ? p2 : pmax[c];
     }
 }
 
-void edgert__rfft_power_max(const edgert__rfft_plan *plan, const double *x, int32_t len,
-                            double scale, double *pmax, double *work)
+void edgert__rfft_power_max(const edgert__rfft_plan *plan, const dsp_real *x, int32_t len,
+                            dsp_real scale, dsp_real *pmax, dsp_real *work)
 {
     int32_t m = plan->n / 2, k;
-    double *re = work, *im = work + m;
-    const double *twc = plan->tw, *tws = plan->tw + m;
-    double d0, dm, v;
+    dsp_real *re = work, *im = work + m;
+    const dsp_real *twc = plan->tw, *tws = plan->tw + m;
+    dsp_real d0, dm, v;
     if (plan->n == 16) {
         rfft16_power_max(plan, x, len, scale, pmax);
         return;
@@ -340,19 +369,19 @@ void edgert__rfft_power_max(const edgert__rfft_plan *plan, const double *x, int3
      * P = W^k O, X_k = E + P and X_{m-k} = conj(E - P) */
     for (k = 1; k <= m / 2; k++) {
         int32_t c = m - k;
-        double ar = re[k], ai = im[k], br = re[c], bi = im[c];
-        double er = 0.5 * (ar + br), ei = 0.5 * (ai - bi);
-        double or_ = 0.5 * (ai + bi), oi = -0.5 * (ar - br);
-        double wr = twc[k], wi = tws[k];
-        double pr = wr * or_ - wi * oi, pi = wr * oi + wi * or_;
-        double xr = er + pr, xi = ei + pi, yr = er - pr, yi = ei - pi;
-        double p1 = (xr * xr + xi * xi) * scale, p2 = (yr * yr + yi * yi) * scale;
+        dsp_real ar = re[k], ai = im[k], br = re[c], bi = im[c];
+        dsp_real er = DSP_REAL(0.5) * (ar + br), ei = DSP_REAL(0.5) * (ai - bi);
+        dsp_real or_ = DSP_REAL(0.5) * (ai + bi), oi = DSP_REAL(-0.5) * (ar - br);
+        dsp_real wr = twc[k], wi = tws[k];
+        dsp_real pr = wr * or_ - wi * oi, pi = wr * oi + wi * or_;
+        dsp_real xr = er + pr, xi = ei + pi, yr = er - pr, yi = ei - pi;
+        dsp_real p1 = (xr * xr + xi * xi) * scale, p2 = (yr * yr + yi * yi) * scale;
         pmax[k] = p1 > pmax[k] ? p1 : pmax[k];
         pmax[c] = p2 > pmax[c] ? p2 : pmax[c];
     }
 }
 
-#if !defined(EDGERT_NO_SIMD) && (defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
+#if !defined(EDGERT_NO_SIMD) && !defined(EDGERT_DSP_FLOAT32) && (defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
 #include <emmintrin.h>
 #define EDGERT_FFT_SSE2 1
 #endif
@@ -507,19 +536,19 @@ static int32_t welch_frames4(const edgert__rfft_plan *plan, const double *y, int
 }
 #endif
 
-void edgert__welch_max_hold(const edgert__rfft_plan *plan, const double *y, int32_t len,
-                            int32_t step, double scale, double *pmax, double *work)
+void edgert__welch_max_hold(const edgert__rfft_plan *plan, const dsp_real *y, int32_t len,
+                            int32_t step, dsp_real scale, dsp_real *pmax, dsp_real *work)
 {
     int32_t n = plan->n, half = n / 2, k, ix = 0;
     for (k = 0; k <= half; k++)
-        pmax[k] = 0.0;
+        pmax[k] = DSP_REAL(0.0);
 #ifdef EDGERT_FFT_AVX2
     if (n >= 32 && 3 * step < len && __builtin_cpu_supports("avx2"))
         ix = welch_frames4(plan, y, len, step, scale, pmax, work);
 #endif
 #ifdef EDGERT_FFT_SSE2
     if (n >= 32 && ((size_t)work & 15u) == 0 && ix + step < len) {
-        double *lmax = work + 2 * n; /* 2 lanes per bin */
+        dsp_real *lmax = work + 2 * n; /* 2 lanes per bin */
         for (k = 0; k <= 2 * half + 1; k++)
             lmax[k] = pmax[k >> 1]; /* continue the max of the frames done above */
         for (; ix + step < len; ix += 2 * step) {
@@ -528,7 +557,7 @@ void edgert__welch_max_hold(const edgert__rfft_plan *plan, const double *y, int3
             rfft_power_max2(plan, y + ix, la, y + ib, lb, scale, lmax, work);
         }
         for (k = 0; k <= half; k++) {
-            double a = lmax[2 * k], b = lmax[2 * k + 1];
+            dsp_real a = lmax[2 * k], b = lmax[2 * k + 1];
             pmax[k] = a > b ? a : b;
         }
     }
@@ -546,8 +575,8 @@ int edgert_rfft_scratch_size(int32_t n, size_t *bytes)
     if (!valid_length(n))
         return EDGERT_ERR_ARG;
     /* plan + x (n doubles) + work (n doubles) + re/im (2 * (n/2+1) doubles) */
-    *bytes = edgert__rfft_plan_bytes(n) + (size_t)n * 2u * sizeof(double) +
-             (size_t)(n / 2 + 1) * 2u * sizeof(double) + 8u;
+    *bytes = edgert__rfft_plan_bytes(n) + (size_t)n * 2u * sizeof(dsp_real) +
+             (size_t)(n / 2 + 1) * 2u * sizeof(dsp_real) + 8u;
     return EDGERT_OK;
 }
 
@@ -557,7 +586,7 @@ int edgert_rfft(const float *in, int32_t n, float *out_re, float *out_im, void *
     size_t need;
     edgert__rfft_plan plan;
     unsigned char *base;
-    double *x, *work, *re, *im;
+    dsp_real *x, *work, *re, *im;
     int32_t k;
     int st;
     if (in == NULL || out_re == NULL || out_im == NULL || scratch == NULL)
@@ -572,16 +601,16 @@ int edgert_rfft(const float *in, int32_t n, float *out_re, float *out_im, void *
     st = edgert__rfft_plan_init(&plan, n, base);
     if (st != EDGERT_OK)
         return st;
-    x = (double *)(base + edgert__rfft_plan_bytes(n));
+    x = (dsp_real *)(base + edgert__rfft_plan_bytes(n));
     work = x + n;
     re = work + n;
     im = re + (n / 2 + 1);
     for (k = 0; k < n; k++) {
         if (!isfinite(in[k]))
             return EDGERT_ERR_NONFINITE;
-        x[k] = (double)in[k];
+        x[k] = (dsp_real)in[k];
     }
-    edgert__rfft_d(&plan, x, n, re, im, work);
+    edgert__rfft_real(&plan, x, n, re, im, work);
     for (k = 0; k <= n / 2; k++) {
         out_re[k] = (float)re[k];
         out_im[k] = (float)im[k];

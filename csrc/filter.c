@@ -7,7 +7,9 @@
  * pre-warping, bilinear transform, pairing into sections with the whole gain in the first
  * section, the section whose poles are nearest the unit circle last), computed in double, so
  * the coefficients agree with butter()/cheby1() to rounding and the float32 casts the
- * reference makes round to the same floats.
+ * reference makes round to the same floats. The cascades run in the working precision
+ * dsp_real (dsp_real.h: double on the host, float in the microcontroller build); the designs
+ * are per-call set-up and stay in double in both builds.
  */
 #if defined(__GNUC__) && !defined(__clang__) && !defined(__OPTIMIZE_SIZE__)
 /* the 4-lane filter loops are written to vectorise; -O2 alone does not */
@@ -253,14 +255,15 @@ int edgert_decimation_sos(int32_t ratio, double *sos, double *zi)
     return EDGERT_OK;
 }
 
-void edgert__sosfilt_d(const double *sos, int32_t n_sections, double *x, int32_t n, double *zi)
+void edgert__sosfilt_real(const dsp_real *sos, int32_t n_sections, dsp_real *x, int32_t n,
+                          dsp_real *zi)
 {
     int32_t t, s;
     if (n_sections == 2) {
-        double z0 = zi[0], z1 = zi[1], z2 = zi[2], z3 = zi[3];
-        const double *p = sos, *q = sos + 6;
+        dsp_real z0 = zi[0], z1 = zi[1], z2 = zi[2], z3 = zi[3];
+        const dsp_real *p = sos, *q = sos + 6;
         for (t = 0; t < n; t++) {
-            double v = x[t], y;
+            dsp_real v = x[t], y;
             y = p[0] * v + z0;
             z0 = p[1] * v - p[4] * y + z1;
             z1 = p[2] * v - p[5] * y;
@@ -277,11 +280,11 @@ void edgert__sosfilt_d(const double *sos, int32_t n_sections, double *x, int32_t
         return;
     }
     for (t = 0; t < n; t++) {
-        double v = x[t];
+        dsp_real v = x[t];
         for (s = 0; s < n_sections; s++) {
-            const double *c = sos + 6 * s;
-            double *z = zi + 2 * s;
-            double y = c[0] * v + z[0];
+            const dsp_real *c = sos + 6 * s;
+            dsp_real *z = zi + 2 * s;
+            dsp_real y = c[0] * v + z[0];
             z[0] = c[1] * v - c[4] * y + z[1];
             z[1] = c[2] * v - c[5] * y;
             v = y;
@@ -306,17 +309,17 @@ void edgert__sosfilt_d(const double *sos, int32_t n_sections, double *x, int32_t
 #else
 #define EDGERT_UNROLL
 #endif
-#if !defined(EDGERT_NO_SIMD) && (defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
+#if !defined(EDGERT_NO_SIMD) && !defined(EDGERT_DSP_FLOAT32) && (defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
 #include <emmintrin.h>
 #define EDGERT_SOS_SSE 1
 #endif
 
 #ifdef EDGERT_SOS_SSE
-EDGERT_INLINE void sosfilt_f_group(const float *sos, const int NS, double *x, int32_t n,
+EDGERT_INLINE void sosfilt_f_group(const float *sos, const int NS, dsp_real *x, int32_t n,
                                    size_t stride, int G)
 {
     __m128 z0[4], z1[4], c0[4], c1[4], c2[4], c4[4], c5[4];
-    double *xs[4];
+    dsp_real *xs[4];
     int32_t t;
     int a, s;
     for (a = 0; a < 4; a++)
@@ -343,11 +346,11 @@ EDGERT_INLINE void sosfilt_f_group(const float *sos, const int NS, double *x, in
         }
         _mm_storeu_ps(o, v);
         for (a = 0; a < G; a++)
-            xs[a][t] = (double)o[a];
+            xs[a][t] = (dsp_real)o[a];
     }
 }
 #else
-EDGERT_INLINE void sosfilt_f_group(const float *sos, const int NS, double *x, int32_t n,
+EDGERT_INLINE void sosfilt_f_group(const float *sos, const int NS, dsp_real *x, int32_t n,
                                    size_t stride, int G)
 {
     float z0[4][4], z1[4][4];
@@ -370,7 +373,7 @@ EDGERT_INLINE void sosfilt_f_group(const float *sos, const int NS, double *x, in
                 z1[s][a] = u - w;
                 v = y;
             }
-            x[(size_t)a * stride + (size_t)t] = (double)v;
+            x[(size_t)a * stride + (size_t)t] = (dsp_real)v;
         }
     }
 }
@@ -378,11 +381,11 @@ EDGERT_INLINE void sosfilt_f_group(const float *sos, const int NS, double *x, in
 
 #ifdef EDGERT_SOS_SSE
 /* 5..8 signals: two 4-lane recursions in one loop, so their latencies overlap */
-EDGERT_INLINE void sosfilt_f_group8(const float *sos, const int NS, double *x, int32_t n,
+EDGERT_INLINE void sosfilt_f_group8(const float *sos, const int NS, dsp_real *x, int32_t n,
                                     size_t stride, int G)
 {
     __m128 za0[4], za1[4], zb0[4], zb1[4], c0[4], c1[4], c2[4], c4[4], c5[4];
-    double *xs[8];
+    dsp_real *xs[8];
     int32_t t;
     int a, s;
     for (a = 0; a < 8; a++)
@@ -415,7 +418,7 @@ EDGERT_INLINE void sosfilt_f_group8(const float *sos, const int NS, double *x, i
         _mm_storeu_ps(o, va);
         _mm_storeu_ps(o + 4, vb);
         for (a = 0; a < G; a++)
-            xs[a][t] = (double)o[a];
+            xs[a][t] = (dsp_real)o[a];
     }
 }
 #define EDGERT_GROUP_MAX 8
@@ -423,13 +426,13 @@ EDGERT_INLINE void sosfilt_f_group8(const float *sos, const int NS, double *x, i
 #define EDGERT_GROUP_MAX 4
 #endif
 
-void edgert__sosfilt_f_axes(const float *sos, int32_t n_sections, double *x, int32_t n,
+void edgert__sosfilt_f_axes(const float *sos, int32_t n_sections, dsp_real *x, int32_t n,
                             size_t stride, int32_t n_axes)
 {
     int32_t a0;
     for (a0 = 0; a0 < n_axes; a0 += EDGERT_GROUP_MAX) {
         int g = n_axes - a0 < EDGERT_GROUP_MAX ? (int)(n_axes - a0) : EDGERT_GROUP_MAX;
-        double *xa = x + (size_t)a0 * stride;
+        dsp_real *xa = x + (size_t)a0 * stride;
 #ifdef EDGERT_SOS_SSE
         if (g > 4) {
             switch (n_sections) {
@@ -450,11 +453,11 @@ void edgert__sosfilt_f_axes(const float *sos, int32_t n_sections, double *x, int
     }
 }
 
-int32_t edgert__decimate_d(const double *sos, const double *zi_unit, int32_t r, const double *x,
-                           int32_t n, double *out)
+int32_t edgert__decimate_real(const dsp_real *sos, const dsp_real *zi_unit, int32_t r,
+                              const dsp_real *x, int32_t n, dsp_real *out)
 {
-    double z[8];
-    double x0;
+    dsp_real z[8];
+    dsp_real x0;
     int32_t t, s, o = 0;
     if (n <= 0)
         return 0;
@@ -462,11 +465,11 @@ int32_t edgert__decimate_d(const double *sos, const double *zi_unit, int32_t r, 
     for (s = 0; s < 8; s++)
         z[s] = zi_unit[s] * x0;
     for (t = 0; t < n; t++) {
-        double v = x[t];
+        dsp_real v = x[t];
         for (s = 0; s < 4; s++) {
-            const double *c = sos + 6 * s;
-            double *zz = z + 2 * s;
-            double y = c[0] * v + zz[0];
+            const dsp_real *c = sos + 6 * s;
+            dsp_real *zz = z + 2 * s;
+            dsp_real y = c[0] * v + zz[0];
             zz[0] = c[1] * v - c[4] * y + zz[1];
             zz[1] = c[2] * v - c[5] * y;
             v = y;

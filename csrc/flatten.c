@@ -2,12 +2,14 @@
  * flatten.c - the `raw` and `flatten` DSP blocks, batch form (all windows in one call).
  * raw: the window's values of the selected axes, interleaved, times scale-axes.
  * flatten: per axis the enabled statistics (mean, min, max, rms about zero, population std,
- * skewness, Fisher kurtosis), computed in double on the scaled values.
+ * skewness, Fisher kurtosis), computed in double on the scaled values ("double" is the
+ * working precision dsp_real of dsp_real.h: float in the microcontroller build).
  */
 #include <float.h>
 #include <math.h>
 
 #include "edgert.h"
+#include "dsp_real.h"
 
 static int check_common(const float *data, int32_t n_rows, int32_t row_stride,
                         const int32_t *axes, int32_t n_axes, const int32_t *starts,
@@ -33,6 +35,7 @@ int edgert_raw_features_batch(const edgert_raw_params *p, const float *data, int
                               float *out, int32_t out_stride)
 {
     int32_t w, t, a;
+    dsp_real scale;
     int st;
     if (p == NULL)
         return EDGERT_ERR_NULL;
@@ -45,6 +48,7 @@ int edgert_raw_features_batch(const edgert_raw_params *p, const float *data, int
         return EDGERT_ERR_OVERFLOW;
     if (out_stride < n_samples * n_axes)
         return EDGERT_ERR_ARG;
+    scale = (dsp_real)p->scale_axes;
     for (w = 0; w < n_windows; w++) {
         const float *win = data + (size_t)starts[w] * (size_t)row_stride;
         float *o = out + (size_t)w * (size_t)out_stride;
@@ -54,7 +58,7 @@ int edgert_raw_features_batch(const edgert_raw_params *p, const float *data, int
                 float v = row[axes[a]];
                 if (!isfinite(v))
                     return EDGERT_ERR_NONFINITE;
-                *o++ = (float)((double)v * p->scale_axes);
+                *o++ = (float)((dsp_real)v * scale);
             }
         }
     }
@@ -91,6 +95,7 @@ int edgert_flatten_features_batch(const edgert_flatten_params *p, const float *d
                                   int32_t n_samples, float *out, int32_t out_stride)
 {
     int32_t w, t, a, nf;
+    dsp_real scale;
     int st;
     st = edgert_flatten_check(p, n_axes, &nf);
     if (st != EDGERT_OK)
@@ -100,19 +105,22 @@ int edgert_flatten_features_batch(const edgert_flatten_params *p, const float *d
         return st;
     if (out_stride < nf)
         return EDGERT_ERR_ARG;
+    scale = (dsp_real)p->scale_axes;
     for (w = 0; w < n_windows; w++) {
         const float *win = data + (size_t)starts[w] * (size_t)row_stride;
         float *o = out + (size_t)w * (size_t)out_stride;
         for (a = 0; a < n_axes; a++) {
             const float *col = win + axes[a];
-            double sum = 0.0, sq = 0.0, mn = 0.0, mx = 0.0, mean, m2 = 0.0, m3 = 0.0, m4 = 0.0;
-            double n = (double)n_samples;
+            dsp_real sum = DSP_REAL(0.0), sq = DSP_REAL(0.0), mn = DSP_REAL(0.0);
+            dsp_real mx = DSP_REAL(0.0), mean, m2 = DSP_REAL(0.0), m3 = DSP_REAL(0.0);
+            dsp_real m4 = DSP_REAL(0.0);
+            dsp_real n = (dsp_real)n_samples;
             for (t = 0; t < n_samples; t++) {
                 float f = col[(size_t)t * (size_t)row_stride];
-                double v;
+                dsp_real v;
                 if (!isfinite(f))
                     return EDGERT_ERR_NONFINITE;
-                v = (double)f * p->scale_axes;
+                v = (dsp_real)f * scale;
                 if (t == 0 || v < mn)
                     mn = v;
                 if (t == 0 || v > mx)
@@ -122,8 +130,8 @@ int edgert_flatten_features_batch(const edgert_flatten_params *p, const float *d
             }
             mean = sum / n;
             for (t = 0; t < n_samples; t++) {
-                double d = (double)col[(size_t)t * (size_t)row_stride] * p->scale_axes - mean;
-                double d2 = d * d;
+                dsp_real d = (dsp_real)col[(size_t)t * (size_t)row_stride] * scale - mean;
+                dsp_real d2 = d * d;
                 m2 += d2;
                 m3 += d2 * d;
                 m4 += d2 * d2;
@@ -131,6 +139,14 @@ int edgert_flatten_features_batch(const edgert_flatten_params *p, const float *d
             m2 /= n;
             m3 /= n;
             m4 /= n;
+#ifdef EDGERT_DSP_FLOAT32
+            /* a constant axis: the float mean may round away from the value and leave a tiny
+             * variance the reference (exact there) does not have */
+            if (mn == mx) {
+                mean = mn;
+                m2 = m3 = m4 = DSP_REAL(0.0);
+            }
+#endif
             if (p->average)
                 *o++ = (float)mean;
             if (p->minimum)
@@ -138,17 +154,17 @@ int edgert_flatten_features_batch(const edgert_flatten_params *p, const float *d
             if (p->maximum)
                 *o++ = (float)mx;
             if (p->rms)
-                *o++ = (float)sqrt(sq / n);
+                *o++ = (float)dsp_sqrt(sq / n);
             if (p->stdev)
-                *o++ = (float)sqrt(m2);
+                *o++ = (float)dsp_sqrt(m2);
             {
                 /* scipy: NaN where m2 <= (eps*mean)^2; reported as 0 and -3 */
-                double e = DBL_EPSILON * mean;
-                int zero = m2 <= e * e || m2 <= 0.0;
+                dsp_real e = DSP_REAL(DBL_EPSILON) * mean;
+                int zero = m2 <= e * e || m2 <= DSP_REAL(0.0);
                 if (p->skewness)
-                    *o++ = zero ? 0.0f : (float)(m3 / (m2 * sqrt(m2)));
+                    *o++ = zero ? 0.0f : (float)(m3 / (m2 * dsp_sqrt(m2)));
                 if (p->kurtosis)
-                    *o++ = zero ? -3.0f : (float)(m4 / (m2 * m2) - 3.0);
+                    *o++ = zero ? -3.0f : (float)(m4 / (m2 * m2) - DSP_REAL(3.0));
             }
         }
     }

@@ -205,8 +205,11 @@ int eg_unary_run(const eg_call *c)
         for (i = 0; i < n; i++) yi[i] = quantize_one(xf[i], op->p.unary.scale, op->p.unary.zero_point);
         break;
     case EDGERT_OP_DEQUANTIZE: {
-        const double scale = (double)op->p.unary.scale;
-        for (i = 0; i < n; i++) yf[i] = (float)(scale * (double)((int32_t)xi[i] - op->p.unary.zero_point));
+        /* scale * (q - zp): |q - zp| <= 255 (9 bits) and scale a float (24 bits), so the
+         * product is exact in double and the float multiplication rounds it the same way:
+         * float arithmetic (single precision FPUs) gives the double-then-float result. */
+        const float scale = op->p.unary.scale;
+        for (i = 0; i < n; i++) yf[i] = (float)((int32_t)xi[i] - op->p.unary.zero_point) * scale;
         break;
     }
     case EDGERT_OP_REQUANTIZE: {

@@ -10,7 +10,9 @@
  * float32, and those steps are reproduced operation for operation, so the float32 rounding of
  * e.g. a high-pass filter on a gravity offset is the same as in training. With decimation
  * (float64 Chebyshev stages) everything after runs in double, as in the reference. Statistics
- * and the FFT run in double.
+ * and the FFT run in double. "double" above is the working precision dsp_real (dsp_real.h):
+ * float in the microcontroller build (-DEDGERT_DSP_FLOAT32), where only per-call set-up
+ * (validation, bin mask, filter designs) uses double.
  */
 #if defined(__GNUC__) && !defined(__clang__) && !defined(__OPTIMIZE_SIZE__)
 /* per-sample loops (gather, mean removal, moments) vectorise at O3 */
@@ -23,7 +25,7 @@
 #include "edgert.h"
 #include "spectral_internal.h"
 
-#if !defined(EDGERT_NO_SIMD) && (defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
+#if !defined(EDGERT_NO_SIMD) && !defined(EDGERT_DSP_FLOAT32) && (defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
 #include <emmintrin.h>
 #define EDGERT_SPECTRAL_SSE2 1
 #endif
@@ -111,7 +113,7 @@ static int butter_stable(int32_t order, double fc, double fs)
         float d1 = (float)((double)(2.0f * one_m) / s);
         float d2 = (float)(-((double)a2 - (2.0 * (double)a * r) + 1.0) / s);
         /* poles: roots of z^2 - d1 z - d2 */
-        double disc = (double)d1 * d1 + 4.0 * (double)d2;
+        double disc = (double)d1 * (double)d1 + 4.0 * (double)d2;
         double mag;
         if (disc < 0.0) {
             mag = sqrt(-(double)d2);
@@ -158,6 +160,8 @@ static int make_layout(const edgert_spectral_params *p, int32_t L, int32_t A, la
             return EDGERT_ERR_PARAM;
         if (filt && p->filter_cutoff > p->sampling_freq / 2.0 / p->decimation_ratio * 0.9)
             return EDGERT_ERR_PARAM;
+        if (!EDGERT_WITH_SPECTRAL_FILTERS)
+            return EDGERT_ERR_UNSUPPORTED;
     }
     fs = p->sampling_freq;
     ly->Ld = L;
@@ -173,17 +177,24 @@ static int make_layout(const edgert_spectral_params *p, int32_t L, int32_t A, la
             return EDGERT_ERR_PARAM;
         if (!(p->filter_cutoff > 0.0) || !(p->filter_cutoff * 2.0 / fsb < 1.0))
             return EDGERT_ERR_PARAM;
+        if (!EDGERT_WITH_SPECTRAL_FILTERS)
+            return EDGERT_ERR_UNSUPPORTED;
         if (!butter_stable(p->filter_order, p->filter_cutoff, fsb))
             return EDGERT_ERR_PARAM;
         ly->butter = 1;
     }
     if (p->version == 1) {
-        int32_t f = edgert__v1_features_per_axis(p);
+        int32_t f;
+        if (!EDGERT_WITH_SPECTRAL_V1)
+            return EDGERT_ERR_UNSUPPORTED;
+        f = edgert__v1_features_per_axis(p);
         if (f < 0)
             return f;
         ly->per_axis = f;
     } else if (p->version >= 3 && p->analysis_type == EDGERT_ANALYSIS_WAVELET) {
         int32_t f;
+        if (!EDGERT_WITH_WAVELET)
+            return EDGERT_ERR_UNSUPPORTED;
         st = edgert__wavelet_check(p, ly->Ld);
         if (st != EDGERT_OK)
             return st;
@@ -200,6 +211,8 @@ static int make_layout(const edgert_spectral_params *p, int32_t L, int32_t A, la
             return st;
         ly->per_axis = (p->version >= 4 ? 5 : 3) + (ly->k_hi - ly->k_lo + 1);
         if (p->version >= 4 && p->extra_low_freq) {
+            if (!EDGERT_WITH_SPECTRAL_FILTERS)
+                return EDGERT_ERR_UNSUPPORTED;
             ly->lf = 1;
             ly->Llf = (ly->Ld + 9) / 10;
             if ((double)ly->Llf < (double)N / 2.0)
@@ -235,11 +248,26 @@ int edgert_spectral_check(const edgert_spectral_params *p, int32_t n_samples, in
 }
 
 /* Windows pre-processed together: two when the float32 Butterworth runs on at most 4 axes,
- * so the 4-lane filter recursions of two windows overlap (the recursion is latency bound). */
+ * so the 4-lane filter recursions of two windows overlap (the recursion is latency bound).
+ * The microcontroller build has no SIMD lanes to fill and keeps its scratch small: one. */
 static int32_t window_group(const edgert_spectral_params *p, const layout *ly)
 {
+#ifdef EDGERT_DSP_FLOAT32
+    (void)p;
+    (void)ly;
+    return 1;
+#else
     return (p->version >= 2 && ly->f32 && ly->butter && ly->n_axes <= 4) ? 2 : 1;
+#endif
 }
+
+/* Work memory of edgert__welch_max_hold: 6n + 4 values with the SIMD paths; one frame's
+ * transform (n values) without them. */
+#if defined(EDGERT_DSP_FLOAT32) || defined(EDGERT_NO_SIMD)
+#define WELCH_WORK(N) (N)
+#else
+#define WELCH_WORK(N) (6 * (N) + 4)
+#endif
 
 /* ---- scratch ---- */
 typedef struct {
@@ -254,26 +282,28 @@ static void map_scratch(const edgert_spectral_params *p, const layout *ly, scrat
     memset(m, 0, sizeof(*m));
     m->x = off;
     off += al16((size_t)ly->L * (size_t)ly->n_axes * (size_t)window_group(p, ly) *
-                sizeof(double));
+                sizeof(dsp_real));
     if (ly->fft) {
         m->plan = off;
         off += al16(edgert__rfft_plan_bytes(p->fft_length));
         m->work = off;
-        off += al16((6 * N + 4) * sizeof(double));
+        off += al16(WELCH_WORK(N) * sizeof(dsp_real));
         m->pw = off;
-        off += al16((N / 2 + 1) * sizeof(double));
+        off += al16((N / 2 + 1) * sizeof(dsp_real));
         m->pmax = off;
-        off += al16((N / 2 + 1) * sizeof(double));
+        off += al16((N / 2 + 1) * sizeof(dsp_real));
         if (ly->lf) {
             m->lf = off;
-            off += al16(((size_t)ly->Llf + 1) * sizeof(double));
+            off += al16(((size_t)ly->Llf + 1) * sizeof(dsp_real));
         }
     } else {
         size_t cf;
         m->fbuf = off;
         off += al16((size_t)ly->L * sizeof(float));
-        cf = p->version == 1 ? edgert__v1_scratch_floats(p, ly->L)
-                             : edgert__wavelet_scratch_floats(p, ly->Ld);
+        if (p->version == 1)
+            cf = EDGERT_WITH_SPECTRAL_V1 ? edgert__v1_scratch_floats(p, ly->L) : 0;
+        else
+            cf = EDGERT_WITH_WAVELET ? edgert__wavelet_scratch_floats(p, ly->Ld) : 0;
         m->callee = off;
         off += al16(cf * sizeof(float));
     }
@@ -298,7 +328,7 @@ int edgert_spectral_scratch_size(const edgert_spectral_params *p, int32_t n_samp
 
 /* ---- numpy-compatible sums ---- */
 /* numpy's pairwise summation (8 accumulators, blocks of 128), float32 */
-static float pairwise_sum_f(const double *a, int32_t n)
+static float pairwise_sum_f(const dsp_real *a, int32_t n)
 {
     if (n < 8) {
         float r = 0.0f;
@@ -315,7 +345,7 @@ static float pairwise_sum_f(const double *a, int32_t n)
         __m128 hi = _mm_movelh_ps(_mm_cvtpd_ps(_mm_loadu_pd(a + 4)),
                                   _mm_cvtpd_ps(_mm_loadu_pd(a + 6)));
         for (i = 8; i < n - (n % 8); i += 8) {
-            const double *b = a + i;
+            const dsp_real *b = a + i;
             lo = _mm_add_ps(lo, _mm_movelh_ps(_mm_cvtpd_ps(_mm_loadu_pd(b)),
                                               _mm_cvtpd_ps(_mm_loadu_pd(b + 2))));
             hi = _mm_add_ps(hi, _mm_movelh_ps(_mm_cvtpd_ps(_mm_loadu_pd(b + 4)),
@@ -342,16 +372,16 @@ static float pairwise_sum_f(const double *a, int32_t n)
     }
 }
 
-static double pairwise_sum_d(const double *a, int32_t n)
+static dsp_real pairwise_sum_real(const dsp_real *a, int32_t n)
 {
     if (n < 8) {
-        double r = 0.0;
+        dsp_real r = DSP_REAL(0.0);
         int32_t i;
         for (i = 0; i < n; i++)
             r += a[i];
         return r;
     } else if (n <= 128) {
-        double r[8], res;
+        dsp_real r[8], res;
         int32_t i, j;
         for (j = 0; j < 8; j++)
             r[j] = a[j];
@@ -365,20 +395,20 @@ static double pairwise_sum_d(const double *a, int32_t n)
     } else {
         int32_t n2 = n / 2;
         n2 -= n2 % 8;
-        return pairwise_sum_d(a, n2) + pairwise_sum_d(a + n2, n - n2);
+        return pairwise_sum_real(a, n2) + pairwise_sum_real(a + n2, n - n2);
     }
 }
 
-/* y = x - mean(x), in float32 (numpy on a float32 array) or double */
-static void remove_mean(double *x, int32_t n, int f32)
+/* y = x - mean(x), in float32 (numpy on a float32 array) or the working precision */
+static void remove_mean(dsp_real *x, int32_t n, int f32)
 {
     int32_t t;
     if (f32) {
         float m = pairwise_sum_f(x, n) / (float)n;
         for (t = 0; t < n; t++)
-            x[t] = (double)((float)x[t] - m);
+            x[t] = (dsp_real)((float)x[t] - m);
     } else {
-        double m = pairwise_sum_d(x, n) / (double)n;
+        dsp_real m = pairwise_sum_real(x, n) / (dsp_real)n;
         for (t = 0; t < n; t++)
             x[t] -= m;
     }
@@ -386,15 +416,29 @@ static void remove_mean(double *x, int32_t n, int f32)
 
 /* population skewness and Fisher kurtosis; scipy's zero-variance test (m2 <= (eps*mean)^2)
  * gives NaN there, which the block reports as 0 and -3 (the C++ SDK convention). Also returns
- * mean(y^2) = m2 + mean^2 (for the RMS). Four partial sums per moment (double) so the loop is
+ * mean(y^2) = m2 + mean^2 (for the RMS). Four partial sums per moment (dsp_real) so the loop is
  * not bound by the latency of one accumulator. */
-static void moments(const double *y, int32_t n, double eps, double *skew, double *kurt,
-                    double *meansq)
+static void moments(const dsp_real *y, int32_t n, dsp_real eps, dsp_real *skew, dsp_real *kurt,
+                    dsp_real *meansq)
 {
-    double mean, m2, m3, m4;
-    double s2[4] = {0, 0, 0, 0}, s3[4] = {0, 0, 0, 0}, s4[4] = {0, 0, 0, 0};
+    dsp_real mean, m2, m3, m4;
+    dsp_real s2[4] = {0, 0, 0, 0}, s3[4] = {0, 0, 0, 0}, s4[4] = {0, 0, 0, 0};
     int32_t t, j;
-    mean = pairwise_sum_d(y, n) / (double)n;
+#ifdef EDGERT_DSP_FLOAT32
+    /* A constant signal: in float the rounded mean can differ from the value and leave a
+     * tiny variance (skewness +-1, kurtosis -2) where the reference's arithmetic is exact
+     * (zero variance: 0, -3). Decided exactly; the scan stops at the first differing value. */
+    for (t = 1; t < n && y[t] == y[0]; t++) {
+    }
+    if (t >= n) {
+        if (meansq != NULL)
+            *meansq = y[0] * y[0];
+        *skew = DSP_REAL(0.0);
+        *kurt = DSP_REAL(-3.0);
+        return;
+    }
+#endif
+    mean = pairwise_sum_real(y, n) / (dsp_real)n;
 #ifdef EDGERT_SPECTRAL_SSE2
     {
         __m128d mv = _mm_set1_pd(mean);
@@ -421,7 +465,7 @@ static void moments(const double *y, int32_t n, double eps, double *skew, double
 #else
     for (t = 0; t + 4 <= n; t += 4) {
         for (j = 0; j < 4; j++) {
-            double d = y[t + j] - mean, d2 = d * d;
+            dsp_real d = y[t + j] - mean, d2 = d * d;
             s2[j] += d2;
             s3[j] += d2 * d;
             s4[j] += d2 * d2;
@@ -429,56 +473,56 @@ static void moments(const double *y, int32_t n, double eps, double *skew, double
     }
 #endif
     for (; t < n; t++) {
-        double d = y[t] - mean, d2 = d * d;
+        dsp_real d = y[t] - mean, d2 = d * d;
         s2[0] += d2;
         s3[0] += d2 * d;
         s4[0] += d2 * d2;
     }
-    m2 = ((s2[0] + s2[1]) + (s2[2] + s2[3])) / (double)n;
-    m3 = ((s3[0] + s3[1]) + (s3[2] + s3[3])) / (double)n;
-    m4 = ((s4[0] + s4[1]) + (s4[2] + s4[3])) / (double)n;
+    m2 = ((s2[0] + s2[1]) + (s2[2] + s2[3])) / (dsp_real)n;
+    m3 = ((s3[0] + s3[1]) + (s3[2] + s3[3])) / (dsp_real)n;
+    m4 = ((s4[0] + s4[1]) + (s4[2] + s4[3])) / (dsp_real)n;
     if (meansq != NULL)
         *meansq = m2 + mean * mean;
-    if (m2 <= (eps * mean) * (eps * mean) || m2 <= 0.0) {
-        *skew = 0.0;
-        *kurt = -3.0;
+    if (m2 <= (eps * mean) * (eps * mean) || m2 <= DSP_REAL(0.0)) {
+        *skew = DSP_REAL(0.0);
+        *kurt = DSP_REAL(-3.0);
         return;
     }
-    *skew = m3 / (m2 * sqrt(m2));
-    *kurt = m4 / (m2 * m2) - 3.0;
+    *skew = m3 / (m2 * dsp_sqrt(m2));
+    *kurt = m4 / (m2 * m2) - DSP_REAL(3.0);
 }
 
 typedef struct {
     const edgert_spectral_params *p;
     const layout *ly;
     edgert__rfft_plan plan;
-    double *work, *pw, *pmax;
+    dsp_real *work, *pw, *pmax;
 } fft_ctx;
 
 /* steps 5-9 of the FFT path on a mean-removed signal y of length n */
-static void fft_block(const fft_ctx *c, const double *y, int32_t n, int spec_stats, double eps,
-                      int32_t k_lo, int32_t k_hi, float *out)
+static void fft_block(const fft_ctx *c, const dsp_real *y, int32_t n, int spec_stats,
+                      dsp_real eps, int32_t k_lo, int32_t k_hi, float *out)
 {
     const edgert_spectral_params *p = c->p;
     int32_t N = p->fft_length, half = N / 2, k, step;
-    double msq, sk, ku;
-    double invN = 1.0 / (double)N;
-    double *pmax = c->pmax;
+    dsp_real msq, sk, ku;
+    dsp_real invN = DSP_REAL(1.0) / (dsp_real)N;
+    dsp_real *pmax = c->pmax;
     moments(y, n, eps, &sk, &ku, &msq);
-    *out++ = (float)sqrt(msq);
+    *out++ = (float)dsp_sqrt(msq);
     *out++ = (float)sk;
     *out++ = (float)ku;
     step = p->do_fft_overlap ? N - N / 2 : N;
     edgert__welch_max_hold(&c->plan, y, n, step, invN, pmax, c->work);
     if (spec_stats) {
-        moments(pmax, half + 1, DBL_EPSILON, &sk, &ku, NULL);
+        moments(pmax, half + 1, DSP_REAL(DBL_EPSILON), &sk, &ku, NULL);
         *out++ = (float)sk;
         *out++ = (float)ku;
     }
     for (k = k_lo; k <= k_hi; k++) {
-        double v = pmax[k];
+        dsp_real v = pmax[k];
         if (p->do_log)
-            v = log10(v == 0.0 ? 1e-10 : v);
+            v = dsp_log10(v == DSP_REAL(0.0) ? DSP_REAL(1e-10) : v);
         *out++ = (float)v;
     }
 }
@@ -492,10 +536,10 @@ int edgert_spectral_features_batch(const edgert_spectral_params *p, const float 
     layout ly;
     scratch_map sm;
     unsigned char *base;
-    double *x;
+    dsp_real *x;
     float bsos_f[24];
-    double bsos_d[24], bzi_d[8];
-    double dsos[2][24], dzi[2][8]; /* decimation stages: [0] ratio 3, [1] ratio 10 */
+    dsp_real bsos_r[24], bzi_r[8];
+    dsp_real dsos[2][24], dzi[2][8]; /* decimation stages: [0] ratio 3, [1] ratio 10 */
     fft_ctx fc;
     int32_t nsec = 0, w, a, i, group;
     float scale_f;
@@ -523,10 +567,10 @@ int edgert_spectral_features_batch(const edgert_spectral_params *p, const float 
         return EDGERT_ERR_SCRATCH;
     base = (unsigned char *)scratch;
     base += (16u - ((size_t)base & 15u)) & 15u;
-    x = (double *)(base + sm.x);
+    x = (dsp_real *)(base + sm.x);
 
-    /* per-call designs */
-    if (ly.butter) {
+    /* per-call designs (the EDGERT_WITH_* terms let a build without them drop the code) */
+    if (EDGERT_WITH_SPECTRAL_FILTERS && ly.butter) {
         double d[24];
         nsec = p->filter_order / 2;
         st = edgert__butter_sos(p->filter_type, p->filter_order, p->filter_cutoff,
@@ -535,15 +579,22 @@ int edgert_spectral_features_batch(const edgert_spectral_params *p, const float 
             return st;
         for (i = 0; i < 6 * nsec; i++) {
             bsos_f[i] = (float)d[i];
-            bsos_d[i] = (double)bsos_f[i];
+            bsos_r[i] = (dsp_real)bsos_f[i];
         }
     }
-    if (ly.n_stages > 0 || ly.lf) {
-        st = edgert_decimation_sos(3, dsos[0], dzi[0]);
-        if (st == EDGERT_OK)
-            st = edgert_decimation_sos(10, dsos[1], dzi[1]);
-        if (st != EDGERT_OK)
-            return st;
+    if (EDGERT_WITH_SPECTRAL_FILTERS && (ly.n_stages > 0 || ly.lf)) {
+        /* designed in double (like the reference), run in the working precision */
+        double dd_sos[24], dd_zi[8];
+        int32_t s;
+        for (s = 0; s < 2; s++) {
+            st = edgert_decimation_sos(s == 0 ? 3 : 10, dd_sos, dd_zi);
+            if (st != EDGERT_OK)
+                return st;
+            for (i = 0; i < 24; i++)
+                dsos[s][i] = (dsp_real)dd_sos[i];
+            for (i = 0; i < 8; i++)
+                dzi[s][i] = (dsp_real)dd_zi[i];
+        }
     }
     if (ly.fft) {
         fc.p = p;
@@ -551,9 +602,9 @@ int edgert_spectral_features_batch(const edgert_spectral_params *p, const float 
         st = edgert__rfft_plan_init(&fc.plan, p->fft_length, base + sm.plan);
         if (st != EDGERT_OK)
             return st;
-        fc.work = (double *)(base + sm.work);
-        fc.pw = (double *)(base + sm.pw);
-        fc.pmax = (double *)(base + sm.pmax);
+        fc.work = (dsp_real *)(base + sm.work);
+        fc.pw = (dsp_real *)(base + sm.pw);
+        fc.pmax = (dsp_real *)(base + sm.pmax);
     }
     scale_f = (float)p->scale_axes;
 
@@ -561,7 +612,7 @@ int edgert_spectral_features_batch(const edgert_spectral_params *p, const float 
     for (w = 0; w < n_windows; w += group) {
         int32_t t, n = n_samples, q, nq = n_windows - w < group ? n_windows - w : group;
         int32_t n_sig = nq * n_axes; /* signal s = q * n_axes + a at x + s * L */
-        if (p->version == 1) {
+        if (EDGERT_WITH_SPECTRAL_V1 && p->version == 1) {
             float *orow = out + (size_t)w * (size_t)out_stride;
             const float *win = data + (size_t)starts[w] * (size_t)row_stride;
             for (a = 0; a < n_axes; a++) {
@@ -587,47 +638,49 @@ int edgert_spectral_features_batch(const edgert_spectral_params *p, const float 
                 const float *win = data + (size_t)starts[w + q] * (size_t)row_stride;
                 for (a = 0; a < n_axes; a++) {
                     const float *col = win + axes[a];
-                    double *xa = x + (size_t)(q * n_axes + a) * (size_t)n_samples;
+                    dsp_real *xa = x + (size_t)(q * n_axes + a) * (size_t)n_samples;
                     for (t = 0; t < n_samples; t++) {
                         float v = col[(size_t)t * (size_t)row_stride] * scale_f;
                         uint32_t u;
                         memcpy(&u, &v, sizeof(u));
                         bad |= (uint32_t)((u & 0x7f800000u) == 0x7f800000u);
-                        xa[t] = (double)v;
+                        xa[t] = (dsp_real)v;
                     }
                 }
             }
             if (bad)
                 return EDGERT_ERR_NONFINITE;
         }
-        /* 2. input decimation (v4), in double */
+        /* 2. input decimation (v4), in the working precision (double on the host) */
         for (a = 0; a < n_sig; a++) {
-            double *xa = x + (size_t)a * (size_t)n_samples;
+            dsp_real *xa = x + (size_t)a * (size_t)n_samples;
             n = n_samples;
-            for (i = 0; i < ly.n_stages; i++) {
+            for (i = 0; EDGERT_WITH_SPECTRAL_FILTERS && i < ly.n_stages; i++) {
                 int r = ly.stage_r[i] == 3 ? 0 : 1;
-                n = edgert__decimate_d(dsos[r], dzi[r], ly.stage_r[i], xa, n, xa);
+                n = edgert__decimate_real(dsos[r], dzi[r], ly.stage_r[i], xa, n, xa);
             }
         }
         /* 3. Butterworth, zero initial state */
-        if (ly.butter) {
+        if (EDGERT_WITH_SPECTRAL_FILTERS && ly.butter) {
             if (ly.f32) {
                 edgert__sosfilt_f_axes(bsos_f, nsec, x, n, (size_t)n_samples, n_sig);
             } else {
                 for (a = 0; a < n_sig; a++) {
-                    memset(bzi_d, 0, sizeof(bzi_d));
-                    edgert__sosfilt_d(bsos_d, nsec, x + (size_t)a * (size_t)n_samples, n,
-                                      bzi_d);
+                    memset(bzi_r, 0, sizeof(bzi_r));
+                    edgert__sosfilt_real(bsos_r, nsec, x + (size_t)a * (size_t)n_samples, n,
+                                         bzi_r);
                 }
             }
         }
         for (q = 0; q < nq; q++) {
             float *orow = out + (size_t)(w + q) * (size_t)out_stride;
             for (a = 0; a < n_axes; a++) {
-                double *xa = x + (size_t)(q * n_axes + a) * (size_t)n_samples;
+                dsp_real *xa = x + (size_t)(q * n_axes + a) * (size_t)n_samples;
                 /* 4. mean removal */
                 remove_mean(xa, n, ly.f32);
                 if (!ly.fft) {
+                    if (!EDGERT_WITH_WAVELET)
+                        return EDGERT_ERR_UNSUPPORTED;
                     float *fb = (float *)(base + sm.fbuf);
                     for (t = 0; t < n; t++)
                         fb[t] = (float)xa[t];
@@ -638,13 +691,14 @@ int edgert_spectral_features_batch(const edgert_spectral_params *p, const float 
                     continue;
                 }
                 fft_block(&fc, xa, n, p->version >= 4,
-                          ly.f32 ? (double)FLT_EPSILON : DBL_EPSILON, ly.k_lo, ly.k_hi,
+                          ly.f32 ? DSP_REAL(FLT_EPSILON) : DSP_REAL(DBL_EPSILON), ly.k_lo,
+                          ly.k_hi,
                           orow + (size_t)a * ly.per_axis);
-                if (ly.lf) {
-                    double *lf = (double *)(base + sm.lf);
-                    int32_t m = edgert__decimate_d(dsos[1], dzi[1], 10, xa, n, lf);
+                if (EDGERT_WITH_SPECTRAL_FILTERS && ly.lf) {
+                    dsp_real *lf = (dsp_real *)(base + sm.lf);
+                    int32_t m = edgert__decimate_real(dsos[1], dzi[1], 10, xa, n, lf);
                     remove_mean(lf, m, 0);
-                    fft_block(&fc, lf, m, 1, DBL_EPSILON, ly.k_lo_lf, ly.k_hi_lf,
+                    fft_block(&fc, lf, m, 1, DSP_REAL(DBL_EPSILON), ly.k_lo_lf, ly.k_hi_lf,
                               orow + (size_t)n_axes * ly.per_axis +
                                   (size_t)a * ly.per_axis_lf);
                 }

@@ -5,11 +5,15 @@
  *   use the FFT and the Butterworth design of fft.c / filter.c.
  * All functions are reentrant: memory comes from the caller's float scratch, sized by the
  * matching *_scratch_floats() query. Statuses are edgert_status codes.
+ * dsp_real (dsp_real.h) is the working precision of the per-sample work: double on the host,
+ * float in the microcontroller build (-DEDGERT_DSP_FLOAT32).
  */
 #ifndef EDGERT_SPECTRAL_INTERNAL_H
 #define EDGERT_SPECTRAL_INTERNAL_H
 
 #include "edgert.h"
+#include "dsp_real.h"
+#include "edgert_config.h"
 
 /* ---- filter.c ---- */
 /* Butterworth low/high-pass of even order 2..8 as order/2 second-order sections in scipy's
@@ -19,27 +23,29 @@
  * (the reference casts butter's sos to float32) and runs them in float32 arithmetic like scipy's
  * float32 sosfilt (no input decimation) or in double (after decimation, float64 data). */
 int edgert__butter_sos(int32_t type, int32_t order, double fc, double fs, double *sos);
-/* Direct form II transposed cascade in double, in place, scipy sosfilt semantics.
- * zi: 2 doubles per section, state in/out (must not be NULL; zero it for a zero start). */
-void edgert__sosfilt_d(const double *sos, int32_t n_sections, double *x, int32_t n,
-                       double *zi);
+/* Direct form II transposed cascade in the working precision, in place, scipy sosfilt
+ * semantics. zi: 2 values per section, state in/out (must not be NULL; zero it for a zero
+ * start). */
+void edgert__sosfilt_real(const dsp_real *sos, int32_t n_sections, dsp_real *x, int32_t n,
+                          dsp_real *zi);
 /* float32 cascade (1..4 sections) with scipy's float32 sosfilt operation order, zero initial
- * state, on n_axes signals x + a*stride (float values held in doubles), in place. */
-void edgert__sosfilt_f_axes(const float *sos, int32_t n_sections, double *x, int32_t n,
+ * state, on n_axes signals x + a*stride (float values held in dsp_real), in place. */
+void edgert__sosfilt_f_axes(const float *sos, int32_t n_sections, dsp_real *x, int32_t n,
                             size_t stride, int32_t n_axes);
-/* Filter x (length n, doubles) with a decimation stage (sos from edgert_decimation_sos,
- * zi_unit its unit steady state, start state zi_unit * x[0]) and keep x[0], x[r], ...:
- * writes ceil(n/r) samples to out (out == x allowed). Returns the output length. */
-int32_t edgert__decimate_d(const double *sos, const double *zi_unit, int32_t r,
-                           const double *x, int32_t n, double *out);
+/* Filter x (length n) with a decimation stage (sos from edgert_decimation_sos in the working
+ * precision, zi_unit its unit steady state, start state zi_unit * x[0]) and keep x[0], x[r],
+ * ...: writes ceil(n/r) samples to out (out == x allowed). Returns the output length. */
+int32_t edgert__decimate_real(const dsp_real *sos, const dsp_real *zi_unit, int32_t r,
+                              const dsp_real *x, int32_t n, dsp_real *out);
 
 /* ---- fft.c ---- */
 /* A real-FFT plan for a power-of-two n (2..65536), living in caller memory (fft.c):
  * twiddles exp(-2*pi*i*k/n) for the spectrum split and per butterfly stage, and an
- * n/2-entry bit-reversal table. */
+ * n/2-entry bit-reversal table. Twiddles and transforms are in the working precision
+ * (dsp_real). */
 typedef struct {
     int32_t n;
-    const double *tw;       /* 2n doubles, layout private to fft.c */
+    const dsp_real *tw;     /* 2n values, layout private to fft.c */
     const int32_t *bitrev;  /* n/2 entries */
 } edgert__rfft_plan;
 /* bytes of plan memory (twiddles + table) for n; 0 when n is not a valid length */
@@ -47,22 +53,22 @@ size_t edgert__rfft_plan_bytes(int32_t n);
 /* Fill a plan in mem (edgert__rfft_plan_bytes(n) bytes, 8-byte aligned). */
 int edgert__rfft_plan_init(edgert__rfft_plan *plan, int32_t n, void *mem);
 /* Power spectrum |X_k|^2 of the n real samples x (zero-padded past len; len may be < n):
- * pw[0..n/2]. work: n doubles. */
-void edgert__rfft_power(const edgert__rfft_plan *plan, const double *x, int32_t len,
-                        double *pw, double *work);
+ * pw[0..n/2]. work: n values. */
+void edgert__rfft_power(const edgert__rfft_plan *plan, const dsp_real *x, int32_t len,
+                        dsp_real *pw, dsp_real *work);
 /* pmax[k] = max(pmax[k], scale * |X_k|^2), k = 0..n/2: one frame of a max-hold spectrum.
- * work: n doubles. */
-void edgert__rfft_power_max(const edgert__rfft_plan *plan, const double *x, int32_t len,
-                            double scale, double *pmax, double *work);
+ * work: n values. */
+void edgert__rfft_power_max(const edgert__rfft_plan *plan, const dsp_real *x, int32_t len,
+                            dsp_real scale, dsp_real *pmax, dsp_real *work);
 /* Max-hold power spectrum of y (length len): frames start at 0, step, 2*step, ... while
  * start < len, each n samples zero-padded past the end; pmax[k] = max over frames of
- * scale*|X_k|^2, k = 0..n/2. work: 6n + 4 doubles (16-byte aligned for the SIMD
+ * scale*|X_k|^2, k = 0..n/2. work: 6n + 4 values (16-byte aligned for the SIMD
  * path). */
-void edgert__welch_max_hold(const edgert__rfft_plan *plan, const double *y, int32_t len,
-                            int32_t step, double scale, double *pmax, double *work);
-/* Full spectrum: re/im (n/2+1 each) of the n samples x (zero-padded past len). work: n doubles */
-void edgert__rfft_d(const edgert__rfft_plan *plan, const double *x, int32_t len,
-                    double *re, double *im, double *work);
+void edgert__welch_max_hold(const edgert__rfft_plan *plan, const dsp_real *y, int32_t len,
+                            int32_t step, dsp_real scale, dsp_real *pmax, dsp_real *work);
+/* Full spectrum: re/im (n/2+1 each) of the n samples x (zero-padded past len). work: n values */
+void edgert__rfft_real(const edgert__rfft_plan *plan, const dsp_real *x, int32_t len,
+                       dsp_real *re, dsp_real *im, dsp_real *work);
 
 /* ---- spectral_v1.c ---- */
 /* Features per axis of a v1 block: 1 + 2*peaks_count + max(0, n_power_edges - 1);

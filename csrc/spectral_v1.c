@@ -16,6 +16,8 @@
  *      defaults (constant detrend, boxcar, density, one-sided), the mean of the bins with
  *      e_i <= f_k < e_i+1 (0 when none) divided by 10, for each pair of consecutive edges.
  * Output per axis: [RMS, f1, h1, ..., fK, hK, P_1/10, ..., P_(E-1)/10].
+ * "double" below is the working precision dsp_real (dsp_real.h): double on the host, float in
+ * the microcontroller build, where only the filter design (per call) stays in double.
  */
 #include <math.h>
 #include <stdint.h>
@@ -119,15 +121,29 @@ int32_t edgert__v1_peak_indexes(const float *mag, int32_t m, float *dy, float *i
         } else if (e == m - 2) {
             for (k = s; k <= e; k++) dy[k] = dy[s - 1];
         } else {
-            const double median = 0.5 * ((double)s + (double)e);
+            /* k < the run's middle (s + e) / 2, exactly, in integers */
             const float left = dy[s - 1], right = dy[e + 1];
-            for (k = s; k <= e; k++) dy[k] = ((double)k < median) ? left : right;
+            for (k = s; k <= e; k++) dy[k] = (2 * k < s + e) ? left : right;
         }
     }
     for (i = 1; i + 1 < m; i++) {
         if (dy[i] < 0.0f && dy[i - 1] > 0.0f && mag[i] > lo) idx[count++] = (float)i;
     }
     return count;
+}
+
+/* A bound t (a threshold or band edge, double in the parameters) in the working precision,
+ * such that for every value x of that precision x >= result exactly when x >= t, and
+ * x < result exactly when x < t: t itself in double, the smallest float >= t in float. */
+static dsp_real ceil_real(double t)
+{
+#ifdef EDGERT_DSP_FLOAT32
+    float f = (float)t;
+    if ((double)f < t) f = nextafterf(f, INFINITY);
+    return f;
+#else
+    return t;
+#endif
 }
 
 static int check_params(const edgert_spectral_params *p, int32_t n)
@@ -146,13 +162,14 @@ static int check_params(const edgert_spectral_params *p, int32_t n)
 int edgert__v1_axis(const edgert_spectral_params *p, const float *x, int32_t n, float *out,
                     float *scratch)
 {
-    double sos[6 * V1_MAX_SECTIONS];
-    double state[2 * V1_MAX_SECTIONS];
+    double design[6 * V1_MAX_SECTIONS];
+    dsp_real sos[6 * V1_MAX_SECTIONS];
+    dsp_real state[2 * V1_MAX_SECTIONS];
     int32_t n_sections = 0, nfft, half, n0, i, k, n_peaks, kept;
     size_t rfft_bytes = 0;
     float *y, *frame, *re, *im, *fft_scratch;
     uintptr_t addr;
-    double sum, mean, fs, acc;
+    dsp_real sum, mean, fs, acc;
     float *o = out, scale_f;
     int st;
 
@@ -163,7 +180,7 @@ int edgert__v1_axis(const edgert_spectral_params *p, const float *x, int32_t n, 
     half = nfft / 2;
     st = edgert_rfft_scratch_size(nfft, &rfft_bytes);
     if (st != EDGERT_OK) return st;
-    fs = (double)p->sampling_freq;
+    fs = (dsp_real)p->sampling_freq;
 
     y = scratch;
     frame = y + n;
@@ -177,29 +194,30 @@ int edgert__v1_axis(const edgert_spectral_params *p, const float *x, int32_t n, 
         if (p->filter_type != EDGERT_FILTER_LOW && p->filter_type != EDGERT_FILTER_HIGH)
             return EDGERT_ERR_PARAM;
         if (p->filter_order > 2 * V1_MAX_SECTIONS) return EDGERT_ERR_PARAM;
-        st = edgert__butter_sos(p->filter_type, p->filter_order, (double)p->filter_cutoff, fs,
-                                sos);
+        st = edgert__butter_sos(p->filter_type, p->filter_order, (double)p->filter_cutoff,
+                                p->sampling_freq, design);
         if (st != EDGERT_OK) return st;
         n_sections = p->filter_order / 2;
+        for (i = 0; i < 6 * n_sections; i++) sos[i] = (dsp_real)design[i];
     }
 
     /* 1. scale in float32 like the reference (float32 data times the scale), remove the mean
      *    (double accumulation) */
     scale_f = (float)p->scale_axes;
-    sum = 0.0;
+    sum = DSP_REAL(0.0);
     for (i = 0; i < n; i++) {
         if (!isfinite(x[i])) return EDGERT_ERR_NONFINITE;
-        sum += (double)(x[i] * scale_f);
+        sum += (dsp_real)(x[i] * scale_f);
     }
-    mean = sum / n;
+    mean = sum / (dsp_real)n;
     /* 2. causal Butterworth, zero initial state, transposed direct form II in double */
     memset(state, 0, sizeof state);
     for (i = 0; i < n; i++) {
-        double v = (double)(x[i] * scale_f) - mean;
+        dsp_real v = (dsp_real)(x[i] * scale_f) - mean;
         for (k = 0; k < n_sections; k++) {
-            const double *s = sos + 6 * k;
-            double *z = state + 2 * k;
-            const double w = s[0] * v + z[0];
+            const dsp_real *s = sos + 6 * k;
+            dsp_real *z = state + 2 * k;
+            const dsp_real w = s[0] * v + z[0];
             z[0] = s[1] * v - s[4] * w + z[1];
             z[1] = s[2] * v - s[5] * w;
             v = w;
@@ -208,9 +226,9 @@ int edgert__v1_axis(const edgert_spectral_params *p, const float *x, int32_t n, 
     }
 
     /* 3. RMS */
-    acc = 0.0;
-    for (i = 0; i < n; i++) acc += (double)y[i] * (double)y[i];
-    *o++ = (float)sqrt(acc / n);
+    acc = DSP_REAL(0.0);
+    for (i = 0; i < n; i++) acc += (dsp_real)y[i] * (dsp_real)y[i];
+    *o++ = (float)dsp_sqrt(acc / (dsp_real)n);
 
     /* 4. peaks of the magnitude spectrum of the first N samples */
     n0 = n < nfft ? n : nfft;
@@ -219,19 +237,22 @@ int edgert__v1_axis(const edgert_spectral_params *p, const float *x, int32_t n, 
     st = edgert_rfft(frame, nfft, re, im, fft_scratch, rfft_bytes);
     if (st != EDGERT_OK) return st;
     for (k = 0; k < half; k++) {  /* frame[0..half-1] := magnitudes */
-        const double a = (double)re[k], b = (double)im[k];
-        frame[k] = (float)(2.0 / nfft * sqrt(a * a + b * b));
+        const dsp_real a = (dsp_real)re[k], b = (dsp_real)im[k];
+        frame[k] = (float)(DSP_REAL(2.0) / (dsp_real)nfft * dsp_sqrt(a * a + b * b));
     }
     n_peaks = edgert__v1_peak_indexes(frame, half, re, im);
     kept = 0;
-    for (i = 0; i < n_peaks; i++) {  /* threshold, keeping ascending bin order */
-        if ((double)frame[(int32_t)im[i]] >= (double)p->peaks_threshold) im[kept++] = im[i];
+    {
+        const dsp_real threshold = ceil_real(p->peaks_threshold);
+        for (i = 0; i < n_peaks; i++) {  /* threshold, keeping ascending bin order */
+            if ((dsp_real)frame[(int32_t)im[i]] >= threshold) im[kept++] = im[i];
+        }
     }
     sort_peaks(im, kept, frame);
     for (i = 0; i < p->peaks_count; i++) {
         if (i < kept) {
             const int32_t b = (int32_t)im[i];
-            *o++ = (float)((double)b * (fs / 2.0) / (double)(half - 1));
+            *o++ = (float)((dsp_real)b * (fs / DSP_REAL(2.0)) / (dsp_real)(half - 1));
             *o++ = frame[b];
         } else {
             *o++ = 0.0f;
@@ -241,29 +262,30 @@ int edgert__v1_axis(const edgert_spectral_params *p, const float *x, int32_t n, 
 
     /* 5. periodogram of the first min(L, N) samples (their own mean removed), nfft = N */
     if (p->n_power_edges > 1) {
-        double seg_mean = 0.0;
-        const double scale = 1.0 / (fs * (double)n0);
-        for (i = 0; i < n0; i++) seg_mean += (double)y[i];
-        seg_mean /= n0;
-        for (i = 0; i < n0; i++) frame[i] = (float)((double)y[i] - seg_mean);
+        dsp_real seg_mean = DSP_REAL(0.0);
+        const dsp_real scale = DSP_REAL(1.0) / (fs * (dsp_real)n0);
+        for (i = 0; i < n0; i++) seg_mean += (dsp_real)y[i];
+        seg_mean /= (dsp_real)n0;
+        for (i = 0; i < n0; i++) frame[i] = (float)((dsp_real)y[i] - seg_mean);
         for (i = n0; i < nfft; i++) frame[i] = 0.0f;
         st = edgert_rfft(frame, nfft, re, im, fft_scratch, rfft_bytes);
         if (st != EDGERT_OK) return st;
         for (i = 0; i + 1 < p->n_power_edges; i++) {
-            const double lo = (double)p->power_edges[i], hi = (double)p->power_edges[i + 1];
-            double total = 0.0;
+            const dsp_real lo = ceil_real(p->power_edges[i]);
+            const dsp_real hi = ceil_real(p->power_edges[i + 1]);
+            dsp_real total = DSP_REAL(0.0);
             int32_t count = 0;
             for (k = 0; k <= half; k++) {
-                const double f = (double)k * fs / (double)nfft;
+                const dsp_real f = (dsp_real)k * fs / (dsp_real)nfft;
                 if (f >= lo && f < hi) {
-                    const double a = (double)re[k], b = (double)im[k];
-                    double pk = (a * a + b * b) * scale;
-                    if (k != 0 && k != half) pk *= 2.0;
+                    const dsp_real a = (dsp_real)re[k], b = (dsp_real)im[k];
+                    dsp_real pk = (a * a + b * b) * scale;
+                    if (k != 0 && k != half) pk *= DSP_REAL(2.0);
                     total += pk;
                     count++;
                 }
             }
-            *o++ = count ? (float)(total / count / 10.0) : 0.0f;
+            *o++ = count ? (float)(total / (dsp_real)count / DSP_REAL(10.0)) : 0.0f;
         }
     }
     return EDGERT_OK;

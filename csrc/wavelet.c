@@ -17,7 +17,8 @@
  *   n5 n25 n75 n95 median   sorted(c)[int((n-1)*p + 0.5)]
  *   mean, std (ddof 0), var (ddof 1), rms sqrt(mean(c^2)), skew, kurtosis (Fisher, biased)
  * Zero variance (scipy's NaN): skew 0, kurtosis -3, as the C++ SDK does.
- * Float data and filters; sums and moments in double.
+ * Float data and filters; sums and moments in double (the working precision dsp_real of
+ * dsp_real.h: float in the microcontroller build).
  */
 #include <math.h>
 #include <string.h>
@@ -163,23 +164,29 @@ static void select_many(float *a, int32_t lo, int32_t hi, const int32_t *ks, int
     select_many(a, k + 1, hi, ks + m + 1, nk - m - 1);
 }
 
+/* sorted(c)[int((n-1) * percent/100 + 0.5)] index, in integers (see coeff_features) */
+static int32_t percentile_index(int32_t n, int32_t percent)
+{
+    return (int32_t)(((int64_t)(n - 1) * percent + 50) / 100);
+}
+
 /* numpy.histogram(c, bins=100) (uniform bins over [min, max], last bin closed), then the
  * Shannon entropy (natural log) of counts / n. Bin assignment reproduces numpy's: index from
  * (x - first) / (last - first) * 100, corrected against the linspace edges. */
-static double histogram_entropy(const float *c, int32_t n, double first, double last)
+static dsp_real histogram_entropy(const float *c, int32_t n, dsp_real first, dsp_real last)
 {
     int32_t counts[HIST_BINS];
-    double edges[HIST_BINS + 1];
-    double step, denom, h = 0.0;
+    dsp_real edges[HIST_BINS + 1];
+    dsp_real step, denom, h = DSP_REAL(0.0);
     int32_t i;
-    if (first == last) { first -= 0.5; last += 0.5; }
+    if (first == last) { first -= DSP_REAL(0.5); last += DSP_REAL(0.5); }
     denom = last - first;
     step = denom / HIST_BINS;
-    for (i = 0; i <= HIST_BINS; i++) edges[i] = (double)i * step + first;
+    for (i = 0; i <= HIST_BINS; i++) edges[i] = (dsp_real)i * step + first;
     edges[HIST_BINS] = last;
     memset(counts, 0, sizeof counts);
     for (i = 0; i < n; i++) {
-        const double v = (double)c[i];
+        const dsp_real v = (dsp_real)c[i];
         int32_t k = (int32_t)((v - first) / denom * HIST_BINS);
         if (k >= HIST_BINS) k = HIST_BINS - 1;
         if (k < 0) k = 0;
@@ -189,8 +196,8 @@ static double histogram_entropy(const float *c, int32_t n, double first, double 
     }
     for (i = 0; i < HIST_BINS; i++) {
         if (counts[i] > 0) {
-            const double pr = (double)counts[i] / (double)n;
-            h -= pr * log(pr);
+            const dsp_real pr = (dsp_real)counts[i] / (dsp_real)n;
+            h -= pr * dsp_log(pr);
         }
     }
     return h;
@@ -199,56 +206,71 @@ static double histogram_entropy(const float *c, int32_t n, double first, double 
 /* The 14 features of one coefficient array; reorders c (partial sort for the percentiles). */
 static void coeff_features(float *c, int32_t n, float *out)
 {
-    double sum = 0.0, sum2 = 0.0, mean, m2 = 0.0, m3 = 0.0, m4 = 0.0;
-    double mn = (double)c[0], mx = (double)c[0];
+    dsp_real sum = DSP_REAL(0.0), sum2 = DSP_REAL(0.0), mean;
+    dsp_real m2 = DSP_REAL(0.0), m3 = DSP_REAL(0.0), m4 = DSP_REAL(0.0);
+    dsp_real mn = (dsp_real)c[0], mx = (dsp_real)c[0];
     int32_t zc = 0, mc = 0, i;
-    static const double pct[5] = {0.05, 0.25, 0.75, 0.95, 0.5};  /* output order */
-    static const double pct_sorted[5] = {0.05, 0.25, 0.5, 0.75, 0.95};
+    /* percentiles in percent; output order, and ascending */
+    static const int32_t pct[5] = {5, 25, 75, 95, 50};
+    static const int32_t pct_sorted[5] = {5, 25, 50, 75, 95};
 
     for (i = 0; i < n; i++) {
-        const double v = (double)c[i];
+        const dsp_real v = (dsp_real)c[i];
         sum += v;
         sum2 += v * v;
         if (v < mn) mn = v;
         if (v > mx) mx = v;
     }
-    mean = sum / n;
+    mean = sum / (dsp_real)n;
     for (i = 0; i < n; i++) {
-        const double d = (double)c[i] - mean, d2 = d * d;
+        const dsp_real d = (dsp_real)c[i] - mean, d2 = d * d;
         m2 += d2;
         m3 += d2 * d;
         m4 += d2 * d2;
         if (i + 1 < n) {
             zc += (c[i] > 0.0f) != (c[i + 1] > 0.0f);
-            mc += ((double)c[i] > mean) != ((double)c[i + 1] > mean);
+            mc += ((dsp_real)c[i] > mean) != ((dsp_real)c[i + 1] > mean);
         }
     }
+#ifdef EDGERT_DSP_FLOAT32
+    /* a constant array: the float mean may round away from the value and leave a tiny
+     * variance the reference (exact there) does not have */
+    if (mn == mx) {
+        mean = mn;
+        m2 = m3 = m4 = DSP_REAL(0.0);
+        mc = 0;
+    }
+#endif
     out[0] = (float)histogram_entropy(c, n, mn, mx);
-    out[1] = (float)((double)zc / n);
-    out[2] = (float)((double)mc / n);
-    {   /* percentiles sorted(c)[int((n-1) p + 0.5)]: order statistics by selection, O(n) */
+    out[1] = (float)((dsp_real)zc / (dsp_real)n);
+    out[2] = (float)((dsp_real)mc / (dsp_real)n);
+    {   /* percentiles sorted(c)[int((n-1) p + 0.5)]: order statistics by selection, O(n).
+         * The index in integers, floor(((n-1) P + 50) / 100) for P percent, equals the
+         * reference's float64 int((n-1)*p + 0.5) for every n up to 2^28 (checked
+         * exhaustively; windows are far shorter) and needs no floating point. */
         int32_t ks[5], nk = 0;
         for (i = 0; i < 5; i++) {  /* pct_sorted: ascending p, so non-decreasing indices */
-            const int32_t k = (int32_t)((double)(n - 1) * pct_sorted[i] + 0.5);
+            const int32_t k = percentile_index(n, pct_sorted[i]);
             if (nk == 0 || ks[nk - 1] != k) ks[nk++] = k;
         }
         select_many(c, 0, n - 1, ks, nk);
         for (i = 0; i < 5; i++) {
-            out[3 + i] = c[(int32_t)((double)(n - 1) * pct[i] + 0.5)];
+            out[3 + i] = c[percentile_index(n, pct[i])];
         }
     }
     out[8] = (float)mean;
-    out[9] = (float)sqrt(m2 / n);
-    out[10] = n > 1 ? (float)(m2 / (n - 1)) : 0.0f;
-    out[11] = (float)sqrt(sum2 / n);
-    m2 /= n; m3 /= n; m4 /= n;
+    out[9] = (float)dsp_sqrt(m2 / (dsp_real)n);
+    out[10] = n > 1 ? (float)(m2 / (dsp_real)(n - 1)) : 0.0f;
+    out[11] = (float)dsp_sqrt(sum2 / (dsp_real)n);
+    m2 /= (dsp_real)n; m3 /= (dsp_real)n; m4 /= (dsp_real)n;
     /* scipy.stats.skew/kurtosis: NaN when m2 <= (eps * mean)^2; the SDK convention 0 / -3 */
-    if (m2 <= 0.0 || m2 <= (2.220446049250313e-16 * mean) * (2.220446049250313e-16 * mean)) {
+    if (m2 <= DSP_REAL(0.0) || m2 <= (DSP_REAL(2.220446049250313e-16) * mean) *
+                                     (DSP_REAL(2.220446049250313e-16) * mean)) {
         out[12] = 0.0f;
         out[13] = -3.0f;
     } else {
-        out[12] = (float)(m3 / (m2 * sqrt(m2)));
-        out[13] = (float)(m4 / (m2 * m2) - 3.0);
+        out[12] = (float)(m3 / (m2 * dsp_sqrt(m2)));
+        out[13] = (float)(m4 / (m2 * m2) - DSP_REAL(3.0));
     }
 }
 

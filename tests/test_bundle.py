@@ -3,6 +3,7 @@ is refused at load time with a BundleError naming the file and the field."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -111,12 +112,20 @@ def test_missing_path(tmp_path):
     (lambda d: d["learn"][1].update(metadata="nope.json"), r"learn\[1\].metadata", "nope.json"),
     (lambda d: d["learn"][1].update(id=3), r"learn\[1\].id", "used twice"),
     (lambda d: d["learn"][0].update(id=0), r"learn\[0\].id", ">= 1"),
-    (lambda d: d["learn"][0].update(labels=["idle", "snake", "updown", "anomaly"]),
-     r"learn\[0\].labels", "reserved"),
     # sample counts the int32 C kernels cannot take: a load error, not an OverflowError later
-    (lambda d: d["input"].update(window_size_ms=1e20), "input.window_size_ms", "2\\^31"),
+    (lambda d: d["input"].update(window_size_ms=1e20), "input.window_size_ms",
+     "at most 16,777,216"),
     (lambda d: d["input"].update(window_increase_ms=1e308), "input.window_increase_ms",
-     "2\\^31"),
+     "at most 16,777,216"),
+    # absurd but int32-sized: bounded at load (not 15 GB and a minute of classify), the
+    # limit said in the error
+    (lambda d: d["input"].update(window_size_ms=1e10), "input.window_size_ms",
+     r"6\.25e\+08 samples x 3 axes = 1\.875e\+09 values per window; edgert takes at most "
+     "16,777,216"),
+    (lambda d: d["input"].update(frequency=5e7, window_size_ms=200), "input.window_size_ms",
+     "1e\\+07 samples x 3 axes"),
+    (lambda d: d["input"].update(window_increase_ms=1e9), "input.window_increase_ms",
+     "6.25e\\+07 samples; edgert takes at most 16,777,216"),
     # 0.5 samples rounds half up (Math.round) to one sample: accepted; 0.4 is refused
     (lambda d: d["input"].update(window_size_ms=6.4), "input.window_size_ms",
      "less than one sample"),
@@ -143,8 +152,26 @@ def test_not_json(tmp_path):
 def test_corrupt_model(tmp_path):
     b = copy_bundle(tmp_path)
     (b / "nn-i8.tflite").write_bytes(b"\x00" * 64)
-    with pytest.raises(BundleError, match="nn-i8.tflite: not a readable TFLite model"):
+    with pytest.raises(BundleError, match="nn-i8.tflite: not a TFLite model .no 'TFL3'"):
         load_bundle(b)
+
+
+def test_truncated_model_says_truncated(tmp_path):
+    """A truncated .tflite says so (not "unpack_from requires a buffer of at least ... bytes",
+    the struct module's words), at every length."""
+    from edgert.errors import ModelError
+    from edgert.runtime.impulse import Impulse
+    b = copy_bundle(tmp_path)
+    whole = (DEMO / "nn-i8.tflite").read_bytes()
+    for n in list(range(0, 40)) + list(range(40, len(whole), 41)):
+        (b / "nn-i8.tflite").write_bytes(whole[:n])
+        with pytest.raises((BundleError, ModelError)) as ei:
+            Impulse.load(b)     # what `edgert info` and `classify` do
+        text = str(ei.value)
+        assert "nn-i8.tflite: " in text, text
+        assert re.search(r"truncated or corrupt TFLite|corrupt or truncated TFLite|"
+                         r"only \d+ bytes: truncated", text), text
+        assert "unpack_from" not in text and "buffer of at least" not in text, text
 
 
 @pytest.mark.parametrize("mutate, field", [
@@ -193,3 +220,90 @@ def test_half_a_sample_window_rounds_up_like_the_runtime(tmp_path):
     b = copy_bundle(tmp_path)
     edit(b, lambda d: d["input"].update(window_size_ms=8, window_increase_ms=8))
     assert load_bundle(b).input.window_size_ms == 8
+
+
+# ------------------------------------------------------------------ hostile sizes at load
+def _zip_bundle(path: Path, extra: dict) -> Path:
+    """The demo bundle as a zip, with ``extra`` members replacing or adding files."""
+    members = {f.name: f.read_bytes() for f in DEMO.iterdir()
+               if f.is_file() and f.name != "ei-sdk-reference.json"}
+    members.update(extra)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+def test_zip_bomb_member_refused_before_inflating(tmp_path):
+    """A member that inflates hundreds of times its stored size is refused by name, from
+    the zip's directory, before a byte of it is inflated."""
+    import tracemalloc
+    z = _zip_bundle(tmp_path / "bomb.zip", {"nn-i8.tflite": bytes(48 << 20)})
+    assert z.stat().st_size < 1 << 20
+    tracemalloc.start()
+    try:
+        with pytest.raises(BundleError, match=r"'nn-i8.tflite' inflates from [\d,]+ to "
+                                              r"50,331,648 bytes .*decompression bomb"):
+            load_bundle(z)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20, peak
+
+
+def test_oversized_member_refused_by_name(tmp_path, monkeypatch):
+    import edgert.runtime.bundle as bundle_mod
+    monkeypatch.setattr(bundle_mod, "MAX_MEMBER_BYTES", 2000)
+    b = copy_bundle(tmp_path)
+    with pytest.raises(BundleError, match=r"'nn-i8.tflite' is 2,824 bytes, more than the "
+                                          r"2,000 bytes a bundle file may have"):
+        load_bundle(b)
+    z = _zip_bundle(tmp_path / "b.zip", {})
+    with pytest.raises(BundleError, match=r"'nn-i8.tflite' is 2,824 bytes"):
+        load_bundle(z)
+
+
+def test_zip_member_larger_than_its_header_says_is_refused(tmp_path):
+    """The size check trusts the zip's directory; a member whose data inflates past the size
+    it declares is cut at that size and fails its CRC: a BundleError, not a large read."""
+    z = _zip_bundle(tmp_path / "b.zip", {})
+    raw = bytearray(z.read_bytes())
+    with zipfile.ZipFile(z) as zf:
+        info = zf.getinfo("nn-i8.tflite")
+    # lower the uncompressed size in the central directory entry and the local header
+    real = info.file_size.to_bytes(4, "little")
+    assert raw.count(real) >= 2
+    raw = raw.replace(real, (100).to_bytes(4, "little"))
+    z.write_bytes(bytes(raw))
+    with pytest.raises(BundleError, match="nn-i8.tflite"):
+        load_bundle(z)
+
+
+def test_raw_block_feature_names_are_built_only_when_asked(tmp_path):
+    """A raw block over a long window has one feature name per value; loading (what `edgert
+    info` does) must not build them: 2 million names took ~0.3 GB and seconds at load."""
+    import tracemalloc
+    from edgert.runtime.impulse import Impulse
+    b = tmp_path / "raw"
+    b.mkdir()
+    (b / "impulse.json").write_text(json.dumps({
+        "format": "edgert-impulse/1",
+        "input": {"frequency": 1e6, "axes": ["a"], "window_size_ms": 2000},
+        "dsp": [{"id": 1, "type": "raw"}]}))
+    tracemalloc.start()
+    try:
+        imp = Impulse.load(b)
+        imp.describe()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert imp.dsp_blocks[0].n_features == 2_000_000
+    assert peak < 16 << 20, peak
+    # asked for, they are there
+    small = tmp_path / "small"
+    small.mkdir()
+    (small / "impulse.json").write_text(json.dumps({
+        "format": "edgert-impulse/1",
+        "input": {"frequency": 10, "axes": ["a", "b"], "window_size_ms": 300},
+        "dsp": [{"id": 1, "type": "raw"}]}))
+    assert Impulse.load(small).feature_labels == ("a 0", "b 0", "a 1", "b 1", "a 2", "b 2")

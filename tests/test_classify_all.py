@@ -373,9 +373,12 @@ def test_changed_file_is_an_error_until_refresh_and_not_cached(impulse, tmp_path
         (entry,) = page["result"]
         assert not entry["sample"]["processingError"]
         assert page["predictions"][0]["prediction"] == "idle"     # now holds SDK window 11
-    # a folder path works too (its default index, DATASET/.edgert-index.sqlite)
+    # a folder path works too, with its default index in the user's cache folder, never in
+    # the dataset folder (tests/conftest.py points XDG_CACHE_HOME at a temporary folder)
+    from edgert.dataset.index import default_index_path
     page = classify_all(impulse, str(folder), labels=["snake"], progress=False)
-    assert page["totalCount"] == 3 and (folder / ".edgert-index.sqlite").exists()
+    assert page["totalCount"] == 3 and default_index_path(folder).exists()
+    assert not [p for p in folder.rglob("*") if "sqlite" in p.name]
 
 
 def test_anomaly_bucket(impulse, ds):

@@ -25,7 +25,10 @@ from edgert.acquisition.document import document_from_tree
 from edgert.acquisition.signing import decode_verified
 from edgert.dataset.classify_all import classify_all, classify_sample_cached
 from edgert.dataset import Dataset, SampleFilter
-from edgert.dataset.index import _pack_detail, _pack_summary, _unpack_detail, _unpack_summary
+from edgert.dataset.cache_codec import pack_detail as _pack_detail
+from edgert.dataset.cache_codec import pack_summary as _pack_summary
+from edgert.dataset.cache_codec import unpack_detail as _unpack_detail
+from edgert.dataset.cache_codec import unpack_summary as _unpack_summary
 from edgert.runtime.impulse import Impulse
 
 HERE = Path(__file__).parent

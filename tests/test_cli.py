@@ -164,6 +164,66 @@ def _bad_inputs(tmp: Path) -> dict:
         "absent variant": ["classify", str(DEMO), wave, "--variant", "float32"],
         "bogus variant (classify-all)": ["classify-all", str(DEMO), str(tmp), "--variant",
                                          "int4"],
+        **_more_bad_inputs(tmp, wave),
+    }
+
+
+def _more_bad_inputs(tmp: Path, wave: str) -> dict:
+    """The bad inputs found on a first run and by fuzzing (issue 8), every command family."""
+    import zipfile
+    (tmp / "lone-cr.csv").write_bytes(b"timestamp,accX,accY,accZ\n0,1,2,3\r4\n16,1,2,3\n")
+    (tmp / "huge.csv").write_text("timestamp,accX,accY,accZ\n0,1e39,2,3\n16,1,2,3\n")
+    absurd = tmp / "absurd-window"
+    shutil.copytree(DEMO, absurd, ignore=shutil.ignore_patterns("ei-sdk-reference.json",
+                                                               "samples"))
+    doc = json.loads((absurd / "impulse.json").read_text())
+    doc["input"]["window_size_ms"] = 1e10
+    (absurd / "impulse.json").write_text(json.dumps(doc))
+    truncated = tmp / "truncated-model"
+    shutil.copytree(DEMO, truncated, ignore=shutil.ignore_patterns("ei-sdk-reference.json",
+                                                                  "samples"))
+    (truncated / "nn-i8.tflite").write_bytes((DEMO / "nn-i8.tflite").read_bytes()[:1000])
+    bomb = tmp / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+        for f in ("impulse.json", "anomaly-4.json"):
+            zf.write(DEMO / f, f)
+        zf.writestr("nn-i8.tflite", bytes(8 << 20))
+    (tmp / "not-a-db").write_bytes(b"garbage" * 100)
+    (tmp / "a-file").write_text("x")
+    return {
+        "lone CR in a CSV row": ["classify", str(DEMO), str(tmp / "lone-cr.csv")],
+        "value beyond float32": ["features", str(DEMO), str(tmp / "huge.csv")],
+        "absurd window": ["info", str(absurd)],
+        "truncated model": ["info", str(truncated)],
+        "zip bomb bundle": ["classify", str(bomb), wave],
+        "plot into a missing folder": ["classify", str(DEMO), wave, "--plot",
+                                       str(tmp / "no" / "x.png")],
+        "directory as file (features)": ["features", str(DEMO), str(tmp / "adir.json")],
+        "dataset is a file": ["classify-all", str(DEMO), wave],
+        "index is a folder": ["classify-all", str(DEMO), str(tmp / "adir.json"), "--index",
+                              str(tmp)],
+        "metadata filter not JSON": ["classify-all", str(DEMO), str(tmp / "adir.json"),
+                                     "--metadata", "{site"],
+        "anomaly fit: missing data": ["anomaly", "fit", str(DEMO), str(tmp / "absent"),
+                                      "--out", str(tmp / "fit1")],
+        "anomaly fit: --out is a file": ["anomaly", "fit", str(DEMO), wave, "--clusters", "2",
+                                         "--out", str(tmp / "a-file")],
+        "ingest upload: a directory": ["ingest", "upload", str(tmp / "adir.json"),
+                                       "--api-key", "k", "--outbox", str(tmp / "o1.db"),
+                                       "--no-wait"],
+        "ingest upload: missing file": ["ingest", "upload", str(tmp / "absent.json"),
+                                        "--api-key", "k", "--outbox", str(tmp / "o2.db"),
+                                        "--no-wait"],
+        "ingest upload: malformed CSV": ["ingest", "upload", str(tmp / "lone-cr.csv"),
+                                         "--api-key", "k", "--outbox", str(tmp / "o3.db"),
+                                         "--no-wait"],
+        "ingest status: missing outbox": ["ingest", "status", "--outbox", str(tmp / "none.db")],
+        "ingest status: not a database": ["ingest", "status", "--outbox",
+                                          str(tmp / "not-a-db")],
+        "ingest requeue: not a database": ["ingest", "requeue", "--outbox",
+                                           str(tmp / "not-a-db")],
+        "ingest serve: db in a missing folder": ["ingest", "serve", "--port", "0", "--api-key",
+                                                 "k", "--db", str(tmp / "no" / "s.db")],
     }
 
 
@@ -181,6 +241,8 @@ def test_bad_input_is_exit_1_and_one_error_line(capsys, caplog, tmp_path):
         assert code == 1, name
         assert out == "", name
         assert len(errors) == 1 and "\n" not in errors[0] and errors[0].strip(), (name, errors)
+        # named by edgert, not caught by main()'s last-resort handler for unexpected errors
+        assert "this is a bug in edgert" not in errors[0], (name, errors)
 
 
 @needs_engine
@@ -196,6 +258,28 @@ def test_bad_input_stderr_of_the_real_process(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("edgert: ERROR:") and "adir.json" in lines[0]
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("argv", [
+    ["classify", str(DEMO), str(SAMPLES / "wave.01.json"), "--threads", "0"],
+    ["classify-all", str(DEMO), str(SAMPLES), "--threads", "-3"],
+    ["classify-all", str(DEMO), str(SAMPLES), "--labels", "[bad"],
+    ["ingest", "serve", "--port", "99999"],
+    ["ingest", "upload", "x.json", "--timeout", "-1"],
+    ["classify", str(DEMO)],
+    ["no-such-command"],
+])
+def test_usage_errors_are_one_line_and_exit_2(argv):
+    """Usage errors: exit status 2 and one `edgert: ERROR:` line naming the command and where
+    its help is (argparse's own usage dump went to stderr before, several lines)."""
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-m", "edgert", *argv], capture_output=True,
+                          text=True, cwd=Path(__file__).parent.parent, timeout=120)
+    assert proc.returncode == 2 and proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("edgert: ERROR: edgert"), proc.stderr
+    assert "--help`" in lines[0]
 
 
 @needs_engine

@@ -14,7 +14,7 @@ import pytest
 
 from edgert.acquisition.labels import infer_label
 from edgert.dataset import Dataset, SampleFilter
-from edgert.dataset.index import default_reader
+from edgert.dataset.decoding import default_reader
 from edgert.errors import DatasetError
 
 DATA = Path(__file__).parent / "data" / "dataset" / "motion"
@@ -397,3 +397,24 @@ def test_unusable_index_path(tmp_path):
     (tmp_path / "not-a-db").write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(DatasetError, match="--index"):
         Dataset(DATA, index_path=tmp_path / "not-a-db")
+
+
+@pytest.mark.parametrize("name,why", [
+    ("wave\x00.json", "control characters"),
+    ("a" * 300, "305 bytes long"),
+    ("é" * 120 + ".json", "bytes long"),
+    ("line\nbreak.json", "control characters"),
+    (".hidden.json", "does not start with '.'"),
+    ("/", "does not start with '.'"),
+])
+def test_add_sample_names_no_file_system_takes_are_dataset_errors(folder, name, why):
+    """A NUL or a 300-character x-file-name raised ValueError / OSError from the file system;
+    it is a DatasetError saying what to change, and nothing is written."""
+    doc = (DATA / "testing" / "wave.00.json").read_bytes()
+    with Dataset(folder, hmac_key=KEY, index_path=":memory:") as d:
+        n0 = d.count(SampleFilter(category="all"))
+        files = sorted(p for p in folder.rglob("*"))
+        with pytest.raises(DatasetError, match=why):
+            d.add_sample(doc, filename=name, category="testing")
+        assert d.count(SampleFilter(category="all")) == n0
+        assert sorted(p for p in folder.rglob("*")) == files

@@ -317,3 +317,65 @@ def test_batch_input_forms():
                      (X[None], r"\(N, 33\)"), (X[0], r"\(N, 33\)")):
         with pytest.raises(InputError, match=msg):
             m.invoke_batch(bad)
+
+
+def _demo_mutations(n: int, seed: int):
+    """The demo classifier with a few random bytes changed (deterministic)."""
+    buf = MODEL.read_bytes()
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
+        b = bytearray(buf)
+        for pos in rng.integers(8, len(b), int(rng.integers(1, 9))):
+            b[pos] = int(rng.integers(0, 256))
+        yield bytes(b)
+
+
+def test_auto_backend_corrupt_models_are_model_errors(caplog):
+    """backend="auto" hands a model the native engine refuses to the TFLite interpreter; a
+    corrupt one must still come out as ModelError, never the interpreter's ValueError /
+    RuntimeError / UnicodeDecodeError (found by fuzzing: a mutated tensor name made
+    get_output_details() raise UnicodeDecodeError)."""
+    outcomes = {"loaded": 0, "rejected": 0}
+    with caplog.at_level(logging.ERROR, logger="edgert.engine"):
+        for buf in _demo_mutations(600, 17):   # case 477 once escaped as UnicodeDecodeError
+            try:
+                load_model(buf, backend="auto")
+                outcomes["loaded"] += 1
+            except ModelError:
+                outcomes["rejected"] += 1
+    assert outcomes["loaded"] and outcomes["rejected"], outcomes
+
+
+def test_auto_backend_unknown_operator_code_is_corrupt_not_a_fallback(caplog, monkeypatch):
+    """An operator code TFLite does not define is a corrupt file, not a missing operator of a
+    valid model: ModelError at once, no interpreter fallback (no warning)."""
+    import tflite
+    monkeypatch.setattr(tflite.BuiltinOperator, "EDGERT_NOT_AN_OP", 4000, raising=False)
+    ts = [Tensor("x", (1, 4)), Tensor("y", (1, 4))]
+    buf = build_model(ts, [Op("EDGERT_NOT_AN_OP", [0], [1])], [0], [1])
+    with caplog.at_level(logging.WARNING, logger="edgert.engine"):
+        with pytest.raises(ModelError, match="corrupt TFLite model: operator codes "
+                                             "BUILTIN_4000 are not TFLite operators"):
+            load_model(buf, backend="auto")
+    assert not any("falling back" in r.getMessage() for r in caplog.records)
+    with pytest.raises(UnsupportedOperatorError):    # native says what it is
+        load_model(buf, backend="native")
+
+
+def test_auto_backend_model_both_engines_refuse(monkeypatch):
+    """A model the native engine refuses and the interpreter rejects too: one ModelError
+    that says both."""
+    from edgert.engine import model as model_mod
+
+    class Refusing:
+        class Interpreter:
+            def __init__(self, **kwargs):
+                raise RuntimeError("Didn't find op for builtin opcode 'GATHER' version '1'")
+
+    monkeypatch.setattr(model_mod, "interpreter_class", lambda: Refusing)
+    import edgert.engine as engine_mod
+    monkeypatch.setattr(engine_mod, "interpreter_class", lambda: Refusing)
+    with pytest.raises(ModelError, match=r"corrupt or unsupported TFLite model: the native "
+                                         r"engine refused it \(operator GATHER.*and the TFLite "
+                                         r"interpreter rejected the model \(RuntimeError"):
+        load_model(_gather_model(), backend="auto")

@@ -151,3 +151,43 @@ def test_the_names_a_newcomer_tries_first(name):
     import edgert
     assert getattr(edgert, name) is not None
     assert name in dir(edgert)
+
+
+# ------------------------------------------------------------ one status map, C constants
+def test_one_status_map_for_every_status():
+    """The DSP blocks and the rest of the binding map every C status to the same exception
+    class (there were two maps: ERR_ARG was InputError in one and NativeError in the other,
+    ERR_OVERFLOW ConfigurationError vs NativeError)."""
+    from edgert import _ffi
+    from edgert.dsp import _common
+    from edgert.errors import ConfigurationError, InputError
+    statuses = [getattr(_ffi.lib, n) for n in dir(_ffi.lib) if n.startswith("EDGERT_ERR_")]
+    assert len(statuses) >= 8
+    for st in statuses:
+        assert type(_common._status_error(st, "x")) is type(_ffi.status_error(st, "x")), st
+    assert isinstance(_ffi.status_error(_ffi.lib.EDGERT_ERR_ARG, "x"), InputError)
+    assert isinstance(_common._status_error(_ffi.lib.EDGERT_ERR_OVERFLOW, "x"),
+                      ConfigurationError)
+
+
+def test_engine_constants_come_from_the_c_core():
+    """The plan's dtype, space and op codes are the header's (read from lib, not copied)."""
+    from edgert._ffi import lib
+    from edgert.engine import plan
+    assert (plan.DT_FLOAT32, plan.DT_INT8, plan.SPACE_ARENA, plan.WIDE_MAX, plan.ALIGN) == (
+        lib.EDGERT_DTYPE_FLOAT32, lib.EDGERT_DTYPE_INT8, lib.EDGERT_SPACE_ARENA,
+        lib.EDGERT_ENGINE_WIDE_MAX, lib.EDGERT_ARENA_ALIGN)
+    assert plan.OP["FULLY_CONNECTED"] == lib.EDGERT_OP_FULLY_CONNECTED
+    # no module of the engine assigns a bare integer to an upper-case constant named after a
+    # C one (DT_*, SPACE_*, OP_*, WIDE_MAX, ALIGN): they are all read from lib
+    for path in (ROOT / "edgert" / "engine").glob("*.py"):
+        tree = ast.parse(path.read_text(), str(path))
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and \
+                    isinstance(node.value.value, int):
+                for t in node.targets:
+                    if isinstance(t, ast.Name) and (
+                            t.id.startswith(("DT_", "SPACE_", "OP_")) or
+                            t.id in ("WIDE_MAX", "ALIGN")):
+                        raise AssertionError(f"{path.name}: {t.id} = {node.value.value} is "
+                                             "copied by hand; read it from lib")

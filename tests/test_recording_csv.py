@@ -6,7 +6,7 @@ import pytest
 from edgert.acquisition.labels import infer_label
 from pathlib import Path
 
-from edgert.dataset.index import default_reader
+from edgert.dataset.decoding import default_reader
 from edgert.errors import DatasetError, InputError
 from edgert.recording import SensorAxis, parse_csv, read_recording
 

@@ -73,3 +73,14 @@ def test_acquisition_cbor_roundtrip_and_signature():
     body = encode_cbor(doc, hmac_key="k")
     assert verify(body, "k") and not verify(body, "other")
     np.testing.assert_array_equal(decode(body).values, values)
+
+
+def test_eim_runner_starts(tmp_path):
+    """An .eim written by the installed package starts (write_eim runs it with --print-info):
+    its launcher module and the bundle travel inside the file."""
+    from pathlib import Path
+
+    from edgert.eim import write_eim
+    eim = write_eim(Path(__file__).parent / "data" / "motion-demo", tmp_path / "m.eim")
+    assert eim.hello["model_parameters"]["input_features_count"] == 375
+    assert (tmp_path / "m.eim").read_bytes().startswith(b"#!/bin/sh\n")

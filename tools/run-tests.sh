@@ -4,7 +4,8 @@
 #   2. the pure-C tests of csrc/ under AddressSanitizer + UndefinedBehaviorSanitizer,
 #      a -Wall -Wextra -Werror compile of every C source, a check that no object has
 #      writable static data, and a Cortex-M4F compile when arm-none-eabi-gcc is installed,
-#   3. the pytest suite against the installed package,
+#   3. the pytest suite against the installed package (it also builds the bare-metal harness
+#      of csrc/mcu/ and runs it on an emulated Cortex-M4F when qemu-system-arm is installed),
 #   4. an sdist and a wheel built with `python -m build`, installed in a fresh venv, where the
 #      smoke tests run (catches files missing from the distributions).
 set -euo pipefail

@@ -31,13 +31,23 @@ column in milliseconds followed by one column per axis.
 
 examples:
   edgert info examples/motion-demo
-  edgert classify examples/motion-demo examples/motion-demo/samples/wave.01.json
+  edgert classify examples/motion-demo examples/motion-demo/sdk-windows/wave.00.json
   edgert classify examples/motion-demo recording.cbor --variant int8 --json
 """
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with edgert's error line: a usage error is one ``edgert: ERROR: ...`` line
+    naming the command, the problem and where the help is, and exit status 2 (argparse's
+    usage dump is left out: ``--help`` has it). Subcommand parsers inherit the class."""
+
+    def error(self, message: str):  # type: ignore[override]
+        sys.stderr.write(f"edgert: ERROR: {self.prog}: {message}; see `{self.prog} --help`\n")
+        sys.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="edgert", description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"edgert {__version__}")
@@ -70,16 +80,28 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         log.error("%s", exc)
         return 1
     except FileNotFoundError as exc:
-        log.error("%s: %s", exc.strerror or "file not found", exc.filename)
+        log.error("%s: %s", exc.filename, exc.strerror or "no such file")
         return 1
-    except KeyboardInterrupt:
-        return 130
     except BrokenPipeError:
         # The reader of stdout went away (`edgert ... | head`): stop quietly as Unix tools do,
         # and point stdout at /dev/null so the interpreter's final flush cannot fail again.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
+    except OSError as exc:   # a directory given as a file, no permission, a full disk, ...
+        where = f"{exc.filename}: " if exc.filename else ""
+        log.error("%s%s", where, exc.strerror or exc)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except MemoryError:
+        log.error("out of memory; try a smaller input (or fewer --threads)")
+        return 1
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback for users
+        log.error("unexpected %s: %s; this is a bug in edgert: rerun with -vv for the "
+                  "traceback and report it", type(exc).__name__, exc)
+        log.debug("traceback", exc_info=True)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

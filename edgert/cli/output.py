@@ -13,4 +13,9 @@ def emit_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
-__all__ = ["emit_json"]
+def plural(n: int, noun: str) -> str:
+    """``1 window``, ``26 windows``: counts in the human-readable output."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+__all__ = ["emit_json", "plural"]

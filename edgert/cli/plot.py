@@ -16,6 +16,19 @@ from ..errors import EdgertError
 from ..runtime.results import ClassificationResult
 
 
+def plot_path(plot: Union[str, Path], recording_name: str) -> Path:
+    """Where ``--plot PLOT`` writes: PLOT itself, or ``PLOT/<recording>.scores.png`` when PLOT
+    is a folder. EdgertError (before any work) when its folder does not exist."""
+    out = Path(plot)
+    if out.is_dir():
+        return out / (Path(recording_name).stem + ".scores.png")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise EdgertError(f"--plot {plot}: the folder {parent} does not exist; create it or "
+                          "give another path")
+    return out
+
+
 def plot_scores(result: ClassificationResult, path: Union[str, Path],
                 title: Optional[str] = None) -> Path:
     """Write the score plot of ``result`` to ``path`` (PNG); returns the path."""
@@ -58,9 +71,14 @@ def plot_scores(result: ClassificationResult, path: Union[str, Path],
     fig.suptitle(title or f"{len(result)} windows, variant {result.variant}")
     fig.tight_layout()
     out = Path(path)
-    fig.savefig(out, format="png", dpi=100)
-    plt.close(fig)
+    try:
+        fig.savefig(out, format="png", dpi=100)
+    except OSError as exc:
+        raise EdgertError(f"--plot {out}: cannot write the plot ({exc.strerror or exc})") \
+            from None
+    finally:
+        plt.close(fig)
     return out
 
 
-__all__ = ["plot_scores"]
+__all__ = ["plot_path", "plot_scores"]

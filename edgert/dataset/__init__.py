@@ -1,6 +1,8 @@
-"""Local datasets: a folder of recordings indexed in SQLite (:mod:`.index`) and the sample
-filters of Studio's classify-all result page (:mod:`.filters`), classify-all over a dataset
-(:mod:`.classify_all`) and its validation metrics (:mod:`.metrics`).
+"""Local datasets: a folder of recordings indexed in SQLite (:mod:`.index`; its tables in
+:mod:`.schema`, labelling rules and ``info.labels`` in :mod:`.manifest`, file decoding in
+:mod:`.decoding`, uploads in :mod:`.uploads`), the sample filters of Studio's classify-all
+result page (:mod:`.filters`), classify-all over a dataset (:mod:`.classify_all`, its result
+cache's codec in :mod:`.cache_codec`) and its validation metrics (:mod:`.metrics`).
 
 >>> ds = Dataset("data/", hmac_key="...")         # indexes (incrementally) data/
 >>> rows = ds.query(SampleFilter(category="testing", labels=["idle"]), limit=20, offset=0)

@@ -27,7 +27,9 @@ Backends:
   kernels; ``invoke_batch`` is a per-item loop. Its int8 SOFTMAX is desktop TFLite's (a float
   table), a few 1/256 off Micro's.
 - ``"auto"``: native when every operator is supported, else the interpreter with a logged
-  warning naming the operator.
+  warning naming the operator. Only a valid model falls back: operator codes TFLite does not
+  define, or a model the interpreter rejects too, raise ModelError (corrupt), never the
+  interpreter's own exceptions.
 
 :mod:`.export` writes a compiled plan as C99 source for a microcontroller build of the same
 C core; :mod:`.builder` writes small .tflite files (tests, fixtures).
@@ -44,7 +46,7 @@ from .plan import Plan
 from .model import (INSTALL_INTERPRETER, InterpreterModel, ModelBase, TensorInfo, graph_io,
                     interpreter_class)
 from .quant import dequantize, quantize
-from .reader import Graph, read_graph
+from .reader import BUILTIN_NAMES, Graph, read_graph
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +85,19 @@ def load_model(path_or_bytes: Union[str, os.PathLike, bytes, bytearray, memoryvi
         if interpreter_class() is None:
             raise UnsupportedOperatorError(f"{exc}; and no TFLite interpreter is installed to fall "
                                            f"back to: {INSTALL_INTERPRETER}") from exc
+        unknown = sorted({op.name for op in graph.ops if op.code not in BUILTIN_NAMES})
+        if unknown:
+            # not a missing operator of a valid model: codes TFLite itself does not define
+            raise ModelError(f"corrupt TFLite model: operator codes {', '.join(unknown)} are "
+                             "not TFLite operators") from exc
         log.warning("native engine cannot run this model (%s); falling back to the TFLite "
                     "interpreter", exc)
-        return InterpreterModel(buf, inputs, outputs)
+        try:
+            return InterpreterModel(buf, inputs, outputs)
+        except ModelError as fallback:
+            # neither engine takes it: a corrupt model (or one no engine supports), said as such
+            raise ModelError(f"corrupt or unsupported TFLite model: the native engine refused "
+                             f"it ({exc}) and {fallback}") from fallback
     return NativeModel(plan, inputs, outputs)
 
 

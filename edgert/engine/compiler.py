@@ -796,8 +796,11 @@ def compile_graph(g: Graph, wide_weights: bool = True) -> Plan:
     """Lower a parsed graph to a native plan. Raises UnsupportedOperatorError naming the first
     operator/type the native engine cannot run, ModelError for inconsistent models.
     ``wide_weights``: also store int16 copies of FULLY_CONNECTED weights (faster on hosts with
-    SIMD; a microcontroller plan leaves them out to keep the constants small)."""
-    return _Compiler(g, wide_weights).run()
+    SIMD; a microcontroller plan leaves them out to keep the constants small).
+    Shape-only subgraphs (SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE and the like) are
+    evaluated first (:mod:`edgert.engine.fold`)."""
+    from .fold import fold_shape_subgraphs
+    return _Compiler(fold_shape_subgraphs(g), wide_weights).run()
 
 
 def unsupported_reason(g: Graph) -> Optional[str]:

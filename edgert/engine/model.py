@@ -154,10 +154,12 @@ class InterpreterModel(ModelBase):
         try:
             self._interp = mod.Interpreter(model_content=bytes(model_bytes), **kwargs)
             self._interp.allocate_tensors()
-        except (ValueError, RuntimeError) as exc:
-            raise ModelError(f"the TFLite interpreter rejected the model: {exc}") from exc
-        self._in_idx = [d["index"] for d in self._interp.get_input_details()]
-        self._out_idx = [d["index"] for d in self._interp.get_output_details()]
+            # tensor details decode names from the file: a corrupt one fails here too
+            self._in_idx = [d["index"] for d in self._interp.get_input_details()]
+            self._out_idx = [d["index"] for d in self._interp.get_output_details()]
+        except Exception as exc:   # ValueError, RuntimeError, UnicodeDecodeError, ...
+            raise ModelError(f"the TFLite interpreter rejected the model "
+                             f"({type(exc).__name__}: {exc})") from exc
         self._lock = threading.Lock()
 
     @property

@@ -177,8 +177,10 @@ def read_graph(buf: bytes) -> Graph:
     except ModelError:
         raise
     except _DECODE_ERRORS as exc:
+        why = ("an offset points past the end of the file" if isinstance(exc, struct.error)
+               else f"{type(exc).__name__}: {exc}")
         raise ModelError(f"corrupt or truncated TFLite model: the flatbuffer cannot be decoded "
-                         f"({type(exc).__name__}: {exc})") from exc
+                         f"({why})") from exc
 
 
 def _read(buf: bytes) -> Graph:

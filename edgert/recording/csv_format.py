@@ -19,8 +19,17 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _rows(text: str, name: str) -> list[list[str]]:
-    """The CSV's non-empty rows. Line ends are CRLF, LF or a lone CR; a CR inside a row (not
-    at its end) is malformed CSV and named with its line, never a ``_csv.Error``."""
+    """The CSV's non-empty rows. Line ends are CRLF, LF or (old Mac files) CR throughout; a
+    lone CR in a file whose lines end in LF is a carriage return inside a row, named with its
+    line (not read as a line end that splits the row in two), and malformed CSV is never a
+    ``_csv.Error``."""
+    if "\n" in text:
+        lone = re.search("\r(?!\n)", text)
+        if lone is not None and lone.end() < len(text):
+            line = text.count("\n", 0, lone.start()) + 1
+            raise InputError(f"{name}: line {line} holds a carriage return (CR) inside the "
+                             "row; save the file with one record per line (LF or CRLF line "
+                             "ends)")
     try:
         return [r for r in csv.reader(io.StringIO(text, newline=""))
                 if r and any(c.strip() for c in r)]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import struct
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -28,6 +29,18 @@ DSP_TYPES = ("spectral-analysis", "raw", "flatten")
 LEARN_TYPES = ("keras", "anomaly", "anomaly-gmm")
 VARIANTS = ("float32", "int8")
 IMPULSE_FILE = "impulse.json"
+
+#: Most values one window may hold (samples x input axes): 16 Mi float32 values, 64 MiB. Real
+#: impulses stay far below it (10 s of 16 kHz audio is 160,000 values; the motion demo 375);
+#: a window size or frequency beyond it is a typo or a hostile file, refused at load before
+#: anything is allocated for it. The window increase is bounded by the same number of samples.
+MAX_WINDOW_VALUES = 1 << 24
+#: Largest file of a bundle (impulse.json, a model, anomaly metadata), checked before it is
+#: read: 256 MiB, several times the largest models a gateway runs.
+MAX_MEMBER_BYTES = 256 << 20
+#: Largest compression ratio of a zip member over 1 MiB: model weights and JSON compress a few
+#: times, a member that inflates over 200x is a decompression bomb.
+MAX_MEMBER_RATIO = 200
 
 # Studio's texts for the thresholds it reports (classify v2 `thresholds[]`).
 THRESHOLD_TEXTS = {
@@ -127,11 +140,14 @@ class Bundle:
     dsp: tuple[DspSpec, ...]
     learn: tuple[LearnSpec, ...]
     document: Mapping[str, Any] = field(repr=False)
+    provenance: Mapping[str, Any] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------------------ files
-class _Files:
-    """Read access to the files of a bundle directory or zip (names relative to the root)."""
+class BundleFiles:
+    """Read access to the files of a bundle directory or zip (names relative to the root),
+    every file checked against MAX_MEMBER_BYTES / MAX_MEMBER_RATIO before it is read. A context
+    manager (closes the zip)."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -159,9 +175,15 @@ class _Files:
                               "file name inside the bundle")
         try:
             if self._zip is not None:
-                return self._zip.read(self._prefix + str(rel))
-            return (self.path / rel).read_bytes()
-        except (KeyError, FileNotFoundError, IsADirectoryError) as exc:
+                info = self._zip.getinfo(self._prefix + str(rel))
+                self._check_size(name, info.file_size, info.compress_size)
+                # ZipExtFile stops at the declared size: the check above bounds the inflating
+                with self._zip.open(info) as member:
+                    return member.read()
+            path = self.path / rel
+            self._check_size(name, path.stat().st_size, None)
+            return path.read_bytes()
+        except (KeyError, FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
             raise BundleError(f"{self.path}/{IMPULSE_FILE}: {field_name} names {name!r}, "
                               f"which is missing from the bundle") from exc
         except (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError,
@@ -171,9 +193,42 @@ class _Files:
             raise BundleError(f"{self.path}: cannot read {name!r} ({field_name}): "
                               f"{exc}") from exc
 
+    def _check_size(self, name: str, size: int, compressed: Optional[int]) -> None:
+        """Refuse a member before reading it when it is larger than MAX_MEMBER_BYTES or (in a
+        zip) inflates more than MAX_MEMBER_RATIO times its compressed size."""
+        if size > MAX_MEMBER_BYTES:
+            raise BundleError(f"{self.path}: {name!r} is {size:,} bytes, more than the "
+                              f"{MAX_MEMBER_BYTES:,} bytes a bundle file may have; not read")
+        if compressed is not None and size > (1 << 20) \
+                and size > MAX_MEMBER_RATIO * max(compressed, 1):
+            raise BundleError(f"{self.path}: {name!r} inflates from {compressed:,} to "
+                              f"{size:,} bytes (over {MAX_MEMBER_RATIO}x: a decompression "
+                              "bomb, not a model); not read")
+
     def close(self) -> None:
         if self._zip is not None:
             self._zip.close()
+
+    def __enter__(self) -> "BundleFiles":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def bundle_file_names(doc: Mapping[str, Any]) -> list[str]:
+    """The files an ``impulse.json`` document names (models and anomaly metadata of every
+    learn block, in order, once each), without impulse.json itself."""
+    names: list[str] = []
+    for block in doc.get("learn") or []:
+        if not isinstance(block, Mapping):
+            continue
+        models = block.get("models")
+        for name in (list(models.values()) if isinstance(models, Mapping) else []) + \
+                [block.get("metadata")]:
+            if isinstance(name, str) and name and name not in names:
+                names.append(name)
+    return names
 
 
 # ------------------------------------------------------------------------------ validation
@@ -237,7 +292,12 @@ def parse_tflite_io(data: bytes, where: str) -> tuple[tuple[TensorSpec, ...],
     try:
         import tflite  # the flatbuffer schema package
         if len(data) < 8 or data[4:8] != b"TFL3":
-            raise ValueError("no TFL3 identifier: not a TFLite flatbuffer")
+            raise BundleError(f"{where}: not a TFLite model (no 'TFL3' identifier"
+                              + (f"; only {len(data)} bytes: truncated?)" if len(data) < 8
+                                 else ")"))
+        if int.from_bytes(data[:4], "little") + 4 > len(data):
+            raise BundleError(f"{where}: truncated or corrupt TFLite file: its root table "
+                              f"lies past the end of the file ({len(data)} bytes)")
         model = tflite.Model.GetRootAsModel(data, 0)
         if model.SubgraphsLength() < 1:
             raise ValueError("the model has no subgraph")
@@ -258,7 +318,10 @@ def parse_tflite_io(data: bytes, where: str) -> tuple[tuple[TensorSpec, ...],
     except BundleError:
         raise
     except Exception as exc:  # the flatbuffer reader raises assorted errors on garbage
-        raise BundleError(f"{where}: not a readable TFLite model ({exc})") from exc
+        why = ("an offset points past the end of the file" if isinstance(exc, struct.error)
+               else f"{type(exc).__name__}: {exc}")
+        raise BundleError(f"{where}: truncated or corrupt TFLite file: its flatbuffer cannot "
+                          f"be read ({why}); export the model again") from exc
     if len(ins) != 1 or len(outs) < 1:
         raise BundleError(f"{where}: expected one input and at least one output tensor, "
                           f"the model has {len(ins)} inputs and {len(outs)} outputs")
@@ -368,12 +431,18 @@ def _parse_input(ctx: _Ctx, doc: Mapping[str, Any]) -> InputSpec:
     winc = ctx.number(inp, "window_increase_ms", "input.window_increase_ms", required=False,
                       default=wsize)
     zero_pad = ctx.get(inp, "zero_pad", "input.zero_pad", bool, required=False, default=True)
-    # the sample counts edgert.runtime.windowing.window_geometry derives (rounding half up)
-    for key, ms in (("window_size_ms", wsize), ("window_increase_ms", winc)):
+    # the sample counts edgert.runtime.windowing.window_geometry derives (rounding half up),
+    # bounded before anything is allocated for a window (see MAX_WINDOW_VALUES)
+    n_axes = len(axes)
+    for key, ms, per in (("window_size_ms", wsize, n_axes), ("window_increase_ms", winc, 1)):
         n = ms * freq / 1000.0
-        if not (math.isfinite(n) and n < 2**31 - 1):
-            raise ctx.fail(f"input.{key}", f"{ms:g} ms at {freq:g} Hz is {n:g} samples, more "
-                                           "than a window can hold (2^31 - 1)")
+        if not (math.isfinite(n) and n * per <= MAX_WINDOW_VALUES):
+            what = (f"{n:g} samples x {n_axes} axes = {n * n_axes:g} values per window"
+                    if per > 1 else f"{n:g} samples")
+            raise ctx.fail(f"input.{key}", f"{ms:g} ms at {freq:g} Hz is {what}; edgert "
+                                           f"takes at most {MAX_WINDOW_VALUES:,} (no real "
+                                           "impulse comes near: 10 s of 16 kHz audio is "
+                                           "160,000): check the window size and frequency")
     if math.floor(wsize * freq / 1000.0 + 0.5) < 1:
         raise ctx.fail("input.window_size_ms", f"{wsize} ms at {freq} Hz is less than one sample")
     return InputSpec(typ, freq, tuple(axes), wsize, winc, zero_pad)
@@ -412,7 +481,7 @@ def _parse_dsp(ctx: _Ctx, doc: Mapping[str, Any], inp: InputSpec) -> tuple[DspSp
 
 
 def _parse_learn(ctx: _Ctx, doc: Mapping[str, Any], dsp: Sequence[DspSpec],
-                 files: _Files) -> tuple[LearnSpec, ...]:
+                 files: BundleFiles) -> tuple[LearnSpec, ...]:
     blocks = ctx.get(doc, "learn", "learn", list, required=False, default=[])
     dsp_ids = {b.id for b in dsp}
     out: list[LearnSpec] = []
@@ -462,8 +531,8 @@ def _parse_learn(ctx: _Ctx, doc: Mapping[str, Any], dsp: Sequence[DspSpec],
                 raise ctx.fail(f + ".labels", "must be a non-empty list of label names")
             if len(set(lab)) != len(lab):
                 raise ctx.fail(f + ".labels", f"has duplicates: {lab}")
-            if "anomaly" in lab or "uncertain" in lab:
-                raise ctx.fail(f + ".labels", "'anomaly' and 'uncertain' are reserved names")
+            # a class may be named `anomaly` or `uncertain`: results keep it apart from the
+            # anomaly score and the pseudo-labels (edgert.results.reserved_names)
             labels = tuple(lab)
             for variant, m in models.items():
                 if m.outputs[0].size != len(labels):
@@ -491,10 +560,24 @@ def _parse_learn(ctx: _Ctx, doc: Mapping[str, Any], dsp: Sequence[DspSpec],
     return tuple(out)
 
 
+PROVENANCE_KEYS = {"source": str, "export_path": str, "sdk_era": str, "imported_by": str,
+                   "imported_at": str, "files": list, "notes": list, "eon_rebuilt": list}
+
+
+def _parse_provenance(ctx: _Ctx, doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The optional ``provenance`` object (where an imported bundle came from): known keys
+    must have their documented types; other keys are kept as they are."""
+    prov = ctx.get(doc, "provenance", "provenance", dict, required=False, default={})
+    for key, typ in PROVENANCE_KEYS.items():
+        if key in prov and prov[key] is not None and not isinstance(prov[key], typ):
+            raise ctx.fail(f"provenance.{key}", f"must be {_tname(typ)}")
+    return dict(prov)
+
+
 def load_bundle(path: Union[str, Path]) -> Bundle:
     """Read and validate a bundle directory or .zip (see ``docs`` of the bundle format)."""
     p = Path(path)
-    files = _Files(p)
+    files = BundleFiles(p)
     try:
         raw = files.read(IMPULSE_FILE, "bundle")
         where = f"{p}/{IMPULSE_FILE}"
@@ -515,11 +598,13 @@ def load_bundle(path: Union[str, Path]) -> Bundle:
         if not dsp:
             raise ctx.fail("dsp", "the impulse has no DSP block")
         learn = _parse_learn(ctx, doc, dsp, files)
-        return Bundle(str(p), dict(project), impulse_id, inp, dsp, learn, doc)
+        provenance = _parse_provenance(ctx, doc)
+        return Bundle(str(p), dict(project), impulse_id, inp, dsp, learn, doc, provenance)
     finally:
         files.close()
 
 
 __all__ = ["Bundle", "InputSpec", "DspSpec", "LearnSpec", "ModelFile", "TensorSpec",
            "Threshold", "load_bundle", "parse_tflite_io", "validate_anomaly_metadata",
-           "FORMAT", "VARIANTS"]
+           "FORMAT", "VARIANTS", "BundleFiles", "bundle_file_names", "IMPULSE_FILE",
+           "MAX_WINDOW_VALUES", "MAX_MEMBER_BYTES", "MAX_MEMBER_RATIO"]

@@ -44,6 +44,7 @@ one C call; GMM through the engine. Everything is float32 as Edge Impulse's SDK 
 """
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import operator
@@ -68,11 +69,20 @@ log = logging.getLogger("edgert.runtime.impulse")
 
 @dataclass
 class DspRunner:
-    """A DSP block of the impulse: its spec, the dsp object and its output width."""
+    """A DSP block of the impulse: its spec, the dsp object and its output width. ``labels``
+    (one name per feature) are built on first use: a raw block has one per value of the
+    window, which loading and classifying never need."""
     spec: DspSpec
     block: Any
     n_features: int
-    labels: tuple[str, ...]
+    window_samples: int
+
+    @functools.cached_property
+    def labels(self) -> tuple[str, ...]:
+        labels = tuple(self.block.labels(self.window_samples))
+        if len(labels) != self.n_features:
+            labels = tuple(f"{self.spec.id}.f{k}" for k in range(self.n_features))
+        return labels
 
     def run(self, data: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
         if len(starts) == 0:
@@ -195,13 +205,10 @@ class Impulse:
             try:
                 blk = make_dsp_block(dict(spec.raw), self.frequency, list(self.axes))
                 n = int(blk.n_features(W))
-                labels = tuple(blk.labels(W))
             except EdgertError as exc:
                 raise BundleError(f"{where}: dsp[{i}] (id {spec.id}, {spec.type}): {exc}") \
                     from exc
-            if len(labels) != n:
-                labels = tuple(f"{spec.id}.f{k}" for k in range(n))
-            self.dsp_blocks.append(DspRunner(spec, blk, n, labels))
+            self.dsp_blocks.append(DspRunner(spec, blk, n, W))
         self._dsp_by_id = {d.spec.id: d for d in self.dsp_blocks}
         self.learn_blocks: list[Union[KerasRunner, AnomalyRunner]] = []
         for i, spec in enumerate(bundle.learn):
@@ -223,8 +230,12 @@ class Impulse:
                                                if variants and all(v in s for s in variants))
         if keras and not self.variants:
             raise BundleError(f"{where}: the classifiers have no model variant in common")
-        self.feature_labels: tuple[str, ...] = tuple(
-            lab for d in self.dsp_blocks for lab in d.labels)
+
+    @functools.cached_property
+    def feature_labels(self) -> tuple[str, ...]:
+        """One name per DSP feature column (all blocks, in bundle order), built on first
+        use."""
+        return tuple(lab for d in self.dsp_blocks for lab in d.labels)
 
     @classmethod
     def load(cls, path: Union[str, Path], backend: str = "auto") -> "Impulse":
@@ -438,6 +449,7 @@ class Impulse:
                     for d in self.dsp_blocks],
             "learn": [self._describe_learn(b) for b in self.learn_blocks],
             "variants": list(self.variants),
+            **({"provenance": dict(b.provenance)} if b.provenance else {}),
         }
 
     def _describe_learn(self, b: Union[KerasRunner, AnomalyRunner]) -> dict[str, Any]:
@@ -455,7 +467,8 @@ class Impulse:
                                        "dtype": mf.inputs[0].dtype},
                              "output": {"shape": list(mf.outputs[0].shape),
                                         "dtype": mf.outputs[0].dtype},
-                             "arena_bytes": getattr(m, "arena_bytes", None)}
+                             "arena_bytes": getattr(m, "arena_bytes", None),
+                             **_engine_of(m, mf.data)}
             d["models"] = models
         elif s.type == "anomaly":
             d["axes"] = list(s.axes)
@@ -468,3 +481,18 @@ class Impulse:
 
 
 __all__ = ["Impulse", "KerasRunner", "AnomalyRunner", "DspRunner"]
+
+
+def _engine_of(model: Any, data: bytes) -> dict[str, Any]:
+    """Which engine runs a model, and when it is not the native one, the operator (the
+    compiler's message) that keeps it off it."""
+    from ..engine.model import InterpreterModel
+    if not isinstance(model, InterpreterModel):
+        return {"engine": "native"}
+    from ..engine.compiler import unsupported_reason
+    from ..engine.reader import read_graph
+    try:
+        reason = unsupported_reason(read_graph(data))
+    except Exception as exc:  # noqa: BLE001 - a description, not a check
+        reason = str(exc)
+    return {"engine": "tflite-interpreter", "native_unsupported": reason}

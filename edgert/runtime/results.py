@@ -11,6 +11,12 @@ block, with one ``result`` object per window holding every label's probability a
 Studio's prediction rule (classify-all ``predictions[]``) is applied to every window: a window
 whose anomaly score is over the anomaly threshold is ``anomaly``; else a window whose top
 probability is below ``min_score`` is ``uncertain``; else the top label.
+
+A class may itself be named ``anomaly`` or ``uncertain`` (Studio accepts it, and public exports
+have such classes). A label and the anomaly score are then kept apart by renaming edgert's own
+entries, never the user's label (:func:`reserved_names`): the score's key in result objects and
+the CLI column becomes ``anomaly score``, the prediction of an anomalous window
+``anomaly (detected)`` and of a low-confidence window ``uncertain (below min_score)``.
 """
 from __future__ import annotations
 
@@ -25,6 +31,32 @@ from .bundle import Bundle, LearnSpec
 
 UNCERTAIN = "uncertain"
 ANOMALY = "anomaly"
+
+
+@dataclass(frozen=True)
+class ReservedNames:
+    """The names edgert uses next to the labels: the anomaly score's key in per-window result
+    objects, and the predictions of anomalous and low-confidence windows."""
+    anomaly_key: str = ANOMALY
+    anomaly_prediction: str = ANOMALY
+    uncertain_prediction: str = UNCERTAIN
+
+
+def reserved_names(labels: Sequence[str]) -> ReservedNames:
+    """Studio's names unless a label already has one of them; then a spelled-out name that no
+    label has (see the module docstring)."""
+    taken = set(labels)
+
+    def free(name: str, alternative: str) -> str:
+        if name not in taken:
+            return name
+        cand, k = alternative, 2
+        while cand in taken:
+            cand, k = f"{alternative} #{k}", k + 1
+        return cand
+
+    return ReservedNames(free(ANOMALY, "anomaly score"), free(ANOMALY, "anomaly (detected)"),
+                         free(UNCERTAIN, "uncertain (below min_score)"))
 
 
 @dataclass(frozen=True)
@@ -51,18 +83,20 @@ class WindowResult:
 
 def predict_labels(labels: Sequence[str], probabilities: Optional[np.ndarray],
                    anomaly: Optional[np.ndarray], min_score: float,
-                   anomaly_threshold: float, n: int) -> np.ndarray:
+                   anomaly_threshold: float, n: int,
+                   names: Optional[ReservedNames] = None) -> np.ndarray:
     """Studio's per-window prediction (object array of str) from whole-recording arrays."""
+    names = names or reserved_names(labels)
     out = np.empty(n, dtype=object)
     if probabilities is not None and len(labels):
         top = np.argmax(probabilities, axis=1)
         best = probabilities[np.arange(n), top]
         out[:] = np.asarray(labels, dtype=object)[top]
-        out[best < min_score] = UNCERTAIN
+        out[best < min_score] = names.uncertain_prediction
     else:
-        out[:] = UNCERTAIN
+        out[:] = names.uncertain_prediction
     if anomaly is not None:
-        out[anomaly > anomaly_threshold] = ANOMALY
+        out[anomaly > anomaly_threshold] = names.anomaly_prediction
     return out
 
 
@@ -106,8 +140,10 @@ class ClassificationResult:
         self.anomaly_threshold = (float(first_a.threshold("min_anomaly_score", 0.3))
                                   if first_a else math.inf)
         n = len(self.start_rows)
+        # every classifier's labels: none of them may be shadowed by edgert's own names
+        self.names = reserved_names([lab for b in self.keras_blocks for lab in b.labels])
         self.predictions = predict_labels(self.labels, self.probabilities, self.anomaly,
-                                          self.min_score, self.anomaly_threshold, n)
+                                          self.min_score, self.anomaly_threshold, n, self.names)
         self.anomalous = (self.anomaly > self.anomaly_threshold if self.anomaly is not None
                           else np.zeros(n, dtype=bool))
 
@@ -183,11 +219,11 @@ class ClassificationResult:
             probs = self.outputs[block.id]
             cols += [(lab, probs[:, i]) for i, lab in enumerate(block.labels)]
             if self.anomaly is not None:
-                cols.append((ANOMALY, self.anomaly))
+                cols.append((self.names.anomaly_key, self.anomaly))
         else:
             if self.probabilities is not None:
                 cols += [(lab, self.probabilities[:, i]) for i, lab in enumerate(self.labels)]
-            cols.append((ANOMALY, self.outputs[block.id]))
+            cols.append((self.names.anomaly_key, self.outputs[block.id]))
         m = np.empty((n, len(cols)), dtype=np.float64)
         for i, (_, v) in enumerate(cols):
             m[:, i] = np.asarray(v, dtype=np.float64).reshape(n)

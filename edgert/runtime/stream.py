@@ -180,7 +180,10 @@ class Stream:
             if avg[best] >= sm.threshold:
                 detection = best
         if an is not None and an > self.impulse_anomaly_threshold:
-            detection = "anomaly"
+            from .results import reserved_names
+            labels = [lab for b in self.impulse.bundle.learn if b.type == "keras"
+                      for lab in b.labels]
+            detection = reserved_names(labels).anomaly_prediction
         suppressed = False
         if sm.suppress_repeats and detection is not None and detection == self._last_detection:
             suppressed = True

@@ -32,10 +32,7 @@ import dataclasses
 import json
 import logging
 import os
-import shutil
 import sys
-import tempfile
-import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
@@ -271,58 +268,67 @@ def anomaly_learn_block(impulse_json: Dict[str, Any], *,
             "thresholds": [{"key": "min_anomaly_score", "value": DEFAULT_THRESHOLD}]}, True
 
 
-def _materialize(bundle: Path, workdir: Path) -> Path:
-    if bundle.is_dir():
-        return bundle
-    if zipfile.is_zipfile(bundle):
-        with zipfile.ZipFile(bundle) as zf:
-            zf.extractall(workdir)
-        roots = [p for p in workdir.rglob("impulse.json")]
-        if not roots:
-            raise BundleError(f"{bundle}: the zip holds no impulse.json")
-        return min(roots, key=lambda p: len(p.parts)).parent
-    raise BundleError(f"{bundle}: not a bundle directory or .zip")
-
-
 def write_bundle(bundle: Union[str, os.PathLike], out: Union[str, os.PathLike, None],
                  metadata: Dict[str, Any], block: Dict[str, Any], is_new: bool) -> Path:
-    """Write the trained block into a bundle directory: ``out`` (a copy of ``bundle`` with the
-    new metadata and learn entry) or, when ``out`` is None and ``bundle`` is a directory,
-    ``bundle`` itself. Files are written to temporary names and renamed, so a failure leaves
-    the old bundle intact."""
+    """Write the trained block into a bundle directory: ``out`` (a new bundle: impulse.json
+    with the new learn entry, the new metadata, and the model and metadata files of the other
+    blocks - nothing else of the source folder or zip) or, when ``out`` is None and
+    ``bundle`` is a directory, ``bundle`` itself (its impulse.json and the block's metadata
+    replaced). Files are written to temporary names and renamed, so a failure leaves the old
+    bundle intact."""
+    from ..runtime.bundle import IMPULSE_FILE, BundleFiles, bundle_file_names
     bundle = Path(bundle)
-    with tempfile.TemporaryDirectory() as tmp:
-        src = _materialize(bundle, Path(tmp))
-        if out is None:
-            if not bundle.is_dir():
-                raise BundleError(f"{bundle} is a zip: give --out DIR for the updated bundle")
-            dest = bundle
-        else:
-            dest = Path(out)
-            if dest.exists() and any(dest.iterdir()) and dest.resolve() != src.resolve():
-                raise BundleError(f"--out {dest}: exists and is not empty; choose a new folder")
-            if dest.resolve() != src.resolve():
-                shutil.copytree(src, dest, dirs_exist_ok=True)
+    in_place = out is None or (bundle.is_dir() and Path(out).resolve() == bundle.resolve())
+    block = copy.deepcopy(block)
+    meta_name = block.get("metadata") or f"anomaly-{block['id']}.json"
+    block["metadata"] = meta_name
+    if not block.get("thresholds"):
+        block["thresholds"] = [{"key": "min_anomaly_score", "value": DEFAULT_THRESHOLD}]
+    copies: Dict[str, bytes] = {}
+    if in_place:
+        if not bundle.is_dir():
+            raise BundleError(f"{bundle} is a zip: give --out DIR for the updated bundle")
+        dest = bundle
         impulse_json = _read_impulse_json(dest)
-        block = copy.deepcopy(block)
-        meta_name = block.get("metadata") or f"anomaly-{block['id']}.json"
-        block["metadata"] = meta_name
-        if not block.get("thresholds"):
-            block["thresholds"] = [{"key": "min_anomaly_score", "value": DEFAULT_THRESHOLD}]
-        learn = list(impulse_json.get("learn") or [])
-        if is_new:
-            learn.append(block)
-        else:
-            learn = [block if b.get("id") == block["id"] else b for b in learn]
-        impulse_json["learn"] = learn
+    else:
+        dest = Path(out)  # type: ignore[arg-type]
+        if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+            raise BundleError(f"--out {dest}: exists and is not empty; choose a new folder")
+        with BundleFiles(bundle) as files:
+            try:
+                impulse_json = json.loads(files.read(IMPULSE_FILE, "bundle"))
+            except ValueError as exc:
+                raise BundleError(f"{bundle}/{IMPULSE_FILE}: not valid JSON ({exc})") \
+                    from None
+            for name in bundle_file_names(impulse_json):
+                if name != meta_name:
+                    copies[name] = files.read(name, "learn")
+    learn = list(impulse_json.get("learn") or [])
+    if is_new:
+        learn.append(block)
+    else:
+        learn = [block if b.get("id") == block["id"] else b for b in learn]
+    impulse_json["learn"] = learn
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        for name, data in copies.items():
+            target = dest / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _atomic_write(target, data)
         _atomic_write(dest / meta_name, json.dumps(metadata, indent=2) + "\n")
-        _atomic_write(dest / "impulse.json", json.dumps(impulse_json, indent=2) + "\n")
+        _atomic_write(dest / IMPULSE_FILE, json.dumps(impulse_json, indent=2) + "\n")
+    except OSError as exc:
+        raise BundleError(f"{dest}: cannot write the bundle ({exc.strerror or exc})") \
+            from None
     return dest
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def _atomic_write(path: Path, data: Union[str, bytes]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
+    if isinstance(data, str):
+        tmp.write_text(data, encoding="utf-8")
+    else:
+        tmp.write_bytes(data)
     os.replace(tmp, path)
 
 

@@ -8,7 +8,11 @@ import sys
 from contextlib import ExitStack
 from typing import List
 
+<<<<<<< HEAD
 from ..dask_args import add_dask_args, dask_client_from_args
+=======
+from ..output import plural
+>>>>>>> main
 
 log = logging.getLogger("edgert.runtime.anomaly")
 
@@ -31,7 +35,9 @@ sensor axis (e.g. 0,11,22 for a 3-axis spectral-analysis block with 11 features 
 
 The bundle's K-means block is retrained (its id, name and thresholds kept), or a new block is
 added when it has none. Without --out a bundle directory is updated in place (impulse.json and
-anomaly-<id>.json are replaced atomically); a .zip bundle needs --out.
+anomaly-<id>.json are replaced atomically); a .zip bundle needs --out. --out DIR (a new or
+empty folder) gets a bundle of only the files it needs: impulse.json, the model files and the
+anomaly metadata (nothing else of BUNDLE's folder, such as recordings or scripts).
 
 examples:
   edgert anomaly fit examples/motion-demo data/ --clusters 32 --out my-bundle
@@ -103,8 +109,8 @@ def run_fit(args: argparse.Namespace) -> int:
         return 0
     w = sys.stdout.write
     w(f"trained K-means block {rep.block['id']} ({rep.block.get('title', '')}): "
-      f"{len(rep.metadata['clusters'])} clusters on {rep.windows} windows of "
-      f"{rep.recordings} recordings\n")
+      f"{plural(len(rep.metadata['clusters']), 'cluster')} on "
+      f"{plural(rep.windows, 'window')} of {plural(rep.recordings, 'recording')}\n")
     w("features: " + ", ".join(f"{a} ({n})" for a, n in zip(rep.axes, rep.axis_names)) + "\n")
     errs = [c["maxError"] for c in rep.metadata["clusters"]]
     w(f"cluster maxError: {min(errs):.3f} - {max(errs):.3f}; highest training score "

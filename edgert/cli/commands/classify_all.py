@@ -8,9 +8,15 @@ import logging
 import sys
 from typing import Any, Dict, List
 
+<<<<<<< HEAD
 from ..dask_args import add_dask_args, dask_client_from_args
 
 log = logging.getLogger("edgert.dataset.classify_all")
+=======
+from ..recording_args import positive_int
+
+log = logging.getLogger("edgert.classify_all")
+>>>>>>> main
 
 EPILOG = """\
 DATASET is a folder of recordings: data-acquisition JSON/CBOR files and CSV files (timestamp in
@@ -18,9 +24,13 @@ ms, then one column per axis), sorted into training/, testing/ and anomaly/ subf
 elsewhere count as training unless an info.labels manifest says otherwise). The label is the
 file name's prefix as the ingestion API infers it (idle.01.json -> idle) unless info.labels
 gives one; <file>.metadata.json next to a file holds its metadata ({"site": "A"}). The folder
-is indexed in DATASET/.edgert-index.sqlite (only changed files are re-read), and results are
-cached there per file content, model variant and bundle: re-running, or asking for another
-page, does not classify again.
+is indexed (only changed files are re-read) in a database in your cache folder
+($XDG_CACHE_HOME/edgert/datasets/, ~/.cache/edgert/datasets/ by default; --index PATH puts
+it elsewhere; nothing is written into DATASET), and results are cached there per file
+content, model variant and bundle: re-running, or asking for another page, does not classify
+again. By default only the testing samples are classified, as in Studio: files outside
+training/, testing/ and anomaly/ folders count as training, so use --category all (or
+training) for a plain folder of recordings.
 
 Every window of every matching sample is classified; the summary shows accuracy, the
 confusion matrix (rows: the true label, columns: the prediction, with Studio's 'anomaly' and
@@ -50,9 +60,19 @@ examples:
 
 
 def _labels(text: str) -> List[str]:
+    """argparse type: comma-separated labels, or a JSON array of strings."""
     text = text.strip()
     if text.startswith("["):
-        return json.loads(text)
+        try:
+            labels = json.loads(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a JSON array ({exc}); give "
+                                             "comma-separated labels or a JSON array like "
+                                             '\'["idle", "wave"]\'') from None
+        if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+            raise argparse.ArgumentTypeError(f"{text!r}: a JSON array of label strings, "
+                                             'like \'["idle", "wave"]\'')
+        return labels
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
@@ -70,7 +90,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--offset", type=int, default=0, help="first sample of the page (default 0)")
     g.add_argument("--variant", metavar="{float32,int8}",   # checked by classify_all
                    help="model variant (default: float32 when the bundle has it, else int8)")
-    g.add_argument("--threads", type=int, help="classification threads (default: CPU count)")
+    g.add_argument("--threads", type=positive_int,
+                   help="classification threads (default: CPU count)")
     g.add_argument("--backend", choices=("native", "tflite", "auto"), default="auto",
                    help="engine backend for the networks (default: auto)")
     g.add_argument("--no-metrics", action="store_true",
@@ -100,7 +121,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     d = p.add_argument_group("dataset")
     d.add_argument("--hmac-key", metavar="KEY", help="verify HS256 signatures with this key")
     d.add_argument("--index", metavar="PATH",
-                   help="index/cache database (default: DATASET/.edgert-index.sqlite)")
+                   help="index/cache database (default: one per dataset folder in "
+                        "$XDG_CACHE_HOME/edgert/datasets/, i.e. ~/.cache/edgert/datasets/)")
     p.add_argument("--json", action="store_true", help="print the result page document")
     p.set_defaults(func=run)
 
@@ -126,12 +148,33 @@ def run(args: argparse.Namespace) -> int:
             max_label=args.max_label, search=args.search, data_type=args.data_type,
             min_id=args.min_id, max_id=args.max_id, metadata=args.metadata,
             min_date=args.min_date, max_date=args.max_date, threads=args.threads,
+<<<<<<< HEAD
             progress=progress, with_metrics=not args.no_metrics, client=client)
+=======
+            progress=progress, with_metrics=not args.no_metrics)
+        if page["totalCount"] == 0 and args.category != "all":
+            _hint_other_categories(ds, args.category)
+>>>>>>> main
     if args.json:
         emit_json(page)
     else:
         print_summary(page, args)
     return 0
+
+
+def _hint_other_categories(ds: Any, category: str) -> None:
+    """No sample of ``category`` passed: say where the dataset's samples are (a plain folder
+    of recordings is all training) and how to classify them."""
+    from ...dataset import SampleFilter
+    counts = {c: ds.count(SampleFilter(category=c)) for c in
+              ("training", "testing", "validation", "post-processing", "anomaly")}
+    elsewhere = {c: n for c, n in counts.items() if n and c != category}
+    if not elsewhere:
+        return
+    where = ", ".join(f"{n} {c}" for c, n in elsewhere.items())
+    log.warning("no %s samples to classify in %s (it has %s; files outside training/, "
+                "testing/ and anomaly/ folders count as training): use --category all, or "
+                "--category %s", category, ds.root, where, next(iter(elsewhere)))
 
 
 def print_summary(page: Dict[str, Any], args: argparse.Namespace) -> None:

@@ -41,6 +41,10 @@ def run(args: argparse.Namespace) -> int:
     if proj:
         w(f"project    {proj.get('name', '')} (id {proj.get('id', '?')}, owner "
           f"{proj.get('owner', '?')}, deploy version {proj.get('deploy_version', '?')})\n")
+    prov = d.get("provenance")
+    if prov:
+        w(f"imported   from {prov.get('export_path') or prov.get('source', '?')}"
+          f" (SDK layout {prov.get('sdk_era', '?')})\n")
     i = d["input"]
     w(f"input      {', '.join(i['axes'])} at {i['frequency']:g} Hz; window "
       f"{i['window_size_ms']:g} ms ({i['window_samples']} samples) every "
@@ -60,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
                 w(f"           {v}: {m['file']} ({m['bytes']} B; in {m['input']['dtype']} "
                   f"{m['input']['shape']}, out {m['output']['dtype']} {m['output']['shape']}"
                   f"{arena})\n")
+                if m.get("engine") == "tflite-interpreter":
+                    w(f"           {v}: runs in the TFLite interpreter, not the native engine: "
+                      f"{m.get('native_unsupported')}\n")
             else:
                 w(f"           {v}: {m}\n")
         if b["type"] == "anomaly":

@@ -22,6 +22,12 @@ HELP = """\
 Upload samples to an Edge Impulse ingestion service (or to `edgert ingest serve`) through a
 durable outbox that never loses an accepted sample, and serve the same API locally.
 
+actions:
+  serve     run the ingestion endpoints locally, storing samples in SQLite
+  upload    queue files in the outbox and send them (CSV converted to data acquisition)
+  status    an outbox's queue, counters and dead letters
+  requeue   move dead letters back to the queue (after fixing the cause)
+
 The API key comes from --api-key or $EDGERT_API_KEY (also $EI_API_KEY); the HMAC key of
 `serve` from --hmac-key or $EDGERT_HMAC_KEY.
 
@@ -48,16 +54,23 @@ examples:
 """
 
 UPLOAD_HELP = """\
-Enqueue FILEs (data-acquisition JSON/CBOR) in the outbox, then wait until they are delivered.
-Transient failures are retried with backoff; permanent ones (bad key, invalid file) are
-dead-lettered with the server's reason. Files already in the outbox are not queued twice.
-What is not delivered when --timeout expires stays in the outbox for the next run.
+Enqueue FILEs in the outbox, then wait until they are delivered. Data-acquisition documents
+(JSON/CBOR) are sent as they are; a CSV recording (timestamp in ms, then one column per axis)
+is converted to a data-acquisition JSON document first (named <name>.json; signed with
+--hmac-key, else alg none). Every file is read before anything is queued: a directory, an
+unreadable file or a malformed CSV stops the upload with nothing queued.
+
+Transient failures (server down, 5xx, 429) are retried with backoff, and each new reason is
+shown; permanent ones (bad key, invalid file) are dead-lettered with the server's reason.
+Files already in the outbox are not queued twice. What is not delivered when --timeout
+expires (or when you press Ctrl-C) stays in the outbox for the next run. A summary at the end
+says what was sent, dead-lettered and left queued.
 
 exit status: 0 all delivered, 1 some dead-lettered, 3 still queued at the timeout.
 
 examples:
-  edgert ingest upload *.cbor --category training --api-key ei_... 
-  edgert ingest upload a.json --category testing --url http://127.0.0.1:4810 --label idle
+  edgert ingest upload *.cbor --category training --api-key ei_...
+  edgert ingest upload a.json recording.csv --category testing --url http://127.0.0.1:4810
 """
 
 
@@ -66,6 +79,34 @@ def _api_key(args: argparse.Namespace) -> str:
     if not key:
         raise ConfigurationError("no API key: pass --api-key or set EDGERT_API_KEY")
     return key
+
+
+def _number(text: str, ok, what: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not ok(v):
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
+    return v
+
+
+def _non_negative(text: str) -> float:
+    return _number(text, lambda v: 0 <= v < float("inf"), ">= 0 (seconds)")
+
+
+def _positive(text: str) -> float:
+    return _number(text, lambda v: 0 < v < float("inf"), "> 0 (seconds)")
+
+
+def _port(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= n <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0..65535 (0: any free port), got {n}")
+    return n
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -78,7 +119,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s = sub.add_parser("serve", help="run a local ingestion server", description=SERVE_HELP,
                        formatter_class=fmt)
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    s.add_argument("--port", type=int, default=4810, help="port (0 = any free port)")
+    s.add_argument("--port", type=_port, default=4810, help="port (0 = any free port)")
     s.add_argument("--db", default="samples.db", help="SQLite database of stored samples")
     s.add_argument("--api-key", action="append", default=None,
                    help="accepted x-api-key (repeatable; default $EDGERT_API_KEY)")
@@ -109,11 +150,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help=f"ingestion service (default $EDGERT_INGESTION_URL or {DEFAULT_URL})")
     u.add_argument("--api-key", default=None, help="x-api-key (default $EDGERT_API_KEY)")
     u.add_argument("--outbox", default=DEFAULT_OUTBOX, help=f"outbox file ({DEFAULT_OUTBOX})")
-    u.add_argument("--timeout", type=float, default=300.0,
+    u.add_argument("--timeout", type=_non_negative, default=300.0,
                    help="seconds to wait for delivery (default 300)")
+    u.add_argument("--hmac-key", default=None,
+                   help="sign the documents made from CSV files with HS256 (default "
+                        "$EDGERT_HMAC_KEY; without a key they are sent as alg none)")
     u.add_argument("--no-wait", action="store_true", help="only enqueue; do not send now")
     u.add_argument("--concurrency", type=int, default=2, help="parallel uploads (2)")
-    u.add_argument("--request-timeout", type=float, default=30.0, help="per request (30 s)")
+    u.add_argument("--request-timeout", type=_positive, default=30.0,
+                   help="per request (30 s)")
     u.add_argument("--max-mb", type=float, default=256.0, help="outbox quota in MB (256)")
     u.add_argument("--full-policy", choices=("reject", "drop-oldest"), default="reject",
                    help="when the quota is reached (default reject)")
@@ -142,6 +187,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from ...ingestion import IngestionServer
 
+    folder = os.path.dirname(os.path.abspath(args.db))
+    if not os.path.isdir(folder):
+        raise ConfigurationError(f"--db {args.db}: the folder {folder} does not exist; create "
+                                 "it or give another path")
     keys = args.api_key or [k for k in (os.environ.get("EDGERT_API_KEY"),) if k]
     if not keys:
         raise ConfigurationError("no API key: pass --api-key (repeatable) or set "
@@ -185,65 +234,134 @@ def _progress(total: int, quiet: bool):
                 disable=quiet or not sys.stderr.isatty())
 
 
+def _say(args: argparse.Namespace, text: str) -> None:
+    """A line of the upload's report on stdout (unless --json or -q: then stdout holds only the
+    JSON document, or nothing)."""
+    if not args.json and not getattr(args, "quiet", False):
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+
+
 def cmd_upload(args: argparse.Namespace) -> int:
     from ...ingestion import IngestionClient, Outbox, OutboxFull
+    from ...ingestion.upload_files import read_uploads
 
+    hmac_key = args.hmac_key or os.environ.get("EDGERT_HMAC_KEY")
+    files = read_uploads(args.files, hmac_key)       # all read (and CSVs converted) first
     client = None if args.no_wait else IngestionClient(args.url, _api_key(args),
                                                        timeout=args.request_timeout)
+    outbox_path = os.path.abspath(args.outbox)
     ob = Outbox(args.outbox, client, max_bytes=int(args.max_mb * 1024 * 1024),
                 full_policy=args.full_policy, concurrency=args.concurrency)
     try:
         before = ob.status()
+        t0 = time.time()
         ids: List[int] = []
-        for path in args.files:
-            with open(path, "rb") as f:
-                body = f.read()
+        for f in files:
             try:
-                ids.append(ob.enqueue(body, args.category, os.path.basename(path),
-                                      label=args.label, no_label=args.no_label,
-                                      add_date_id=args.add_date_id))
+                ids.append(ob.enqueue(f.body, args.category, f.filename, label=args.label,
+                                      no_label=args.no_label, add_date_id=args.add_date_id))
             except OutboxFull as exc:
-                log.error("%s: not queued: %s", path, exc)
+                log.error("%s: not queued: %s", f.path, exc)
                 return 1
-        log.info("%d file(s) queued in %s", len(ids), args.outbox)
+            if f.converted:
+                log.info("%s: converted from CSV to a data-acquisition document %s",
+                         f.path, f.filename)
+        known = [i for i in ids if (ob.get(i) or {}).get("enqueued_at", t0) < t0]
+        converted = sum(f.converted for f in files)
+        _say(args, f"queued {len(ids) - len(known)} file(s) in the outbox {outbox_path}"
+             + (f" ({len(known)} already there)" if known else "")
+             + (f"; {converted} converted from CSV" if converted else ""))
         code = 0
-        if not args.no_wait:
-            ob.start()
-            bar = _progress(before.depth + len(ids), getattr(args, "quiet", False))
-            deadline = time.monotonic() + args.timeout
-            done_before = before.sent + before.dead_lettered
-            drained = False
-            while time.monotonic() < deadline:
-                st = ob.status()
-                if bar is not None:
-                    bar.n = min(bar.total, st.sent + st.dead_lettered - done_before)
-                    bar.refresh()
-                if st.depth == 0:
-                    drained = True
-                    break
-                time.sleep(0.1)
-            if bar is not None:
-                bar.close()
-            ob.stop()
-            if not drained:
-                log.error("timed out after %.0f s with %d sample(s) still queued (last error: "
-                          "%s); they stay in %s for the next run", args.timeout,
-                          ob.status().depth, ob.status().last_error, args.outbox)
-                code = 3
+        if args.no_wait:
+            _say(args, "not sending now (--no-wait): run `edgert ingest upload` again, or the "
+                       "gateway, to send them")
+        else:
+            code = _wait_for_delivery(args, ob, before, len(ids), outbox_path)
         st = ob.status()
-        dead_ids = {d.id for d in ob.dead_letters(limit=100000)}
-        failed = [i for i in ids if i in dead_ids]
-        for d in ob.dead_letters(limit=100000):
-            if d.id in failed:
-                log.error("%s: dead-lettered: %s", d.filename, d.reason)
+        dead = {d.id: d for d in ob.dead_letters(limit=100000)}
+        failed = [i for i in ids if i in dead]
+        for i in failed:
+            log.error("%s: dead-lettered: %s", dead[i].filename, dead[i].reason)
         if failed and code == 0:
             code = 1
+        if not args.no_wait:
+            states = [(ob.get(i) or {}).get("state") for i in ids]
+            sent = sum(s == "sent" for s in states)
+            waiting = sum(s in ("pending", "inflight") for s in states)
+            _say(args, f"sent {sent} of {len(ids)} file(s) to {args.url}; "
+                       f"{len(failed)} dead-lettered, {waiting} still queued"
+                       + (f" (see `edgert ingest status --outbox {args.outbox} --dead`)"
+                          if failed else ""))
         if args.json:
             from ..output import emit_json
-            emit_json({"queued_ids": ids, "dead_lettered_ids": failed, "status": st.to_dict()})
+            emit_json({"queued_ids": ids, "dead_lettered_ids": failed, "status": st.to_dict(),
+                       "outbox": outbox_path})
         return code
     finally:
         ob.close()
+
+
+def _wait_for_delivery(args: argparse.Namespace, ob, before, queued: int,
+                       outbox_path: str) -> int:
+    """Send until the outbox is drained or --timeout; report each new reason for a retry.
+    Returns 0, or 3 when samples are still queued (timeout or Ctrl-C)."""
+    _say(args, f"sending to {args.url} (up to {args.timeout:g} s; Ctrl-C stops waiting, "
+               "what is not sent stays queued)")
+    ob.start()
+    bar = _progress(before.depth + queued, getattr(args, "quiet", False))
+    deadline = time.monotonic() + args.timeout
+    done_before = before.sent + before.dead_lettered
+    retries, said, said_at = before.retries, None, 0.0
+    drained = interrupted = False
+    try:
+        while time.monotonic() < deadline:
+            st = ob.status()
+            if bar is not None:
+                bar.n = min(bar.total, st.sent + st.dead_lettered - done_before)
+                bar.refresh()
+            cause = _cause(st.last_error)
+            # each new reason once (whichever sample hit it), and again every 30 s
+            if st.retries > retries and cause and (
+                    cause != said or time.monotonic() - said_at > 30):
+                nxt = (f"; next attempt in {st.next_attempt_in_s:.0f} s"
+                       if st.next_attempt_in_s and st.next_attempt_in_s >= 1 else "")
+                log.warning("not delivered yet, retrying because: %s%s", cause, nxt)
+                said, said_at = cause, time.monotonic()
+            retries = st.retries
+            if st.depth == 0:
+                drained = True
+                break
+            time.sleep(0.1)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        if bar is not None:
+            bar.close()
+        ob.stop()
+    if drained:
+        return 0
+    st = ob.status()
+    why = "stopped (Ctrl-C)" if interrupted else f"timed out after {args.timeout:g} s"
+    log.error("%s with %d sample(s) still queued (last error: %s); they stay in %s for the "
+              "next run", why, st.depth, _reason(st.last_error) or "-", outbox_path)
+    return 3
+
+
+def _cause(last_error: Optional[str]) -> Optional[str]:
+    """The reason of the outbox's last error, without the time and the sample it hit."""
+    reason = _reason(last_error)
+    if reason and reason.startswith("sample ") and "): " in reason:
+        return reason.split("): ", 1)[1]
+    return reason
+
+
+def _reason(last_error: Optional[str]) -> Optional[str]:
+    """The outbox's last error without its timestamp prefix."""
+    if not last_error:
+        return last_error
+    head, _, rest = last_error.partition(" ")
+    return rest if head.endswith("Z") and rest else last_error
 
 
 def _fmt_age(seconds: Optional[float]) -> str:
