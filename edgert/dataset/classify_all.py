@@ -62,13 +62,8 @@ import numpy as np
 
 from .filters import SampleFilter
 from .index import Dataset, SampleRow
-<<<<<<< HEAD
-from .index import expand_detail
-from ..errors import DatasetError
-=======
 from .cache_codec import expand_detail
-from ..errors import DatasetError, EdgertError, ModelError
->>>>>>> main
+from ..errors import DatasetError
 from .metrics import validation_metrics
 from .sample_classification import classify_loaded, impulse_fingerprint
 

@@ -8,11 +8,8 @@ import sys
 from contextlib import ExitStack
 from typing import List
 
-<<<<<<< HEAD
 from ..dask_args import add_dask_args, dask_client_from_args
-=======
 from ..output import plural
->>>>>>> main
 
 log = logging.getLogger("edgert.runtime.anomaly")
 

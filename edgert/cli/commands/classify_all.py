@@ -8,15 +8,10 @@ import logging
 import sys
 from typing import Any, Dict, List
 
-<<<<<<< HEAD
 from ..dask_args import add_dask_args, dask_client_from_args
-
-log = logging.getLogger("edgert.dataset.classify_all")
-=======
 from ..recording_args import positive_int
 
 log = logging.getLogger("edgert.classify_all")
->>>>>>> main
 
 EPILOG = """\
 DATASET is a folder of recordings: data-acquisition JSON/CBOR files and CSV files (timestamp in
@@ -148,13 +143,9 @@ def run(args: argparse.Namespace) -> int:
             max_label=args.max_label, search=args.search, data_type=args.data_type,
             min_id=args.min_id, max_id=args.max_id, metadata=args.metadata,
             min_date=args.min_date, max_date=args.max_date, threads=args.threads,
-<<<<<<< HEAD
             progress=progress, with_metrics=not args.no_metrics, client=client)
-=======
-            progress=progress, with_metrics=not args.no_metrics)
         if page["totalCount"] == 0 and args.category != "all":
             _hint_other_categories(ds, args.category)
->>>>>>> main
     if args.json:
         emit_json(page)
     else:
