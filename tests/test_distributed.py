@@ -71,7 +71,8 @@ _FILE_TIMES = ("created", "lastModified", "added")
 
 
 def _normalise(page: dict) -> dict:
-    """A page with the copied folders' file times taken out."""
+    """A page with the copied folders' file times taken out (the sample objects' ``created``
+    from a document's ``iat`` stays)."""
     page = json.loads(json.dumps(page, sort_keys=True))
     for entry in page["result"]:
         for key in _FILE_TIMES:
@@ -171,3 +172,40 @@ def test_anomaly_fit_features_on_the_cluster_give_the_local_model(client, tmp_pa
     assert (dask.windows, dask.recordings) == (local.windows, local.recordings)
     assert local.recordings > 5 and local.skipped     # noise.csv (wrong axes) is skipped
     assert dask.skipped == local.skipped
+
+
+def _sample_rows(index: Path) -> list:
+    """The index's sample rows, without the time each was added."""
+    con = sqlite3.connect(index)
+    con.row_factory = sqlite3.Row
+    try:
+        rows = [dict(r) for r in con.execute("SELECT * FROM samples ORDER BY path")]
+    finally:
+        con.close()
+    for r in rows:
+        for key in ("added", "id"):
+            r.pop(key, None)
+    return rows
+
+
+def test_a_folder_is_indexed_and_classified_on_the_cluster_in_one_pass(impulse, client,
+                                                                       tmp_path):
+    from edgert.dataset.distributed import refresh_on_cluster
+    folder = _copy(tmp_path, "f")
+    with Dataset(folder, hmac_key=KEY, index_path=tmp_path / "local.sqlite") as ds:
+        page_local = classify_all(impulse, ds, category="all", progress=False, threads=1)
+    with Dataset(folder, hmac_key=KEY, index_path=tmp_path / "dask.sqlite",
+                 refresh=False) as ds:
+        stats = refresh_on_cluster(ds, client, impulse, None, "all")
+        assert stats["added"] == len(_sample_rows(tmp_path / "local.sqlite")) > 20
+        # every readable sample was classified in the indexing pass: the cache is complete
+        # before classify_all runs, and classify_all then classifies nothing
+        assert _cache_rows(tmp_path / "dask.sqlite") == _cache_rows(tmp_path / "local.sqlite")
+        page_dask = classify_all(impulse, ds, category="all", progress=False, client=client)
+    assert _sample_rows(tmp_path / "dask.sqlite") == _sample_rows(tmp_path / "local.sqlite")
+    assert _normalise(page_dask) == _normalise(page_local)
+    # a folder given to classify_all (no key: signatures unchecked) with a client goes the
+    # same way as without
+    page_path = classify_all(impulse, folder, category="all", progress=False, client=client)
+    assert _normalise(page_path) == _normalise(
+        classify_all(impulse, _copy(tmp_path, "g"), category="all", progress=False))

@@ -128,10 +128,22 @@ def _window_predictions(row: SampleRow, result: Dict[str, Any]) -> List[Dict[str
             for s, e, p in zip(result["startMs"], result["endMs"], preds)]
 
 
-def _open_dataset(dataset: Union[Dataset, str, os.PathLike]) -> Tuple[Dataset, bool]:
+def _open_dataset(dataset: Union[Dataset, str, os.PathLike], client: Any, impulse: Any,
+                  variant: Optional[str], category: Optional[str], progress: Any
+                  ) -> Tuple[Dataset, bool]:
     if isinstance(dataset, Dataset):
         return dataset, False
-    return Dataset(dataset), True
+    if client is None:
+        return Dataset(dataset), True
+    # indexed on the cluster, the files of the category classified in the same pass
+    from .distributed import refresh_on_cluster
+    ds = Dataset(dataset, refresh=False)
+    try:
+        refresh_on_cluster(ds, client, impulse, variant, category, progress)
+    except BaseException:
+        ds.close()
+        raise
+    return ds, True
 
 
 def classify_all(impulse: Any, dataset: Union[Dataset, str, os.PathLike], *,
@@ -157,7 +169,8 @@ def classify_all(impulse: Any, dataset: Union[Dataset, str, os.PathLike], *,
     endpoint; cached samples are not counted). ``with_metrics=False`` classifies only the page's
     samples and leaves out ``modelValidationMetrics``. ``client``: a ``distributed.Client``
     (see :mod:`edgert.dataset.distributed`): the samples are classified on its Dask cluster
-    instead of the local thread pool; the results, cache and page are the same.
+    instead of the local thread pool, and a ``dataset`` given as a folder is also indexed
+    there, each file read and decoded once; the results, cache and page are the same.
     """
     flt = SampleFilter(category=category, labels=labels, filename=filename,
                        min_length=min_length, max_length=max_length,
@@ -176,7 +189,7 @@ def classify_all(impulse: Any, dataset: Union[Dataset, str, os.PathLike], *,
     if resolve is not None:
         # an impossible variant is one error up front, not one per sample (and never cached)
         variant = resolve(variant)
-    ds, owned = _open_dataset(dataset)
+    ds, owned = _open_dataset(dataset, client, impulse, variant, flt.category, progress)
     try:
         return _classify_all(impulse, ds, flt, limit, int(offset), variant, threads, progress,
                              with_metrics, client)

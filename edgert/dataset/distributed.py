@@ -31,6 +31,7 @@ documented in docs/distributed.md and not implemented.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import math
@@ -191,6 +192,45 @@ def classify_batch(job: ClassifyJob, items: Sequence[SampleItem]
     return out
 
 
+@dataclass(frozen=True)
+class FileTask:
+    """One file of a distributed refresh: what to index and, when ``label`` is not None
+    and the run classifies, the label its classification is cached under."""
+    file: Any            # edgert.dataset.index.FileToIndex (absolute path)
+    classify: bool
+    label: Optional[str]
+
+
+def index_batch(job: Optional[ClassifyJob], hmac_key: Optional[bytes],
+                tasks: Sequence[FileTask]) -> List[Tuple[Any, Dict[str, Any], Optional[Tuple[Any, ...]]]]:
+    """A task of a distributed refresh (runs on a worker): for each file, its index fields
+    (:func:`edgert.dataset.index.file_fields`, the file read and decoded once) and, for the
+    files to classify, the encoded cache row of its classification (None when the outcome
+    must not be cached). One read and one decode per file, as a local fresh run does."""
+    from .decoding import default_reader
+    from .index import file_fields
+    from .sample_classification import classify_loaded
+    imp = worker_impulse(job.bundle, job.backend, job.fingerprint) if job else None
+    out: List[Tuple[Any, Dict[str, Any], Optional[Tuple[Any, ...]]]] = []
+    for t in tasks:
+        f = t.file
+        try:
+            data = Path(f.path).read_bytes()
+        except OSError as exc:
+            fields, _ = file_fields(f, b"", default_reader, None)
+            fields["error"] = (f"{f.rel}: cannot read on {_host()} ({exc.strerror}); every "
+                               "worker must see the dataset at the same path")
+            out.append((f, fields, None))
+            continue
+        fields, sample = file_fields(f, data, default_reader, hmac_key)
+        entry = None
+        if imp is not None and t.classify and sample is not None:
+            _, _, entry = classify_loaded(imp, sample, f.rel, fields["sha256"], t.label,
+                                          job.variant, job.fingerprint)  # type: ignore[union-attr]
+        out.append((f, fields, entry))
+    return out
+
+
 # ----------------------------------------------------------------------------- caller side
 def task_batches(items: Sequence[Any], n_workers: int) -> List[List[Any]]:
     size = max(1, min(MAX_BATCH, math.ceil(len(items) / max(1, n_workers * TASKS_PER_WORKER))))
@@ -258,6 +298,80 @@ def classify_rows(impulse: Any, ds: Any, todo: Sequence[Any], variant: Optional[
     return uncached
 
 
+def refresh_on_cluster(ds: Any, client: Any, impulse: Any = None, variant: Optional[str] = None,
+                       category: Optional[str] = None, progress: Any = False) -> Dict[str, int]:
+    """``ds.refresh()`` with the new and changed files read and decoded on the cluster; with
+    ``impulse``, the files of ``category`` (None or "all": every file) are classified in the
+    same task and their results cached (the key a later :func:`classify_all` with the same
+    ``variant`` looks up), so a fresh classify-all reads and decodes each file once, on a
+    worker. Returns refresh()'s counts."""
+    distributed = import_distributed()
+    from tqdm import tqdm
+    from .decoding import default_reader
+    from .manifest import labelling, read_manifest
+    if ds.reader is not default_reader:
+        # a custom reader is the caller's code: it runs here, not on the workers
+        return ds.refresh()
+    from .sample_classification import impulse_fingerprint
+    job = None
+    if impulse is not None:
+        resolve = getattr(impulse, "resolve_variant", None)
+        variant = resolve(variant) if resolve is not None else variant
+        job = ClassifyJob(bundle_path(impulse), getattr(impulse, "backend", "auto"),
+                          impulse_fingerprint(impulse), variant)
+    manifest = read_manifest(ds.root)
+    entries: List[Tuple[Any, ...]] = []
+    n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+    callback = progress if callable(progress) else None
+
+    def indexer(files: Sequence[Any]) -> Iterator[Any]:
+        tasks = []
+        for f in files:
+            f = dataclasses.replace(f, path=Path(f.path).resolve())
+            try:
+                # the label a default reader gives is the file name's: labelling() needs no
+                # decode, so the classification's cache key is known before the worker runs
+                cat, label, _ = labelling(f.rel, f.path, manifest, None)
+            except EdgertError:
+                cat, label = None, None
+            wanted = job is not None and cat is not None and category in (None, "all", cat)
+            tasks.append(FileTask(f, wanted, label))
+        futures = [client.submit(index_batch, job, ds.hmac_key, b, pure=False)
+                   for b in task_batches(tasks, n_workers)]
+        bar = tqdm(total=len(tasks), unit="file", desc="index (dask)",
+                   disable=callback is not None or not progress, file=sys.stderr, leave=False)
+        indexed: Dict[str, Tuple[Any, Dict[str, Any]]] = {}
+        try:
+            for fut in distributed.as_completed(futures):
+                try:
+                    outcomes = fut.result()
+                except EdgertError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - a task that failed on every retry
+                    raise DatasetError(f"a Dask task failed: {type(exc).__name__}: {exc}") \
+                        from None
+                for f, fields, entry in outcomes:
+                    if entry is not None:
+                        entries.append(entry)
+                    indexed[f.rel] = (f, fields)
+                bar.update(len(outcomes))
+                if callback is not None:
+                    callback(len(indexed), len(tasks))
+        finally:
+            bar.close()
+            for fut in futures:
+                fut.release()
+        # rows are inserted in the folder's order, so sample ids are those of a local refresh
+        for t in tasks:
+            f, fields = indexed[t.file.rel]
+            yield f, fields, None
+
+    stats = ds.refresh(indexer=indexer)
+    ds.cache_write(entries)
+    return stats
+
+
 __all__ = ["ClassifyJob", "EXTRA", "SampleItem", "bundle_path", "classify_batch",
-           "classify_rows", "dask_client", "import_distributed", "task_batches",
+           "classify_rows", "dask_client", "import_distributed", "index_batch",
+           "refresh_on_cluster", "task_batches",
            "worker_impulse"]

@@ -133,7 +133,11 @@ def run(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         client = dask_client_from_args(args, stack)
         ds = stack.enter_context(Dataset(args.dataset, hmac_key=args.hmac_key,
-                                         index_path=args.index))
+                                         index_path=args.index, refresh=client is None))
+        if client is not None:
+            # indexed on the cluster; the files of the category classified in the same pass
+            from ...dataset.distributed import refresh_on_cluster
+            refresh_on_cluster(ds, client, imp, args.variant, args.category, progress)
         page = classify_all(
             imp, ds, limit=args.limit, offset=args.offset, variant=args.variant,
             category=args.category, labels=args.labels, filename=args.filename,
