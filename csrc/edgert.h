@@ -175,6 +175,141 @@ int edgert_flatten_features_batch(const edgert_flatten_params *p,
 
 
 
+/* ====================================================================== audio ===== */
+/* MFCC, MFE and Spectrogram DSP blocks (implementation versions 1-4).
+ * Owned by: csrc/audio.c (framing, mel filterbank, cepstra, normalisation; the real FFT of
+ * csrc/fft.c). Reference semantics: the project's audio-dsp spec (Edge Impulse processing-blocks
+ * mfcc/, mfe/, spectrogram/ with their speechpy fork). Input is float32 (int16 sample values for
+ * a microphone); framing, spectra, mel energies and cepstra run in double like the float64
+ * reference, and in float32 exactly where the reference is float32 (the sliding normalisation's
+ * output, MFE v1/v2 scaling, MFE v3/v4 input scaling and pre-emphasis). Output is float32.
+ *
+ * Every block is split in two stages so a continuous (sliding) caller can reuse work:
+ *   frame rows: per-frame values (double) that depend only on that frame's samples - except the
+ *     first `wrap_frames` frames, whose circular pre-emphasis reads the window's last samples;
+ *   finish: what the block does over the whole window (sliding normalisation, 0-1 scaling, the
+ *     spectrogram v3 rescale decision), on the F assembled rows.
+ * A batch call computes both for every window and reuses the rows of frames an earlier window
+ * already computed (windows whose starts are a multiple of the frame stride apart: consecutive
+ * ones, or with a step of half a stride every other one; it keeps the rows of up to 4
+ * windows), so results are the same bit for bit however they are computed. */
+
+#define EDGERT_AUDIO_MFCC 0
+#define EDGERT_AUDIO_MFE 1
+#define EDGERT_AUDIO_SPECTROGRAM 2
+
+#define EDGERT_AUDIO_MAX_FRAMES 500        /* the reference refuses more frames per window */
+#define EDGERT_AUDIO_MAX_WIN_SIZE 10001    /* longest sliding-normalisation window accepted */
+
+/* edgert_audio_layout.problem: the first configuration problem found, in the order the
+ * reference checks (the reference's own errors) with edgert's sanity checks of values the
+ * reference cannot process (BAD_*) first. */
+#define EDGERT_AUDIO_OK 0
+#define EDGERT_AUDIO_BAD_BLOCK 1           /* block is not one of EDGERT_AUDIO_* */
+#define EDGERT_AUDIO_BAD_VERSION 2         /* version outside 1..4 */
+#define EDGERT_AUDIO_BAD_RATE 3            /* sampling_freq not a finite number > 0 */
+#define EDGERT_AUDIO_BAD_FRAME 4           /* frame_length not finite, or < 1 sample */
+#define EDGERT_AUDIO_BAD_STRIDE 5          /* frame_stride not finite, or < 1 sample */
+#define EDGERT_AUDIO_BAD_CEPSTRAL 6        /* MFCC num_cepstral < 1 */
+#define EDGERT_AUDIO_BAD_WIN_SIZE 7        /* win_size < 0 or > EDGERT_AUDIO_MAX_WIN_SIZE */
+#define EDGERT_AUDIO_BAD_FREQ 8            /* low/high_frequency not finite */
+#define EDGERT_AUDIO_BAD_PRE_COF 9         /* MFCC pre_cof not finite */
+#define EDGERT_AUDIO_BAD_NOISE_FLOOR 10    /* noise_floor_db not finite or >= -12 (v3/v4) */
+#define EDGERT_AUDIO_FEW_FILTERS 11        /* num_filters < 2 */
+#define EDGERT_AUDIO_FFT_NOT_POW2 12       /* fft_length not a power of two */
+#define EDGERT_AUDIO_BAD_FFT_SIZE 13       /* fft_length 1 or > EDGERT_FFT_MAX_LENGTH */
+#define EDGERT_AUDIO_AXES 14               /* n_axes != 1 */
+#define EDGERT_AUDIO_EMPTY 15              /* spectrogram: no samples */
+#define EDGERT_AUDIO_SHORT_FRAME 16        /* spectrogram: frame_length < 4 / sampling_freq */
+#define EDGERT_AUDIO_SHORT_STRIDE 17       /* spectrogram: frame_stride < 4 / sampling_freq */
+#define EDGERT_AUDIO_FEW_FRAMES 18         /* no frame fits in the window (F < 1) */
+#define EDGERT_AUDIO_MANY_FRAMES 19        /* F > EDGERT_AUDIO_MAX_FRAMES */
+#define EDGERT_AUDIO_BAD_SHIFT 20          /* MFCC pre_shift <= 0 */
+#define EDGERT_AUDIO_LONG_SHIFT 21         /* MFCC pre_shift >= the window length */
+#define EDGERT_AUDIO_HIGH_FREQ 22          /* high frequency > sampling_freq / 2 */
+#define EDGERT_AUDIO_LOW_FREQ 23           /* low frequency < 0 */
+#define EDGERT_AUDIO_LOW_ABOVE_HIGH 24     /* low frequency > high frequency */
+#define EDGERT_AUDIO_EMPTY_FILTER 25       /* a mel filter has no non-zero weight */
+#define EDGERT_AUDIO_EVEN_WINDOW 26        /* win_size even (MFCC: and > 0; MFE v1/v2: 0 too) */
+
+typedef struct {
+    int32_t block;                 /* EDGERT_AUDIO_MFCC / _MFE / _SPECTROGRAM */
+    int32_t version;               /* implementation_version 1..4 */
+    double sampling_freq;          /* Hz */
+    double frame_length;           /* s */
+    double frame_stride;           /* s */
+    int32_t fft_length;            /* power of two 2..65536 */
+    int32_t num_filters;           /* MFCC, MFE */
+    int32_t num_cepstral;          /* MFCC */
+    int32_t win_size;              /* MFCC (0 = no normalisation); MFE v1/v2 (odd) */
+    double low_frequency;          /* Hz, MFCC/MFE (v1-v3: 0 means 300 Hz, spec quirk 3) */
+    double high_frequency;         /* Hz, MFCC/MFE; 0 = sampling_freq / 2 */
+    double pre_cof;                /* MFCC pre-emphasis coefficient (0 = none) */
+    int32_t pre_shift;             /* MFCC pre-emphasis shift, samples */
+    double noise_floor_db;         /* MFE v3/v4, spectrogram v3/v4 */
+} edgert_audio_params;
+
+typedef struct {
+    int32_t problem;               /* EDGERT_AUDIO_OK or the first problem (see above) */
+    int32_t n_frames;              /* F (also reported when F < 1 or > 500) */
+    int32_t frame_length;          /* samples per frame (the FFT uses the first fft_length) */
+    int32_t frame_stride;          /* samples between frame starts */
+    int32_t per_frame;             /* features per frame: min(num_cepstral, num_filters),
+                                    * num_filters, or fft_length/2+1 */
+    int32_t n_features;            /* n_frames * per_frame */
+    int32_t wrap_frames;           /* leading frames whose pre-emphasis reads the window's end */
+    double low_frequency;          /* the mel range used (Hz), MFCC/MFE */
+    double high_frequency;
+} edgert_audio_layout;
+
+/* Validate a configuration for windows of n_samples samples (n_axes axes: the blocks take
+ * exactly one) and describe the output. Returns EDGERT_OK, or EDGERT_ERR_PARAM
+ * (EDGERT_ERR_TOO_SHORT for EDGERT_AUDIO_FEW_FRAMES) with layout->problem saying which check
+ * failed; EDGERT_ERR_ARG for n_samples < 0; EDGERT_ERR_OVERFLOW when sizes exceed 2^31. */
+int edgert_audio_check(const edgert_audio_params *p, int32_t n_samples, int32_t n_axes,
+                       edgert_audio_layout *layout);
+
+/* Bytes of the prepared state (tables: FFT plan, mel filterbank, DCT basis; read-only once
+ * initialised, shareable between threads, position-independent so it may be copied), of the
+ * scratch edgert_audio_frame_rows()/edgert_audio_finish() need, and of the scratch
+ * edgert_audio_features_batch() needs (it holds its own state). */
+int edgert_audio_scratch_size(const edgert_audio_params *p, int32_t n_samples,
+                              size_t *state_bytes, size_t *scratch_bytes, size_t *batch_bytes);
+
+/* Features of n_windows windows in one call, the conventions of
+ * edgert_spectral_features_batch: window w is rows starts[w] .. starts[w]+n_samples-1 of data
+ * (n_rows rows of row_stride floats), column axes[0] (n_axes must be 1); out row w at
+ * out + w*out_stride (>= n_features floats). NaN/inf in a window (or a float32 overflow of
+ * the output) -> EDGERT_ERR_NONFINITE, rows before it written. */
+int edgert_audio_features_batch(const edgert_audio_params *p,
+                                const float *data, int32_t n_rows, int32_t row_stride,
+                                const int32_t *axes, int32_t n_axes,
+                                const int32_t *starts, int32_t n_windows, int32_t n_samples,
+                                float *out, int32_t out_stride,
+                                void *scratch, size_t scratch_bytes);
+
+/* Continuous use. edgert_audio_state_init() prepares the tables for one configuration and
+ * window length into state (8-byte aligned, state_bytes from edgert_audio_scratch_size).
+ * edgert_audio_frame_rows() computes the rows of frames first .. first+count-1 of the window
+ * x[0 .. n_samples-1] into rows (count x per_frame doubles, row k at rows + (k-first)*per_frame).
+ * edgert_audio_finish() turns the F assembled rows of a window into its n_features outputs;
+ * peak = max |x| over the window (only spectrogram v3 reads it: rescale when > 1).
+ * A caller sliding by d*frame_stride samples keeps rows d..F-1 as rows 0..F-d-1 and recomputes
+ * the first wrap_frames and the last d. Every call validates the state (EDGERT_ERR_ARG when it
+ * was not initialised for this purpose). */
+int edgert_audio_state_init(const edgert_audio_params *p, int32_t n_samples, void *state,
+                            size_t state_bytes);
+int edgert_audio_frame_rows(const void *state, size_t state_bytes, const float *x,
+                            int32_t n_samples, int32_t first, int32_t count, double *rows,
+                            void *scratch, size_t scratch_bytes);
+int edgert_audio_finish(const void *state, size_t state_bytes, const double *rows, double peak,
+                        float *out, void *scratch, size_t scratch_bytes);
+
+/* ================================================================= audio end ===== */
+
+
+
+
 /* ===================================================================== engine ===== */
 /* Native TFLite engine: compiled plans, int8/float32 kernels, batched invoke.
  * Owned by: csrc/engine*.c, csrc/kernel_*.c */
@@ -476,6 +611,173 @@ int edgert_resample_poly(const float *taps, int32_t n_taps, int32_t up, int32_t 
                          float *out, int32_t n_out);
 
 /* =============================================================== impulse end ===== */
+
+/* ============================================================== impulse plan ===== */
+/* The whole impulse as one compiled plan: DSP blocks, the feature concatenation each learn
+ * block takes, int8 input quantization, the networks (engine plans), output dequantization,
+ * K-means / GMM anomaly scoring, thresholds -> prediction. One call runs one window (or N)
+ * end to end with the same kernels as the whole-recording batch path (edgert_*_features_batch,
+ * edgert_quantize_int8, edgert_engine_invoke_batch, edgert_dequantize_int8,
+ * edgert_kmeans_score_batch), so both give identical numbers.
+ * Owned by: csrc/impulse.c; built by edgert/runtime/impulse_plan.py.
+ *
+ * The plan is plain data: counts, indices, parameter structs, and pointers only to read-only
+ * arrays (the DSP/learn tables, engine plans and their constant blobs, K-means arrays), so a
+ * serialiser can write it as C initialisers (const tables whose addresses fill the pointer
+ * fields) and a microcontroller runs exactly what the host tested. No malloc: working memory
+ * is one caller-provided scratch buffer sized by edgert_impulse_scratch_size().
+ * Every entry point validates the plan (every count, index, size, offset and parameter; the
+ * engine plans with edgert_engine_check) and returns EDGERT_ERR_MODEL for an inconsistent
+ * (tampered) plan; pointers are trusted to point at arrays of the sizes the counts give, as
+ * every kernel trusts its pointers.
+ *
+ * Adding a DSP block type: give it an EDGERT_DSP_* code and a member of edgert_dsp_params,
+ * teach dsp_count()/dsp_features() in impulse.c to call its batch kernel, and register its
+ * Python writer in edgert/runtime/impulse_plan.py (DSP_WRITERS). Until then bundles using it
+ * run through the batch path (the plan builder says why). */
+
+#define EDGERT_DSP_SPECTRAL 1          /* edgert_spectral_features_batch (all versions) */
+#define EDGERT_DSP_RAW 2               /* edgert_raw_features_batch */
+#define EDGERT_DSP_FLATTEN 3           /* edgert_flatten_features_batch */
+
+#define EDGERT_LEARN_CLASSIFIER 1      /* network -> per-label scores (keras) */
+#define EDGERT_LEARN_KMEANS 2          /* K-means anomaly score (anomaly) */
+#define EDGERT_LEARN_GMM 3             /* network output[0] of the selected features (anomaly-gmm) */
+
+#define EDGERT_IMPULSE_MAX_AXES 16     /* axes one DSP block reads */
+#define EDGERT_IMPULSE_MAX_DSP 8       /* DSP blocks per impulse, and per learn block */
+#define EDGERT_IMPULSE_MAX_LEARN 8     /* learn blocks per impulse */
+#define EDGERT_IMPULSE_MAX_LABELS 64   /* labels of the classifier a result carries */
+
+#define EDGERT_PREDICTION_UNCERTAIN -1 /* top score below the classifier's min_score */
+#define EDGERT_PREDICTION_ANOMALY -2   /* anomaly score above min_anomaly_score */
+
+#define EDGERT_IMPULSE_STAGE_DSP 0
+#define EDGERT_IMPULSE_STAGE_CLASSIFIER 1  /* classifier networks, quantize/dequantize included */
+#define EDGERT_IMPULSE_STAGE_ANOMALY 2     /* K-means and GMM blocks */
+#define EDGERT_IMPULSE_STAGES 3
+
+typedef union {
+    edgert_spectral_params spectral;
+    edgert_raw_params raw;
+    edgert_flatten_params flatten;
+} edgert_dsp_params;
+
+/* One DSP block. Its features of a window occupy columns offset .. offset+n_features-1 of the
+ * window's feature row (blocks in table order, contiguous: offset = sum of the previous
+ * blocks' n_features). */
+typedef struct {
+    int32_t type;                  /* EDGERT_DSP_* */
+    int32_t n_axes;                /* 1..EDGERT_IMPULSE_MAX_AXES */
+    int32_t axes[16];              /* columns of the raw rows this block reads, in its order */
+    int32_t n_features;            /* per window (what the block's check reports) */
+    int32_t offset;
+    edgert_dsp_params p;
+} edgert_impulse_dsp;
+
+/* One learn block. Its input is the features of DSP blocks dsp[0..n_dsp-1] concatenated in
+ * that order (n_features values); its values of a window go to columns
+ * output_offset .. output_offset+n_outputs-1 of the window's output row (blocks in table
+ * order, contiguous). */
+typedef struct {
+    int32_t type;                  /* EDGERT_LEARN_* */
+    int32_t n_dsp;                 /* 1..EDGERT_IMPULSE_MAX_DSP */
+    int32_t dsp[8];                /* indices into the plan's dsp table */
+    int32_t n_features;
+    int32_t output_offset;
+    int32_t n_outputs;             /* classifier: its labels (= network outputs); anomaly: 1 */
+    float threshold;               /* classifier: min_score; anomaly: min_anomaly_score */
+    /* CLASSIFIER and GMM: one engine plan with one input and one output */
+    const edgert_plan *net;
+    const void *consts;            /* the plan's constant blob (4-byte aligned) */
+    uint32_t consts_bytes;
+    int32_t in_dtype;              /* EDGERT_DTYPE_INT8 (quantized with in_scale/in_zero_point,
+                                    * edgert_quantize_int8) or _FLOAT32; GMM: _FLOAT32 */
+    float in_scale;
+    int32_t in_zero_point;
+    int32_t out_dtype;             /* EDGERT_DTYPE_INT8 (dequantized with out_scale/
+                                    * out_zero_point) or _FLOAT32; GMM: _FLOAT32 */
+    float out_scale;
+    int32_t out_zero_point;
+    /* GMM: the network input is features[select[0..n_select-1]] */
+    int32_t n_select;
+    const int32_t *select;
+    /* KMEANS: axes index the block's input row (0..n_features-1) */
+    edgert_kmeans_params kmeans;
+} edgert_impulse_learn;
+
+typedef struct {
+    int32_t n_axes;                /* values per raw row (the impulse's input axes) */
+    int32_t window_samples;        /* rows per window */
+    int32_t n_dsp;                 /* 1..EDGERT_IMPULSE_MAX_DSP */
+    const edgert_impulse_dsp *dsp;
+    int32_t n_features;            /* sum of the DSP blocks' n_features */
+    int32_t n_learn;               /* 0..EDGERT_IMPULSE_MAX_LEARN */
+    const edgert_impulse_learn *learn;
+    int32_t n_outputs;             /* sum of the learn blocks' n_outputs */
+    int32_t classifier;            /* learn index whose scores/threshold the results carry
+                                    * (the first CLASSIFIER), -1 when none */
+    int32_t anomaly;               /* learn index of the first KMEANS/GMM block, -1 when none */
+    int32_t n_labels;              /* the classifier's n_outputs (<= EDGERT_IMPULSE_MAX_LABELS), 0 */
+} edgert_impulse_plan;
+
+/* One window's result. prediction is Studio's rule: EDGERT_PREDICTION_ANOMALY when the
+ * anomaly score is above the anomaly block's threshold, else EDGERT_PREDICTION_UNCERTAIN when
+ * there is no classifier or its top score is below min_score, else the top label's index. */
+typedef struct {
+    int32_t prediction;
+    int32_t top;                   /* index of the highest score (the first of equals), -1 */
+    float anomaly;                 /* the anomaly block's score, 0 without one */
+    int32_t n_labels;
+    float scores[64];              /* EDGERT_IMPULSE_MAX_LABELS; n_labels of them are set */
+} edgert_impulse_result;
+
+/* Per-stage timing (optional). clock() returns a free-running counter - CPU cycles
+ * (DWT->CYCCNT on a Cortex-M), nanoseconds, microseconds: the caller's choice and unit -
+ * whose differences are taken modulo 2^32. A run sets ticks[EDGERT_IMPULSE_STAGE_*] to the
+ * ticks spent in each stage over all its windows, and total to the whole call. */
+typedef struct {
+    uint32_t (*clock)(void *context);
+    void *context;
+    uint64_t ticks[3];             /* EDGERT_IMPULSE_STAGES */
+    uint64_t total;
+} edgert_impulse_timing;
+
+/* Validate a plan (EDGERT_ERR_MODEL when anything is inconsistent; _NULL without a plan). */
+int edgert_impulse_check(const edgert_impulse_plan *plan);
+
+/* Bytes of scratch that let edgert_impulse_run() process n_windows >= 1 windows per pass
+ * (DSP features, network I/O, the largest arena and DSP scratch). With less - but at least
+ * the size for 1 - a run processes its windows in smaller passes (same results). */
+int edgert_impulse_scratch_size(const edgert_impulse_plan *plan, int32_t n_windows,
+                                size_t *bytes);
+
+/* Run the impulse on n_windows >= 0 windows of a recording: data holds n_rows rows of
+ * plan->n_axes interleaved floats; window w covers rows starts[w] .. starts[w] +
+ * window_samples - 1 (all inside 0..n_rows, else EDGERT_ERR_ARG). results[w] receives window
+ * w's result. Optional (NULL = not wanted): features (n_windows x plan->n_features floats,
+ * every DSP block's features of window w in row w), outputs (n_windows x plan->n_outputs
+ * floats: every learn block's values), timing. NaN/inf in a window's samples ->
+ * EDGERT_ERR_NONFINITE (earlier windows' outputs may be written). Reentrant; scratch is
+ * per call (one per thread). */
+int edgert_impulse_run(const edgert_impulse_plan *plan, const float *data, int32_t n_rows,
+                       const int32_t *starts, int32_t n_windows,
+                       edgert_impulse_result *results, float *features, float *outputs,
+                       edgert_impulse_timing *timing, void *scratch, size_t scratch_bytes);
+
+/* One window (the device loop): window holds n_values == window_samples * n_axes floats
+ * (EDGERT_ERR_SHAPE otherwise), rows of interleaved axes. timing may be NULL. */
+int edgert_impulse_run_window(const edgert_impulse_plan *plan, const float *window,
+                              size_t n_values, edgert_impulse_result *result,
+                              edgert_impulse_timing *timing, void *scratch,
+                              size_t scratch_bytes);
+
+/* Copy n floats (a chunk of stream samples into a ring buffer) and check them: EDGERT_OK when
+ * all are finite, else EDGERT_ERR_NONFINITE (out then holds an unspecified prefix). One pass
+ * instead of a check and a copy. */
+int edgert_copy_finite(const float *in, size_t n, float *out);
+
+/* ========================================================== impulse plan end ===== */
 
 /* EDGERT_CDEF_END */
 

@@ -184,9 +184,9 @@ void eg_matvec_packed(const int16_t *xw, int32_t depth, const int16_t *wp, int32
  * order) while the inner loop runs over 8 outputs. */
 void eg_matvec_f32_transposed(const float *x, int32_t depth, const float *wt, int32_t units,
                               const float *bias, float lo, float hi, float *y);
-static inline int32_t eg_packed_numel(int32_t units, int32_t depth)
+static inline int64_t eg_packed_numel(int32_t units, int32_t depth)
 {
-    return ((units + 3) / 4) * ((depth + 1) / 2) * 8;
+    return (((int64_t)units + 3) / 4) * (((int64_t)depth + 1) / 2) * 8;
 }
 
 /* A resolved op: tensor records and data pointers of its inputs and output. */

@@ -146,6 +146,26 @@ int edgert__rfft_plan_init(edgert__rfft_plan *plan, int32_t n, void *mem)
     return EDGERT_OK;
 }
 
+int edgert__rfft_plan_view(edgert__rfft_plan *plan, int32_t n, const void *mem)
+{
+    const int32_t *br;
+    int32_t m, k;
+    if (plan == NULL || mem == NULL)
+        return EDGERT_ERR_NULL;
+    if (!valid_length(n) || ((size_t)mem & 7u) != 0)
+        return EDGERT_ERR_ARG;
+    m = n / 2;
+    br = (const int32_t *)((const unsigned char *)mem +
+                           align8((size_t)m * 4u * sizeof(dsp_real)));
+    for (k = 0; k < m; k++)
+        if (br[k] < 0 || br[k] >= m)
+            return EDGERT_ERR_ARG;
+    plan->n = n;
+    plan->tw = (const dsp_real *)mem;
+    plan->bitrev = br;
+    return EDGERT_OK;
+}
+
 /* In-place complex FFT of length m on split re/im, input in bit-reversed order. */
 static void cfft_split(const edgert__rfft_plan *plan, dsp_real *EDGERT_RESTRICT re,
                        dsp_real *EDGERT_RESTRICT im, int32_t m)

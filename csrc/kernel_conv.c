@@ -18,7 +18,7 @@ static int conv_common_check(const eg_call *c, int depthwise)
     if (dt == EDGERT_DTYPE_FLOAT32 && c->op->n_in == 4 &&
         (c->it[3]->dtype != EDGERT_DTYPE_FLOAT32 || w->dims[3] != x->dims[3] ||
          (int64_t)w->dims[1] * w->dims[2] * w->dims[3] > EG_WIDE_MAX ||
-         (int64_t)(oc + 7) / 8 * 8 * w->dims[1] * w->dims[2] * w->dims[3] != eg_numel(c->it[3])))
+         ((int64_t)oc + 7) / 8 * 8 * w->dims[1] * w->dims[2] * w->dims[3] != eg_numel(c->it[3])))
         return EDGERT_ERR_MODEL;
     if (c->op->n_in == 6 && (c->it[5]->dtype != EDGERT_DTYPE_INT16 || w->dims[3] != x->dims[3] ||
                              (int64_t)w->dims[1] * w->dims[2] * w->dims[3] > EG_WIDE_MAX ||

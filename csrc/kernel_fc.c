@@ -15,10 +15,10 @@ int eg_fc_check(const eg_call *c)
     if (dt == EDGERT_DTYPE_INT8 ? (c->op->n_in != 5 && c->op->n_in != 6) : (c->op->n_in != 3 && c->op->n_in != 4))
         return EDGERT_ERR_MODEL;
     if (dt == EDGERT_DTYPE_FLOAT32 && c->op->n_in == 4 &&
-        (c->it[3]->dtype != EDGERT_DTYPE_FLOAT32 || (int64_t)(p->units + 7) / 8 * 8 * p->depth != eg_numel(c->it[3])))
+        (c->it[3]->dtype != EDGERT_DTYPE_FLOAT32 || ((int64_t)p->units + 7) / 8 * 8 * p->depth != eg_numel(c->it[3])))
         return EDGERT_ERR_MODEL;
     if (c->op->n_in == 6 && (c->it[5]->dtype != EDGERT_DTYPE_INT16 ||
-                             (int64_t)((p->units + 3) / 4) * ((p->depth + 1) / 2) * 8 != eg_numel(c->it[5])))
+                             ((int64_t)p->units + 3) / 4 * (((int64_t)p->depth + 1) / 2) * 8 != eg_numel(c->it[5])))
         return EDGERT_ERR_MODEL;
     if (p->rows <= 0 || p->depth <= 0 || p->units <= 0) return EDGERT_ERR_MODEL;
     if ((int64_t)p->rows * p->depth != eg_numel(c->it[0])) return EDGERT_ERR_MODEL;

@@ -22,6 +22,10 @@
  * scipy's zpk2sos (whole gain in the first section). The spectral block rounds these to float32
  * (the reference casts butter's sos to float32) and runs them in float32 arithmetic like scipy's
  * float32 sosfilt (no input decimation) or in double (after decimation, float64 data). */
+/* edgert_spectral_check and edgert_spectral_scratch_size in one parameter check (spectral.c;
+ * used by impulse.c) */
+int edgert__spectral_sizes(const edgert_spectral_params *p, int32_t n_samples, int32_t n_axes,
+                           int32_t *n_features, size_t *scratch_bytes);
 int edgert__butter_sos(int32_t type, int32_t order, double fc, double fs, double *sos);
 /* Direct form II transposed cascade in the working precision, in place, scipy sosfilt
  * semantics. zi: 2 values per section, state in/out (must not be NULL; zero it for a zero
@@ -52,6 +56,11 @@ typedef struct {
 size_t edgert__rfft_plan_bytes(int32_t n);
 /* Fill a plan in mem (edgert__rfft_plan_bytes(n) bytes, 8-byte aligned). */
 int edgert__rfft_plan_init(edgert__rfft_plan *plan, int32_t n, void *mem);
+/* A plan over memory that edgert__rfft_plan_init() filled earlier (possibly copied since: the
+ * layout is position-independent), without recomputing it. The bit-reversal table is checked
+ * (EDGERT_ERR_ARG when an entry is out of range), so a corrupt buffer cannot index outside the
+ * transform; mem must be 8-byte aligned. Used by audio.c's prepared state. */
+int edgert__rfft_plan_view(edgert__rfft_plan *plan, int32_t n, const void *mem);
 /* Power spectrum |X_k|^2 of the n real samples x (zero-padded past len; len may be < n):
  * pw[0..n/2]. work: n values. */
 void edgert__rfft_power(const edgert__rfft_plan *plan, const dsp_real *x, int32_t len,

@@ -16,6 +16,12 @@ class ConfigurationError(EdgertError, ValueError):
     raise their own ``ConfigurationError`` for the same configurations."""
 
 
+class ConfigurationAssertionError(ConfigurationError, AssertionError):
+    """A configuration the Edge Impulse reference blocks reject with an ``assert`` (the audio
+    blocks' frequency range and normalisation-window checks): catchable as the reference's
+    ``AssertionError`` and as :class:`ConfigurationError`."""
+
+
 class InputError(EdgertError, ValueError):
     """Bad input data: NaN/inf, wrong length or axis count, a window too short."""
 

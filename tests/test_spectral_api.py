@@ -177,8 +177,8 @@ def test_bad_version_and_axes():
         SpectralAnalysis({}, 0, AXES, 4)
     with pytest.raises(ConfigurationError, match="does not have"):
         make_dsp_block(DEMO_BLOCK, 62.5, ["accX", "accY"])
-    with pytest.raises(ConfigurationError, match="unsupported DSP block type 'mfcc'"):
-        make_dsp_block({"type": "mfcc", "axes": ["a"]}, 16000, ["a"])
+    with pytest.raises(ConfigurationError, match="unsupported DSP block type 'audio-syntiant'"):
+        make_dsp_block({"type": "audio-syntiant", "axes": ["a"]}, 16000, ["a"])
 
 
 # -- bad data ------------------------------------------------------------------------------

@@ -156,18 +156,30 @@ def test_stream_non_numeric_chunk_is_an_input_error(imp):
 
 def test_stream_of_single_samples_does_bounded_work(imp, recording, monkeypatch):
     """Pushing one sample at a time: every window is computed once, from at most one window of
-    raw rows, however long the stream has run (no history kept or re-read: linear cost)."""
+    raw rows, however long the stream has run (no history kept or re-read: linear cost) - one
+    compiled-plan call per window (native), or one batch-path call (the interpreter backend,
+    which the plan does not run)."""
+    from edgert.runtime.impulse_plan import PASS_WINDOWS
     calls = []
-    real = type(imp)._compute
+    real_compute = type(imp)._compute
 
     def spy(self, data, starts, variant, threads):
         calls.append((data.shape[0], len(starts)))
-        return real(self, data, starts, variant, threads)
+        return real_compute(self, data, starts, variant, threads)
 
     monkeypatch.setattr(type(imp), "_compute", spy)
     st = imp.stream()
+    assert (st._plan is not None) == (imp.backend == "native")
+    if st._plan is not None:     # the stream's one C call per push with windows due
+        real_call = st._out.call
+
+        def spy_plan(data_ptr, n_rows, n_windows):
+            calls.append((n_rows, n_windows))
+            return real_call(data_ptr, n_rows, n_windows)
+        st._out.call = spy_plan
     x = np.tile(recording, (3, 1))
     n = sum(len(st.push(x[i:i + 1])) for i in range(len(x)))
     assert n == len(calls) == (len(x) - 125) // 5 + 1
     assert all(rows == 125 and k == 1 for rows, k in calls)
-    assert st._ring.buf.shape[0] == 125
+    held = st._rows if st._plan is not None else st._ring.buf
+    assert held.shape[0] <= 125 + PASS_WINDOWS * 5

@@ -4,16 +4,25 @@
 #   2. the pure-C tests of csrc/ under AddressSanitizer + UndefinedBehaviorSanitizer,
 #      a -Wall -Wextra -Werror compile of every C source, a check that no object has
 #      writable static data, and a Cortex-M4F compile when arm-none-eabi-gcc is installed,
-#   3. the pytest suite against the installed package (it also builds the bare-metal harness
-#      of csrc/mcu/ and runs it on an emulated Cortex-M4F when qemu-system-arm is installed),
+#   3. the pytest suite against the installed package (it also exports the example impulse
+#      with `edgert export-c`, builds it with the bare-metal harness of csrc/mcu/ and runs it
+#      on an emulated Cortex-M4F when qemu-system-arm is installed),
 #   4. an sdist and a wheel built with `python -m build`, installed in a fresh venv, where the
-#      smoke tests run (catches files missing from the distributions).
+#      smoke tests run (catches files missing from the distributions; one exports an impulse
+#      as C from the installed package's own C sources, edgert/_csrc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 VENV=${EDGERT_TEST_VENV:-.venv}
 
 log() { printf '\n== %s\n' "$*"; }
+
+# a merge that left conflict markers behind must not pass as green (README/docs included)
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1 \
+   && git grep -nE '^(<<<<<<<|>>>>>>>) ' -- . ':!tests/data' ; then
+  echo "merge conflict markers above: resolve them" >&2
+  exit 1
+fi
 
 log "virtualenv $VENV"
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"

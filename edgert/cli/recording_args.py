@@ -31,7 +31,8 @@ def axis_list(text: str) -> list[str]:
 def add_recording_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("bundle", metavar="BUNDLE", help="impulse bundle directory or .zip")
     p.add_argument("file", metavar="FILE",
-                   help="recording: data-acquisition JSON/CBOR, or CSV (timestamp ms, axes...)")
+                   help="recording: data-acquisition JSON/CBOR, CSV (timestamp ms, axes...) or "
+                        "16-bit PCM mono WAV")
     p.add_argument("--axes", type=axis_list, metavar="A,B,C",
                    help="the recording's columns to use, one per impulse axis in the impulse's "
                         "order, when their names differ from the impulse's (e.g. --axes "

@@ -14,7 +14,7 @@ from ..recording import Recording, read_recording
 __all__ = ["SAMPLE_SUFFIXES", "DECODED_CACHE_BYTES", "Reader", "default_reader",
            "DecodedSamples"]
 
-SAMPLE_SUFFIXES = (".json", ".cbor", ".csv")
+SAMPLE_SUFFIXES = (".json", ".cbor", ".csv", ".wav")
 #: Decoded samples kept by :meth:`edgert.dataset.Dataset.refresh` for the classification that
 #: usually follows; each is handed out once by :meth:`~edgert.dataset.Dataset.load`, the oldest
 #: dropped past this many bytes of values, all on close().
@@ -26,7 +26,7 @@ Reader = Callable[[Path, bytes, Optional[bytes]], Recording]
 
 def default_reader(path: Path, data: bytes, hmac_key: Optional[bytes]) -> Recording:
     """Decode one sample file with edgert's own readers (:func:`edgert.recording.read_recording`:
-    data-acquisition JSON/CBOR told apart by content, CSV by suffix). Errors are
+    data-acquisition JSON/CBOR told apart by content, CSV and WAV by suffix). Errors are
     :class:`DatasetError` without the file name (the index prefixes the sample's path)."""
     suffix = path.suffix.lower()
     if suffix not in SAMPLE_SUFFIXES:

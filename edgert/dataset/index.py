@@ -7,13 +7,14 @@ Layout (everything optional except the recordings themselves)::
       training/idle.01.json.metadata.json   sidecar: {"site": "A", "machine": "m3"}
       testing/wave.7.cbor
       anomaly/broken-bearing.csv   CSV: timestamp (ms) column, then one column per axis
+      training/yes.3.wav           16-bit PCM mono WAV (one axis: audio)
       loose.json                   not in a category folder: category from info.labels, else
                                    "training"
       info.labels                  optional manifest (Edge Impulse's export format)
 
-* **Files**: ``*.json``, ``*.cbor`` (data acquisition, see ``spec/ingestion.md``) and
-  ``*.csv`` are samples; hidden files/folders, sidecars and the manifest are not. Other files are
-  ignored.
+* **Files**: ``*.json``, ``*.cbor`` (data acquisition, see ``spec/ingestion.md``), ``*.csv``
+  and ``*.wav`` are samples; hidden files/folders, sidecars and the manifest are not. Other
+  files are ignored.
 * **Category**: the manifest entry's ``category``, else the first folder of the relative path
   when it is ``training``, ``testing``, ``validation``, ``post-processing`` or ``anomaly``
   (the ingestion API's anomaly bucket), else ``training``.
@@ -181,8 +182,8 @@ class Dataset:
         self.root = Path(root)
         if not self.root.is_dir():
             raise DatasetError(f"{self.root}: not a folder; a dataset is a folder of .json, "
-                               ".cbor and .csv recordings (optionally in training/, testing/, "
-                               "anomaly/ subfolders)")
+                               ".cbor, .csv and .wav recordings (optionally in training/, "
+                               "testing/, anomaly/ subfolders)")
         if isinstance(hmac_key, str):
             hmac_key = hmac_key.encode("utf-8")
         self.hmac_key: Optional[bytes] = hmac_key
@@ -327,7 +328,7 @@ class Dataset:
         ``filename`` is the upload's file name (``x-file-name``; a path is reduced to its
         name; control characters or more than :data:`~edgert.dataset.uploads.MAX_NAME_BYTES`
         bytes are a DatasetError); a name already used in ``category`` gets ``.1``,
-        ``.2``... before the extension; without a .json/.cbor/.csv extension the document's
+        ``.2``... before the extension; without a .json/.cbor/.csv/.wav extension the document's
         format decides (JSON or CBOR). ``label`` (``x-label``) is recorded in
         ``info.labels``; without it the label is inferred from the file name, and
         ``no_label`` (``x-no-label``) records "unlabeled". ``metadata`` goes to the sidecar.

@@ -1,4 +1,5 @@
-"""DSP blocks of an impulse: Spectral Analysis (versions 1-4), ``raw`` and ``flatten``.
+"""DSP blocks of an impulse: Spectral Analysis (versions 1-4), ``raw``, ``flatten``, and the
+audio blocks ``mfcc``, ``mfe`` and ``spectrogram`` (versions 1-4, :mod:`edgert.dsp.audio`).
 
 Every block has the same interface (:class:`DspBlock`)::
 
@@ -12,7 +13,8 @@ Every block has the same interface (:class:`DspBlock`)::
     block.features(window)           # one window: (n_samples, n_axes) or flat interleaved
 
 ``make_dsp_block(block_dict, frequency, input_axes)`` takes a bundle's DSP entry
-(``{"type": "spectral-analysis" | "raw" | "flatten", "implementation_version": 4,
+(``{"type": "spectral-analysis" | "raw" | "flatten" | "mfcc" | "mfe" | "spectrogram",
+"implementation_version": 4,
 "axes": [...], "params": {Studio keys}}``); the block picks its axes from ``input_axes`` by name.
 Configuration problems raise :class:`edgert.errors.ConfigurationError`, bad data
 :class:`edgert.errors.InputError`, both with a message saying what to change.
@@ -21,8 +23,11 @@ scratch memory is allocated per call).
 
 Blocks can also be built directly: ``SpectralAnalysis(params, sampling_freq, axes,
 implementation_version)``, ``RawBlock(params, sampling_freq, axes)``,
-``FlattenBlock(params, sampling_freq, axes)``; ``SpectralAnalysis.axis_labels(n)`` gives the
-per-axis names exactly as the reference block reports them.
+``FlattenBlock(params, sampling_freq, axes)``, ``MFCC(params, sampling_freq, axes,
+implementation_version)`` (likewise ``MFE``, ``Spectrogram``); ``SpectralAnalysis.axis_labels(n)``
+gives the per-axis names exactly as the reference block reports them. Audio blocks also run
+slice by slice for continuous audio: ``block.continuous(window_samples, slice_samples)``
+(:class:`edgert.dsp.audio.ContinuousFeatures`).
 """
 from __future__ import annotations
 
@@ -30,11 +35,12 @@ from typing import Any, Mapping, Sequence
 
 from ..errors import ConfigurationError
 from ._common import DspBlock
+from .audio import AUDIO_BLOCKS, MFCC, MFE, AudioBlock, ContinuousFeatures, Spectrogram
 from .flatten import FlattenBlock, RawBlock
 from .spectral import DEFAULTS as SPECTRAL_DEFAULTS
 from .spectral import SpectralAnalysis, legacy_available
 
-BLOCK_TYPES = ("spectral-analysis", "raw", "flatten")
+BLOCK_TYPES = ("spectral-analysis", "raw", "flatten", "mfcc", "mfe", "spectrogram")
 
 
 def make_dsp_block(block: Mapping[str, Any], frequency: float,
@@ -65,13 +71,23 @@ def make_dsp_block(block: Mapping[str, Any], frequency: float,
         return RawBlock(params, frequency, axes, columns=columns)
     if btype == "flatten":
         return FlattenBlock(params, frequency, axes, columns=columns)
+    if btype in AUDIO_BLOCKS:
+        # exports from before implementation_version existed (Feb 2021) are version 1
+        version = block.get("implementation_version", 1)
+        return AUDIO_BLOCKS[btype](params, frequency, axes, version, columns=columns)
     raise ConfigurationError(
         f"unsupported DSP block type {btype!r}: edgert implements {', '.join(BLOCK_TYPES)}"
     )
 
 
 __all__ = [
+    "AUDIO_BLOCKS",
+    "AudioBlock",
     "BLOCK_TYPES",
+    "ContinuousFeatures",
+    "MFCC",
+    "MFE",
+    "Spectrogram",
     "DspBlock",
     "FlattenBlock",
     "RawBlock",

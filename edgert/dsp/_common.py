@@ -115,17 +115,18 @@ class DspBlock:
                 bad = _first_nonfinite_window(data32, starts32, cols, window_samples)
                 if bad is None:
                     # the data is finite: scaling (or the maths on it) overflowed float32
-                    scale = getattr(self, "scale_axes", 1.0)
-                    raise InputError(
-                        f"{self.type} features overflow float32: the data is finite but with "
-                        f"scale-axes {scale:g} the values (or their powers) exceed 3.4e38; "
-                        "lower scale-axes or rescale the data"
-                    )
+                    raise InputError(self._overflow_message())
                 raise InputError(
                     f"window {bad} (rows {starts32[bad]}..{starts32[bad] + window_samples - 1}) "
                     "contains NaN or infinite values: clean or drop those samples first"
                 )
             raise _status_error(status, f"{self.type} features")
+
+    def _overflow_message(self) -> str:
+        scale = getattr(self, "scale_axes", 1.0)
+        return (f"{self.type} features overflow float32: the data is finite but with "
+                f"scale-axes {scale:g} the values (or their powers) exceed 3.4e38; "
+                "lower scale-axes or rescale the data")
 
     def _columns(self, axes_columns: Sequence[int] | None, n_cols: int) -> np.ndarray:
         n_axes = len(self.axes)

@@ -1,6 +1,8 @@
 """Read a recording file into a :class:`~edgert.recording.data.Recording`: an Edge Impulse
 data-acquisition document (JSON or CBOR, decoded and HS256-verified by
-:mod:`edgert.acquisition`) or a CSV (:mod:`edgert.recording.csv_format`).
+:mod:`edgert.acquisition`, including the firmware's ``Ref-BINARY-i16`` audio), a CSV
+(:mod:`edgert.recording.csv_format`) or a 16-bit PCM mono WAV file
+(:mod:`edgert.recording.wav`).
 
 The label comes from the file name as the ingestion API infers it
 (:func:`edgert.acquisition.labels.infer_label`: ``wave.01.json`` -> ``wave``).
@@ -19,7 +21,10 @@ from ..acquisition.signing import decode_verified
 from ..errors import AcquisitionFormatError, InputError
 from .csv_format import FLOAT32_MAX, parse_csv
 from .data import Recording, SensorAxis
+from .wav import is_wav, parse_wav
 
+#: File suffixes read as WAV (so is any file that starts like a RIFF/WAVE file).
+WAV_SUFFIXES = (".wav",)
 #: File suffixes read as CSV; everything else is tried as a data-acquisition document (told
 #: apart as JSON or CBOR by content, as the ingestion service does without a Content-Type).
 CSV_SUFFIXES = (".csv",)
@@ -39,6 +44,10 @@ def read_recording(data: bytes, name: str, hmac_key: Union[str, bytes, None] = N
     if Path(name).suffix.lower() in CSV_SUFFIXES:
         values, freq, sensors = parse_csv(data, name)
         return Recording(values, freq, sensors, base, inferred, device_type="CSV", sha256=sha)
+    if Path(name).suffix.lower() in WAV_SUFFIXES or is_wav(data):
+        values, freq, axis, units = parse_wav(data, name)
+        return Recording(values, freq, (SensorAxis(axis, units),), base, inferred,
+                         device_type="WAV", sha256=sha)
     try:
         # one decode; the HS256 check hashes the same bytes at the signature's offset
         doc, valid = decode_verified(data, hmac_key, content_type)
@@ -69,7 +78,8 @@ def read_recording(data: bytes, name: str, hmac_key: Union[str, bytes, None] = N
 
 def load_recording(path: Union[str, Path], hmac_key: Union[str, bytes, None] = None,
                    label: Optional[str] = None) -> Recording:
-    """Read a recording file (data-acquisition JSON/CBOR or CSV); see :func:`read_recording`.
+    """Read a recording file (data-acquisition JSON/CBOR, CSV or WAV); see
+    :func:`read_recording`.
     A missing file raises ``FileNotFoundError``; a directory or unreadable file an
     ``InputError`` that says so."""
     p = Path(path)
@@ -84,4 +94,4 @@ def load_recording(path: Union[str, Path], hmac_key: Union[str, bytes, None] = N
     return read_recording(data, str(p), hmac_key, label)
 
 
-__all__ = ["CSV_SUFFIXES", "load_recording", "read_recording"]
+__all__ = ["CSV_SUFFIXES", "WAV_SUFFIXES", "load_recording", "read_recording"]

@@ -25,7 +25,10 @@ import numpy as np
 from ..errors import BundleError
 
 FORMAT = "edgert-impulse/1"
-DSP_TYPES = ("spectral-analysis", "raw", "flatten")
+DSP_TYPES = ("spectral-analysis", "raw", "flatten", "mfcc", "mfe", "spectrogram")
+#: DSP blocks with implementation versions 1-4 (audio blocks default to 1 when the field is
+#: absent: exports made before Feb 2021, when the field was introduced, are version 1)
+VERSIONED_DSP_TYPES = ("spectral-analysis", "mfcc", "mfe", "spectrogram")
 LEARN_TYPES = ("keras", "anomaly", "anomaly-gmm")
 VARIANTS = ("float32", "int8")
 IMPULSE_FILE = "impulse.json"
@@ -464,9 +467,9 @@ def _parse_dsp(ctx: _Ctx, doc: Mapping[str, Any], inp: InputSpec) -> tuple[DspSp
                                         f"{', '.join(DSP_TYPES)})")
         version = ctx.get(b, "implementation_version", f + ".implementation_version", int,
                           required=typ == "spectral-analysis", default=1)
-        if typ == "spectral-analysis" and not 1 <= version <= 4:
+        if typ in VERSIONED_DSP_TYPES and not 1 <= version <= 4:
             raise ctx.fail(f + ".implementation_version",
-                           f"spectral-analysis versions 1-4 are supported, got {version}")
+                           f"{typ} versions 1-4 are supported, got {version}")
         axes = ctx.get(b, "axes", f + ".axes", list, required=False, default=list(inp.axes))
         if not axes:
             raise ctx.fail(f + ".axes", "must name at least one input axis")

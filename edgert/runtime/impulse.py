@@ -31,16 +31,28 @@ Public API (stable; the dataset tools build on it)::
         .predict(X, variant)) / AnomalyRunner (.score(X))
     stream = imp.stream(smoothing=None, variant=None)   # edgert.runtime.stream.Stream
     stream.push(samples) -> list of StreamResult (results that became due)
+    imp.classify_window(raw, variant=None) -> WindowResult   # ONE window, one C call
+        # raw: window_samples rows of len(imp.axes) values at imp.frequency, in imp.axes
+        # order ((W, axes) or flat interleaved); the faces' per-window entry point
+    imp.plan(variant=None) -> edgert.runtime.impulse_plan.ImpulsePlan (the compiled C plan;
+        plan.buffers() + plan.run_into(raw, buffers) for zero-allocation use);
+        PlanUnsupportedError saying why for impulses it cannot represent, which then run
+        through the batch path (imp.plan_unsupported_reason(variant))
     imp.prepare(values, frequency, axes) -> float32 (rows, axes) at imp.frequency (validated,
         resampled); imp.windows(n_rows) -> int32 window starts (InputError when none);
     imp.compute_features(data, starts) -> {dsp id: (n, F)}; imp.describe() -> dict (edgert info)
     imp.resolve_variant(variant) -> the variant that would run
 
-Pipeline per call: check/resample the recording; cut the windows (``edgert.runtime.windowing``); each
+Pipeline per call (whole recordings): check/resample the recording; cut the windows (``edgert.runtime.windowing``); each
 DSP block computes all windows in one C call; each learn block's input is its DSP blocks'
 features concatenated; a classifier runs all windows in one batched engine call (int8 models:
 inputs quantized round-half-away-from-zero, outputs dequantized); K-means scores all windows in
 one C call; GMM through the engine. Everything is float32 as Edge Impulse's SDK computes.
+
+One window at a time (``classify_window``, :class:`~edgert.runtime.stream.Stream`, and
+``classify`` of recordings of up to ``PLAN_MAX_WINDOWS`` windows) the whole impulse runs as
+one compiled C plan (:mod:`edgert.runtime.impulse_plan`) in one call: the same kernels on the
+same values, so the numbers are identical to the batch path's.
 """
 from __future__ import annotations
 
@@ -48,6 +60,7 @@ import functools
 import logging
 import math
 import operator
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,14 +70,20 @@ import numpy as np
 
 from .anomaly import GmmScorer, KMeansScorer
 from .bundle import Bundle, DspSpec, LearnSpec, load_bundle
+from .._ffi import ffi, lib
 from ..errors import BundleError, ConfigurationError, EdgertError, InputError, ModelError
 from ..recording.data import Recording
 from .axes import select_columns
-from .results import ClassificationResult, FeatureResult
+from .results import ClassificationResult, FeatureResult, WindowResult
 from .windowing import (dequantize_int8, quantize_int8, resample, window_geometry,
                         window_starts, zero_pad_to)
 
 log = logging.getLogger("edgert.runtime.impulse")
+_F32 = np.dtype(np.float32)
+
+#: ``classify`` runs recordings of up to this many windows through the compiled plan (one C
+#: call: less fixed cost); longer ones through the whole-array batch calls (same numbers).
+PLAN_MAX_WINDOWS = 64
 
 
 @dataclass
@@ -230,6 +249,8 @@ class Impulse:
                                                if variants and all(v in s for s in variants))
         if keras and not self.variants:
             raise BundleError(f"{where}: the classifiers have no model variant in common")
+        self._plans: dict[Optional[str], Any] = {}   # variant -> ImpulsePlan or the reason
+        self._plans_lock = threading.Lock()
 
     @functools.cached_property
     def feature_labels(self) -> tuple[str, ...]:
@@ -391,6 +412,100 @@ class Impulse:
         outs = {k: np.concatenate([d[1][k] for d in done]) for k in done[0][1]}
         return feats, outs
 
+    def _classify_plan(self, values: Any, data: Optional[np.ndarray], frequency: Any,
+                       variant: Optional[str]) -> Optional[ClassificationResult]:
+        """``classify`` of a short recording in ONE C call through the compiled plan (the
+        batch path's numbers, a fraction of its fixed cost), or None when that path does not
+        apply: more than PLAN_MAX_WINDOWS windows, no plan for this impulse, or - for raw
+        ``values`` (``data`` None: a float32 (rows, axes) C-contiguous array at the impulse
+        frequency, no axis names) - NaN/inf in it (the batch path then says where)."""
+        n_rows = (data if data is not None else values).shape[0]
+        W, S = self.window_samples, self.window_increase_samples
+        n = (n_rows - W) // S + 1 if n_rows >= W else (1 if self.zero_pad else 0)
+        if not 0 < n <= PLAN_MAX_WINDOWS:
+            return None
+        plan = self._plan_or_none(variant)
+        if plan is None:
+            return None
+        buf = plan.thread_buffers()
+        src = values if data is None else data
+        # copy into the staging rows, checking every value (prepare() checked ``data``)
+        if lib.edgert_copy_finite(ffi.from_buffer("float[]", src), src.size, buf.staging_ptr):
+            return None
+        if n_rows < W:
+            buf.staging[n_rows:W] = 0.0
+        plan.run_consecutive(buf.staging_ptr, max(n_rows, W), n, buf)
+        outs: dict[int, np.ndarray] = {}
+        for bid, sl, scores in plan.learn_outputs:   # copies: buf is reused
+            outs[bid] = buf.outputs[:n, sl].copy() if scores else buf.outputs[:n, sl.start].copy()
+        feats = {bid: buf.features[:n, sl].copy() for bid, sl in plan.feature_slices.items()}
+        return ClassificationResult(
+            bundle=self.bundle, variant=variant, frequency=self.frequency,
+            source_frequency=float(frequency) if frequency else self.frequency,
+            data=src, start_rows=buf.starts[:n], window_samples=W, outputs=outs,
+            features=feats, prediction_index=buf.prediction[:n].copy())
+
+    # ------------------------------------------------------------------ one window
+    def _plan_or_none(self, variant: Optional[str]) -> Any:
+        """The compiled plan of a resolved variant, or None when the impulse has a part it
+        cannot represent (built once; the reason is logged once)."""
+        got = self._plans.get(variant)
+        if got is None:
+            from .impulse_plan import ImpulsePlan, PlanUnsupportedError
+            with self._plans_lock:
+                got = self._plans.get(variant)
+                if got is None:
+                    try:
+                        got = ImpulsePlan(self, variant)
+                    except PlanUnsupportedError as exc:
+                        got = exc
+                        log.info("%s: one-window calls use the batch path: %s",
+                                 self.bundle.source, exc)
+                    self._plans[variant] = got
+        return None if isinstance(got, Exception) else got
+
+    def plan(self, variant: Optional[str] = None) -> Any:
+        """The whole impulse compiled into one C plan for ``variant`` (built once, cached):
+        an :class:`edgert.runtime.impulse_plan.ImpulsePlan`. Raises
+        :class:`~edgert.runtime.impulse_plan.PlanUnsupportedError` saying what the plan
+        cannot represent."""
+        variant = self.resolve_variant(variant)
+        plan = self._plan_or_none(variant)
+        if plan is None:
+            raise self._plans[variant]
+        return plan
+
+    def plan_unsupported_reason(self, variant: Optional[str] = None) -> Optional[str]:
+        """Why one-window calls of ``variant`` run through the batch path (None when they
+        run the compiled plan)."""
+        variant = self.resolve_variant(variant)
+        return None if self._plan_or_none(variant) is not None else str(self._plans[variant])
+
+    def classify_window(self, raw: Any, variant: Optional[str] = None) -> WindowResult:
+        """Classify ONE window: ``raw`` holds ``window_samples`` rows of ``len(axes)``
+        values at the impulse's frequency, axes in :attr:`axes` order ((W, axes) array or
+        flat interleaved; float32 C-contiguous avoids a conversion). One C call through the
+        compiled plan (the batch path's numbers); impulses the plan cannot represent take the
+        batch path on the window. The result's index is 0 and its span 0 .. window_size_ms.
+        For a zero-allocation loop use ``plan(variant).run_into(raw, buffers)``."""
+        variant = self.resolve_variant(variant)
+        plan = self._plan_or_none(variant)
+        if plan is not None:
+            return plan.classify_window(raw)
+        arr = np.asarray(raw)
+        n_axes = len(self.axes)
+        if arr.size != self.window_samples * n_axes or (arr.ndim == 2 and
+                                                       arr.shape[1] != n_axes) or arr.ndim > 2:
+            raise InputError(f"a window is {self.window_samples} rows x {n_axes} axes, got "
+                             f"shape {arr.shape}")
+        data = self.prepare(arr.reshape(self.window_samples, n_axes))
+        starts = np.zeros(1, dtype=np.int32)
+        feats, outs = self._compute(data, starts, variant, 1)
+        return ClassificationResult(
+            bundle=self.bundle, variant=variant, frequency=self.frequency,
+            source_frequency=self.frequency, data=data, start_rows=starts,
+            window_samples=self.window_samples, outputs=outs, features=feats)[0]
+
     def classify(self, values: Any, frequency: Optional[float] = None,
                  variant: Optional[str] = None, axes: Optional[Sequence[str]] = None,
                  threads: int = 1, use_axes: Optional[Sequence[str]] = None
@@ -403,8 +518,18 @@ class Impulse:
         if isinstance(values, Recording) and frequency is None:
             frequency = values.frequency
         variant = self.resolve_variant(variant)
+        if type(values) is np.ndarray and values.dtype is _F32 and values.ndim == 2 and \
+                values.shape[1] == len(self.axes) and values.shape[0] > 0 and \
+                values.flags.c_contiguous and axes is None and use_axes is None and \
+                (frequency is None or frequency == self.frequency):
+            res = self._classify_plan(values, None, frequency, variant)   # the lean path
+            if res is not None:
+                return res
         data = self.prepare(values, frequency, axes, use_axes)
         starts = self.windows(data.shape[0])
+        res = self._classify_plan(values, data, frequency, variant)
+        if res is not None:
+            return res
         feats, outs = self._compute(data, starts, variant, threads)
         return ClassificationResult(
             bundle=self.bundle, variant=variant, frequency=self.frequency,

@@ -21,6 +21,7 @@ the CLI column becomes ``anomaly score``, the prediction of an anomalous window
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Optional, Sequence
@@ -81,6 +82,22 @@ class WindowResult:
         return d
 
 
+@functools.lru_cache(maxsize=64)
+def _reserved_names(labels: tuple[str, ...]) -> ReservedNames:
+    """:func:`reserved_names`, computed once per label set (results are built per window)."""
+    return reserved_names(labels)
+
+
+@functools.lru_cache(maxsize=64)
+def _prediction_names(labels: tuple[str, ...], names: ReservedNames) -> np.ndarray:
+    """The labels, then the anomaly and uncertain predictions' names: indexed by a prediction
+    index (label index, -1 uncertain, -2 anomaly) it gives the prediction. Read-only (shared)."""
+    out = np.array(labels + (names.anomaly_prediction, names.uncertain_prediction),
+                   dtype=object)
+    out.flags.writeable = False
+    return out
+
+
 def predict_labels(labels: Sequence[str], probabilities: Optional[np.ndarray],
                    anomaly: Optional[np.ndarray], min_score: float,
                    anomaly_threshold: float, n: int,
@@ -108,12 +125,16 @@ class ClassificationResult:
     None without one), ``anomaly`` ((n,) float32, the first anomaly block; None without one),
     ``outputs`` (learn block id -> its array), ``predictions`` (Studio's label per window).
     ``variant``: the model variant that ran ("float32"/"int8", None without a classifier).
+    ``prediction_index``: optional, the compiled impulse plan's per-window prediction (label
+    index, -1 uncertain, -2 anomaly), which the C core computes by the same rule; when given,
+    ``predictions`` and ``anomalous`` are read from it instead of computed again.
     """
 
     def __init__(self, *, bundle: Bundle, variant: Optional[str], frequency: float,
                  source_frequency: float, data: np.ndarray, start_rows: np.ndarray,
                  window_samples: int, outputs: Mapping[int, np.ndarray],
-                 features: Optional[Mapping[int, np.ndarray]] = None):
+                 features: Optional[Mapping[int, np.ndarray]] = None,
+                 prediction_index: Optional[np.ndarray] = None):
         self.bundle = bundle
         self.variant = variant
         self.frequency = float(frequency)
@@ -141,7 +162,11 @@ class ClassificationResult:
                                   if first_a else math.inf)
         n = len(self.start_rows)
         # every classifier's labels: none of them may be shadowed by edgert's own names
-        self.names = reserved_names([lab for b in self.keras_blocks for lab in b.labels])
+        self.names = _reserved_names(tuple(lab for b in self.keras_blocks for lab in b.labels))
+        if prediction_index is not None:
+            self.predictions = _prediction_names(self.labels, self.names)[prediction_index]
+            self.anomalous = prediction_index == -2
+            return
         self.predictions = predict_labels(self.labels, self.probabilities, self.anomaly,
                                           self.min_score, self.anomaly_threshold, n, self.names)
         self.anomalous = (self.anomaly > self.anomaly_threshold if self.anomaly is not None

@@ -3,9 +3,12 @@
 Edge Impulse's SDK offers ``run_classifier_continuous`` for audio only; for spectral impulses
 the pattern is: keep the last window of raw samples in a ring buffer and classify it every
 ``window_increase`` worth of new samples. :class:`Stream` does exactly that, with the impulse's
-own windows (the k-th result covers samples ``k*S .. k*S+W-1`` of the stream), so its numbers
-equal :meth:`edgert.runtime.impulse.Impulse.classify` on the same data. ``push`` accepts chunks of any
-size; all windows that become due in one push are computed in one batch.
+own windows (the k-th result, ``index`` k, covers samples ``k*S .. k*S+W-1`` of the stream), so
+its numbers equal :meth:`edgert.runtime.impulse.Impulse.classify` on the same data. ``push``
+accepts chunks of any size; all windows that become due in one push are computed in one C call
+of the impulse's compiled plan (:mod:`edgert.runtime.impulse_plan`): a push costs one checked
+copy of the chunk into the stream's sample buffer and, when windows are due, that call and the
+result objects. Impulses the plan cannot represent take the batch path (same numbers).
 
 Optional smoothing (:class:`Smoothing`): the average of the last ``window`` results per class
 (divided by the number of results actually held, so the first results are not diluted), a
@@ -14,13 +17,19 @@ detection threshold on that average, and suppression of repeated detections of t
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping, Optional
 
 import numpy as np
 
+from .._ffi import ffi, lib
 from ..errors import ConfigurationError, InputError
+from .impulse_plan import PASS_WINDOWS
 from .results import ClassificationResult, WindowResult
+
+_F32 = np.dtype(np.float32)
+_COPY_FINITE = lib.edgert_copy_finite
+_FROM_BUFFER = ffi.from_buffer
 
 
 @dataclass(frozen=True)
@@ -98,11 +107,25 @@ class Stream:
         self.W = impulse.window_samples
         self.S = impulse.window_increase_samples
         self.n_axes = len(impulse.axes)
-        self._ring = _Ring(self.W, self.n_axes)
         self._total = 0          # rows received so far
         self._next = 0           # start row of the next window to emit
         self._held: deque = deque(maxlen=smoothing.window if smoothing else 1)
         self._last_detection: Optional[str] = None
+        self._plan = impulse._plan_or_none(self.variant)
+        if self._plan is None:
+            self._ring = _Ring(self.W, self.n_axes)
+            return
+        # the rows from the next window's start on, contiguous: _rows[i] is stream row
+        # _base + i, _fill rows held; room for a window plus `capacity` increases, so one
+        # push of up to that many windows is one C call
+        self._out = self._plan.buffers(PASS_WINDOWS)
+        cap = self.W + PASS_WINDOWS * self.S
+        self._rows = np.zeros((cap, self.n_axes), dtype=np.float32)
+        self._rows_ptr = ffi.from_buffer("float[]", self._rows, require_writable=True)
+        self._cap = cap
+        self._base = 0
+        self._fill = 0
+        self._ms_per_row = 1000.0 / float(impulse.frequency)
 
     @property
     def samples_received(self) -> int:
@@ -135,7 +158,10 @@ class Stream:
 
     def push(self, samples: Any) -> list[StreamResult]:
         """Append samples ((rows, axes) or flat interleaved); returns the results of every
-        window that became complete, oldest first."""
+        window that became complete, oldest first. A chunk holding NaN/inf is refused whole
+        (InputError; nothing of it is used)."""
+        if self._plan is not None:
+            return self._push_plan(samples)
         chunk = self._validate(samples)
         before, after = self._total, self._total + chunk.shape[0]
         # start rows of the windows this chunk completes: _next, _next + S, ... (end <= after)
@@ -156,11 +182,103 @@ class Stream:
                 frequency=self.impulse.frequency, source_frequency=self.impulse.frequency,
                 data=data, start_rows=due, window_samples=self.W,
                 outputs=outs, features=feats)
-            for w in res:
-                results.append(self._smooth(w))
+            for k, w in zip(due.tolist(), res):
+                results.append(self._smooth(replace(w, index=k // self.S)))
             self._next = s
         self._ring.write(chunk)
         self._total = after
+        return results
+
+    # ------------------------------------------------------------- the compiled-plan path
+    def _chunk(self, samples: Any) -> np.ndarray:
+        """``samples`` as a C-contiguous float32 (rows, axes) array (shape checked; values
+        are checked while copied)."""
+        if type(samples) is np.ndarray and samples.dtype is _F32 and samples.ndim == 2 and \
+                samples.shape[1] == self.n_axes and samples.flags.c_contiguous:
+            return samples
+        try:
+            if np.iscomplexobj(samples):
+                raise TypeError("complex values")
+            with np.errstate(over="ignore"):   # too large for float32 -> inf, reported later
+                arr = np.ascontiguousarray(samples, dtype=np.float32)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"samples must be numbers ((rows, axes) or flat interleaved): "
+                             f"{exc}") from None
+        if arr.ndim == 1:
+            if arr.size % self.n_axes:
+                raise InputError(f"a flat chunk must hold a multiple of {self.n_axes} values "
+                                 f"(interleaved {', '.join(self.impulse.axes)}), got {arr.size}")
+            arr = arr.reshape(-1, self.n_axes)
+        if arr.ndim != 2 or arr.shape[1] != self.n_axes:
+            raise InputError(f"expected samples of {self.n_axes} axes "
+                             f"({', '.join(self.impulse.axes)}), got shape {arr.shape}")
+        return arr
+
+    def _push_plan(self, samples: Any) -> list[StreamResult]:
+        chunk = self._chunk(samples)
+        n = chunk.shape[0]
+        if n == 0:
+            return []
+        if n > self._cap - self._fill:
+            self._compact()
+        if n <= self._cap - self._fill and self._next <= self._total:
+            # the usual push: one checked copy, then the windows it completes
+            if _COPY_FINITE(_FROM_BUFFER("float[]", chunk), chunk.size,
+                            self._rows_ptr + self._fill * self.n_axes):
+                raise InputError("the chunk holds NaN/inf values; nothing of it was used")
+            self._fill += n
+            self._total += n
+            return self._run_due()
+        if not np.isfinite(chunk).all():
+            raise InputError("the chunk holds NaN/inf values; nothing of it was used")
+        results: list[StreamResult] = []
+        pos = 0
+        while pos < n:    # a long chunk (or one starting in a gap between windows) in pieces
+            self._compact()
+            if self._next > self._total:   # rows before the next window are not needed
+                skip = min(n - pos, self._next - self._total)
+                pos += skip
+                self._total += skip
+                self._base = self._total
+                continue
+            take = min(n - pos, self._cap - self._fill)
+            self._rows[self._fill:self._fill + take] = chunk[pos:pos + take]
+            self._fill += take
+            self._total += take
+            pos += take
+            results += self._run_due()
+        return results
+
+    def _compact(self) -> None:
+        """Drop the rows before the next window's start (or all, in a gap)."""
+        keep = min(self._next, self._total)
+        drop = keep - self._base
+        if drop > 0:
+            if drop < self._fill:
+                self._rows[:self._fill - drop] = self._rows[drop:self._fill].copy()
+            self._fill = max(self._fill - drop, 0)
+            self._base = keep
+
+    def _run_due(self) -> list[StreamResult]:
+        """Run every window complete in the buffer (one C call) and make its results."""
+        W, S = self.W, self.S
+        if self._total < self._next + W:
+            return []
+        n_due = min((self._total - W - self._next) // S + 1, PASS_WINDOWS)
+        first = self._next - self._base
+        plan, out = self._plan, self._out
+        st = out.call(self._rows_ptr + first * self.n_axes, self._fill - first, n_due)
+        if st:   # the rows were checked when they came in: a bug, not bad input
+            raise plan._fail(st)
+        k0 = self._next // S
+        results = []
+        for j in range(n_due):
+            start = self._next + j * S
+            w = plan.window_result(out, j, k0 + j, start * self._ms_per_row)
+            results.append(StreamResult(w) if self.smoothing is None else self._smooth(w))
+        self._next += n_due * S
+        if self._total >= self._next + W:     # more than one C call's worth in this piece
+            results += self._run_due()
         return results
 
     def _smooth(self, w: WindowResult) -> StreamResult:

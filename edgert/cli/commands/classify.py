@@ -13,11 +13,12 @@ log = logging.getLogger("edgert.classify")
 
 EPILOG = """\
 FILE is an Edge Impulse data-acquisition document (JSON or CBOR, as the firmware and the
-ingestion API use) or a CSV whose first column is a timestamp in milliseconds followed by one
-column per axis (timestamp,accX,accY,accZ). Columns are matched to the impulse's axes by name
-(--axes maps differently named columns explicitly); a recording at another frequency is
-resampled to the impulse's. The label is taken from the file name like the ingestion API does
-(wave.01.json -> wave) unless --label is given.
+ingestion API use, including the firmware's raw int16 audio, Ref-BINARY-i16), a CSV whose first
+column is a timestamp in milliseconds followed by one column per axis (timestamp,accX,accY,accZ),
+or a 16-bit PCM mono WAV file (one axis, audio). Columns are matched to the impulse's axes by
+name (--axes maps differently named columns explicitly); a recording at another frequency (e.g.
+44.1 kHz audio for a 16 kHz impulse) is resampled to the impulse's. The label is taken from the
+file name like the ingestion API does (wave.01.json -> wave) unless --label is given.
 
 The window slides over the whole recording like Studio's "classify sample": one result per
 window, with every label's probability, the anomaly score, and Studio's prediction (anomaly
@@ -29,6 +30,7 @@ examples:
   edgert classify examples/motion-demo examples/motion-demo/samples/wave.01.json
   edgert classify examples/motion-demo recording.cbor --variant int8 --json > result.json
   edgert classify examples/motion-demo recording.csv --plot scores.png
+  edgert classify keyword-spotting/ yes.wav          (an MFCC/MFE/spectrogram impulse)
 """
 
 

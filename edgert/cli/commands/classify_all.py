@@ -14,8 +14,8 @@ from ..recording_args import positive_int
 log = logging.getLogger("edgert.classify_all")
 
 EPILOG = """\
-DATASET is a folder of recordings: data-acquisition JSON/CBOR files and CSV files (timestamp in
-ms, then one column per axis), sorted into training/, testing/ and anomaly/ subfolders (files
+DATASET is a folder of recordings: data-acquisition JSON/CBOR files, CSV files (timestamp in
+ms, then one column per axis) and 16-bit PCM mono WAV files, sorted into training/, testing/ and anomaly/ subfolders (files
 elsewhere count as training unless an info.labels manifest says otherwise). The label is the
 file name's prefix as the ingestion API infers it (idle.01.json -> idle) unless info.labels
 gives one; <file>.metadata.json next to a file holds its metadata ({"site": "A"}). The folder
