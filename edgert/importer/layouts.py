@@ -67,7 +67,8 @@ KNOWN_LAYOUTS: dict[tuple[str, int], tuple[str, ...]] = {
 
 # the comment spellings of fields whose Studio key differs from the C field name
 _COMMENT_NAMES = {"blockid": "block_id", "implementationversion": "implementation_version",
-                  "length of axes": "axes"}
+                  "length of axes": "axes", "named axes": "named_axes",
+                  "size of the named axes array": "named_axes_size"}
 
 
 def name_from_comment(comment: str) -> Optional[str]:
