@@ -29,6 +29,11 @@
 #define EDGERT_WITH_SPECTRAL_FILTERS 1
 #endif
 
+/* ---- audio blocks in the impulse plan (impulse.c -> audio.c) ---- */
+#ifndef EDGERT_WITH_AUDIO              /* MFCC, MFE, spectrogram DSP records of a plan */
+#define EDGERT_WITH_AUDIO 1
+#endif
+
 /* ---- engine operator families (engine.c's kernel table) ---- */
 #ifndef EDGERT_WITH_OP_FC              /* FULLY_CONNECTED */
 #define EDGERT_WITH_OP_FC 1

@@ -10,11 +10,14 @@
  * are the batch path's numbers bit for bit. What this file adds is validation of the plan,
  * the scratch layout, and the plumbing between the stages.
  *
- * Reentrant, no malloc, no static mutable state; the plan is read-only. */
+ * Reentrant, no malloc, no static mutable state; the plan is read-only. A build without the
+ * audio blocks (EDGERT_WITH_AUDIO 0, edgert_config.h) refuses audio records with
+ * EDGERT_ERR_UNSUPPORTED and links no audio code. */
 #include <math.h>
 #include <string.h>
 
 #include "edgert.h"
+#include "edgert_config.h"
 
 /* Per-window and fixed scratch needs of a validated plan. */
 typedef struct {
@@ -36,6 +39,24 @@ static uint32_t element_bytes(int32_t dtype)
 }
 
 /* ------------------------------------------------------------------------- DSP blocks */
+#if EDGERT_WITH_AUDIO
+static int audio_count(const edgert_audio_params *p, int32_t window, int32_t n_axes,
+                       int32_t *n_features)
+{
+    edgert_audio_layout ly;
+    int st = edgert_audio_check(p, window, n_axes, &ly);
+    if (st == EDGERT_OK) *n_features = ly.n_features;
+    return st;
+}
+#else
+static int audio_count(const edgert_audio_params *p, int32_t window, int32_t n_axes,
+                       int32_t *n_features)
+{
+    (void)p; (void)window; (void)n_axes; (void)n_features;
+    return EDGERT_ERR_UNSUPPORTED;
+}
+#endif
+
 /* The one place that knows the DSP block types (with dsp_scratch and dsp_features). */
 static int dsp_count(const edgert_impulse_dsp *d, int32_t window, int32_t *n_features)
 {
@@ -51,6 +72,8 @@ static int dsp_count(const edgert_impulse_dsp *d, int32_t window, int32_t *n_fea
         return EDGERT_OK;
     case EDGERT_DSP_FLATTEN:
         return edgert_flatten_check(&d->p.flatten, d->n_axes, n_features);
+    case EDGERT_DSP_AUDIO:
+        return audio_count(&d->p.audio, window, d->n_axes, n_features);
     default:
         return EDGERT_ERR_MODEL;
     }
@@ -61,6 +84,12 @@ static int dsp_scratch(const edgert_impulse_dsp *d, int32_t window, size_t *byte
     *bytes = 0;
     if (d->type == EDGERT_DSP_SPECTRAL)
         return edgert_spectral_scratch_size(&d->p.spectral, window, d->n_axes, bytes);
+#if EDGERT_WITH_AUDIO
+    if (d->type == EDGERT_DSP_AUDIO) {
+        size_t state = 0, stage = 0;
+        return edgert_audio_scratch_size(&d->p.audio, window, &state, &stage, bytes);
+    }
+#endif
     return EDGERT_OK;
 }
 
@@ -79,6 +108,12 @@ static int dsp_features(const edgert_impulse_dsp *d, const float *data, int32_t 
     case EDGERT_DSP_FLATTEN:
         return edgert_flatten_features_batch(&d->p.flatten, data, n_rows, row_stride, d->axes,
                                              d->n_axes, starts, n, window, out, out_stride);
+#if EDGERT_WITH_AUDIO
+    case EDGERT_DSP_AUDIO:
+        return edgert_audio_features_batch(&d->p.audio, data, n_rows, row_stride, d->axes,
+                                           d->n_axes, starts, n, window, out, out_stride,
+                                           scratch, scratch_bytes);
+#endif
     default:
         return EDGERT_ERR_MODEL;
     }

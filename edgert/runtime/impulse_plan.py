@@ -94,6 +94,9 @@ DSP_WRITERS: dict[str, tuple[int, Callable[[Any, Any], None]]] = {
     "spectral-analysis": (lib.EDGERT_DSP_SPECTRAL, _copy_params("spectral")),
     "raw": (lib.EDGERT_DSP_RAW, _copy_params("raw")),
     "flatten": (lib.EDGERT_DSP_FLATTEN, _copy_params("flatten")),
+    "mfcc": (lib.EDGERT_DSP_AUDIO, _copy_params("audio")),
+    "mfe": (lib.EDGERT_DSP_AUDIO, _copy_params("audio")),
+    "spectrogram": (lib.EDGERT_DSP_AUDIO, _copy_params("audio")),
 }
 
 
