@@ -769,6 +769,16 @@ int edgert_impulse_run(const edgert_impulse_plan *plan, const float *data, int32
                        edgert_impulse_result *results, float *features, float *outputs,
                        edgert_impulse_timing *timing, void *scratch, size_t scratch_bytes);
 
+/* The learn blocks only, on DSP features the caller computed (continuous audio computes them
+ * slice by slice, edgert_audio_frame_rows/_finish): features holds n_windows rows of
+ * plan->n_features floats laid out as edgert_impulse_run's features output (every DSP block,
+ * table order). results, outputs and timing (DSP stage 0) as edgert_impulse_run; the same
+ * numbers for the same features. NaN/inf in a row -> EDGERT_ERR_NONFINITE. */
+int edgert_impulse_run_features(const edgert_impulse_plan *plan, const float *features,
+                                int32_t n_windows, edgert_impulse_result *results,
+                                float *outputs, edgert_impulse_timing *timing, void *scratch,
+                                size_t scratch_bytes);
+
 /* One window (the device loop): window holds n_values == window_samples * n_axes floats
  * (EDGERT_ERR_SHAPE otherwise), rows of interleaved axes. timing may be NULL. */
 int edgert_impulse_run_window(const edgert_impulse_plan *plan, const float *window,

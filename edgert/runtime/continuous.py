@@ -112,7 +112,8 @@ class SliceFeatures:
         return all(cont.reuses_frames for _, _, cont, _ in self._blocks)
 
     def push(self, rows: np.ndarray) -> dict[int, np.ndarray]:
-        """Append ``rows`` (float32 (n, axes), finite: the caller checks) and return
+        """Append ``rows`` (float32 (n, axes), finite: the caller checks, e.g. with
+        ``edgert_copy_finite``) and return
         ``{dsp id: (m, F) float32}`` for the m windows they complete (new arrays)."""
         S = self.slice_samples
         if self._pending.shape[0]:
@@ -126,7 +127,7 @@ class SliceFeatures:
             piece = rows[q * S:(q + 1) * S]
             ready = False
             for bid, col, cont, _ in self._blocks:
-                feats = cont.push_slice(piece[:, col])
+                feats = cont.push_checked(piece[:, col])
                 if feats is not None:
                     out[bid][j] = feats
                     ready = True

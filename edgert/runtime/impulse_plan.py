@@ -146,6 +146,7 @@ class WindowBuffers:
         self.starts_ptr = f("int32_t[]", self.starts)
         self.staging_ptr = f("float[]", self.staging, require_writable=True)
         self.call = self._bind(plan)
+        self.learn_call = self._bind_learn(plan)
 
     def _bind(self, plan: "ImpulsePlan") -> Callable[[Any, int, int], int]:
         """``call(data_ptr, n_rows, n_windows)``: edgert_impulse_run into these buffers with
@@ -157,6 +158,18 @@ class WindowBuffers:
                  nbytes: int = self.scratch_bytes) -> int:
             return run(c, data_ptr, n_rows, starts, n_windows, results, features, outputs, null,
                        scratch, nbytes)
+        return call
+
+
+    def _bind_learn(self, plan: "ImpulsePlan") -> Callable[[int], int]:
+        """``learn_call(n_windows)``: edgert_impulse_run_features on the first n_windows rows
+        of :attr:`features` (DSP features the caller computed, e.g. slice by slice) into these
+        buffers: the learn blocks and the prediction, one C call."""
+        def call(n_windows: int, run: Any = lib.edgert_impulse_run_features, c: Any = plan.c,
+                 features: Any = self.features_ptr, results: Any = self.results_c,
+                 outputs: Any = self.outputs_ptr, null: Any = ffi.NULL,
+                 scratch: Any = self.scratch_ptr, nbytes: int = self.scratch_bytes) -> int:
+            return run(c, features, n_windows, results, outputs, null, scratch, nbytes)
         return call
 
 

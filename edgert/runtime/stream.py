@@ -17,7 +17,9 @@ once and keeps them while the window slides, runs the blocks' whole-window steps
 assembled window, and the networks of all windows a push completes run in one batched call.
 The numbers are still ``Impulse.classify``'s, bit for bit; the DSP cost per window is the
 slice's frames plus the whole-window step instead of the whole window
-(``Stream.continuous`` tells which path a stream takes).
+(``Stream.continuous`` tells which path a stream takes; ``Impulse.stream(continuous=False)``
+computes whole windows instead, ``True`` refuses an impulse that cannot be streamed slice by
+slice).
 
 Optional smoothing (:class:`Smoothing`): the average of the last ``window`` results per class
 (divided by the number of results actually held, so the first results are not diluted), a
@@ -124,8 +126,9 @@ class Stream:
     """Feed samples with :meth:`push`; get the results that became due."""
 
     def __init__(self, impulse: Any, smoothing: Optional[Smoothing] = None,
-                 variant: Optional[str] = None):
+                 variant: Optional[str] = None, continuous: Optional[bool] = None):
         self.impulse = impulse
+        self._want_continuous = continuous
         self.variant = impulse.resolve_variant(variant)
         self.smoothing = smoothing
         self.W = impulse.window_samples
@@ -140,9 +143,18 @@ class Stream:
         self._last_detection: Optional[str] = None
         self._slices: Optional[SliceFeatures] = None
         self._plan = None
-        if continuous_unsupported_reason(impulse) is None:
-            # audio: slice by slice; windows end on slice boundaries after (-W) % S lead rows
+        reason = continuous_unsupported_reason(impulse)
+        if continuous and reason is not None:
+            raise ConfigurationError(f"this impulse cannot be streamed slice by slice: {reason}")
+        if reason is None and continuous is not False:
+            # audio: slice by slice; windows end on slice boundaries after (-W) % S lead rows;
+            # the learn blocks of the windows a push completes in one call of the compiled
+            # plan when there is one (edgert_impulse_run_features), else the batch path
             self._slices = SliceFeatures(impulse, self.S, lead=(-self.W) % self.S)
+            self._learn_plan = impulse._plan_or_none(self.variant)
+            if self._learn_plan is not None:
+                self._out = self._learn_plan.buffers(PASS_WINDOWS)
+                self._ms_per_row = 1000.0 / float(impulse.frequency)
             return
         self._plan = impulse._plan_or_none(self.variant)
         if self._plan is None:
@@ -172,7 +184,8 @@ class Stream:
 
     def reset(self) -> None:
         """Forget everything received (a new, independent stream)."""
-        self.__init__(self.impulse, self.smoothing, self.variant)  # type: ignore[misc]
+        self.__init__(self.impulse, self.smoothing, self.variant,  # type: ignore[misc]
+                      self._want_continuous)
 
     def _validate(self, samples: Any) -> np.ndarray:
         try:
@@ -232,13 +245,18 @@ class Stream:
 
     # ------------------------------------------------------------- the slice-by-slice path
     def _push_slices(self, samples: Any) -> list[StreamResult]:
-        chunk = self._validate(samples)
+        chunk = self._chunk(samples)
+        if not np.isfinite(chunk).all():
+            raise InputError("the chunk holds NaN/inf values; nothing of it was used")
         k0 = self._slices.windows_done
         feats = self._slices.push(chunk)
         self._total += chunk.shape[0]
         n = next(iter(feats.values())).shape[0]
         if n == 0:
             return []
+        self._next = (k0 + n) * self.S
+        if self._learn_plan is not None:
+            return self._learn_with_plan(feats, k0, n)
         outs = self.impulse.run_learn(feats, self.variant)
         due = (k0 + np.arange(n, dtype=np.int64)) * self.S
         res = ClassificationResult(
@@ -246,8 +264,24 @@ class Stream:
             frequency=self.impulse.frequency, source_frequency=self.impulse.frequency,
             data=np.zeros((0, self.n_axes), dtype=np.float32), start_rows=due,
             window_samples=self.W, outputs=outs, features=feats)
-        self._next = int(due[-1]) + self.S
         return [self._smooth(replace(w, index=k0 + j)) for j, w in enumerate(res)]
+
+    def _learn_with_plan(self, feats: dict[int, np.ndarray], k0: int,
+                         n: int) -> list[StreamResult]:
+        plan, out = self._learn_plan, self._out
+        results: list[StreamResult] = []
+        for j0 in range(0, n, PASS_WINDOWS):
+            m = min(PASS_WINDOWS, n - j0)
+            for bid, sl in plan.feature_slices.items():
+                out.features[:m, sl] = feats[bid][j0:j0 + m]
+            st = out.learn_call(m)
+            if st:   # DSP features are finite: a bug, not bad input
+                raise plan._fail(st)
+            for j in range(m):
+                k = k0 + j0 + j
+                w = plan.window_result(out, j, k, k * self.S * self._ms_per_row)
+                results.append(StreamResult(w) if self.smoothing is None else self._smooth(w))
+        return results
 
     # ------------------------------------------------------------- the compiled-plan path
     def _chunk(self, samples: Any) -> np.ndarray:
