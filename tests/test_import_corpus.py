@@ -221,6 +221,41 @@ def test_the_audio_exports_are_in_the_corpus(imported):
     assert old["dsp"][0]["params"]["low_frequency"] == 300
 
 
+@pytest.mark.parametrize("how", ["named axes", "no comments"])
+def test_2024_audio_layouts_with_named_axes_or_without_comments(tmp_path, how):
+    """2024+ configs name their axes (`ei_dsp_config_12_named_axes, // named axes`): wiring,
+    not a parameter. An export whose comments are gone is read by the known layout."""
+    src = tmp_path / "export"
+    shutil.copytree(DATA / "esp32-kws-2026", src)
+    mv = src / "model-parameters" / "model_variables.h"
+    text = mv.read_text()
+    if how == "named axes":
+        text = text.replace(
+            "ei_dsp_config_mfcc_t ei_dsp_config_44_12 = {",
+            'ei_dsp_named_axis_t ei_dsp_config_44_12_named_axes[] = {\n'
+            '    { .name = "Signal", .axis = 0 }\n};\n'
+            "size_t ei_dsp_config_44_12_named_axes_size = 1;\n"
+            "ei_dsp_config_mfcc_t ei_dsp_config_44_12 = {")
+        text = text.replace("NULL, // named axes", "ei_dsp_config_44_12_named_axes, // named axes")
+        text = text.replace("0, // size of the named axes array",
+                            "ei_dsp_config_44_12_named_axes_size, // size of the named axes array")
+        assert "ei_dsp_config_44_12_named_axes, // named axes" in text
+    else:
+        start = text.index("ei_dsp_config_mfcc_t ei_dsp_config_44_12 = {")
+        end = text.index("};", start)
+        block = "\n".join(line.split("//")[0].rstrip() for line in
+                          text[start:end].splitlines())
+        text = text[:start] + block + text[end:]
+        assert "// int num_cepstral" not in text
+    mv.write_text(text)
+    doc = json.loads((Path(import_export(str(src), str(tmp_path / "b")).bundle) /
+                      "impulse.json").read_text())
+    want = json.loads((Path(import_export(str(DATA / "esp32-kws-2026"),
+                                          str(tmp_path / "ref")).bundle) /
+                       "impulse.json").read_text())
+    assert doc["dsp"] == want["dsp"]
+
+
 def test_a_syntiant_audio_front_end_is_refused(tmp_path):
     """The Syntiant NDP's log-mel block (extract_audio_syntiant_features) is not MFCC/MFE."""
     src = tmp_path / "export"
