@@ -15,6 +15,13 @@ VENV=${EDGERT_TEST_VENV:-.venv}
 
 log() { printf '\n== %s\n' "$*"; }
 
+# a merge that left conflict markers behind must not pass as green (README/docs included)
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1 \
+   && git grep -nE '^(<<<<<<<|>>>>>>>) ' -- . ':!tests/data' ; then
+  echo "merge conflict markers above: resolve them" >&2
+  exit 1
+fi
+
 log "virtualenv $VENV"
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 # shellcheck disable=SC1091
