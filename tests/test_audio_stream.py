@@ -306,3 +306,19 @@ def test_official_client_continuous_audio(kws_eim):
             float(ref.probabilities[1][0]), abs=1e-7)
     finally:
         stop_and_reap(runner)
+
+
+def test_stream_without_a_compiled_plan_runs_the_learn_blocks_batched():
+    """With the TFLite interpreter backend there is no C plan: the slice-by-slice features go
+    through the batch path's learn blocks (same numbers)."""
+    imp = Impulse.load(KWS, backend="tflite")
+    assert imp.plan_unsupported_reason() is not None
+    st = imp.stream()
+    assert st.continuous and st._learn_plan is None
+    x = speech()[:16000 * 4]
+    got = push_in_chunks(st, x, seed=2)
+    ref = imp.classify(x, frequency=16000)
+    np.testing.assert_array_equal(
+        np.array([[g.scores[lab] for lab in imp.labels] for g in got], np.float32),
+        ref.probabilities)
+    assert [g.window.index for g in got] == list(range(len(ref)))

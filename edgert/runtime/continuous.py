@@ -34,7 +34,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..errors import ConfigurationError, InputError
+from ..errors import ConfigurationError
 
 AUDIO_BLOCK_TYPES = ("mfcc", "mfe", "spectrogram")
 
@@ -112,9 +112,9 @@ class SliceFeatures:
         return all(cont.reuses_frames for _, _, cont, _ in self._blocks)
 
     def push(self, rows: np.ndarray) -> dict[int, np.ndarray]:
-        """Append ``rows`` (float32 (n, axes), finite: the caller checks, e.g. with
-        ``edgert_copy_finite``) and return
-        ``{dsp id: (m, F) float32}`` for the m windows they complete (new arrays)."""
+        """Append ``rows`` (float32 (n, axes), finite: the caller checks them once for the
+        whole chunk) and return ``{dsp id: (m, F) float32}`` for the m windows they complete
+        (new arrays)."""
         S = self.slice_samples
         if self._pending.shape[0]:
             rows = np.concatenate([self._pending, rows])
