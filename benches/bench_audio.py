@@ -116,19 +116,20 @@ def kws_impulse(increase_ms: int) -> Impulse:
 
 
 def bench_stream(x: np.ndarray, repeats: int) -> list[tuple[int, float, float, bool]]:
-    """(slice ms, continuous us/push CPU, whole-window us/push CPU, frames reused) per slice
-    size; medians of interleaved rounds, each round a fresh stream pushed one slice at a time
-    after its first window."""
-    out = []
+    """(slice ms, slice-by-slice us/push CPU, whole-window us/push CPU, frames reused) per
+    slice size: medians over rounds, every round running each slice size and mode once in
+    turn (so a change of machine load hits them alike); each run a fresh stream fed one slice
+    per push, timed after its first window."""
+    setups = []
     for ms in SLICES_MS:
         imp = kws_impulse(ms)
         S, W = imp.window_increase_samples, imp.window_samples
-        n = len(x) // S
-        chunks = [x[k * S:(k + 1) * S, None] for k in range(n)]
-        warm = -(-W // S)
-        times: dict[bool, list[float]] = {True: [], False: []}
-        reuse = imp.stream().continuous and imp.stream()._slices.reuses_frames
-        for _ in range(max(3, repeats)):
+        chunks = [x[k * S:(k + 1) * S, None] for k in range(len(x) // S)]
+        reuse = imp.stream()._slices.reuses_frames
+        setups.append((ms, imp, chunks, -(-W // S), reuse))
+    times: dict[tuple[int, bool], list[float]] = {}
+    for _ in range(max(3, repeats)):
+        for ms, imp, chunks, warm, _reuse in setups:
             for cont in (True, False):
                 st = imp.stream(continuous=cont)
                 for c in chunks[:warm]:
@@ -137,9 +138,11 @@ def bench_stream(x: np.ndarray, repeats: int) -> list[tuple[int, float, float, b
                 got = 0
                 for c in chunks[warm:]:
                     got += len(st.push(c))
-                times[cont].append((time.thread_time() - c0) / got * 1e6)
-        out.append((ms, statistics.median(times[True]), statistics.median(times[False]),
-                    bool(reuse)))
+                times.setdefault((ms, cont), []).append((time.thread_time() - c0) / got * 1e6)
+    out = []
+    for ms, _imp, _chunks, _warm, reuse in setups:
+        out.append((ms, statistics.median(times[(ms, True)]),
+                    statistics.median(times[(ms, False)]), bool(reuse)))
         print(f"  stream {ms} ms slices: {out[-1][1]:.0f} us/push slice by slice, "
               f"{out[-1][2]:.0f} us/push whole windows", flush=True)
     return out
