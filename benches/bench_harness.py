@@ -295,11 +295,14 @@ def render(docs: dict, load0, load1, elapsed: float, args) -> str:
                    f"(arena {e['eon']['arenaSize']} B, network constants "
                    f"{e['eon']['modelSize']} B), {ins.get('total', 0):,.0f} instructions per "
                    f"window under qemu-system-arm -icount"
-                   + (f" (DSP {ins.get('dsp', 0):,.0f}, network {ins.get('nn', 0):,.0f}, "
+                   + (f" (DSP {ins.get('dsp', 0):,.0f}, network "
+                      f"{ins.get('classifier', ins.get('nn', 0)):,.0f}, "
                       f"anomaly {ins.get('anomaly', 0):,.0f})" if "dsp" in ins else "")
                    + f", i.e. about {e['latency']:.2f} ms per window at 80 MHz if one "
                    "instruction took one cycle (an estimate from emulation, not a measurement "
-                   f"on hardware); build: {m4['details']['build']}; "
+                   f"on hardware); build: {m4['details']['build']} (stack high-water "
+                   f"{m4['details']['size'].get('stack_peak', 0)} B and scratch "
+                   f"{m4['details'].get('scratch_bytes', 0)} B inside RAM); "
                    f"{m4['details']['host_agreement']}.")
     out += ["", "### Figures not measured in this run (for scale only, never a ratio)", ""]
     out += [f"- {t}" for t in NOT_MEASURED_HERE]

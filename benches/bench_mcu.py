@@ -1,18 +1,20 @@
 #!/usr/bin/env python3
 """The example impulse on an emulated Cortex-M4F: size, cost and float32 drift.
 
-Builds the bare-metal harness of csrc/mcu/ (arm-none-eabi-gcc -Os, hard float, float32 DSP,
-the core configured for the impulse) and runs it under ``qemu-system-arm -M mps2-an386
--icount shift=0`` on Edge Impulse's 30 SDK reference windows (tests/data/motion-demo).
-Writes benches/results/mcu.md with:
+Exports the example impulse with ``edgert export-c`` (tests/data/motion-demo; the export's
+harness: arm-none-eabi-gcc -Os, hard float, float32 DSP, the core configured for the impulse)
+and runs it with the export's Makefile under ``qemu-system-arm -M mps2-an386 -icount
+shift=0`` on Edge Impulse's 30 SDK reference windows. Writes benches/results/mcu.md with:
 
-- flash and RAM of the size probe (the impulse alone, no C library I/O): flash = .text +
-  .rodata + .data initialisers, by component from the linker map; RAM = .data + .bss + the
-  stack high-water the probe measures (painted stack), the raw window buffer apart;
-- instructions per window, per stage: with -icount shift=0 QEMU advances virtual time by
-  exactly 1 ns per guest instruction and the harness reads the 25 MHz APB timer around each
-  stage (40 instructions per tick); cross-checked once by counting the instructions of every
-  translated block QEMU executes inside demo_classify (-d in_asm,exec,nochain);
+- flash and RAM of the export's size probe (``make size-report``: the impulse's entry point
+  alone, no C library I/O): flash = .text + .rodata + .data initialisers, by component from
+  the linker map; RAM = .data + .bss (the scratch, network arena inside) + the stack
+  high-water the probe measures (painted stack), the raw window buffer apart;
+- instructions per window, per stage (``make profile``): with -icount shift=0 QEMU advances
+  virtual time by exactly 1 ns per guest instruction, and the entry point's timing hook reads
+  the 25 MHz APB timer at each stage boundary (40 instructions per tick); cross-checked once
+  by counting the instructions of every translated block QEMU executes inside the entry point
+  (-d in_asm,exec,nochain);
 - software double-precision calls per window (linker --wrap counters) and stack depth;
 - the float32 drift against the float64 host build, the numpy float64 reference block and
   Edge Impulse's float32 SDK (the table docs/mcu.md quotes);
@@ -42,9 +44,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from edgert import Impulse  # noqa: E402
+from edgert.mcu import export_c  # noqa: E402
 from tests.reference import spectral_ref  # noqa: E402
 
-MCU = ROOT / "csrc" / "mcu"
 BUNDLE = ROOT / "tests" / "data" / "motion-demo"
 RESULTS = ROOT / "benches" / "results" / "mcu.md"
 # Edge Impulse's published estimate for a comparable impulse (spectral analysis + 33-20-10-4
@@ -52,9 +54,8 @@ RESULTS = ROOT / "benches" / "results" / "mcu.md"
 EI_RAM, EI_ROM, EI_MS, EI_MHZ = 6.4 * 1024, 42.5 * 1024, 17.0, 80.0
 
 
-def make(build: Path, *args: str, timeout: float = 600) -> str:
-    res = subprocess.run(["make", "-s", "-C", str(MCU), f"BUILD={build}", f"BUNDLE={BUNDLE}",
-                          f"PYTHON={sys.executable}", *args],
+def make(export: Path, *args: str, timeout: float = 600) -> str:
+    res = subprocess.run(["make", "-s", "-C", str(export), *args],
                          capture_output=True, text=True, timeout=timeout)
     if res.returncode != 0:
         raise SystemExit(f"make {' '.join(args)} failed:\n{res.stdout}\n{res.stderr}")
@@ -95,49 +96,52 @@ def map_sections(path: Path) -> list[tuple[str, str, int, str]]:
     return out
 
 
-def component(section: str, path: str) -> str:
-    name = os.path.basename(path)
+def component(section: str, path: str, name: str) -> str:
+    base = os.path.basename(path)
     member = re.search(r"\(([^)]+)\)$", path)
     if "/obj/core/" in path:
-        if re.match(r"(spectral|fft|filter|wavelet|flatten)", name):
+        if re.match(r"(spectral|fft|filter|wavelet|flatten)", base):
             return "core: DSP (spectral analysis, FFT)"
-        if re.match(r"(engine|kernel_)", name):
+        if re.match(r"(engine|kernel_)", base):
             return "core: network engine and kernels"
+        if base.startswith("impulse"):
+            return "core: impulse plan runtime (impulse.c: checks, scratch layout, stages)"
         return "core: K-means, int8 quantization, status"
-    if "impulse_data" in name:
-        return ("impulse data: network weights and biases" if "consts" in section
-                else "impulse data: plan tables, DSP/K-means parameters, labels")
+    if base == f"{name}.o":
+        if "consts" in section:
+            return "impulse data: network weights and biases"
+        if section.startswith(".text"):
+            return f"entry point ({name}_classify)"
+        return "impulse data: plan tables, DSP/K-means parameters, labels"
     if "/obj/board/" in path:
         return "startup, vector table, semihosting exit"
     if "/obj/" in path:
-        return "pipeline (demo_classify) and main"
+        return "size probe main"
     if "libgcc" in path and member and "df" in member.group(1):
         return "libgcc: software double precision"
     if "libgcc" in path:
-        return "libgcc: other"
+        return "libgcc: other (64-bit division)"
     if "libm" in path:
         return "libm (float: log10f, expf, roundf, sqrtf)"
     return "libc (memcpy, memset, errno)"
 
 
-def size_report(build: Path) -> dict:
-    size = json.loads(make(build, "size").strip().splitlines()[-1])
+def size_report(export: Path, name: str) -> dict:
+    size = json.loads(make(export, "size-report").strip().splitlines()[-1])
     flash = collections.Counter()
     ram = collections.Counter()
-    for out, sec, n, path in map_sections(build / "probe.map"):
+    for out, sec, n, path in map_sections(export / "build" / "size.map"):
         if out in (".text", ".rodata", ".ARM.exidx", ".ARM.extab"):
-            flash[component(sec, path)] += n
+            flash[component(sec, path, name)] += n
         elif out == ".data":
             flash["initial values of .data"] += n
-            ram[".data: " + component(sec, path)] += n
+            ram[".data: " + component(sec, path, name)] += n
         elif out == ".bss":
             if sec.endswith(".window"):
                 continue  # the raw window buffer, reported apart
-            label = {".bss.workspace": ".bss: workspace (engine arena + DSP scratch)",
-                     ".bss.result": ".bss: result (features, int8 I/O, scores)"}.get(
-                sec, ".bss: " + component(sec, path))
-            if "/obj/board/" in path:
-                label = ".bss: startup's command-line buffer (semihosting argv)"
+            label = {".bss.scratch": ".bss: the impulse's scratch (DSP buffers, features, "
+                                     "network arena and I/O)"}.get(
+                sec, ".bss: " + component(sec, path, name))
             ram[label] += n
     ram["stack high-water (painted, measured in QEMU)"] = size["stack_peak"]
     return {"size": size, "flash": flash, "ram": ram}
@@ -161,11 +165,11 @@ def double_callers(listing: Path) -> dict[str, int]:
 
 
 # ------------------------------------------------------------------ instruction trace ----
-def trace_count(build: Path, window_file: Path, log: Path) -> int:
-    """Instructions executed inside demo_classify (first window), counted from QEMU's log of
+def trace_count(export: Path, entry: str, window_file: Path, log: Path) -> int:
+    """Instructions executed inside the entry point (first window), counted from QEMU's log of
     every executed translation block (-d exec,nochain) and each block's length (in_asm)."""
     qemu = f"qemu-system-arm -d in_asm,exec,nochain -D {log}"
-    make(build, "run", f"INPUT={window_file}", f"QEMU={qemu}")
+    make(export, "run", f"INPUT={window_file}", f"QEMU={qemu}")
     sizes, pending, inside, total = {}, None, False, 0
     with open(log, errors="replace") as f:
         for line in f:
@@ -182,7 +186,7 @@ def trace_count(build: Path, window_file: Path, log: Path) -> int:
             if block not in sizes:
                 sizes[block] = pending or 0
             pending = None
-            if symbol == "demo_classify" and not inside and total == 0:
+            if symbol == entry and not inside and total == 0:
                 inside = True
             elif inside and symbol == "main":
                 break
@@ -228,7 +232,10 @@ def drift_rows(rows: list[dict], sdk: list[dict]) -> list[tuple]:
     a64 = anomaly.score(f64.astype(np.float32))
     asdk = np.asarray([w["anomaly"] for w in sdk], dtype=np.float32)
     nn64 = keras.invoke(keras.quantize_input(f64.astype(np.float32), "int8"), "int8")
-    nn32 = np.asarray([r["nn_output_int8"] for r in rows])
+    # the int8 output behind the dequantized scores: (q - zero point) x scale is exact
+    tout = keras.model("int8").outputs[0]
+    scores = np.asarray([r["outputs"][:4] for r in rows], dtype=np.float64)
+    nn32 = np.rint(scores / float(tout.scale)).astype(np.int64) + int(tout.zero_point)
     extra = {
         "groups": list(groups),
         "anomaly_vs_host": float(np.abs(a32 - a64).max()),
@@ -242,34 +249,38 @@ def drift_rows(rows: list[dict], sdk: list[dict]) -> list[tuple]:
 
 
 def main() -> int:
-    for tool in ("arm-none-eabi-gcc", "qemu-system-arm", "make"):
+    for tool in ("arm-none-eabi-gcc", "qemu-system-arm", "make", "cc"):
         if shutil.which(tool) is None:
             raise SystemExit(f"bench_mcu: {tool} is not installed (see .ci/run)")
     sdk = json.loads((BUNDLE / "ei-sdk-reference.json").read_text())["windows"]
     with tempfile.TemporaryDirectory() as tmp:
-        build = Path(tmp) / "build"
+        export = Path(tmp) / "export"
+        report = export_c(BUNDLE, export)
+        name = report.name
         windows = Path(tmp) / "windows.f32"
         one = Path(tmp) / "one.f32"
         raw = np.asarray([w["raw"] for w in sdk], dtype="<f4")
         raw.tofile(windows)
         raw[:1].tofile(one)
-        make(build, "all")
-        out = make(build, "run", f"INPUT={windows}", timeout=300)
-        rows = [json.loads(x) for x in out.splitlines() if x.startswith('{"window"')]
+        make(export, "all")
+        out = make(export, "profile", f"INPUT={windows}", timeout=300)
+        rows = [json.loads(x) for x in out.splitlines() if x.startswith('{"classification"')]
         summary = json.loads([x for x in out.splitlines() if x.startswith('{"summary"')][0])
         summary = summary["summary"]
-        sizes = size_report(build)
-        first = make(build, "run", f"INPUT={one}")
+        sizes = size_report(export, name)
+        first = make(export, "profile", f"INPUT={one}")
         counter_first = json.loads(first.splitlines()[0])["instructions"]["total"]
-        traced = trace_count(build, one, Path(tmp) / "trace.log")
-        callers = double_callers(build / "probe.lst")
-        harness = subprocess.run(["arm-none-eabi-size", "-A", str(build / "demo.elf")],
+        traced = trace_count(export, f"{name}_classify", one, Path(tmp) / "trace.log")
+        callers = double_callers(export / "build" / "size.lst")
+        harness = subprocess.run(["arm-none-eabi-size", "-A", str(export / "build" /
+                                                                  "harness.elf")],
                                  capture_output=True, text=True).stdout
     drift, extra = drift_rows(rows, sdk)
 
-    stages = {k: [r["instructions"][k] for r in rows] for k in ("dsp", "nn", "anomaly", "total")}
+    stages = {k: [r["instructions"][k] for r in rows]
+              for k in ("dsp", "classifier", "anomaly", "plan", "total")}
     med = {k: statistics.median(v) for k, v in stages.items()}
-    soft = sorted({r["soft_double_calls"]["dsp"] for r in rows})
+    soft = sorted({r["soft_double_calls"] for r in rows})
     ei_cycles = EI_MS * 1e-3 * EI_MHZ * 1e6
     size = sizes["size"]
     hsec = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\.\w+)\s+(\d+)", harness, re.M)}
@@ -282,17 +293,18 @@ def main() -> int:
         f"{tool_version(['arm-none-eabi-gcc', '--version'])}; "
         f"{tool_version(['qemu-system-arm', '--version'])}. "
         "The example impulse (spectral analysis v2, FFT 16, 3 axes x 125 samples -> 33 "
-        "features; int8 dense 33-21-14-4; K-means 32 clusters on 3 features) built by "
-        "`make -C csrc/mcu` (-Os, -mcpu=cortex-m4 -mfpu=fpv4-sp-d16 -mfloat-abi=hard, float32 "
-        "DSP, only the paths the impulse uses) and run under `qemu-system-arm -M mps2-an386 "
-        "-icount shift=0` on Edge Impulse's 30 SDK reference windows. Emulated, not measured "
-        "on a board.",
+        "features; int8 dense 33-21-14-4; K-means 32 clusters on 3 features) exported by "
+        "`edgert export-c` and built by the export's Makefile (-Os, -mcpu=cortex-m4 "
+        "-mfpu=fpv4-sp-d16 -mfloat-abi=hard, float32 DSP, only the parts the impulse uses: "
+        "`impulse_config.h`), run under `qemu-system-arm -M mps2-an386 -icount shift=0` on "
+        "Edge Impulse's 30 SDK reference windows. Emulated, not measured on a board.",
         "",
-        "### Size of the impulse (size probe: no C library I/O)",
+        "### Size of the impulse (`make size-report`: the entry point alone, no C library I/O)",
         "",
         f"Flash **{size['flash']} bytes** ({size['flash'] / 1024:.1f} KB), RAM **{size['ram']} "
         f"bytes** ({size['ram'] / 1024:.1f} KB) plus the raw window buffer "
-        f"({size['window_buffer']} bytes, 125 x 3 float32). `make -C csrc/mcu size`: "
+        f"({size['window_buffer']} bytes, 125 x 3 float32). `make size`: "
+        f"`{json.dumps({'flash': size['flash'], 'ram': size['ram']})}`; `make size-report`: "
         f"`{json.dumps(size)}`.",
         "",
         "| flash: component | bytes |",
@@ -305,40 +317,50 @@ def main() -> int:
         lines.append(f"| {k} | {v} |")
     lines += [
         "",
-        f"The engine arena is {summary['arena_bytes']} bytes and the spectral block's scratch "
-        f"{summary['spectral_scratch_bytes']} bytes (both inside the workspace); the network's "
-        f"constants {summary['consts_bytes']} bytes. demo_classify uses at most "
-        f"{summary['classify_stack_bytes']} bytes of stack below its caller (harness, all 30 "
-        "windows). The software double-precision library (libgcc) is there for the spectral "
-        "block's per-call parameter checks and FFT bin mask, which follow the float64 "
-        "reference; the impulse plan of phase 2 computes those once on the host, which "
-        "removes it. Functions of the image that call it (static, from the disassembly): "
+        f"The scratch ({report.scratch_bytes} bytes: `{name.upper()}_SCRATCH_BYTES`, the "
+        f"float32 build's own query at export; the host build's would be "
+        f"{report.scratch_host_bytes}) holds the DSP buffers, the features, the network's "
+        f"arena ({report.arena_bytes} bytes) and its int8 input and output; the network's "
+        f"constants are {report.network_constants_bytes} bytes of flash. The entry point uses "
+        f"at most {summary['entry_point_stack_bytes']} bytes of stack below its caller "
+        "(harness, all 30 windows); the probe's whole-program high-water above includes "
+        "main's frame (the 272-byte result struct) and the start-up code. Not counted: the "
+        f"start-up code's command-line buffer ({size['harness_buffers']} bytes, section "
+        "`.board`; a firmware has its own start-up). The software double-precision library "
+        "(libgcc) is there for the spectral block's per-call parameter checks and FFT bin "
+        "mask, which follow the float64 reference (the plan re-validates its tables on every "
+        "call, so that a corrupted plan is refused rather than run). Functions of the image "
+        "that call it (static, from the disassembly): "
         + ", ".join(f"`{f}` ({n} call site{'s' if n != 1 else ''})"
                     for f, n in sorted(callers.items())) + ".",
         "",
         f"The harness image itself (newlib stdio over semihosting, printf of floats, counters) "
         f"is larger: .text {hsec.get('.text', 0)}, .rodata {hsec.get('.rodata', 0)}, .data "
-        f"{hsec.get('.data', 0)}, .bss {hsec.get('.bss', 0)} bytes; whole-program stack "
-        f"high-water {summary['program_stack_peak_bytes']} bytes.",
+        f"{hsec.get('.data', 0)}, .bss {hsec.get('.bss', 0)} bytes.",
         "",
         "### Instructions per window",
         "",
         "| stage | median | min | max |",
         "|---|---:|---:|---:|",
     ]
-    for k, name in (("dsp", "DSP (spectral analysis, 3 axes)"),
-                    ("nn", "int8 quantize + network + dequantize"),
-                    ("anomaly", "K-means anomaly"), ("total", "**total**")):
+    for k, label in (("dsp", "DSP (spectral analysis, 3 axes)"),
+                     ("classifier", "int8 quantize + network + dequantize"),
+                     ("anomaly", "K-means anomaly"),
+                     ("plan", "the plan's run (stages + plumbing)"),
+                     ("total", "**entry point** (plan + its per-call checks)")):
         v = stages[k]
-        lines.append(f"| {name} | {med[k]:.0f} | {min(v)} | {max(v)} |")
+        lines.append(f"| {label} | {med[k]:.0f} | {min(v)} | {max(v)} |")
     lines += [
         "",
         "Measured with the APB timer under -icount shift=0 (1 instruction = 1 ns of virtual "
-        "time, 40 instructions per 25 MHz tick). Cross-check on the first window: the counter "
-        f"says {counter_first}, counting the instructions of every translation block QEMU "
-        f"executed inside demo_classify gives {traced} (the hooks that read the timer "
-        f"included). Software double-precision helper calls per window: DSP {soft}, network "
-        "0, anomaly 0 (per call, not per sample: fewer than the 125 samples of an axis).",
+        "time, 40 instructions per 25 MHz tick), read by the entry point's own timing hook "
+        "(`edgert_impulse_timing`) at each stage boundary and by the harness around the call. "
+        f"Cross-check on the first window: the counter says {counter_first}, counting the "
+        "instructions of every translation block QEMU executed inside the entry point gives "
+        f"{traced}. Software double-precision helper calls per window: {soft} (per call, "
+        "not per sample: fewer than the 125 samples of an axis; the per-call checks of the "
+        "spectral block, made twice per window: the plan's validation of its tables, and the "
+        "block's own).",
         "",
         "### Against Edge Impulse's published figures (published, NOT measured here)",
         "",

@@ -634,7 +634,7 @@ int edgert_resample_poly(const float *taps, int32_t n_taps, int32_t up, int32_t 
  * DSP block types: spectral analysis, raw, flatten and the audio blocks (MFCC, MFE,
  * spectrogram: one code, the block in p.audio.block).
  * Adding a DSP block type: give it an EDGERT_DSP_* code and a member of edgert_dsp_params,
- * teach dsp_features()/dsp_scratch() in impulse.c to call its batch kernel, and register its
+ * teach dsp_count()/dsp_features() in impulse.c to call its batch kernel, and register its
  * Python writer in edgert/runtime/impulse_plan.py (DSP_WRITERS). Until then bundles using it
  * run through the batch path (the plan builder says why). */
 

@@ -7,13 +7,28 @@
  * -DEDGERT_CONFIG_FILE=\"impulse_config.h\") that sets some EDGERT_WITH_* to 0, or pass
  * -DEDGERT_WITH_...=0 directly. A configuration or model that needs a removed part is refused
  * with EDGERT_ERR_UNSUPPORTED ("a type/op/option this build does not implement") - never
- * run wrongly. tools/mcu_demo_impulse.py writes such a header from a bundle.
+ * run wrongly. `edgert export-c` writes such a header for an impulse
+ * (edgert/mcu/config.py).
  */
 #ifndef EDGERT_CONFIG_H
 #define EDGERT_CONFIG_H
 
 #ifdef EDGERT_CONFIG_FILE
 #include EDGERT_CONFIG_FILE
+#endif
+
+/* ---- DSP block types of the impulse plan (impulse.c; the batch kernels stay callable) ---- */
+#ifndef EDGERT_WITH_DSP_SPECTRAL       /* spectral-analysis blocks (spectral.c, fft.c, ...) */
+#define EDGERT_WITH_DSP_SPECTRAL 1
+#endif
+#ifndef EDGERT_WITH_DSP_RAW            /* raw blocks (flatten.c's edgert_raw_features_batch) */
+#define EDGERT_WITH_DSP_RAW 1
+#endif
+#ifndef EDGERT_WITH_DSP_FLATTEN        /* flatten blocks (flatten.c) */
+#define EDGERT_WITH_DSP_FLATTEN 1
+#endif
+#ifndef EDGERT_WITH_DSP_AUDIO          /* MFCC, MFE and spectrogram blocks (audio.c, fft.c) */
+#define EDGERT_WITH_DSP_AUDIO 1
 #endif
 
 /* ---- spectral analysis (spectral.c) ---- */
@@ -27,11 +42,6 @@
                                         * decimation / extra-low-frequency Chebyshev stages:
                                         * their designs are double precision (filter.c) */
 #define EDGERT_WITH_SPECTRAL_FILTERS 1
-#endif
-
-/* ---- audio blocks in the impulse plan (impulse.c -> audio.c) ---- */
-#ifndef EDGERT_WITH_AUDIO              /* MFCC, MFE, spectrogram DSP records of a plan */
-#define EDGERT_WITH_AUDIO 1
 #endif
 
 /* ---- engine operator families (engine.c's kernel table) ---- */

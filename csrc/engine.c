@@ -201,24 +201,21 @@ int edgert_engine_invoke_one(const edgert_engine_session *session, const void *i
 }
 
 /* Plans of up to this many ops have their ops resolved once per batch (the pointers do not
- * change between items); larger plans resolve op by op, keeping the stack small. */
+ * change between items); larger plans - and batches of one item, where resolving once gains
+ * nothing - resolve op by op, keeping the stack small. */
 #define EG_CACHED_OPS 16
 
-int edgert_engine_invoke_batch(const edgert_plan *plan, const void *consts,
-                               size_t consts_bytes, void *arena, size_t arena_bytes,
-                               const void *const *inputs, int32_t n, void *const *outputs)
+/* The batch loop with resolved ops: its own frame (the resolved calls, ~1.3 KB on a 32-bit
+ * target), so that a one-item invoke - a microcontroller's every window - never pays for it. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static int run_batch_resolved(const edgert_plan *plan, const void *consts, void *arena,
+                              const void *const *inputs, int32_t n, void *const *outputs)
 {
     int32_t i, j;
     int st, k;
     eg_call calls[EG_CACHED_OPS];
-    if (n < 0) return EDGERT_ERR_ARG;
-    st = check_buffers(plan, consts, consts_bytes, arena, arena_bytes, inputs, outputs);
-    if (st) return st;
-    if (plan->n_ops > EG_CACHED_OPS) {
-        for (i = 0; i < n; i++)
-            if ((st = run_item(plan, consts, arena, inputs, outputs, (size_t)i)) != 0) return st;
-        return EDGERT_OK;
-    }
     for (j = 0; j < plan->n_ops; j++)
         if ((st = resolve(plan, &plan->ops[j], consts, arena, &calls[j])) != 0) return st;
     for (i = 0; i < n; i++) {
@@ -234,4 +231,21 @@ int edgert_engine_invoke_batch(const edgert_plan *plan, const void *consts,
         }
     }
     return EDGERT_OK;
+}
+
+int edgert_engine_invoke_batch(const edgert_plan *plan, const void *consts,
+                               size_t consts_bytes, void *arena, size_t arena_bytes,
+                               const void *const *inputs, int32_t n, void *const *outputs)
+{
+    int32_t i;
+    int st;
+    if (n < 0) return EDGERT_ERR_ARG;
+    st = check_buffers(plan, consts, consts_bytes, arena, arena_bytes, inputs, outputs);
+    if (st) return st;
+    if (plan->n_ops > EG_CACHED_OPS || n == 1) {
+        for (i = 0; i < n; i++)
+            if ((st = run_item(plan, consts, arena, inputs, outputs, (size_t)i)) != 0) return st;
+        return EDGERT_OK;
+    }
+    return run_batch_resolved(plan, consts, arena, inputs, n, outputs);
 }

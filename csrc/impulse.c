@@ -10,14 +10,13 @@
  * are the batch path's numbers bit for bit. What this file adds is validation of the plan,
  * the scratch layout, and the plumbing between the stages.
  *
- * Reentrant, no malloc, no static mutable state; the plan is read-only. A build without the
- * audio blocks (EDGERT_WITH_AUDIO 0, edgert_config.h) refuses audio records with
- * EDGERT_ERR_UNSUPPORTED and links no audio code. */
+ * Reentrant, no malloc, no static mutable state; the plan is read-only. */
 #include <math.h>
 #include <string.h>
 
 #include "edgert.h"
 #include "edgert_config.h"
+#include "spectral_internal.h"
 
 /* Per-window and fixed scratch needs of a validated plan. */
 typedef struct {
@@ -39,58 +38,43 @@ static uint32_t element_bytes(int32_t dtype)
 }
 
 /* ------------------------------------------------------------------------- DSP blocks */
-#if EDGERT_WITH_AUDIO
-static int audio_count(const edgert_audio_params *p, int32_t window, int32_t n_axes,
-                       int32_t *n_features)
-{
-    edgert_audio_layout ly;
-    int st = edgert_audio_check(p, window, n_axes, &ly);
-    if (st == EDGERT_OK) *n_features = ly.n_features;
-    return st;
-}
-#else
-static int audio_count(const edgert_audio_params *p, int32_t window, int32_t n_axes,
-                       int32_t *n_features)
-{
-    (void)p; (void)window; (void)n_axes; (void)n_features;
-    return EDGERT_ERR_UNSUPPORTED;
-}
-#endif
-
-/* The one place that knows the DSP block types (with dsp_scratch and dsp_features). */
-static int dsp_count(const edgert_impulse_dsp *d, int32_t window, int32_t *n_features)
+/* The one place that knows the DSP block types (with dsp_features): feature count and
+ * scratch bytes of a block. A type
+ * a build leaves out (EDGERT_WITH_DSP_*, edgert_config.h) is EDGERT_ERR_UNSUPPORTED here, so
+ * the plan is refused before anything runs, and its kernel is not linked in. */
+static int dsp_count(const edgert_impulse_dsp *d, int32_t window, int32_t *n_features,
+                     size_t *scratch_bytes)
 {
     int64_t n;
+    *scratch_bytes = 0;
     switch (d->type) {
     case EDGERT_DSP_SPECTRAL:
-        return edgert_spectral_check(&d->p.spectral, window, d->n_axes, n_features);
+        if (!EDGERT_WITH_DSP_SPECTRAL) return EDGERT_ERR_UNSUPPORTED;
+        return edgert__spectral_sizes(&d->p.spectral, window, d->n_axes, n_features,
+                                      scratch_bytes);
     case EDGERT_DSP_RAW:
+        if (!EDGERT_WITH_DSP_RAW) return EDGERT_ERR_UNSUPPORTED;
         if (!isfinite(d->p.raw.scale_axes)) return EDGERT_ERR_PARAM;
         n = (int64_t)window * d->n_axes;
         if (n > INT32_MAX) return EDGERT_ERR_OVERFLOW;
         *n_features = (int32_t)n;
         return EDGERT_OK;
     case EDGERT_DSP_FLATTEN:
+        if (!EDGERT_WITH_DSP_FLATTEN) return EDGERT_ERR_UNSUPPORTED;
         return edgert_flatten_check(&d->p.flatten, d->n_axes, n_features);
-    case EDGERT_DSP_AUDIO:
-        return audio_count(&d->p.audio, window, d->n_axes, n_features);
+    case EDGERT_DSP_AUDIO: {
+        edgert_audio_layout ly;
+        size_t state = 0, stage = 0;
+        int st;
+        if (!EDGERT_WITH_DSP_AUDIO) return EDGERT_ERR_UNSUPPORTED;
+        st = edgert_audio_check(&d->p.audio, window, d->n_axes, &ly);
+        if (st != EDGERT_OK) return st;
+        *n_features = ly.n_features;
+        return edgert_audio_scratch_size(&d->p.audio, window, &state, &stage, scratch_bytes);
+    }
     default:
         return EDGERT_ERR_MODEL;
     }
-}
-
-static int dsp_scratch(const edgert_impulse_dsp *d, int32_t window, size_t *bytes)
-{
-    *bytes = 0;
-    if (d->type == EDGERT_DSP_SPECTRAL)
-        return edgert_spectral_scratch_size(&d->p.spectral, window, d->n_axes, bytes);
-#if EDGERT_WITH_AUDIO
-    if (d->type == EDGERT_DSP_AUDIO) {
-        size_t state = 0, stage = 0;
-        return edgert_audio_scratch_size(&d->p.audio, window, &state, &stage, bytes);
-    }
-#endif
-    return EDGERT_OK;
 }
 
 static int dsp_features(const edgert_impulse_dsp *d, const float *data, int32_t n_rows,
@@ -99,21 +83,23 @@ static int dsp_features(const edgert_impulse_dsp *d, const float *data, int32_t 
 {
     switch (d->type) {
     case EDGERT_DSP_SPECTRAL:
+        if (!EDGERT_WITH_DSP_SPECTRAL) return EDGERT_ERR_UNSUPPORTED;
         return edgert_spectral_features_batch(&d->p.spectral, data, n_rows, row_stride,
                                               d->axes, d->n_axes, starts, n, window, out,
                                               out_stride, scratch, scratch_bytes);
     case EDGERT_DSP_RAW:
+        if (!EDGERT_WITH_DSP_RAW) return EDGERT_ERR_UNSUPPORTED;
         return edgert_raw_features_batch(&d->p.raw, data, n_rows, row_stride, d->axes,
                                          d->n_axes, starts, n, window, out, out_stride);
     case EDGERT_DSP_FLATTEN:
+        if (!EDGERT_WITH_DSP_FLATTEN) return EDGERT_ERR_UNSUPPORTED;
         return edgert_flatten_features_batch(&d->p.flatten, data, n_rows, row_stride, d->axes,
                                              d->n_axes, starts, n, window, out, out_stride);
-#if EDGERT_WITH_AUDIO
     case EDGERT_DSP_AUDIO:
+        if (!EDGERT_WITH_DSP_AUDIO) return EDGERT_ERR_UNSUPPORTED;
         return edgert_audio_features_batch(&d->p.audio, data, n_rows, row_stride, d->axes,
                                            d->n_axes, starts, n, window, out, out_stride,
                                            scratch, scratch_bytes);
-#endif
     default:
         return EDGERT_ERR_MODEL;
     }
@@ -231,11 +217,10 @@ static int validate(const edgert_impulse_plan *plan, need_t *nd, int deep)
         if (d->n_axes < 1 || d->n_axes > EDGERT_IMPULSE_MAX_AXES) return EDGERT_ERR_MODEL;
         for (k = 0; k < d->n_axes; k++)
             if (d->axes[k] < 0 || d->axes[k] >= plan->n_axes) return EDGERT_ERR_MODEL;
-        st = dsp_count(d, plan->window_samples, &nf);
+        st = dsp_count(d, plan->window_samples, &nf, &sb);
         if (st == EDGERT_ERR_UNSUPPORTED) return st;   /* a part this build leaves out */
         if (st != EDGERT_OK || nf != d->n_features || d->offset != offset)
             return EDGERT_ERR_MODEL;
-        if (dsp_scratch(d, plan->window_samples, &sb) != EDGERT_OK) return EDGERT_ERR_MODEL;
         nd->dsp = max_u64(nd->dsp, sb);
         offset += nf;
         if (offset > INT32_MAX) return EDGERT_ERR_MODEL;

@@ -326,6 +326,22 @@ int edgert_spectral_scratch_size(const edgert_spectral_params *p, int32_t n_samp
     return EDGERT_OK;
 }
 
+/* Feature count and scratch bytes from one parameter check (the impulse plan validates its
+ * spectral blocks on every run: one check instead of two per block). */
+int edgert__spectral_sizes(const edgert_spectral_params *p, int32_t n_samples, int32_t n_axes,
+                           int32_t *n_features, size_t *scratch_bytes)
+{
+    layout ly;
+    scratch_map m;
+    int st = make_layout(p, n_samples, n_axes, &ly);
+    if (st != EDGERT_OK)
+        return st;
+    map_scratch(p, &ly, &m);
+    *n_features = ly.n_features;
+    *scratch_bytes = m.total;
+    return EDGERT_OK;
+}
+
 /* ---- numpy-compatible sums ---- */
 /* numpy's pairwise summation (8 accumulators, blocks of 128), float32 */
 static float pairwise_sum_f(const dsp_real *a, int32_t n)

@@ -152,3 +152,82 @@ def test_files_upload_classifies_each_file():
         bad = IngestionClient(srv.url, "wrong").upload_files(files[:2], category="testing")
         assert [(o.kind, o.status, o.message) for o in bad] == [
             ("permanent", 401, "Invalid API key")] * 2
+
+
+def test_client_goes_through_a_proxy_from_the_environment(monkeypatch):
+    """Gateways behind corporate networks set HTTP(S)_PROXY: the client honours it. The
+    'proxy' here is the ingestion server itself (it serves absolute-form request targets),
+    and the upstream host name does not even resolve: the sample can only arrive through
+    the proxy."""
+    with running_server() as srv:
+        monkeypatch.setenv("HTTP_PROXY", srv.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        c = IngestionClient("http://upstream.invalid", API_KEY, timeout=2.0)
+        out = c.upload_data(make_json(1), category="training", filename="p.json")
+        assert out.kind == "stored", out
+        assert srv.store.hashes() == [sha(make_json(1))]
+        direct = IngestionClient("http://upstream.invalid", API_KEY, timeout=2.0,
+                                 trust_env=False)
+        assert direct.upload_data(make_json(2), category="training",
+                                  filename="q.json").kind == "retry"
+        c.close()
+
+
+def test_client_verifies_tls_certificates_by_default(tmp_path):
+    """A server with a self-signed certificate: refused by default (retry, the reason
+    said), accepted when its CA is given (verify=...)."""
+    import shutil
+    import ssl
+    import subprocess
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True,
+                   capture_output=True)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the test's TLS peer only
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Length", "6")
+            self.end_headers()
+            self.wfile.write(b"p.json")
+
+        def log_message(self, *a):
+            pass
+
+    httpd = HTTPServer(("127.0.0.1", 0), Handler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(cert), str(key))
+    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"https://127.0.0.1:{httpd.server_address[1]}"
+    try:
+        refused = IngestionClient(url, API_KEY, timeout=2.0).upload_data(
+            make_json(1), category="training", filename="p.json")
+        assert refused.kind == "retry" and "certificate verification failed" in refused.message
+        ok = IngestionClient(url, API_KEY, timeout=2.0, verify=str(cert)).upload_data(
+            make_json(1), category="training", filename="p.json")
+        assert (ok.kind, ok.filename) == ("stored", "p.json")
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_connections_are_reused_between_uploads():
+    with running_server() as srv:
+        c = IngestionClient(srv.url, API_KEY, timeout=2.0)
+        for i in range(5):
+            assert c.upload_data(make_json(i), category="training",
+                                 filename=f"r{i}.json").kind == "stored"
+            # one keep-alive connection carries them all (one per request would be closed)
+            assert srv.active_connections == 1
+        c.close()
+        from .ingest_helpers import wait_for
+        assert wait_for(lambda: srv.active_connections == 0, 5)

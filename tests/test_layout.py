@@ -17,7 +17,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("edgert.engine", "edgert.dsp", "edgert.acquisition"),
     ("edgert.recording",),
     ("edgert.runtime",),
-    ("edgert.dataset", "edgert.ingestion", "edgert.studio"),
+    ("edgert.dataset", "edgert.ingestion", "edgert.studio", "edgert.web"),
     ("edgert.cli", "edgert.daemon", "edgert.eim", "edgert.importer", "edgert.bench",
      "edgert.mcu", "edgert.__main__", "firmware_bridge"),
 ]

@@ -108,3 +108,40 @@ def test_audio_blocks_and_wav(tmp_path):
         for k in range(4):
             out = cont.push_slice(rec.values[k * 4000:(k + 1) * 4000, 0])
         np.testing.assert_array_equal(out, feats)
+
+
+def test_export_c_works_from_the_installed_package(tmp_path):
+    """`edgert export-c` copies the C core and the harness from the package itself (a wheel
+    carries them as edgert/_csrc); the exported program, built natively, gives the Python
+    runtime's classification."""
+    import json
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    from edgert.mcu import export_c
+    from edgert.mcu.sources import c_sources_root
+    from edgert.runtime.impulse import Impulse
+
+    root = c_sources_root()
+    if os.environ.get("EDGERT_SMOKE_EXPECT_INSTALLED") == "1":
+        assert "site-packages" in str(root) and root.name == "_csrc", root
+    bundle = Path(__file__).resolve().parent / "data" / "motion-demo"
+    out = tmp_path / "c"
+    report = export_c(bundle, out)
+    for rel in ("edgert/edgert.h", "edgert/impulse.c", "harness/export.mk",
+                f"impulse/{report.name}.c", "Makefile", "README.md"):
+        assert (out / rel).is_file(), rel
+    if shutil.which("make") is None or shutil.which("cc") is None:
+        return
+    built = subprocess.run(["make", "-s", "-C", str(out), "host"], capture_output=True,
+                           text=True, timeout=600)
+    assert built.returncode == 0, built.stderr
+    window = json.loads((bundle / "ei-sdk-reference.json").read_text())["windows"][0]["raw"]
+    np.asarray(window, dtype="<f4").tofile(tmp_path / "w.f32")
+    ran = subprocess.run([str(out / "build" / "harness-host"), str(tmp_path / "w.f32")],
+                         capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    line = json.loads(ran.stdout)
+    want = Impulse.load(bundle).plan("int8").classify_window(np.asarray(window, np.float32))
+    assert line["classification"] == {k: float(np.float32(v)) for k, v in want.scores.items()}

@@ -4,10 +4,12 @@
 #   2. the pure-C tests of csrc/ under AddressSanitizer + UndefinedBehaviorSanitizer,
 #      a -Wall -Wextra -Werror compile of every C source, a check that no object has
 #      writable static data, and a Cortex-M4F compile when arm-none-eabi-gcc is installed,
-#   3. the pytest suite against the installed package (it also builds the bare-metal harness
-#      of csrc/mcu/ and runs it on an emulated Cortex-M4F when qemu-system-arm is installed),
+#   3. the pytest suite against the installed package (it also exports the example impulse
+#      with `edgert export-c`, builds it with the bare-metal harness of csrc/mcu/ and runs it
+#      on an emulated Cortex-M4F when qemu-system-arm is installed),
 #   4. an sdist and a wheel built with `python -m build`, installed in a fresh venv, where the
-#      smoke tests run (catches files missing from the distributions).
+#      smoke tests run (catches files missing from the distributions; one exports an impulse
+#      as C from the installed package's own C sources, edgert/_csrc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}

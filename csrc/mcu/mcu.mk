@@ -1,5 +1,6 @@
 # mcu.mk - generic bare-metal build of the edgert C core for QEMU's mps2-an386 (Cortex-M4 with
-# single-precision FPU), included by a program's Makefile (csrc/mcu/Makefile is one).
+# single-precision FPU), included by a program's Makefile (export.mk, the build of an impulse
+# written by `edgert export-c`, is one).
 #
 # The including Makefile sets, before `include`:
 #   PROGRAMS          names of the images to build ($(BUILD)/<name>.elf)
@@ -49,9 +50,12 @@ MCU_BOARD_SRCS := $(MCU_DIR)/startup.c $(MCU_DIR)/board.c
 # the console are the host's). $(call qemu_run,ELF,ARGS): the command line, ARGS (words,
 # no spaces inside) becoming the program's argv[1..].
 comma := ,
+empty :=
+space := $(empty) $(empty)
 QEMU_FLAGS := -M mps2-an386 -display none -monitor none -serial none -icount shift=0
 qemu_run = $(QEMU) $(QEMU_FLAGS) -semihosting-config \
-  enable=on,target=native,arg=$(notdir $(1))$(foreach a,$(2),$(comma)arg=$(a)) -kernel $(1)
+  enable=on,target=native,arg=$(notdir $(1))$(subst $(space),,$(foreach a,$(2),$(comma)arg=$(a))) \
+  -kernel $(1)
 
 # object path of a source: $(BUILD)/obj/<core|board|app>/<file>.o
 mcu_obj = $(BUILD)/obj/$(2)/$(notdir $(1:.c=.o))

@@ -1,7 +1,7 @@
 /* A build configured without some parts (edgert_config.h): everything that needs a removed part
  * is refused with EDGERT_ERR_UNSUPPORTED, what remains works. The Makefile builds this test
  * with -DEDGERT_WITH_SPECTRAL_V1=0 -DEDGERT_WITH_WAVELET=0 -DEDGERT_WITH_SPECTRAL_FILTERS=0
- * -DEDGERT_WITH_OP_CONV=0 (the host build keeps everything). */
+ * -DEDGERT_WITH_OP_CONV=0 -DEDGERT_WITH_DSP_RAW=0 (the host build keeps everything). */
 #include <math.h>
 #include <string.h>
 #include "../edgert.h"
@@ -112,9 +112,44 @@ static void test_engine_ops(void)
     CHECK_EQ_INT(edgert_engine_check(&plan, NULL, 0), EDGERT_ERR_MODEL);
 }
 
+/* An impulse plan with a DSP block type the build leaves out is refused as a whole (and the
+ * plan with the same window through a kept type runs). */
+static void test_impulse_dsp_types(void)
+{
+    edgert_impulse_dsp dsp;
+    edgert_impulse_plan plan;
+    edgert_impulse_result result;
+    static float window[4 * 2];
+    static double scratch[256];
+    size_t bytes = 0;
+    CHECK(EDGERT_WITH_DSP_RAW == 0 && EDGERT_WITH_DSP_FLATTEN == 1 &&
+          EDGERT_WITH_DSP_SPECTRAL == 1);
+    memset(&dsp, 0, sizeof dsp);
+    memset(&plan, 0, sizeof plan);
+    dsp.type = EDGERT_DSP_RAW;
+    dsp.n_axes = 2;
+    dsp.axes[1] = 1;
+    dsp.n_features = 8;
+    dsp.p.raw.scale_axes = 1.0;
+    plan.n_axes = 2;
+    plan.window_samples = 4;
+    plan.n_dsp = 1;
+    plan.dsp = &dsp;
+    plan.n_features = 8;
+    plan.classifier = plan.anomaly = -1;
+    CHECK_EQ_INT(edgert_impulse_check(&plan), EDGERT_ERR_UNSUPPORTED);
+    CHECK_EQ_INT(edgert_impulse_scratch_size(&plan, 1, &bytes), EDGERT_ERR_UNSUPPORTED);
+    CHECK_EQ_INT(edgert_impulse_run_window(&plan, window, 8, &result, NULL, scratch,
+                                           sizeof scratch), EDGERT_ERR_UNSUPPORTED);
+    /* the raw kernel itself stays callable (the batch path's); the plan is what refuses */
+    dsp.type = EDGERT_DSP_FLATTEN;
+    CHECK(edgert_impulse_check(&plan) != EDGERT_ERR_UNSUPPORTED);
+}
+
 int main(void)
 {
     test_spectral_paths();
     test_engine_ops();
+    test_impulse_dsp_types();
     CTEST_END();
 }

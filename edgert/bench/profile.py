@@ -12,12 +12,12 @@ edgert (an ahead-of-time compiled plan, no interpreter: what Edge Impulse's EON 
   loaded size of edgert's native library (ELF code + data) plus the network constants;
   ``tflite``: the network alone in the TFLite Micro interpreter (its arena as its recording
   allocator reports it, the .tflite bytes, the interpreter library), when it is installed.
-- ``cortex-m4f``: the microcontroller build of the same C core for a Cortex-M4F at 80 MHz,
-  emulated by QEMU (mps2-an386): flash and RAM from the build's size report, latency from the
-  instructions per window counted under ``qemu-system-arm -icount`` (a proxy for cycles: one
-  instruction taken as one cycle; not measured on hardware). It needs the cross toolchain,
-  QEMU and the microcontroller build (``edgert export-c``, or a source checkout's
-  ``csrc/mcu`` harness); without them it says what is missing and how to get it.
+- ``cortex-m4f``: the impulse exported as C (``edgert export-c``, int8 by default), built for
+  a Cortex-M4F at 80 MHz and emulated by QEMU (mps2-an386): flash and RAM from the export's
+  ``make size-report``, latency from the entry point's instructions per window counted under
+  ``qemu-system-arm -icount`` by ``make profile`` (a proxy for cycles: one instruction taken
+  as one cycle; not measured on hardware). It needs the cross toolchain, QEMU and make;
+  without them it says what is missing and how to get it.
 """
 from __future__ import annotations
 
@@ -26,7 +26,6 @@ import logging
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -189,40 +188,26 @@ def _doc(path: Any, target: str, variant: Optional[str], entry: dict, details: d
 
 
 # --------------------------------------------------------------------------- Cortex-M4F
-def _source_root() -> Optional[Path]:
-    """The source checkout edgert runs from (None for an installed wheel)."""
-    root = Path(__file__).resolve().parents[2]
-    return root if (root / "csrc" / "edgert.h").is_file() else None
-
-
-def _export_c_available() -> bool:
-    """Whether this edgert has the ``export-c`` command (the microcontroller export)."""
-    from ..cli.main import build_parser
-    parser = build_parser()
-    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
-    return "export-c" in sub.choices
-
-
 def m4f_missing() -> tuple[list[str], Optional[str]]:
-    """(missing tools, how the build is reached: "export-c", "checkout" or None)."""
+    """(missing tools, how the build is reached: "export-c", or None when this edgert carries
+    no C sources to export)."""
+    from ..mcu.sources import c_sources_root
     tools = [t for t in ("arm-none-eabi-gcc", "qemu-system-arm", "make")
              if shutil.which(t) is None]
-    how = None
-    if _export_c_available():
-        how = "export-c"
-    else:
-        root = _source_root()
-        if root is not None and (root / "csrc" / "mcu" / "Makefile").is_file():
-            how = "checkout"
+    try:
+        c_sources_root()
+        how: Optional[str] = "export-c"
+    except EdgertError:
+        how = None
     return tools, how
 
 
 def _explain(tools: list[str], how: Optional[str]) -> str:
     parts = []
     if how is None:
-        parts.append("this edgert has no microcontroller build: neither the `edgert export-c` "
-                     "command nor a source checkout with the csrc/mcu harness (the Cortex-M4F "
-                     "build, issue 14); update edgert, or run from a checkout that has it")
+        parts.append("this edgert installation carries no C sources for `edgert export-c` "
+                     "(edgert/_csrc/); reinstall it from a wheel or sdist, or run from a "
+                     "source checkout")
     if tools:
         parts.append(f"{', '.join(tools)} not found on PATH: install them with "
                      f"`apt-get install {APT_PACKAGES}` (Debian/Ubuntu)")
@@ -258,86 +243,80 @@ def _json_lines(text: str) -> list[dict]:
 
 def profile_m4f(path: Union[str, Path], variant: Optional[str] = None,
                 timeout: float = 600.0) -> dict[str, Any]:
-    """Build the impulse for the Cortex-M4F, run it under QEMU and read its size and
-    instruction counts (see the module docstring); ProfileUnavailable saying what is missing."""
+    """Export the impulse as C (``edgert export-c``), build it for the Cortex-M4F, run it under
+    QEMU and read the export's size report (``make size-report``) and instruction counts
+    (``make profile``); see the module docstring. ProfileUnavailable saying what is missing."""
+    from ..mcu.export import export_c
     from ..runtime.impulse import Impulse
     tools, how = m4f_missing()
     if tools or how is None:
         raise ProfileUnavailable(_explain(tools, how))
     imp = Impulse.load(path)
+    if variant is None and "int8" in imp.variants:
+        variant = "int8"        # what export-c builds by default: a microcontroller's choice
     variant = imp.resolve_variant(variant)
     W, S = imp.window_samples, imp.window_increase_samples
     data = synthetic_recording(W + S * (M4F_WINDOWS - 1), len(imp.axes), imp.frequency)
     windows = [np.ascontiguousarray(data[s:s + W]) for s in imp.windows(data.shape[0])]
     windows = windows[:M4F_WINDOWS]
-    bundle = str(Path(path).resolve())
     with tempfile.TemporaryDirectory(prefix="edgert-m4f-") as tmp:
         inp = Path(tmp) / "windows.f32"
         inp.write_bytes(b"".join(w.astype("<f4").tobytes() for w in windows))
-        if how == "export-c":
-            out = Path(tmp) / "impulse"
-            _run([sys.executable, "-m", "edgert", "export-c", bundle, "-o", str(out)], timeout)
-            make = ["make", "-s", "-C", str(out)]
-        else:
-            root = _source_root()
-            assert root is not None
-            make = ["make", "-s", "-C", str(root / "csrc" / "mcu"), f"BUILD={tmp}/build",
-                    f"BUNDLE={bundle}", f"PYTHON={sys.executable}"]
         t0 = time.perf_counter()
-        size_docs = [d for d in _json_lines(_run(make + ["size"], timeout)) if "flash" in d]
+        report = export_c(path, Path(tmp) / "impulse", variant=variant)
+        make = ["make", "-s", "-C", str(report.out_dir)]
+        size_docs = [d for d in _json_lines(_run(make + ["size-report"], timeout))
+                     if "flash" in d]
         if not size_docs:
-            raise ProfileUnavailable("the microcontroller build's `make size` printed no "
-                                     "{\"flash\": n, \"ram\": n} line")
+            raise ProfileUnavailable("the export's `make size-report` printed no "
+                                     "{\"flash\": n, \"ram\": n, ...} line")
         size = size_docs[-1]
-        lines = _json_lines(_run(make + ["run", f"INPUT={inp}"], timeout))
+        lines = _json_lines(_run(make + ["profile", f"INPUT={inp}"], timeout))
         build_s = time.perf_counter() - t0
     results = [d for d in lines if "classification" in d]
     summary = next((d["summary"] for d in lines if "summary" in d), {})
     if len(results) != len(windows):
         raise ProfileUnavailable(f"the emulated run printed {len(results)} results for "
                                  f"{len(windows)} windows")
-    insns = [d.get("instructions", {}) for d in results]
-    totals = [int(i["total"]) for i in insns if isinstance(i, dict) and "total" in i]
-    host = [_one_window(imp, variant)(w) for w in windows]
+    insns = [d["instructions"] for d in results]
+    plan = imp.plan(variant)
+    host = [plan.classify_window(w) for w in windows]
     same = sum(1 for h, d in zip(host, results)
                if h.top_label is None or h.top_label == max(d["classification"],
                                                              key=d["classification"].get))
-    keras = _keras(imp)
-    models = [b.model(variant) for b in keras]
-    arena = int(summary.get("arena_bytes", sum(int(getattr(m, "arena_bytes", 0) or 0)
-                                               for m in models)))
-    consts = int(summary.get("consts_bytes", sum(int(getattr(m, "consts_bytes", 0) or 0)
-                                                 for m in models)))
     eon = {"ramRequired": int(size["ram"]), "romRequired": int(size["flash"]),
-           "arenaSize": arena, "modelSize": consts}
+           "arenaSize": int(report.arena_bytes),
+           "modelSize": int(report.network_constants_bytes)}
     entry: dict[str, Any] = {"mcu": M4F_MCU, "name": M4F_NAME, "isDefault": True, "eon": eon}
-    metrics = [{"name": "ram/rom basis", "value": "the microcontroller build's size report "
-                "(flash = text + rodata + data; RAM = data + bss + stack peak; the raw window "
-                "buffer apart)"}]
-    details: dict[str, Any] = {"build": how, "size": size, "windows": len(results),
-                               "host_agreement": f"{same}/{len(results)} windows with the "
-                                                 "host's top label",
-                               "build_and_run_seconds": round(build_s, 1),
-                               "summary": summary}
-    if totals:
-        med = float(np.median(totals))
-        entry["latency"] = round(med / M4F_HZ * 1e3, 6)
-        entry["hasPerformance"] = True
-        metrics.append({"name": "latency basis", "value": "instructions per window under "
-                        "qemu-system-arm -icount at one instruction per cycle, 80 MHz "
-                        "(an estimate from emulation, not measured on hardware)"})
-        metrics.append({"name": "instructions per window (median)", "value": f"{med:.0f}"})
-        stages = {k: float(np.median([int(i[k]) for i in insns if k in i]))
-                  for k in ("dsp", "nn", "anomaly") if all(k in i for i in insns)}
-        for k, v in stages.items():
-            metrics.append({"name": f"{k} instructions per window", "value": f"{v:.0f}"})
-        details["instructions_per_window"] = {"total": med, **stages}
-    else:
-        entry["latency"] = 0
-        entry["hasPerformance"] = False
-        entry["profilingError"] = ("the emulated harness reports no instruction counts, so no "
-                                   "latency; sizes are from the build")
+    med = float(np.median([int(i["total"]) for i in insns]))
+    stages = {k: float(np.median([int(i[k]) for i in insns]))
+              for k in ("dsp", "classifier", "anomaly")}
+    entry["latency"] = round(med / M4F_HZ * 1e3, 6)
+    entry["hasPerformance"] = True
+    metrics = [
+        {"name": "ram/rom basis", "value": "the export's size report (flash = text + rodata + "
+         "data; RAM = data + bss + stack high-water of a classification, the scratch with the "
+         "network arena inside bss; the raw window buffer apart)"},
+        {"name": "latency basis", "value": "instructions per window of the entry point under "
+         "qemu-system-arm -icount at one instruction per cycle, 80 MHz (an estimate from "
+         "emulation, not measured on hardware)"},
+        {"name": "instructions per window (median)", "value": f"{med:.0f}"},
+    ]
+    for k, v in stages.items():
+        metrics.append({"name": f"{k} instructions per window", "value": f"{v:.0f}"})
+    metrics.append({"name": "stack high-water (bytes)", "value": str(size["stack_peak"])})
+    metrics.append({"name": "scratch (bytes)", "value": str(report.scratch_bytes)})
     entry["customMetrics"] = metrics
+    details: dict[str, Any] = {
+        "build": how, "variant": variant, "size": size, "windows": len(results),
+        "scratch_bytes": report.scratch_bytes, "arena_bytes": report.arena_bytes,
+        "network_constants_bytes": report.network_constants_bytes,
+        "instructions_per_window": {"total": med, **stages},
+        "soft_double_calls_per_window": float(np.median([d["soft_double_calls"]
+                                                         for d in results])),
+        "entry_point_stack_bytes": int(summary.get("entry_point_stack_bytes", 0)),
+        "host_agreement": f"{same}/{len(results)} windows with the host's top label",
+        "build_and_run_seconds": round(build_s, 1), "summary": summary}
     return _doc(path, "cortex-m4f", variant, entry, details)
 
 

@@ -52,7 +52,6 @@ Usage::
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import os
 import sys
@@ -64,8 +63,9 @@ import numpy as np
 from .filters import SampleFilter
 from .index import Dataset, SampleRow
 from .cache_codec import expand_detail
-from ..errors import DatasetError, EdgertError, ModelError
+from ..errors import DatasetError
 from .metrics import validation_metrics
+from .sample_classification import classify_loaded, impulse_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -76,57 +76,6 @@ ANOMALY = "anomaly"
 NO_ANOMALY = "no anomaly"
 #: Cache rows written per SQLite transaction by the thread that collects the results.
 _WRITE_BATCH = 64
-
-
-def impulse_fingerprint(impulse: Any) -> str:
-    """A SHA-256 over the impulse's bundle (impulse.json and every file it names), its engine
-    backend and edgert's version, so cached results are not reused when any of them changes."""
-    from .._version import __version__
-    bundle = getattr(impulse, "bundle", None)
-    h = hashlib.sha256()
-    h.update(f"edgert {__version__} backend {getattr(impulse, 'backend', '')}\n".encode())
-    if bundle is not None and getattr(bundle, "document", None) is not None:
-        import json
-        h.update(json.dumps(bundle.document, sort_keys=True).encode())
-        for blk in bundle.learn:
-            for variant, model in sorted(dict(blk.models).items()):
-                h.update(variant.encode())
-                h.update(model.data)
-            if blk.metadata is not None:
-                h.update(json.dumps(blk.metadata, sort_keys=True).encode())
-        return h.hexdigest()
-    src = getattr(impulse, "fingerprint", None)
-    if isinstance(src, str):
-        return src
-    raise DatasetError("cannot fingerprint this impulse for the result cache: it has no "
-                       "`bundle`; pass an edgert.runtime.impulse.Impulse")
-
-
-def _classify(impulse: Any, data: Any, row: SampleRow,
-              variant: Optional[str]) -> Dict[str, Any]:
-    """Classify one sample's data; the cacheable summary of the result."""
-    res = impulse.classify(data.values, frequency=data.frequency, variant=variant,
-                           axes=list(data.axes))
-    for name, arr in (("probabilities", res.probabilities), ("anomaly score", res.anomaly)):
-        if arr is not None and not np.all(np.isfinite(arr)):
-            raise ModelError(f"the impulse returned a non-finite {name}; the page JSON cannot "
-                             "hold it")
-    n = len(res)
-    return {
-        "variant": res.variant,
-        # the page's sample objects come from the index: only the classifications are kept
-        # compact (keys, matrix) results: stored as is, expanded only for the page
-        "classifications": res.studio_classifications(row.label or None, columns=True),
-        "startMs": np.asarray(res.start_ms, dtype=np.float64).tolist(),
-        "endMs": np.asarray(res.end_ms, dtype=np.float64).tolist(),
-        "predictions": [str(p) for p in res.predictions],
-        "labels": list(res.labels),
-        "probabilities": (None if res.probabilities is None else
-                          np.asarray(res.probabilities, dtype=np.float64).reshape(n, -1)
-                          .tolist()),
-        "anomaly": (None if res.anomaly is None else
-                    np.asarray(res.anomaly, dtype=np.float64).tolist()),
-    }
 
 
 def classify_sample_cached(impulse: Any, dataset: Dataset, row: SampleRow,
@@ -153,27 +102,12 @@ def _classify_uncached(impulse: Any, dataset: Dataset, row: SampleRow, variant: 
     """Read, decode and classify one sample: ``(result, error, cache row)``, the cache row
     encoded (:meth:`Dataset.cache_entry`) but not written, or None when the outcome must not
     be cached. Runs in the worker threads; SQLite writes are left to the caller."""
-    key = (row.sha256, variant or "default", fp, row.label or "")
     try:
         data = dataset.load(row)
     except DatasetError as exc:
         # gone, changed since indexing or unreadable: not cached (refresh() fixes it)
         return None, str(exc), None
-    try:
-        result, error = _classify(impulse, data, row, variant), None
-    except EdgertError as exc:
-        result, error = None, f"{row.path}: {exc}"
-    except Exception as exc:  # noqa: BLE001 - one sample must never stop the others
-        # not an input error edgert knows about (a bug, or memory): reported for this sample
-        # only and not cached, so a fixed edgert or a retry classifies it again
-        log.debug("sample %d (%s)", row.id, row.path, exc_info=True)
-        return None, f"{row.path}: classification failed ({type(exc).__name__}: {exc})", None
-    # deterministic for this content, variant and bundle: cached, errors included
-    summary = None if result is None else {k: v for k, v in result.items()
-                                           if k != "classifications"}
-    entry = dataset.cache_entry(*key, summary,
-                                None if result is None else result["classifications"], error)
-    return result, error, entry
+    return classify_loaded(impulse, data, row.path, row.sha256, row.label, variant, fp)
 
 
 def _window_predictions(row: SampleRow, result: Dict[str, Any]) -> List[Dict[str, Any]]:
@@ -194,10 +128,22 @@ def _window_predictions(row: SampleRow, result: Dict[str, Any]) -> List[Dict[str
             for s, e, p in zip(result["startMs"], result["endMs"], preds)]
 
 
-def _open_dataset(dataset: Union[Dataset, str, os.PathLike]) -> Tuple[Dataset, bool]:
+def _open_dataset(dataset: Union[Dataset, str, os.PathLike], client: Any, impulse: Any,
+                  variant: Optional[str], category: Optional[str], progress: Any
+                  ) -> Tuple[Dataset, bool]:
     if isinstance(dataset, Dataset):
         return dataset, False
-    return Dataset(dataset), True
+    if client is None:
+        return Dataset(dataset), True
+    # indexed on the cluster, the files of the category classified in the same pass
+    from .distributed import refresh_on_cluster
+    ds = Dataset(dataset, refresh=False)
+    try:
+        refresh_on_cluster(ds, client, impulse, variant, category, progress)
+    except BaseException:
+        ds.close()
+        raise
+    return ds, True
 
 
 def classify_all(impulse: Any, dataset: Union[Dataset, str, os.PathLike], *,
@@ -212,7 +158,7 @@ def classify_all(impulse: Any, dataset: Union[Dataset, str, os.PathLike], *,
                  max_id: Optional[int] = None, metadata: Any = None, min_date: Any = None,
                  max_date: Any = None, threads: Optional[int] = None,
                  progress: Union[bool, Callable[[int, int], None]] = True,
-                 with_metrics: bool = True) -> Dict[str, Any]:
+                 with_metrics: bool = True, client: Any = None) -> Dict[str, Any]:
     """Classify the dataset's samples that pass the filters and return one result page.
 
     ``impulse``: an :class:`edgert.runtime.impulse.Impulse`. ``dataset``: a :class:`Dataset` or its
@@ -221,7 +167,10 @@ def classify_all(impulse: Any, dataset: Union[Dataset, str, os.PathLike], *,
     worker threads (default: CPU count). ``progress``: a tqdm bar on stderr when true, or a
     callable ``progress(done, total)`` called after each classified sample (for a job-status
     endpoint; cached samples are not counted). ``with_metrics=False`` classifies only the page's
-    samples and leaves out ``modelValidationMetrics``.
+    samples and leaves out ``modelValidationMetrics``. ``client``: a ``distributed.Client``
+    (see :mod:`edgert.dataset.distributed`): the samples are classified on its Dask cluster
+    instead of the local thread pool, and a ``dataset`` given as a folder is also indexed
+    there, each file read and decoded once; the results, cache and page are the same.
     """
     flt = SampleFilter(category=category, labels=labels, filename=filename,
                        min_length=min_length, max_length=max_length,
@@ -240,10 +189,10 @@ def classify_all(impulse: Any, dataset: Union[Dataset, str, os.PathLike], *,
     if resolve is not None:
         # an impossible variant is one error up front, not one per sample (and never cached)
         variant = resolve(variant)
-    ds, owned = _open_dataset(dataset)
+    ds, owned = _open_dataset(dataset, client, impulse, variant, flt.category, progress)
     try:
         return _classify_all(impulse, ds, flt, limit, int(offset), variant, threads, progress,
-                             with_metrics)
+                             with_metrics, client)
     finally:
         if owned:
             ds.close()
@@ -251,7 +200,7 @@ def classify_all(impulse: Any, dataset: Union[Dataset, str, os.PathLike], *,
 
 def _classify_all(impulse: Any, ds: Dataset, flt: SampleFilter, limit: Optional[int],
                   offset: int, variant: Optional[str], threads: Optional[int], progress: bool,
-                  with_metrics: bool) -> Dict[str, Any]:
+                  with_metrics: bool, client: Any = None) -> Dict[str, Any]:
     fp = impulse_fingerprint(impulse)
     total = ds.count(flt)
     page_rows = ds.query(flt, limit=limit, offset=offset)
@@ -270,7 +219,16 @@ def _classify_all(impulse: Any, ds: Dataset, flt: SampleFilter, limit: Optional[
             results[row.id] = hit
         else:
             todo.append(row)
-    if todo:
+    if todo and client is not None:
+        from .distributed import classify_rows
+        uncached = classify_rows(impulse, ds, todo, variant, fp, client, progress, _WRITE_BATCH)
+        for row in todo:
+            # what the workers stored is read back as a cache hit: the same objects as a
+            # local run's (and as any later run's)
+            hit = None if row.id in uncached else ds.cache_get(
+                row.sha256, vkey, fp, row.label or "", detail=row.id in on_page)
+            results[row.id] = hit if hit is not None else (None, uncached.get(row.id))
+    elif todo:
         results.update(_run_pool(impulse, ds, todo, variant, fp, threads, progress))
     page: Dict[str, Any] = {"success": True, "result": [], "predictions": [],
                             "totalCount": int(total)}

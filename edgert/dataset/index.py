@@ -67,7 +67,8 @@ import sqlite3
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
+from typing import (Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple,
+                    Union)
 
 from ..acquisition.labels import infer_label
 from ..recording import Recording
@@ -102,6 +103,65 @@ def default_index_path(root: Union[str, os.PathLike]) -> Path:
 
 def _iso_from_ns(ns: int) -> str:
     return format_date(datetime.fromtimestamp(ns / 1e9, tz=timezone.utc))
+
+
+@dataclasses.dataclass(frozen=True)
+class FileToIndex:
+    """A file of the folder that :meth:`Dataset.refresh` must (re)index."""
+    path: Path
+    rel: str
+    mtime_ns: int
+    size: int
+
+
+#: What indexing a file yields: the file, its content-dependent index fields (no category,
+#: label or metadata: those come from outside the file) and, when decoded here, the sample.
+IndexedFile = Tuple[FileToIndex, Dict[str, Any], Optional[Recording]]
+#: ``refresh(indexer=...)``: computes :data:`IndexedFile` for many files (e.g. on a cluster).
+Indexer = Callable[[Sequence[FileToIndex]], Iterable[IndexedFile]]
+
+
+def file_fields(f: FileToIndex, data: bytes, reader: Reader, hmac_key: Optional[bytes]
+                ) -> Tuple[Dict[str, Any], Optional[Recording]]:
+    """The index fields that depend on a file's bytes (format, SHA-256, measurements,
+    signature; ``error`` when it cannot be decoded) and the decoded sample (None then). Pure:
+    runs wherever the bytes are (a Dask worker, see :mod:`edgert.dataset.distributed`)."""
+    mtime = _iso_from_ns(f.mtime_ns)
+    name = f.path.name
+    stem = name[: -len(f.path.suffix)] if f.path.suffix else name
+    fields: Dict[str, Any] = {
+        "path": f.rel, "filename": stem, "format": f.path.suffix.lower().lstrip("."),
+        "sha256": hashlib.sha256(data).hexdigest(), "created": mtime,
+        "last_modified": mtime, "mtime_ns": f.mtime_ns, "size": f.size,
+        "frequency": None, "interval_ms": None, "values_count": None, "axes_count": None,
+        "total_length_ms": None, "sensors": None, "signature_valid": 0,
+        "signature_method": None, "device_name": None, "device_type": None, "error": None,
+        "file_label": None,
+    }
+    try:
+        sample = reader(f.path, data, hmac_key)
+        n = int(sample.values.shape[0])
+        fields.update({
+            "frequency": float(sample.frequency),
+            "interval_ms": float(sample.interval_ms),
+            "values_count": n,
+            "axes_count": int(sample.values.shape[1]) if sample.values.ndim == 2 else 1,
+            "total_length_ms": float(n * sample.interval_ms),
+            "sensors": json.dumps(sample.sensors_json()),
+            "signature_valid": int(bool(sample.signature_valid)),
+            "signature_method": sample.signature_method,
+            "device_name": sample.device_name,
+            "device_type": sample.device_type,
+            "file_label": sample.label,
+        })
+        if sample.created is not None:
+            fields["created"] = format_date(sample.created)
+        return fields, sample
+    except (EdgertError, ValueError, KeyError, TypeError, IndexError, OSError) as exc:
+        fields["error"] = f"{f.rel}: {exc}"
+        # INFO, not WARNING: the reason is kept in the index and reported with the results
+        log.info("dataset: cannot read %s: %s", f.rel, exc)
+        return fields, None
 
 
 class Dataset:
@@ -192,9 +252,11 @@ class Dataset:
                     continue
                 yield Path(dirpath) / name
 
-    def refresh(self) -> Dict[str, int]:
+    def refresh(self, indexer: Optional[Indexer] = None) -> Dict[str, int]:
         """Bring the index up to date with the folder; returns counts
-        ``{"added", "updated", "unchanged", "removed", "errors"}``."""
+        ``{"added", "updated", "unchanged", "removed", "errors"}``. ``indexer`` computes the
+        new and changed files' fields elsewhere (e.g. on Dask workers); by default they are
+        read and decoded here, and the decoded samples kept for :meth:`load`."""
         manifest = read_manifest(self.root)
         stats = {"added": 0, "updated": 0, "unchanged": 0, "removed": 0, "errors": 0}
         now = format_date(datetime.now(timezone.utc))
@@ -202,6 +264,7 @@ class Dataset:
         with self._lock, self.conn:
             known = {r["path"]: r for r in self.conn.execute(
                 "SELECT id, path, mtime_ns, size, file_label, error FROM samples")}
+            todo: List[FileToIndex] = []
             for path in self._scan():
                 rel = path.relative_to(self.root).as_posix()
                 seen.add(rel)
@@ -223,9 +286,14 @@ class Dataset:
                         self._set_error(old["id"], str(exc))
                         stats["errors"] += 1
                     continue
-                fields = self._index_file(path, rel, st, manifest, remember=True)
+                todo.append(FileToIndex(path, rel, st.st_mtime_ns, st.st_size))
+            for f, fields, sample in (indexer or self._index_here)(todo):
+                if sample is not None:
+                    self._remember(f.rel, fields["sha256"], sample)
+                fields = self._with_labelling(f, fields, manifest)
                 if fields.get("error"):
                     stats["errors"] += 1
+                old = known.get(f.rel)
                 if old is None:
                     fields["added"] = now
                     cols = ", ".join(fields)
@@ -244,6 +312,11 @@ class Dataset:
                     stats["removed"] += 1
         log.info("dataset %s: %s", self.root, stats)
         return stats
+
+    def _index_here(self, files: Sequence[FileToIndex]) -> Iterator[IndexedFile]:
+        for f in files:
+            fields, sample = file_fields(f, f.path.read_bytes(), self.reader, self.hmac_key)
+            yield f, fields, sample
 
     # -- adding samples (the gateway's ingestion) ---------------------------------------------
     def add_sample(self, data: bytes, *, filename: str, category: str = "training",
@@ -292,49 +365,23 @@ class Dataset:
     def _index_file(self, path: Path, rel: str, st: os.stat_result,
                     manifest: Dict[str, Dict[str, Any]], remember: bool = False
                     ) -> Dict[str, Any]:
-        data = path.read_bytes()
-        mtime = _iso_from_ns(st.st_mtime_ns)
-        name = path.name
-        stem = name[: -len(path.suffix)] if path.suffix else name
-        fields: Dict[str, Any] = {
-            "path": rel, "filename": stem, "format": path.suffix.lower().lstrip("."),
-            "sha256": hashlib.sha256(data).hexdigest(), "created": mtime,
-            "last_modified": mtime, "mtime_ns": st.st_mtime_ns, "size": st.st_size,
-            "frequency": None, "interval_ms": None, "values_count": None, "axes_count": None,
-            "total_length_ms": None, "sensors": None, "signature_valid": 0,
-            "signature_method": None, "device_name": None, "device_type": None, "error": None,
-        }
-        rec_label = None
+        f = FileToIndex(path, rel, st.st_mtime_ns, st.st_size)
+        fields, sample = file_fields(f, path.read_bytes(), self.reader, self.hmac_key)
+        if remember and sample is not None:
+            self._remember(rel, fields["sha256"], sample)
+        return self._with_labelling(f, fields, manifest)
+
+    @staticmethod
+    def _with_labelling(f: FileToIndex, fields: Dict[str, Any],
+                        manifest: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
+        """``fields`` with the category, label and metadata from outside the file (folder,
+        manifest, sidecar)."""
         try:
-            sample = self.reader(path, data, self.hmac_key)
-            n = int(sample.values.shape[0])
-            fields.update({
-                "frequency": float(sample.frequency),
-                "interval_ms": float(sample.interval_ms),
-                "values_count": n,
-                "axes_count": int(sample.values.shape[1]) if sample.values.ndim == 2 else 1,
-                "total_length_ms": float(n * sample.interval_ms),
-                "sensors": json.dumps(sample.sensors_json()),
-                "signature_valid": int(bool(sample.signature_valid)),
-                "signature_method": sample.signature_method,
-                "device_name": sample.device_name,
-                "device_type": sample.device_type,
-            })
-            if sample.created is not None:
-                fields["created"] = format_date(sample.created)
-            rec_label = sample.label
-            if remember:
-                self._remember(rel, fields["sha256"], sample)
-        except (EdgertError, ValueError, KeyError, TypeError, IndexError, OSError) as exc:
-            fields["error"] = f"{rel}: {exc}"
-            # INFO, not WARNING: the reason is kept in the index and reported with the results
-            log.info("dataset: cannot read %s: %s", rel, exc)
-        try:
-            category, label, meta = labelling(rel, path, manifest, rec_label)
+            category, label, meta = labelling(f.rel, f.path, manifest, fields["file_label"])
         except DatasetError as exc:
-            category, label, meta = DEFAULT_CATEGORY, infer_label(name), None
+            category, label, meta = DEFAULT_CATEGORY, infer_label(f.path.name), None
             fields["error"] = fields["error"] or str(exc)
-        fields.update({"category": category, "label": label, "file_label": rec_label,
+        fields.update({"category": category, "label": label,
                        "metadata": json.dumps(meta) if meta else None})
         return fields
 
@@ -375,6 +422,14 @@ class Dataset:
         if row is None:
             raise DatasetError(f"no sample with id {sample_id} in {self.root}")
         return SampleRow.from_sql(row)
+
+    def find_content(self, sha256: str) -> Optional[SampleRow]:
+        """The first sample whose file has this SHA-256, or None (an upload's duplicate
+        check)."""
+        with self._lock:
+            row = self.conn.execute("SELECT * FROM samples WHERE sha256 = ? ORDER BY id "
+                                    "LIMIT 1", (sha256,)).fetchone()
+        return None if row is None else SampleRow.from_sql(row)
 
     def errors(self) -> List[SampleRow]:
         """Samples whose file could not be read (``error`` holds the reason)."""

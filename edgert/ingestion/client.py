@@ -4,20 +4,27 @@ The client never raises on HTTP or network failures: each upload returns an
 :class:`UploadOutcome` whose ``kind`` says what the caller (the outbox) should do with the
 sample - it was stored, the server already had it, it can never succeed (dead-letter it with the
 server's reason) or it should be retried later (with ``retry_after`` when the server said so).
-Standard library only (``http.client``), one connection per request so that a reset or a
-half-read response can never poison the next upload.
+
+HTTP is httpx: TLS certificates are verified by default (the real upstream is HTTPS; pass
+``verify=`` a CA bundle path for a private CA, or set ``SSL_CERT_FILE``), proxies come from the
+environment (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``, ``NO_PROXY``) as gateways behind
+corporate networks need, and connections are kept alive and reused between uploads (a pool
+shared by the outbox's sender threads). httpx never retries by itself: a connection that breaks
+mid-request is one ``retry`` outcome, and the pool opens a fresh connection for the next
+request, so a reset or a half-read response cannot poison the next upload.
 """
 from __future__ import annotations
 
 import email.utils
-import http.client
+import errno
 import json
 import logging
 import random
-import socket
+import ssl
+import threading
 import time
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Union
 from urllib.parse import urlsplit
 
 from ..errors import ConfigurationError
@@ -127,12 +134,17 @@ class IngestionClient:
     """Uploads samples to an ingestion server (upstream ``https://ingestion.edgeimpulse.com``,
     or an :class:`~edgert.ingestion.server.IngestionServer`).
 
-    ``timeout`` bounds the connect and every socket read, so a stalled server turns into a
-    ``retry`` outcome instead of a hung sender thread.
+    ``timeout`` bounds the connect and every read and write, so a stalled server turns into a
+    ``retry`` outcome instead of a hung sender thread. ``verify``: True (the system's CA
+    bundle as httpx finds it), a CA bundle path, or an ``ssl.SSLContext``; False only for a
+    lab. ``trust_env``: proxies and CA settings from the environment. The connection pool is
+    created on first use and shared by threads; :meth:`close` releases it.
     """
 
     def __init__(self, base_url: str, api_key: str, timeout: float = 30.0,
-                 user_agent: str = "edgert-ingestion") -> None:
+                 user_agent: str = "edgert-ingestion", *,
+                 verify: Union[bool, str, ssl.SSLContext] = True, trust_env: bool = True,
+                 max_connections: int = 8) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigurationError(
@@ -142,34 +154,59 @@ class IngestionClient:
         if timeout <= 0:
             raise ConfigurationError(f"timeout must be > 0 seconds, got {timeout}")
         self.base_url = base_url.rstrip("/")
-        self._scheme = parts.scheme
-        self._host = parts.hostname
-        self._port = parts.port
-        self._prefix = parts.path.rstrip("/")
         self.api_key = api_key
         self.timeout = timeout
         self.user_agent = user_agent
+        self.verify = verify
+        self.trust_env = trust_env
+        self.max_connections = int(max_connections)
+        self._client: Any = None  # an httpx.Client, created on first use
+        self._lock = threading.Lock()
 
     # -- low level ------------------------------------------------------------------------
-    def _connection(self) -> http.client.HTTPConnection:
-        cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
-        return cls(self._host, self._port, timeout=self.timeout)
+    def _http(self) -> Any:
+        client = self._client
+        if client is None:
+            import httpx  # imported on first use: a process that never uploads skips it
+            with self._lock:
+                if self._client is None:
+                    verify: Any = self.verify
+                    if isinstance(verify, str):
+                        verify = ssl.create_default_context(cafile=verify)
+                    self._client = httpx.Client(
+                        base_url=self.base_url, timeout=httpx.Timeout(self.timeout),
+                        verify=verify, trust_env=self.trust_env, follow_redirects=False,
+                        headers={"User-Agent": self.user_agent},
+                        # idle connections are dropped before a server's keep-alive timer
+                        # (uvicorn's default is 5 s) can close them under a new request
+                        limits=httpx.Limits(max_connections=self.max_connections,
+                                            max_keepalive_connections=self.max_connections,
+                                            keepalive_expiry=2.0))
+                client = self._client
+        return client
 
-    def _post(self, path: str, body: bytes, headers: Dict[str, str]):
+    def close(self) -> None:
+        """Close the pooled connections (the client opens new ones if used again)."""
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    def __enter__(self) -> "IngestionClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _post(self, path: str, body: bytes, headers: Dict[str, Any]):
         """POST and read the whole response; returns (status, headers, body) or raises
-        OSError/http.client.HTTPException."""
-        conn = self._connection()
-        try:
-            conn.request("POST", self._prefix + path, body=body, headers=headers)
-            resp = conn.getresponse()
-            data = resp.read()
-            return resp.status, resp.headers, data
-        finally:
-            conn.close()
+        httpx.TransportError."""
+        resp = self._http().post(path, content=body, headers=headers)
+        return resp.status_code, resp.headers, resp.content
 
     def _headers(self, *, label: Optional[str], no_label: bool, disallow_duplicates: bool,
                  add_date_id: bool) -> Dict[str, str]:
-        h = {P.H_API_KEY: self.api_key, "User-Agent": self.user_agent, "Connection": "close"}
+        h = {P.H_API_KEY: self.api_key}
         if no_label:
             h[P.H_NO_LABEL] = "1"
         elif label is not None:
@@ -200,7 +237,9 @@ class IngestionClient:
         headers["Content-Type"] = ctype
         try:
             status, rheaders, data = self._post(f"/api/{category}/data", body, headers)
-        except (OSError, http.client.HTTPException) as exc:
+        except Exception as exc:  # noqa: BLE001 - only network failures are outcomes
+            if not _is_transport_error(exc):
+                raise
             return _transport_failure(exc)
         text = data.decode("utf-8", "replace")
         return classify_status(status, text, parse_retry_after(rheaders.get("Retry-After")))
@@ -229,7 +268,9 @@ class IngestionClient:
         headers["Content-Type"] = ctype
         try:
             status, rheaders, data = self._post(f"/api/{category}/files", body, headers)
-        except (OSError, http.client.HTTPException) as exc:
+        except Exception as exc:  # noqa: BLE001 - only network failures are outcomes
+            if not _is_transport_error(exc):
+                raise
             return [_transport_failure(exc)] * len(files)
         retry_after = parse_retry_after(rheaders.get("Retry-After"))
         try:
@@ -249,16 +290,16 @@ class IngestionClient:
         return [_file_outcome(e, f.filename) for e, f in zip(entries, files)]
 
 
-def _header_safe(value: str) -> str:
-    """HTTP header values are Latin-1 on the wire (http.client refuses anything else): a file
-    name outside it, or with control characters, is sent percent-encoded (UTF-8) instead."""
+def _header_safe(value: str) -> bytes:
+    """HTTP header values are Latin-1 bytes on the wire: a file name outside Latin-1, or with
+    control characters, is sent percent-encoded (UTF-8) instead."""
     try:
-        value.encode("latin-1")
+        raw = value.encode("latin-1")
         if not any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-            return value
+            return raw
     except UnicodeEncodeError:
         pass
-    return P.encode_label(value)
+    return P.encode_label(value).encode("ascii")
 
 
 def _file_outcome(entry: object, filename: str) -> UploadOutcome:
@@ -276,14 +317,43 @@ def _file_outcome(entry: object, filename: str) -> UploadOutcome:
     return UploadOutcome(PERMANENT, 200, msg)
 
 
+def _causes(exc: BaseException) -> List[BaseException]:
+    out: List[BaseException] = []
+    seen = set()
+    while exc is not None and id(exc) not in seen and len(out) < 8:
+        seen.add(id(exc))
+        out.append(exc)
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return out
+
+
+def _is_transport_error(exc: BaseException) -> bool:
+    import httpx
+    return isinstance(exc, (httpx.TransportError, OSError))
+
+
+def describe_transport_failure(exc: BaseException) -> str:
+    """What went wrong on the wire, in words an operator acts on."""
+    import httpx
+    chain = _causes(exc)
+    text = " ".join(str(e) for e in chain).lower()
+    if any(isinstance(e, (httpx.TimeoutException, TimeoutError)) for e in chain):
+        return "timed out waiting for the server"
+    if any(isinstance(e, ssl.SSLCertVerificationError) for e in chain) \
+            or "certificate verify failed" in text:
+        return "TLS certificate verification failed (pass verify= a CA bundle for a private CA)"
+    if any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in text \
+            or any(getattr(e, "errno", None) == errno.ECONNREFUSED for e in chain):
+        return "connection refused (server down?)"
+    if any(isinstance(e, (ConnectionResetError, BrokenPipeError, httpx.RemoteProtocolError,
+                          httpx.ReadError, httpx.WriteError)) for e in chain) \
+            or "reset" in text or "disconnected" in text:
+        return "connection reset by the server"
+    if any(isinstance(e, httpx.ProxyError) for e in chain):
+        return "proxy error (check HTTP(S)_PROXY)"
+    return "network error"
+
+
 def _transport_failure(exc: BaseException) -> UploadOutcome:
-    if isinstance(exc, (socket.timeout, TimeoutError)):
-        what = "timed out waiting for the server"
-    elif isinstance(exc, ConnectionRefusedError):
-        what = "connection refused (server down?)"
-    elif isinstance(exc, (ConnectionResetError, http.client.RemoteDisconnected,
-                          BrokenPipeError)):
-        what = "connection reset by the server"
-    else:
-        what = "network error"
-    return UploadOutcome(RETRY, None, f"{what}: {exc.__class__.__name__}: {exc}")
+    return UploadOutcome(RETRY, None, f"{describe_transport_failure(exc)}: "
+                         f"{exc.__class__.__name__}: {exc}")

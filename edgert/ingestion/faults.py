@@ -85,6 +85,17 @@ class FaultControl:
     def rearm(self) -> None:
         self._released.clear()
 
+    @property
+    def released(self) -> bool:
+        """True after :meth:`release` (the server is stopping) until :meth:`rearm`."""
+        return self._released.is_set()
+
+    def has_delay_before(self) -> bool:
+        return self._delay_before > 0
+
+    def has_delay_after_store(self) -> bool:
+        return self._delay_after_store > 0
+
     # -- consulted by the server ------------------------------------------------------------
     def on_request(self) -> Optional[Fault]:
         """Called once per request; returns the fault to apply (or None) and counts it."""

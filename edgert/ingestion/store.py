@@ -14,7 +14,10 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..recording import Recording
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS samples (
@@ -61,6 +64,8 @@ class NewSample:
     interval_ms: Optional[float] = None
     sensors: List[Dict[str, Any]] = field(default_factory=list)
     values_count: Optional[int] = None
+    #: the decoded upload (not stored here; a store that needs the values takes them from it)
+    recording: Optional["Recording"] = None
 
 
 class DuplicateSample(Exception):

@@ -31,17 +31,19 @@ CSV_SUFFIXES = (".csv",)
 
 
 def read_recording(data: bytes, name: str, hmac_key: Union[str, bytes, None] = None,
-                   label: Optional[str] = None, content_type: Optional[str] = None
-                   ) -> Recording:
+                   label: Optional[str] = None, content_type: Optional[str] = None, *,
+                   document: bool = False) -> Recording:
     """A recording from a file's bytes. ``name``: the file name (format by suffix, the label
     inferred from it, and the errors' prefix); ``hmac_key``: verify an HS256 signature
-    (``signature_valid``); ``label``: overrides the inferred label. Errors are
+    (``signature_valid``); ``label``: overrides the inferred label; ``document``: always a
+    data-acquisition document, whatever the suffix (what an ingestion endpoint receives,
+    named by its client). Errors are
     :class:`~edgert.errors.InputError` / :class:`~edgert.errors.AcquisitionFormatError`
     naming the file and what is wrong."""
     sha = hashlib.sha256(data).hexdigest()
     base = Path(name).name
     inferred = label if label is not None else infer_label(base)
-    if Path(name).suffix.lower() in CSV_SUFFIXES:
+    if not document and Path(name).suffix.lower() in CSV_SUFFIXES:
         values, freq, sensors = parse_csv(data, name)
         return Recording(values, freq, sensors, base, inferred, device_type="CSV", sha256=sha)
     if Path(name).suffix.lower() in WAV_SUFFIXES or is_wav(data):

@@ -35,7 +35,7 @@ keeps using the batch path for it (``Impulse.plan_unsupported_reason(variant)`` 
 
 Adding a DSP block type to the plan: (1) in csrc/edgert.h give it an ``EDGERT_DSP_*`` code and
 a member of ``edgert_dsp_params``; (2) in csrc/impulse.c call its check/scratch/batch kernels
-in ``dsp_count``/``dsp_scratch``/``dsp_features``; (3) here, add a writer to
+in ``dsp_count`` (its feature count and scratch) and ``dsp_features``; (3) here, add a writer to
 :data:`DSP_WRITERS` that copies the block's C parameter struct into the record; (4) add the
 bundle to the plan-vs-batch identity test. Blocks not in :data:`DSP_WRITERS` keep working
 through the batch path.

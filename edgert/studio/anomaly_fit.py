@@ -32,6 +32,7 @@ import dataclasses
 import json
 import logging
 import os
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
@@ -378,44 +379,106 @@ def default_axes(impulse: Any, block: Dict[str, Any], labels: Sequence[str]) -> 
 
 def _iter_recordings(data: Sequence[Union[str, os.PathLike]], category: Optional[str],
                      labels: Optional[Sequence[str]], hmac_key: Optional[str]):
-    """(name, values, frequency, axis names) of every usable recording; (name, error) else."""
+    """(name, path, error) of every training recording: files as given, and the samples of
+    dataset folders that pass ``category``/``labels`` (error: why the index could not read
+    one)."""
     from ..dataset import Dataset, SampleFilter
-    from ..errors import EdgertError
     for item in data:
         p = Path(item)
         if p.is_dir():
             with Dataset(p, index_path=":memory:", hmac_key=hmac_key) as ds:
                 flt = SampleFilter(category=category or "all", labels=labels)
                 for row in ds.query(flt):
-                    try:
-                        s = ds.load(row)
-                    except EdgertError as exc:
-                        yield row.path, None, str(exc)
-                        continue
-                    yield row.path, (s.values, s.frequency,
-                                     list(s.axes)), None
+                    yield row.path, p / row.path, row.error
         elif p.is_file():
-            from ..recording import load_recording
-            try:
-                r = load_recording(p)
-            except (EdgertError, ValueError) as exc:
-                yield str(p), None, str(exc)
-                continue
-            yield str(p), (r.values, r.frequency, list(r.axes)), None
+            yield str(p), p, None
         else:
             raise FileNotFoundError(2, "no such file or folder", str(p))
+
+
+def recording_features(imp: Any, path: Union[str, os.PathLike], dsp_ids: Sequence[int]
+                       ) -> np.ndarray:
+    """The anomaly block's input features (its DSP blocks' features concatenated, float32)
+    of every window of one recording file; the unit of work of a local or Dask fit."""
+    from ..recording import load_recording
+    fr = imp.features(load_recording(path))
+    parts = [fr.by_block[d] for d in dsp_ids]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+
+
+def _features_local(imp: Any, sources: Sequence[Tuple[str, Path]], dsp_ids: Sequence[int],
+                    progress: bool):
+    from tqdm import tqdm
+    for name, path in tqdm(sources, desc="features", unit="recording", disable=not progress,
+                           leave=False):
+        try:
+            yield name, recording_features(imp, path, dsp_ids), None
+        except (ValueError, EdgertErrorBase) as exc:
+            yield name, None, str(exc)
+
+
+def features_batch(job: Any, dsp_ids: Sequence[int], paths: Sequence[Tuple[str, str]]
+                   ) -> List[Tuple[str, Optional[Any], Optional[str]]]:
+    """A Dask task of a distributed fit (runs on a worker): ``(name, feature rows or None,
+    error)`` per recording, as :func:`recording_features` computes them."""
+    from ..dataset.distributed import worker_impulse
+    imp = worker_impulse(job.bundle, job.backend, job.fingerprint)
+    out: List[Tuple[str, Optional[Any], Optional[str]]] = []
+    for name, path in paths:
+        try:
+            out.append((name, recording_features(imp, path, dsp_ids), None))
+        except (EdgertErrorBase, ValueError, OSError) as exc:
+            out.append((name, None, str(exc)))
+    return out
+
+
+def features_on_cluster(impulse: Any, sources: Sequence[Tuple[str, Path]],
+                        dsp_ids: Sequence[int], client: Any, progress: bool
+                        ) -> List[Tuple[str, Optional[Any], Optional[str]]]:
+    """The features of every recording in ``sources`` computed on the cluster, in the order of
+    ``sources`` (the K-means seeding that follows depends on the order of the windows)."""
+    from tqdm import tqdm
+    from ..dataset.sample_classification import impulse_fingerprint
+    from ..dataset.distributed import (ClassifyJob, bundle_path, import_distributed,
+                                       task_batches)
+    distributed = import_distributed()
+    job = ClassifyJob(bundle_path(impulse), getattr(impulse, "backend", "auto"),
+                      impulse_fingerprint(impulse), None)
+    items = [(name, str(Path(path).resolve())) for name, path in sources]
+    n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+    batches = task_batches(items, n_workers)
+    futures = [client.submit(features_batch, job, list(dsp_ids), b, pure=False)
+               for b in batches]
+    with tqdm(total=len(items), unit="recording", desc="features (dask)", disable=not progress,
+              file=sys.stderr, leave=False) as bar:
+        for fut in distributed.as_completed(futures):
+            bar.update(len(fut.result()))
+    try:
+        return [r for fut in futures for r in fut.result()]
+    except EdgertErrorBase:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a task that failed on every retry
+        raise InputError(f"a Dask task failed: {type(exc).__name__}: {exc}") from None
+    finally:
+        for fut in futures:
+            fut.release()
 
 
 def fit_bundle(bundle: Union[str, os.PathLike], data: Sequence[Union[str, os.PathLike]], *,
                clusters: int = 32, axes: Optional[Sequence[int]] = None, seed: int = 0,
                out: Union[str, os.PathLike, None] = None, category: Optional[str] = "training",
                labels: Optional[Sequence[str]] = None, hmac_key: Optional[str] = None,
-               block_id: Optional[int] = None, progress: bool = False) -> FitReport:
+               block_id: Optional[int] = None, progress: bool = False,
+               client: Any = None) -> FitReport:
     """Train the bundle's K-means anomaly block on the recordings in ``data`` (files, or
     dataset folders whose samples pass ``category``/``labels``) and write the bundle (see
     :func:`write_bundle`). The written bundle is loaded back and every training window scored
-    with the runtime scorer; ``max_training_score`` is the largest score (<= 0)."""
-    from tqdm import tqdm
+    with the runtime scorer; ``max_training_score`` is the largest score (<= 0).
+
+    ``client``: a ``distributed.Client``: the features of each recording are computed on its
+    Dask workers (:mod:`edgert.dataset.distributed`); the K-means step stays here - it needs
+    every training window at once and takes milliseconds on what the DSP leaves (a few
+    thousand windows of a few features), while distributing it would change its seeding."""
     from ..runtime.impulse import Impulse
     imp = Impulse.load(bundle)
     block, is_new = anomaly_learn_block(_bundle_document(imp), block_id=block_id)
@@ -425,20 +488,21 @@ def fit_bundle(bundle: Union[str, os.PathLike], data: Sequence[Union[str, os.Pat
     feats: List[np.ndarray] = []
     skipped: List[Tuple[str, str]] = []
     n_rec = 0
-    items = list(_iter_recordings(data, category, labels, hmac_key))
-    for name, rec, err in tqdm(items, desc="features", unit="recording", disable=not progress,
-                               leave=False):
-        if rec is None:
+    sources = []
+    for name, path, err in _iter_recordings(data, category, labels, hmac_key):
+        if err is not None:
+            skipped.append((name, err))
+        else:
+            sources.append((name, path))
+    if client is not None:
+        computed = features_on_cluster(imp, sources, dsp_ids, client, progress)
+    else:
+        computed = _features_local(imp, sources, dsp_ids, progress)
+    for name, rows, err in computed:
+        if rows is None:
             skipped.append((name, err or "unreadable"))
             continue
-        values, freq, axis_names = rec
-        try:
-            fr = imp.features(values, frequency=freq, axes=axis_names)
-        except (ValueError, EdgertErrorBase) as exc:
-            skipped.append((name, str(exc)))
-            continue
-        parts = [fr.by_block[d] for d in dsp_ids]
-        feats.append(parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1))
+        feats.append(rows)
         n_rec += 1
     for name, why in skipped:
         log.warning("anomaly fit: skipping %s: %s", name, why)

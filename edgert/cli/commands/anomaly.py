@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from contextlib import ExitStack
 from typing import List
 
+from ..dask_args import add_dask_args, dask_client_from_args
 from ..output import plural
 
 log = logging.getLogger("edgert.runtime.anomaly")
@@ -82,6 +84,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                                 "bundle's K-means block, or a new one)")
     f.add_argument("--hmac-key", metavar="KEY", help="HS256 key of the documents (only "
                                                      "recorded; signatures do not gate use)")
+    add_dask_args(f)
     f.add_argument("--json", action="store_true",
                    help="print the written anomaly metadata document")
     f.set_defaults(func=run_fit)
@@ -92,9 +95,12 @@ def run_fit(args: argparse.Namespace) -> int:
     from ...studio.anomaly_fit import fit_bundle
     from ..output import emit_json
     progress = not getattr(args, "quiet", False) and sys.stderr.isatty()
-    rep = fit_bundle(args.bundle, args.data, clusters=args.clusters, axes=args.axes,
-                     seed=args.seed, out=args.out, category=args.category, labels=args.labels,
-                     hmac_key=args.hmac_key, block_id=args.block_id, progress=progress)
+    with ExitStack() as stack:
+        client = dask_client_from_args(args, stack)
+        rep = fit_bundle(args.bundle, args.data, clusters=args.clusters, axes=args.axes,
+                         seed=args.seed, out=args.out, category=args.category,
+                         labels=args.labels, hmac_key=args.hmac_key, block_id=args.block_id,
+                         progress=progress, client=client)
     if args.json:
         emit_json(rep.metadata)
         return 0

@@ -62,11 +62,12 @@ ramRequired, romRequired, arenaSize, modelSize in bytes) for the whole impulse, 
 being edgert's compiled plan:
   host        measured on this machine (one window per call; memory by tracemalloc; the
               native library's loaded size); "tflite": the networks in TFLite Micro
-  cortex-m4f  the microcontroller build for a Cortex-M4F at 80 MHz: built with
-              arm-none-eabi-gcc and run under qemu-system-arm (mps2-an386); flash and RAM
-              from the build's size report, latency from instructions per window under
-              -icount (an estimate: one instruction per cycle). Needs the toolchain, QEMU
-              and edgert's microcontroller build; without them it says what is missing.
+  cortex-m4f  the impulse exported as C (edgert export-c; int8 by default) for a Cortex-M4F
+              at 80 MHz: built with arm-none-eabi-gcc and run under qemu-system-arm
+              (mps2-an386); flash and RAM (stack high-water and scratch included) from the
+              export's `make size-report`, latency from the entry point's instructions per
+              window under -icount (an estimate: one instruction per cycle). Needs the
+              toolchain, QEMU and make; without them it says what is missing.
 
 examples:
   edgert profile examples/motion-demo

@@ -8,6 +8,7 @@ import logging
 import sys
 from typing import Any, Dict, List
 
+from ..dask_args import add_dask_args, dask_client_from_args
 from ..recording_args import positive_int
 
 log = logging.getLogger("edgert.classify_all")
@@ -111,6 +112,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--metadata", help="metadata filter (JSON array, see below)")
     f.add_argument("--min-date", metavar="ISO", help="added after this date")
     f.add_argument("--max-date", metavar="ISO", help="added before this date")
+    add_dask_args(p)
     d = p.add_argument_group("dataset")
     d.add_argument("--hmac-key", metavar="KEY", help="verify HS256 signatures with this key")
     d.add_argument("--index", metavar="PATH",
@@ -121,13 +123,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from contextlib import ExitStack
     from ...dataset.classify_all import classify_all
     from ..output import emit_json
     from ...dataset import Dataset
     from ...runtime.impulse import Impulse
     imp = Impulse.load(args.bundle, backend=args.backend)
     progress = not getattr(args, "quiet", False) and sys.stderr.isatty()
-    with Dataset(args.dataset, hmac_key=args.hmac_key, index_path=args.index) as ds:
+    with ExitStack() as stack:
+        client = dask_client_from_args(args, stack)
+        ds = stack.enter_context(Dataset(args.dataset, hmac_key=args.hmac_key,
+                                         index_path=args.index, refresh=client is None))
+        if client is not None:
+            # indexed on the cluster; the files of the category classified in the same pass
+            from ...dataset.distributed import refresh_on_cluster
+            refresh_on_cluster(ds, client, imp, args.variant, args.category, progress)
         page = classify_all(
             imp, ds, limit=args.limit, offset=args.offset, variant=args.variant,
             category=args.category, labels=args.labels, filename=args.filename,
@@ -137,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
             max_label=args.max_label, search=args.search, data_type=args.data_type,
             min_id=args.min_id, max_id=args.max_id, metadata=args.metadata,
             min_date=args.min_date, max_date=args.max_date, threads=args.threads,
-            progress=progress, with_metrics=not args.no_metrics)
+            progress=progress, with_metrics=not args.no_metrics, client=client)
         if page["totalCount"] == 0 and args.category != "all":
             _hint_other_categories(ds, args.category)
     if args.json:

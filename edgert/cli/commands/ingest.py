@@ -5,11 +5,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
-import threading
 import time
-from typing import List, Optional
+from typing import Any, List, Optional
 
 from ...errors import ConfigurationError
 
@@ -202,25 +200,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
                                               if args.max_document_mb > 0 else None),
                           max_connections=args.max_connections,
                           reject_bad_signatures=args.reject_bad_signatures)
-    stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        srv.start()
+
+    def started(server: Any) -> None:
         if args.json:
             from ..output import emit_json
-            emit_json({"url": srv.url, "db": os.path.abspath(args.db)})
+            emit_json({"url": server.url, "db": os.path.abspath(args.db)})
+            sys.stdout.flush()
         else:
-            sys.stderr.write(f"edgert: ingestion server on {srv.url} (db {args.db}); "
+            sys.stderr.write(f"edgert: ingestion server on {server.url} (db {args.db}); "
                              "Ctrl-C to stop\n")
         if not hmac_key:
             log.warning("no HMAC key: signatures are not verified (stored as not valid)")
-        try:
-            while not stop.wait(0.5):
-                pass
-        except KeyboardInterrupt:
-            pass
+
+    try:
+        srv.run(on_started=started)  # until SIGTERM/SIGINT, then a graceful stop
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] not in ("starlette", "uvicorn", "httptools",
+                                                  "uvloop", "orjson"):
+            raise
+        raise ConfigurationError(f"the ingestion server runs on the daemon's web stack "
+                                 f"({exc.name} is missing): pip install 'edgert[daemon]'") \
+            from None
     finally:
-        signal.signal(signal.SIGTERM, previous)
         srv.close()
     return 0
 
