@@ -16,6 +16,10 @@ recording with windows every 250 ms, where the batch reuses the frames windows s
 Continuous: push_slice of 100, 250 and 500 ms slices into a 1 s window (per-slice cost: the new
 frames, the wrap frame, the whole-window finish; with 20 ms strides a 250 ms slice is 12.5
 frames, so frames line up every other window and half of them are new each slice).
+Stream: `Impulse.stream()` of the keyword-spotting example (examples/kws-demo: MFCC v4 with
+Studio's defaults, int8 CNN), window increases of 100, 250 and 500 ms, one push per slice (one
+result each): slice by slice (the default for audio impulses) against whole windows through
+the compiled plan (`stream(continuous=False)`), interleaved in the same run.
 
 Each figure is the median over repeats of (time of the call / windows), wall-clock and the
 calling thread's CPU time (the steadier figure on a shared machine), with the spread (min-max of
@@ -42,6 +46,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from edgert.dsp import AUDIO_BLOCKS  # noqa: E402
+from edgert.runtime.impulse import Impulse  # noqa: E402
+from edgert.runtime.bundle import load_bundle  # noqa: E402
 from tests.reference import audio_ref  # noqa: E402
 
 FS = 16000
@@ -91,6 +97,55 @@ def timed(fn, repeats: int) -> tuple[float, float, float, float]:
         cpu.append(time.thread_time() - c0)
         wall.append(time.perf_counter() - w0)
     return statistics.median(wall), statistics.median(cpu), min(cpu), max(cpu)
+
+
+def kws_impulse(increase_ms: int) -> Impulse:
+    """examples/kws-demo with another window increase (the bundle read, the document edited
+    in memory)."""
+    bundle = load_bundle(ROOT / "examples" / "kws-demo")
+    doc = dict(bundle.document)
+    doc["input"] = dict(doc["input"], window_increase_ms=increase_ms)
+    import json
+    import tempfile
+    tmp = Path(tempfile.mkdtemp(prefix="edgert-bench-kws-"))
+    for f in (ROOT / "examples" / "kws-demo").iterdir():
+        if f.is_file():
+            (tmp / f.name).write_bytes(f.read_bytes())
+    (tmp / "impulse.json").write_text(json.dumps(doc))
+    return Impulse.load(tmp, backend="native")
+
+
+def bench_stream(x: np.ndarray, repeats: int) -> list[tuple[int, float, float, bool]]:
+    """(slice ms, slice-by-slice us/push CPU, whole-window us/push CPU, frames reused) per
+    slice size: medians over rounds, every round running each slice size and mode once in
+    turn (so a change of machine load hits them alike); each run a fresh stream fed one slice
+    per push, timed after its first window."""
+    setups = []
+    for ms in SLICES_MS:
+        imp = kws_impulse(ms)
+        S, W = imp.window_increase_samples, imp.window_samples
+        chunks = [x[k * S:(k + 1) * S, None] for k in range(len(x) // S)]
+        reuse = imp.stream()._slices.reuses_frames
+        setups.append((ms, imp, chunks, -(-W // S), reuse))
+    times: dict[tuple[int, bool], list[float]] = {}
+    for _ in range(max(3, repeats)):
+        for ms, imp, chunks, warm, _reuse in setups:
+            for cont in (True, False):
+                st = imp.stream(continuous=cont)
+                for c in chunks[:warm]:
+                    st.push(c)
+                c0 = time.thread_time()
+                got = 0
+                for c in chunks[warm:]:
+                    got += len(st.push(c))
+                times.setdefault((ms, cont), []).append((time.thread_time() - c0) / got * 1e6)
+    out = []
+    for ms, _imp, _chunks, _warm, reuse in setups:
+        out.append((ms, statistics.median(times[(ms, True)]),
+                    statistics.median(times[(ms, False)]), bool(reuse)))
+        print(f"  stream {ms} ms slices: {out[-1][1]:.0f} us/push slice by slice, "
+              f"{out[-1][2]:.0f} us/push whole windows", flush=True)
+    return out
 
 
 def main() -> int:
@@ -148,6 +203,7 @@ def main() -> int:
             cont_rows.append((key, ms, per_slice[1], cont.reuses_frames))
             print(f"  continuous {ms} ms slices: {per_slice[1]:.0f} us/slice CPU"
                   + ("" if cont.reuses_frames else " (no frame reuse)"), flush=True)
+    stream_rows = bench_stream(speech(12 if args.quick else 40, seed=3), args.repeats)
     now = _dt.datetime.now(_dt.timezone.utc)
     load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     lines = [
@@ -193,6 +249,23 @@ def main() -> int:
     if any(not reuse for *_, reuse in cont_rows):
         lines += ["", "\\* windows that share frames are too far apart: every frame is "
                   "recomputed."]
+    lines += [
+        "",
+        "Stream (`Impulse.stream()` of `examples/kws-demo`: MFCC v4, Studio defaults, 50 frames "
+        "per 1 s window, int8 CNN), CPU us per push of one slice once the window is full (each "
+        "push gives one result: DSP, network, result object). Slice by slice: the slice's new "
+        "frames (with 20 ms strides a 100 or 500 ms slice is 5 or 25 frames; a 250 ms slice "
+        "lines frames up every other window, so 25 new frames per window), the wrap frame, "
+        "the normalisation over the window; whole windows: every frame of the window through "
+        "the compiled plan (`stream(continuous=False)`). Same numbers either way (the tests "
+        "check it); medians of interleaved rounds.",
+        "",
+        "| slice | slice by slice us/push (CPU) | whole windows us/push (CPU) | ratio |",
+        "|---|---|---|---|",
+    ]
+    for ms, cont_us, whole_us, _reuse in stream_rows:
+        lines.append(f"| {ms} ms | {cont_us:.0f} | {whole_us:.0f} | "
+                     f"x{whole_us / cont_us:.2f} |")
     out = ROOT / "benches" / "results" / "audio.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")

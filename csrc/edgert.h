@@ -631,6 +631,8 @@ int edgert_resample_poly(const float *taps, int32_t n_taps, int32_t up, int32_t 
  * (tampered) plan; pointers are trusted to point at arrays of the sizes the counts give, as
  * every kernel trusts its pointers.
  *
+ * DSP block types: spectral analysis, raw, flatten and the audio blocks (MFCC, MFE,
+ * spectrogram: one code, the block in p.audio.block).
  * Adding a DSP block type: give it an EDGERT_DSP_* code and a member of edgert_dsp_params,
  * teach dsp_count()/dsp_features() in impulse.c to call its batch kernel, and register its
  * Python writer in edgert/runtime/impulse_plan.py (DSP_WRITERS). Until then bundles using it
@@ -639,6 +641,7 @@ int edgert_resample_poly(const float *taps, int32_t n_taps, int32_t up, int32_t 
 #define EDGERT_DSP_SPECTRAL 1          /* edgert_spectral_features_batch (all versions) */
 #define EDGERT_DSP_RAW 2               /* edgert_raw_features_batch */
 #define EDGERT_DSP_FLATTEN 3           /* edgert_flatten_features_batch */
+#define EDGERT_DSP_AUDIO 4             /* edgert_audio_features_batch (p.audio.block) */
 
 #define EDGERT_LEARN_CLASSIFIER 1      /* network -> per-label scores (keras) */
 #define EDGERT_LEARN_KMEANS 2          /* K-means anomaly score (anomaly) */
@@ -661,6 +664,7 @@ typedef union {
     edgert_spectral_params spectral;
     edgert_raw_params raw;
     edgert_flatten_params flatten;
+    edgert_audio_params audio;
 } edgert_dsp_params;
 
 /* One DSP block. Its features of a window occupy columns offset .. offset+n_features-1 of the
@@ -764,6 +768,16 @@ int edgert_impulse_run(const edgert_impulse_plan *plan, const float *data, int32
                        const int32_t *starts, int32_t n_windows,
                        edgert_impulse_result *results, float *features, float *outputs,
                        edgert_impulse_timing *timing, void *scratch, size_t scratch_bytes);
+
+/* The learn blocks only, on DSP features the caller computed (continuous audio computes them
+ * slice by slice, edgert_audio_frame_rows/_finish): features holds n_windows rows of
+ * plan->n_features floats laid out as edgert_impulse_run's features output (every DSP block,
+ * table order). results, outputs and timing (DSP stage 0) as edgert_impulse_run; the same
+ * numbers for the same features. NaN/inf in a row -> EDGERT_ERR_NONFINITE. */
+int edgert_impulse_run_features(const edgert_impulse_plan *plan, const float *features,
+                                int32_t n_windows, edgert_impulse_result *results,
+                                float *outputs, edgert_impulse_timing *timing, void *scratch,
+                                size_t scratch_bytes);
 
 /* One window (the device loop): window holds n_values == window_samples * n_axes floats
  * (EDGERT_ERR_SHAPE otherwise), rows of interleaved axes. timing may be NULL. */

@@ -27,6 +27,9 @@
 #ifndef EDGERT_WITH_DSP_FLATTEN        /* flatten blocks (flatten.c) */
 #define EDGERT_WITH_DSP_FLATTEN 1
 #endif
+#ifndef EDGERT_WITH_DSP_AUDIO          /* MFCC, MFE and spectrogram blocks (audio.c, fft.c) */
+#define EDGERT_WITH_DSP_AUDIO 1
+#endif
 
 /* ---- spectral analysis (spectral.c) ---- */
 #ifndef EDGERT_WITH_SPECTRAL_V1        /* implementation version 1 (spectral_v1.c) */

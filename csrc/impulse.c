@@ -62,6 +62,16 @@ static int dsp_count(const edgert_impulse_dsp *d, int32_t window, int32_t *n_fea
     case EDGERT_DSP_FLATTEN:
         if (!EDGERT_WITH_DSP_FLATTEN) return EDGERT_ERR_UNSUPPORTED;
         return edgert_flatten_check(&d->p.flatten, d->n_axes, n_features);
+    case EDGERT_DSP_AUDIO: {
+        edgert_audio_layout ly;
+        size_t state = 0, stage = 0;
+        int st;
+        if (!EDGERT_WITH_DSP_AUDIO) return EDGERT_ERR_UNSUPPORTED;
+        st = edgert_audio_check(&d->p.audio, window, d->n_axes, &ly);
+        if (st != EDGERT_OK) return st;
+        *n_features = ly.n_features;
+        return edgert_audio_scratch_size(&d->p.audio, window, &state, &stage, scratch_bytes);
+    }
     default:
         return EDGERT_ERR_MODEL;
     }
@@ -85,6 +95,11 @@ static int dsp_features(const edgert_impulse_dsp *d, const float *data, int32_t 
         if (!EDGERT_WITH_DSP_FLATTEN) return EDGERT_ERR_UNSUPPORTED;
         return edgert_flatten_features_batch(&d->p.flatten, data, n_rows, row_stride, d->axes,
                                              d->n_axes, starts, n, window, out, out_stride);
+    case EDGERT_DSP_AUDIO:
+        if (!EDGERT_WITH_DSP_AUDIO) return EDGERT_ERR_UNSUPPORTED;
+        return edgert_audio_features_batch(&d->p.audio, data, n_rows, row_stride, d->axes,
+                                           d->n_axes, starts, n, window, out, out_stride,
+                                           scratch, scratch_bytes);
     default:
         return EDGERT_ERR_MODEL;
     }
@@ -459,9 +474,12 @@ static void fill_result(const edgert_impulse_plan *plan, const float *o,
     r->prediction = pred;
 }
 
-/* edgert_impulse_run on a validated plan (nd: its needs). */
+/* edgert_impulse_run on a validated plan (nd: its needs). feats_in non-NULL: the windows'
+ * DSP features are given (n_windows rows of plan->n_features floats; data and starts are not
+ * used) and only the learn blocks run (edgert_impulse_run_features). */
 static int run_checked(const edgert_impulse_plan *plan, const need_t *nd, const float *data,
                        int32_t n_rows, const int32_t *starts, int32_t n_windows,
+                       const float *feats_in,
                        edgert_impulse_result *results, float *features, float *outputs,
                        edgert_impulse_timing *timing, void *scratch, size_t scratch_bytes)
 {
@@ -480,9 +498,13 @@ static int run_checked(const edgert_impulse_plan *plan, const need_t *nd, const 
     clock_start(&whole);
     if (n_windows < 0 || n_rows < 0) return EDGERT_ERR_ARG;
     if (n_windows == 0) return EDGERT_OK;
-    if (!data || !starts || !results || !scratch) return EDGERT_ERR_NULL;
-    for (w = 0; w < n_windows; w++)
-        if (starts[w] < 0 || starts[w] > n_rows - plan->window_samples) return EDGERT_ERR_ARG;
+    if (!results || !scratch) return EDGERT_ERR_NULL;
+    if (!feats_in) {
+        if (!data || !starts) return EDGERT_ERR_NULL;
+        for (w = 0; w < n_windows; w++)
+            if (starts[w] < 0 || starts[w] > n_rows - plan->window_samples)
+                return EDGERT_ERR_ARG;
+    }
     b = need_bytes(nd, 1);
     if (b == 0 || b > scratch_bytes) return EDGERT_ERR_SCRATCH;
     {   /* the largest pass the scratch holds: need_bytes(g) <= fixed + g * per */
@@ -497,14 +519,20 @@ static int run_checked(const edgert_impulse_plan *plan, const need_t *nd, const 
     for (w0 = 0; w0 < n_windows; w0 += (int32_t)g) {
         const int32_t n = n_windows - w0 < (int32_t)g ? n_windows - w0 : (int32_t)g;
         clock_start(&clk);
-        for (i = 0; i < plan->n_dsp; i++) {
-            const edgert_impulse_dsp *d = &plan->dsp[i];
-            st = dsp_features(d, data, n_rows, plan->n_axes, starts + w0, n,
-                              plan->window_samples, ly.feats + d->offset, plan->n_features,
-                              ly.dsp, ly.dsp_bytes);
+        if (feats_in) {   /* the caller's features, checked while copied */
+            st = edgert_copy_finite(feats_in + (size_t)w0 * (size_t)plan->n_features,
+                                    (size_t)n * (size_t)plan->n_features, ly.feats);
             if (st != EDGERT_OK) return st;
+        } else {
+            for (i = 0; i < plan->n_dsp; i++) {
+                const edgert_impulse_dsp *d = &plan->dsp[i];
+                st = dsp_features(d, data, n_rows, plan->n_axes, starts + w0, n,
+                                  plan->window_samples, ly.feats + d->offset,
+                                  plan->n_features, ly.dsp, ly.dsp_bytes);
+                if (st != EDGERT_OK) return st;
+            }
+            if (timing) clock_stop(&clk, &timing->ticks[EDGERT_IMPULSE_STAGE_DSP]);
         }
-        if (timing) clock_stop(&clk, &timing->ticks[EDGERT_IMPULSE_STAGE_DSP]);
         for (i = 0; i < plan->n_learn; i++) {
             const edgert_impulse_learn *l = &plan->learn[i];
             if ((st = run_learn(plan, l, n, &ly)) != EDGERT_OK) return st;
@@ -515,7 +543,7 @@ static int run_checked(const edgert_impulse_plan *plan, const need_t *nd, const 
         }
         for (w = 0; w < n; w++)
             fill_result(plan, ly.outs + (size_t)w * (size_t)plan->n_outputs, &results[w0 + w]);
-        if (features)
+        if (features && !feats_in)
             memcpy(features + (size_t)w0 * (size_t)plan->n_features, ly.feats,
                    (size_t)n * (size_t)plan->n_features * sizeof(float));
         if (outputs && plan->n_outputs > 0)
@@ -534,7 +562,20 @@ int edgert_impulse_run(const edgert_impulse_plan *plan, const float *data, int32
     need_t nd;
     int st = validate(plan, &nd, 0);
     if (st != EDGERT_OK) return st;
-    return run_checked(plan, &nd, data, n_rows, starts, n_windows, results, features, outputs,
+    return run_checked(plan, &nd, data, n_rows, starts, n_windows, NULL, results, features,
+                       outputs, timing, scratch, scratch_bytes);
+}
+
+int edgert_impulse_run_features(const edgert_impulse_plan *plan, const float *features,
+                                int32_t n_windows, edgert_impulse_result *results,
+                                float *outputs, edgert_impulse_timing *timing, void *scratch,
+                                size_t scratch_bytes)
+{
+    need_t nd;
+    int st = validate(plan, &nd, 0);
+    if (st != EDGERT_OK) return st;
+    if (n_windows > 0 && !features) return EDGERT_ERR_NULL;
+    return run_checked(plan, &nd, NULL, 0, NULL, n_windows, features, results, NULL, outputs,
                        timing, scratch, scratch_bytes);
 }
 
@@ -557,8 +598,8 @@ int edgert_impulse_run_window(const edgert_impulse_plan *plan, const float *wind
     int st = validate(plan, &nd, 0);
     if (st != EDGERT_OK) return st;
     if (n_values != (size_t)plan->window_samples * (size_t)plan->n_axes) return EDGERT_ERR_SHAPE;
-    return run_checked(plan, &nd, window, plan->window_samples, &start, 1, result, NULL, NULL,
-                       timing, scratch, scratch_bytes);
+    return run_checked(plan, &nd, window, plan->window_samples, &start, 1, NULL, result, NULL,
+                       NULL, timing, scratch, scratch_bytes);
 }
 
 int edgert_copy_finite(const float *in, size_t n, float *out)

@@ -1,11 +1,13 @@
 """Bundles that exercise every part of the compiled impulse plan, shared by the plan tests and
 tools/gen_impulse_plan_c.py (which writes the pure-C test and benchmark data).
 
-``make_multi_bundle(dir)``: three DSP block types (raw, flatten, spectral v4 with a low-pass
-filter) feeding a classifier with float32 and int8 variants whose input concatenates two
-blocks out of table order (gathered), a K-means block over two other blocks (gathered), and a
-GMM block over two consecutive blocks (read in place) - with the test models of
-tests/data/models (dense_ei_f32/i8: 33 inputs, 4 outputs; gmm_f32: 6 inputs).
+``make_multi_bundle(dir)``: four DSP block types (raw, flatten, spectral v4 with a low-pass
+filter, MFCC v4 with pre-emphasis and normalisation, scaled down to a 50 Hz sensor) feeding a
+classifier with float32 and int8 variants whose input concatenates two blocks out of table
+order (gathered), a K-means block over three other blocks (gathered; the MFCC's features are
+in its input but not among its axes), and a GMM block over two consecutive blocks (read in
+place) - with the test models of tests/data/models (dense_ei_f32/i8: 33 inputs, 4 outputs;
+gmm_f32: 6 inputs).
 """
 from __future__ import annotations
 
@@ -45,6 +47,10 @@ def make_multi_bundle(directory: Path) -> Path:
              "axes": ["accX"],
              "params": {"filter-type": "low", "filter-cutoff": 5, "filter-order": 4,
                         "fft-length": 16, "do-fft-overlap": True}},
+            # 5 frames of 5 samples every 3, 3 mel filters, 2 cepstra: 10 features
+            {"id": 13, "type": "mfcc", "implementation_version": 4, "axes": ["accZ"],
+             "params": {"num_cepstral": 2, "frame_length": 0.1, "frame_stride": 0.06,
+                        "num_filters": 3, "fft_length": 8, "win_size": 3, "pre_cof": 0.9}},
         ],
         "learn": [
             {"id": 20, "type": "keras", "name": "NN", "title": "NN", "dsp": [11, 10],
@@ -52,7 +58,7 @@ def make_multi_bundle(directory: Path) -> Path:
              "models": {"float32": "dense_ei_f32.tflite", "int8": "dense_ei_i8.tflite"},
              "thresholds": [{"key": "min_score", "value": 0.5}]},
             {"id": 21, "type": "anomaly", "name": "K-means", "title": "K-means",
-             "dsp": [12, 11], "metadata": "anomaly-21.json",
+             "dsp": [12, 11, 13], "metadata": "anomaly-21.json",
              "thresholds": [{"key": "min_anomaly_score", "value": 2.5}]},
             {"id": 22, "type": "anomaly-gmm", "name": "GMM", "title": "GMM", "dsp": [10, 11],
              "axes": [0, 5, 19, 20, 27, 32], "models": {"float32": "gmm_f32.tflite"},

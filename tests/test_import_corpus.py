@@ -2,8 +2,8 @@
 SOURCES.md there): every supported export imports into a bundle that classifies a synthetic
 recording of its axes and frequency, with
 
-- DSP features equal to the numpy references (tests/reference: spectral v2-v4, v1; raw and
-  flatten written out here) on the imported configuration,
+- DSP features equal to the numpy references (tests/reference: spectral v2-v4, v1, the audio
+  blocks' audio_ref; raw and flatten written out here) on the imported configuration,
 - the network equal to the tflite-micro interpreter on the imported (or EON-rebuilt) model,
   bit for bit for int8 and within 1e-5 for float32,
 - the anomaly score equal to the K-means formula on the imported clusters;
@@ -12,6 +12,7 @@ and every unsupported export is refused with the block named."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -23,16 +24,15 @@ from edgert.importer.bundle_writer import import_export
 from edgert.importer.source import ExportError
 from edgert.runtime.impulse import Impulse
 from tests.oracles import MicroOracle
-from tests.reference import spectral_ref, spectral_v1_ref
+from tests.reference import audio_ref, spectral_ref, spectral_v1_ref
 
 DATA = Path(__file__).parent / "data" / "exports"
 SUPPORTED = sorted(p.name for p in DATA.iterdir() if p.is_dir() and
                    not p.name.startswith("unsupported-"))
 UNSUPPORTED = {
     "unsupported-image-2021": "image impulse",
-    "unsupported-spectrogram-2023": "DSP block 17 (spectrogram",
-    "unsupported-mfcc-2021": "DSP block 3 (mfcc",
 }
+AUDIO = ("mfcc", "mfe", "spectrogram")
 
 
 @pytest.fixture(scope="module")
@@ -50,15 +50,31 @@ def test_corpus_is_large_enough():
 
 
 def _recording(imp: Impulse, seed: int) -> np.ndarray:
-    """Three windows' worth of smooth random motion plus noise, one column per axis."""
+    """Three windows' worth of smooth random motion plus noise, one column per axis (for an
+    audio impulse: int16-scale sound - harmonic stacks gliding in pitch, hum and hiss)."""
     rng = np.random.default_rng(seed)
     n = imp.window_samples * 3 + 7
     t = np.arange(n) / imp.frequency
+    if any(d.spec.type in AUDIO for d in imp.dsp_blocks):
+        return _sound(rng, t, len(imp.axes), imp.frequency)
     cols = []
     for a in range(len(imp.axes)):
         f = rng.uniform(0.05, 0.45) * imp.frequency
         cols.append(rng.uniform(0.5, 5) * np.sin(2 * np.pi * f * t + rng.uniform(0, 6))
                     + rng.normal(0, 0.5, n) + rng.uniform(-2, 2))
+    return np.stack(cols, axis=1).astype(np.float32)
+
+
+def _sound(rng: np.random.Generator, t: np.ndarray, n_axes: int, fs: float) -> np.ndarray:
+    cols = []
+    for _ in range(n_axes):
+        f0 = rng.uniform(90, 250) * (1 + 0.2 * np.sin(2 * np.pi * rng.uniform(0.5, 3) * t))
+        phase = 2 * np.pi * np.cumsum(f0) / fs
+        x = sum(rng.uniform(200, 3000) / k * np.sin(k * phase) for k in range(1, 12)
+                if k * 300 < fs / 2)
+        x = x * (0.6 + 0.4 * np.sin(2 * np.pi * rng.uniform(1, 4) * t)) \
+            + 400 * np.sin(2 * np.pi * 50 * t) + rng.normal(0, 60, t.size)
+        cols.append(np.clip(np.round(x), -32768, 32767))
     return np.stack(cols, axis=1).astype(np.float32)
 
 
@@ -86,6 +102,9 @@ def _flatten_ref(x: np.ndarray, params: dict) -> list[float]:
 
 def _reference_features(block, frequency: float, window: np.ndarray) -> np.ndarray:
     p = dict(block.params)
+    if block.type in AUDIO:
+        return audio_ref.features(block.type, block.implementation_version, p, frequency,
+                                  window[:, 0])[0]
     if block.type == "raw":
         return (window.astype(np.float64) * float(p.get("scale-axes", 1.0))).reshape(-1)
     if block.type == "flatten":
@@ -175,9 +194,78 @@ def test_unsupported_exports_are_refused_naming_the_block(tmp_path, name, words)
     assert not (tmp_path / "b").exists()
 
 
-def test_audio_blocks_are_refused_for_now(tmp_path):
-    with pytest.raises(ExportError, match="audio blocks .* not supported by edgert yet"):
-        import_export(str(DATA / "unsupported-spectrogram-2023"), str(tmp_path / "b"))
+def test_the_audio_exports_are_in_the_corpus(imported):
+    """Every audio block type and the SDK layouts they came in: typedef (2021), comments
+    (2023), comments with named axes (2024+); versions as exported."""
+    seen = {}
+    for name, path in imported.items():
+        doc = json.loads((path / "impulse.json").read_text())
+        for d in doc["dsp"]:
+            if d["type"] in AUDIO:
+                seen[name] = (d["type"], d["implementation_version"])
+                # Studio's audio keys (underscores), nothing of the struct's wiring
+                assert set(d["params"]) <= set(audio_ref.DEFAULTS[d["type"]]), name
+    assert seen == {"arribada-kws-mfcc-2021": ("mfcc", 2),
+                    "cn0549-spectrogram-2023": ("spectrogram", 3),
+                    "pump-mfe-2023": ("mfe", 3), "esp32-kws-2026": ("mfcc", 4)}
+    kws = json.loads((imported["esp32-kws-2026"] / "impulse.json").read_text())
+    assert kws["input"]["axes"] == ["audio"] and kws["input"]["frequency"] == 16000
+    assert kws["dsp"][0]["params"] == {
+        "num_cepstral": 13, "frame_length": 0.02, "frame_stride": 0.02, "num_filters": 32,
+        "fft_length": 256, "win_size": 101, "low_frequency": 0, "high_frequency": 0,
+        "pre_cof": 0.98, "pre_shift": 1}
+    # a 2021 export has no axis names: a microphone's one axis is called audio, as WAV
+    # files and the firmware call it
+    old = json.loads((imported["arribada-kws-mfcc-2021"] / "impulse.json").read_text())
+    assert old["input"]["axes"] == ["audio"]
+    assert old["dsp"][0]["params"]["low_frequency"] == 300
+
+
+@pytest.mark.parametrize("how", ["named axes", "no comments"])
+def test_2024_audio_layouts_with_named_axes_or_without_comments(tmp_path, how):
+    """2024+ configs name their axes (`ei_dsp_config_12_named_axes, // named axes`): wiring,
+    not a parameter. An export whose comments are gone is read by the known layout."""
+    src = tmp_path / "export"
+    shutil.copytree(DATA / "esp32-kws-2026", src)
+    mv = src / "model-parameters" / "model_variables.h"
+    text = mv.read_text()
+    if how == "named axes":
+        text = text.replace(
+            "ei_dsp_config_mfcc_t ei_dsp_config_44_12 = {",
+            'ei_dsp_named_axis_t ei_dsp_config_44_12_named_axes[] = {\n'
+            '    { .name = "Signal", .axis = 0 }\n};\n'
+            "size_t ei_dsp_config_44_12_named_axes_size = 1;\n"
+            "ei_dsp_config_mfcc_t ei_dsp_config_44_12 = {")
+        text = text.replace("NULL, // named axes", "ei_dsp_config_44_12_named_axes, // named axes")
+        text = text.replace("0, // size of the named axes array",
+                            "ei_dsp_config_44_12_named_axes_size, // size of the named axes array")
+        assert "ei_dsp_config_44_12_named_axes, // named axes" in text
+    else:
+        start = text.index("ei_dsp_config_mfcc_t ei_dsp_config_44_12 = {")
+        end = text.index("};", start)
+        block = "\n".join(line.split("//")[0].rstrip() for line in
+                          text[start:end].splitlines())
+        text = text[:start] + block + text[end:]
+        assert "// int num_cepstral" not in text
+    mv.write_text(text)
+    doc = json.loads((Path(import_export(str(src), str(tmp_path / "b")).bundle) /
+                      "impulse.json").read_text())
+    want = json.loads((Path(import_export(str(DATA / "esp32-kws-2026"),
+                                          str(tmp_path / "ref")).bundle) /
+                       "impulse.json").read_text())
+    assert doc["dsp"] == want["dsp"]
+
+
+def test_a_syntiant_audio_front_end_is_refused(tmp_path):
+    """The Syntiant NDP's log-mel block (extract_audio_syntiant_features) is not MFCC/MFE."""
+    src = tmp_path / "export"
+    shutil.copytree(DATA / "esp32-kws-2026", src)
+    mv = src / "model-parameters" / "model_variables.h"
+    mv.write_text(mv.read_text().replace("extract_mfcc_features",
+                                         "extract_audio_syntiant_features"))
+    with pytest.raises(ExportError, match="Syntiant NDP") as err:
+        import_export(str(src), str(tmp_path / "b"))
+    assert "DSP block 12 (audio syntiant" in str(err.value)
 
 
 def test_eon_rebuild_equals_the_plain_tflite_of_the_same_model(imported):

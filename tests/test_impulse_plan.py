@@ -27,6 +27,12 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p for p in (ROOT / "examples").iterdir() if (p / "impulse.json").exists())
 SAMPLES = sorted(p for p in (ROOT / "examples" / "motion-demo" / "samples").iterdir()
                  if p.suffix in (".json", ".cbor", ".csv"))
+#: each example's recordings (the motion demos share the accelerometer samples)
+AUDIO_SAMPLES = sorted((ROOT / "examples" / "kws-demo" / "audio").glob("*.wav"))
+
+
+def samples_of(bundle: Path) -> list[Path]:
+    return AUDIO_SAMPLES if bundle.name == "kws-demo" else SAMPLES
 
 
 def batch(imp: Impulse, data: np.ndarray, starts: np.ndarray, variant):
@@ -57,7 +63,7 @@ def test_examples_every_window_equals_the_batch_path(bundle):
     for variant in imp.variants:
         plan = imp.plan(variant)
         assert imp.plan_unsupported_reason(variant) is None
-        for sample in SAMPLES:
+        for sample in samples_of(bundle):
             data = imp.prepare(load_recording(sample))
             starts = imp.windows(data.shape[0])
             run = plan.run(data, starts)              # all windows, in passes of 64
@@ -74,7 +80,7 @@ def test_examples_every_window_equals_the_batch_path(bundle):
 @pytest.mark.parametrize("bundle", EXAMPLES, ids=lambda p: p.name)
 def test_examples_classify_and_stream_equal_the_batch_path(bundle, monkeypatch):
     imp = Impulse.load(bundle, backend="native")
-    for sample in SAMPLES:
+    for sample in samples_of(bundle):
         rec = load_recording(sample)
         res = imp.classify(rec)                       # plan path up to 64 windows
         with monkeypatch.context() as m:

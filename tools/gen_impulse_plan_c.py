@@ -5,7 +5,7 @@ needs Python:
 
 - csrc/tests/data/impulse_demo.{c,h}: examples/motion-demo (int8 + K-means), host plan
 - csrc/tests/data/impulse_multi_f32.{c,h}, impulse_multi_i8.{c,h}: the multi-block bundle of
-  tests/plan_bundles.py (raw + flatten + spectral v4, gathered inputs, K-means, GMM)
+  tests/plan_bundles.py (raw + flatten + spectral v4 + MFCC v4, gathered inputs, K-means, GMM)
 - csrc/tests/data/impulse_cases.{c,h}: per plan a recording, its window starts, and what the
   Python batch path (whole-array calls, no plan) gives for every window: scores, anomaly,
   prediction, every learn block's outputs, the features. The demo's recording is the 30

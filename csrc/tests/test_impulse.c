@@ -8,6 +8,7 @@
  * record (counts, indices, parameters, engine tables, K-means arrays) never crashes
  * (ASan/UBSan). */
 #include <float.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -174,6 +175,39 @@ static void test_host_clocks(void)
     CHECK(t.total > 0 && t.total < 1000000000u);  /* a window takes time, under a second */
     CHECK(stages <= t.total);
     CHECK(t.ticks[EDGERT_IMPULSE_STAGE_DSP] > 0);
+}
+
+/* The learn blocks on the reference features (what the batch path's DSP gave): the same
+ * results and outputs as the whole run; a NaN feature is refused. */
+static void test_cases_from_features(void)
+{
+    int k;
+    for (k = 0; k < IMPULSE_N_CASES; k++) {
+        const impulse_case *c = &impulse_cases[k];
+        const edgert_impulse_plan *p = c->plan;
+        size_t need = 0;
+        int32_t w;
+        CHECK_EQ_INT(edgert_impulse_scratch_size(p, 4, &need), EDGERT_OK);
+        CHECK(need <= sizeof(scratch_mem));
+        memset(results_mem, 0xff, sizeof(results_mem));
+        memset(outputs_mem, 0xff, sizeof(outputs_mem));
+        CHECK_EQ_INT(edgert_impulse_run_features(p, c->features, c->n_windows, results_mem,
+                                                 outputs_mem, NULL, scratch_mem, need),
+                     EDGERT_OK);
+        for (w = 0; w < c->n_windows; w++)
+            check_window_result(c, w, &results_mem[w], NULL,
+                                outputs_mem + (size_t)w * (size_t)p->n_outputs);
+        CHECK_EQ_INT(edgert_impulse_run_features(p, c->features, 0, results_mem, NULL, NULL,
+                                                 scratch_mem, need), EDGERT_OK);
+        CHECK_EQ_INT(edgert_impulse_run_features(p, NULL, 1, results_mem, NULL, NULL,
+                                                 scratch_mem, need), EDGERT_ERR_NULL);
+        CHECK_EQ_INT(edgert_impulse_run_features(p, c->features, 1, results_mem, NULL, NULL,
+                                                 scratch_mem, 8), EDGERT_ERR_SCRATCH);
+        memcpy(features_mem, c->features, (size_t)p->n_features * sizeof(float));
+        features_mem[p->n_features - 1] = NAN;
+        CHECK_EQ_INT(edgert_impulse_run_features(p, features_mem, 1, results_mem, NULL, NULL,
+                                                 scratch_mem, need), EDGERT_ERR_NONFINITE);
+    }
 }
 
 /* ------------------------------------------------------------------------ timing hook */
@@ -565,6 +599,7 @@ int main(void)
     test_bound_call();
     test_host_clocks();
     test_bad_input();
+    test_cases_from_features();
     test_tampering();
     test_random_tampering();
     CTEST_END();

@@ -451,12 +451,18 @@ class ContinuousFeatures:
         full. The returned array is reused by the next call: copy it to keep it."""
         with np.errstate(over="ignore"):   # beyond float32's range -> inf, refused below
             x = np.asarray(samples, dtype=np.float32).reshape(-1)
-        S, L = self.slice_samples, self.window_samples
+        S = self.slice_samples
         if x.size != S:
             raise InputError(f"a slice must have {S} samples, got {x.size}")
         if not np.isfinite(x).all():
             raise InputError("the slice holds NaN or infinite values (or values beyond "
                              "float32's range): clean or drop them first")
+        return self.push_checked(x)
+
+    def push_checked(self, x: np.ndarray) -> Optional[np.ndarray]:
+        """:meth:`push_slice` for a caller that has checked the slice: ``x`` is a float32
+        array of ``slice_samples`` finite values (a stream validating whole chunks once)."""
+        S, L = self.slice_samples, self.window_samples
         w = self._window
         w[:-S] = w[S:]
         w[-S:] = x

@@ -14,25 +14,32 @@ numbers are the ones ``Impulse.classify`` gives for that window (the tests check
 of the example recordings).
 
 Continuous mode (:class:`ContinuousClassifier`), against Edge Impulse's SDK
-(``run_classifier_continuous`` in ``classifier/ei_run_classifier.h``):
+(``run_classifier_continuous`` in ``classifier/ei_run_classifier.h``; details in
+:mod:`edgert.runtime.continuous`):
 
 - SDK: each call takes one slice of ``EI_CLASSIFIER_SLICE_SIZE = raw window samples /
   EI_CLASSIFIER_SLICES_PER_MODEL_WINDOW`` (4 unless the application defines it) samples; the
   DSP runs on the slice alone and its features replace the oldest slice's in a rolling feature
-  matrix; the network runs once enough slices' features were written, before that the result is
-  all zeros. Only MFCC, MFE and spectrogram blocks have a per-slice form: any other DSP block
-  makes the call fail (``EI_IMPULSE_DSP_ERROR``, -5).
-- here: the last window of *raw* samples is kept and the whole window goes through the
-  impulse's DSP after every slice, so any DSP block works and each result equals
-  ``classify`` on that window; the results before the first full window are all zeros, as in
-  the SDK. The window is the last ``window_samples`` rows (when the slice count does not
-  divide the window, it reaches into an older slice).
+  matrix; the whole-window normalisation runs on a copy of the matrix and the network on that,
+  once enough slices' features were written; before that the result is all zeros. Only MFCC,
+  MFE and spectrogram blocks have a per-slice form: any other DSP block makes the call fail
+  (``EI_IMPULSE_DSP_ERROR``, -5).
+- here, audio impulses (every DSP block MFCC, MFE or spectrogram): slice by slice as well
+  (:class:`edgert.runtime.continuous.SliceFeatures`): the frames a slice adds are computed once
+  and kept while the window slides, the whole-window steps run on the assembled window, so each
+  result equals ``classify`` on the window ending with the slice, bit for bit (the SDK's
+  per-slice frames differ from whole-window ones at slice joins). Other impulses, which the SDK
+  refuses: the last window of *raw* samples is kept and classified whole after every slice.
+  The results before the first full window are all zeros, as in the SDK. The window is the
+  last ``window_samples`` rows (when the slice count does not divide the window, it reaches
+  into an older slice).
 - moving-average filter: the SDK (up to its April 2022 releases; later releases replaced it
   with "performance calibration", off unless configured) averaged each label's probability
   over the last ``SLICES_PER_MODEL_WINDOW / 2`` results, from a zero-filled buffer (the first
   results are diluted by those zeros) with a float32 running sum; the anomaly score is not
   averaged. :class:`ContinuousClassifier` does exactly that with ``average_over`` results
-  (default: slices per window // 2; 1 turns it off).
+  (default: slices per window // 2; 1 turns it off;
+  :class:`edgert.runtime.continuous.MovingAverageFilter`).
 """
 from __future__ import annotations
 
@@ -46,6 +53,8 @@ import numpy as np
 
 from .._version import __version__
 from ..errors import ConfigurationError, EdgertError, InputError
+from ..runtime.continuous import (MovingAverageFilter, SliceFeatures,
+                                  continuous_unsupported_reason)
 from ..runtime.impulse import Impulse, KerasRunner
 from ..runtime.results import predict_labels
 
@@ -216,7 +225,7 @@ class EimModel:
     # ----------------------------------------------------------------- classification
     def classify_window(self, values: np.ndarray) -> WindowOutcome:
         """Classify one window of raw values (``input_features_count`` float32, interleaved
-        axes). The one place a request runs the impulse."""
+        axes). The one place a ``classify`` request runs the impulse."""
         plan = self._plan
         if plan is not None:
             try:
@@ -243,7 +252,12 @@ class EimModel:
         t0 = time.perf_counter_ns()
         data = imp.prepare(values)
         feats = imp.compute_features(data, np.zeros(1, dtype=np.int32))
-        t1 = time.perf_counter_ns()
+        return self.classify_features(feats, time.perf_counter_ns() - t0)
+
+    def classify_features(self, feats: dict[int, np.ndarray], dsp_ns: int = 0) -> WindowOutcome:
+        """The learn blocks on one window's DSP features (``{dsp id: (1, F)}``), timed per
+        stage; ``dsp_ns``: what computing the features took."""
+        imp = self.impulse
         probs = None
         anomaly = None
         t_class = t_anom = 0
@@ -260,7 +274,7 @@ class EimModel:
                 t_anom += time.perf_counter_ns() - t
                 if b is self._anomaly:
                     anomaly = float(np.float32(out[0]))
-        return WindowOutcome(probs, anomaly, t1 - t0, t_class, t_anom, feats)
+        return WindowOutcome(probs, anomaly, dsp_ns, t_class, t_anom, feats)
 
     def empty_outcome(self) -> WindowOutcome:
         """The all-zero result continuous mode gives before its first full window."""
@@ -292,13 +306,14 @@ class ContinuousClassifier:
 
     def __init__(self, model: EimModel):
         self.model = model
-        self.window = np.zeros((model.window_samples, model.axis_count), dtype=np.float32)
         self.received = 0
-        n = model.average_over
-        labels = len(model.labels)
-        self._avg_values = np.zeros((n, labels), dtype=np.float32)
-        self._avg_sum = np.zeros(labels, dtype=np.float32)
-        self._avg_next = 0
+        #: audio impulses: features slice by slice (None: whole raw windows)
+        self.slices: Optional[SliceFeatures] = None
+        if continuous_unsupported_reason(model.impulse, model.slice_samples) is None:
+            self.slices = SliceFeatures(model.impulse, model.slice_samples)
+        else:
+            self.window = np.zeros((model.window_samples, model.axis_count), dtype=np.float32)
+        self._filter = MovingAverageFilter(model.average_over, len(model.labels))
 
     def push(self, values: np.ndarray) -> WindowOutcome:
         """Append one slice (``slice_size`` float32 values, interleaved axes); the result of
@@ -311,23 +326,25 @@ class ContinuousClassifier:
             raise InputError("the slice holds NaN/inf values; nothing of it was used")
         rows = arr.reshape(-1, m.axis_count)
         n = rows.shape[0]
-        if n >= len(self.window):
-            self.window[:] = rows[-len(self.window):]
-        else:
-            self.window[:-n] = self.window[n:]
-            self.window[-n:] = rows
         self.received += n
-        if self.received < m.window_samples:
-            return m.empty_outcome()
-        out = m.classify_window(self.window.reshape(-1))
+        if self.slices is not None:
+            t0 = time.perf_counter_ns()
+            feats = self.slices.push(rows)
+            dsp_ns = time.perf_counter_ns() - t0
+            if next(iter(feats.values())).shape[0] == 0:
+                return m.empty_outcome()
+            out = m.classify_features(feats, dsp_ns)
+        else:
+            if n >= len(self.window):
+                self.window[:] = rows[-len(self.window):]
+            else:
+                self.window[:-n] = self.window[n:]
+                self.window[-n:] = rows
+            if self.received < m.window_samples:
+                return m.empty_outcome()
+            out = m.classify_window(self.window.reshape(-1))
         if m.average_over > 1 and out.probabilities is not None:
-            # the SDK's filter: float32 running sum over a ring of the last n results
-            i = self._avg_next
-            self._avg_sum -= self._avg_values[i]
-            self._avg_sum += out.probabilities
-            self._avg_values[i] = out.probabilities
-            self._avg_next = (i + 1) % m.average_over
-            out = replace(out, probabilities=self._avg_sum / np.float32(m.average_over))
+            out = replace(out, probabilities=self._filter(out.probabilities))
         return out
 
 

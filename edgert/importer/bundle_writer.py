@@ -27,9 +27,14 @@ from .source import ExportError, find_export
 
 log = logging.getLogger(__name__)
 
-DSP_TITLES = {"spectral-analysis": "Spectral Analysis", "raw": "Raw Data", "flatten": "Flatten"}
-AUDIO_NOTE = ("audio blocks (MFCC, MFE, spectrogram) are not supported by edgert yet; "
-              "they are being added")
+#: block types with implementation versions 1-4 (the names used in messages)
+VERSIONED = {"spectral-analysis": "spectral analysis", "mfcc": "MFCC", "mfe": "MFE",
+             "spectrogram": "spectrogram"}
+
+DSP_TITLES = {"spectral-analysis": "Spectral Analysis", "raw": "Raw Data", "flatten": "Flatten",
+              "mfcc": "Audio (MFCC)", "mfe": "Audio (MFE)", "spectrogram": "Spectrogram"}
+AUDIO_NOTE = ("a Syntiant NDP audio front end, which only Syntiant's NDP chips run; an MFCC or "
+              "MFE block in Studio gives an impulse edgert runs")
 
 
 @dataclass
@@ -50,8 +55,8 @@ def check_supported(exp: ImpulseExport) -> None:
             if b.kind in AUDIO_DSP:
                 raise ExportError(f"{loc}: {what}: {AUDIO_NOTE}; {SUPPORTED_TEXT}")
             raise ExportError(f"{loc}: {what} is not supported; {SUPPORTED_TEXT}")
-        if b.type == "spectral-analysis" and not 1 <= b.implementation_version <= 4:
-            raise ExportError(f"{loc}: DSP block {b.id}: spectral analysis implementation "
+        if b.type in VERSIONED and not 1 <= b.implementation_version <= 4:
+            raise ExportError(f"{loc}: DSP block {b.id}: {VERSIONED[b.type]} implementation "
                               f"version {b.implementation_version}; edgert runs versions 1-4")
         for a in b.axes:
             if not 0 <= a < len(exp.axis_names):

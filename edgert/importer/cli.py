@@ -15,7 +15,8 @@ downloaded, or a firmware repository that contains such a folder (e.g. under src
 files of model-parameters/ and tflite-model/ are read, as data: nothing is compiled or run.
 
 A TFLite model array is copied byte for byte; an EON-compiled model is rebuilt into an
-equivalent .tflite from its tables. Impulses with blocks edgert cannot run (audio, image,
+equivalent .tflite from its tables. Spectral, raw, flatten, MFCC, MFE and spectrogram blocks
+are imported; impulses with blocks edgert cannot run (Syntiant audio front ends, image,
 object detection, custom DSP) are refused with the block named.
 
 examples:

@@ -24,10 +24,17 @@ from .cheader import (AddressOf, Call, Expr, Header, HeaderError, Ident, InitLis
 from .layouts import layout_for, name_from_comment
 from .source import ExportError, ExportFiles, header_order
 
-SUPPORTED_DSP = {"spectral_analysis": "spectral-analysis", "raw": "raw", "flatten": "flatten"}
-AUDIO_DSP = {"mfcc", "mfe", "spectrogram", "audio_syntiant", "audio_mfcc", "audio_mfe"}
-SUPPORTED_TEXT = ("edgert runs spectral-analysis (v1-v4), raw and flatten DSP blocks with a "
-                  "Keras classifier and K-means or GMM anomaly detection")
+SUPPORTED_DSP = {"spectral_analysis": "spectral-analysis", "raw": "raw", "flatten": "flatten",
+                 "mfcc": "mfcc", "mfe": "mfe", "spectrogram": "spectrogram"}
+#: edgert's audio block types: their parameters keep Studio's underscore keys
+AUDIO_TYPES = {"mfcc", "mfe", "spectrogram"}
+#: audio-like blocks edgert does not run (the Syntiant NDP's own log-mel front ends)
+AUDIO_DSP = {"audio_syntiant", "audio_mfcc", "audio_mfe"}
+SUPPORTED_TEXT = ("edgert runs spectral-analysis, MFCC, MFE and spectrogram (v1-v4), raw and "
+                  "flatten DSP blocks with a Keras classifier and K-means or GMM anomaly "
+                  "detection")
+#: configuration fields that describe the block's wiring, not its parameters
+_NOT_PARAMS = ("axes", "block_id", "implementation_version", "named_axes", "named_axes_size")
 
 
 @dataclass
@@ -254,6 +261,8 @@ def _axis_names(fusion: Any, count: int, sensor: str) -> list[str]:
             return names
     if sensor == "accelerometer" and count == 3:
         return ["accX", "accY", "accZ"]
+    if sensor == "microphone" and count == 1:
+        return ["audio"]      # what the firmware and WAV files call the microphone's axis
     if count == 1:
         return ["value"]
     return [f"axis{i}" for i in range(count)]
@@ -329,8 +338,14 @@ def _dsp_blocks(V: _Vars, loc: str) -> list[DspBlock]:
             axes = list(range(n_axes))
         else:
             axes = []
-        studio = {k.replace("_", "-"): v for k, v in params.items()}
-        blocks.append(DspBlock(int(bid), kind, SUPPORTED_DSP.get(kind),
+        for k in _NOT_PARAMS:
+            params.pop(k, None)
+        btype = SUPPORTED_DSP.get(kind)
+        # Studio's keys: dashes for spectral/raw/flatten (scale-axes), underscores for the
+        # audio blocks (num_cepstral)
+        studio = params if btype in AUDIO_TYPES else \
+            {k.replace("_", "-"): v for k, v in params.items()}
+        blocks.append(DspBlock(int(bid), kind, btype,
                                int(version) if isinstance(version, (int, float)) else 1,
                                axes, studio, out_size, cfg_var.name, layout))  # type: ignore[union-attr]
     return blocks

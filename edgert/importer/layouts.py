@@ -59,6 +59,28 @@ KNOWN_LAYOUTS: dict[tuple[str, int], tuple[str, ...]] = {
     ("flatten", 12): ("block_id", "implementation_version", "axes", "scale_axes", "average",
                       "minimum", "maximum", "rms", "stdev", "skewness", "kurtosis",
                       "moving_avg_num_windows"),                                           # 2024-26
+    # audio blocks (their fields are Studio's parameter names)
+    ("mfcc", 12): ("implementation_version", "axes", "num_cepstral", "frame_length",
+                   "frame_stride", "num_filters", "fft_length", "win_size", "low_frequency",
+                   "high_frequency", "pre_cof", "pre_shift"),                             # 2021
+    ("mfcc", 15): ("block_id", "implementation_version", "axes", "named_axes",
+                   "named_axes_size", "num_cepstral", "frame_length", "frame_stride",
+                   "num_filters", "fft_length", "win_size", "low_frequency", "high_frequency",
+                   "pre_cof", "pre_shift"),                                               # 2024-26
+    ("mfe", 9): ("implementation_version", "axes", "frame_length", "frame_stride",
+                 "num_filters", "fft_length", "low_frequency", "high_frequency",
+                 "win_size"),                                                             # 2021
+    ("mfe", 11): ("block_id", "implementation_version", "axes", "frame_length", "frame_stride",
+                  "num_filters", "fft_length", "low_frequency", "high_frequency", "win_size",
+                  "noise_floor_db"),                                                      # 2023
+    ("mfe", 13): ("block_id", "implementation_version", "axes", "named_axes",
+                  "named_axes_size", "frame_length", "frame_stride", "num_filters",
+                  "fft_length", "low_frequency", "high_frequency", "win_size",
+                  "noise_floor_db"),                                                      # 2025
+    ("spectrogram", 6): ("implementation_version", "axes", "frame_length", "frame_stride",
+                         "fft_length", "show_axes"),                                      # 2021
+    ("spectrogram", 8): ("block_id", "implementation_version", "axes", "frame_length",
+                         "frame_stride", "fft_length", "noise_floor_db", "show_axes"),    # 2023
     # raw
     ("raw", 2): ("axes", "scale_axes"),                                                    # 2020-21
     ("raw", 3): ("implementation_version", "axes", "scale_axes"),                          # 2021-24
@@ -67,7 +89,8 @@ KNOWN_LAYOUTS: dict[tuple[str, int], tuple[str, ...]] = {
 
 # the comment spellings of fields whose Studio key differs from the C field name
 _COMMENT_NAMES = {"blockid": "block_id", "implementationversion": "implementation_version",
-                  "length of axes": "axes"}
+                  "length of axes": "axes", "named axes": "named_axes",
+                  "size of the named axes array": "named_axes_size"}
 
 
 def name_from_comment(comment: str) -> Optional[str]:

@@ -49,6 +49,7 @@ def config_settings(plan: Any, networks: Iterable[Any]) -> dict[str, int]:
     out = {"EDGERT_WITH_DSP_SPECTRAL": int(lib.EDGERT_DSP_SPECTRAL in types),
            "EDGERT_WITH_DSP_RAW": int(lib.EDGERT_DSP_RAW in types),
            "EDGERT_WITH_DSP_FLATTEN": int(lib.EDGERT_DSP_FLATTEN in types),
+           "EDGERT_WITH_DSP_AUDIO": int(lib.EDGERT_DSP_AUDIO in types),
            "EDGERT_WITH_SPECTRAL_V1": int(v1), "EDGERT_WITH_WAVELET": int(wavelet),
            "EDGERT_WITH_SPECTRAL_FILTERS": int(filters)}
     for family, names in OP_FAMILIES.items():

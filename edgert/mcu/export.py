@@ -55,8 +55,8 @@ C_KEYWORDS = frozenset(
     "auto break case char const continue default do double else enum extern float for goto if "
     "inline int long register restrict return short signed sizeof static struct switch "
     "typedef union unsigned void volatile while".split())
-#: core sources the scratch-sizing program does not compile: nothing the impulse plan calls
-#: is in them (the plan has no audio block type yet; compiling audio.c would only cost time)
+#: core sources the scratch-sizing program does not compile: nothing an exported plan calls
+#: is in them (audio impulses are not exported, below; compiling audio.c would only cost time)
 SIZING_SKIP = ("audio.c",)
 #: what export-c writes into DIR (a re-export replaces exactly these)
 OWNED = ("Makefile", "README.md", "impulse", "edgert", "harness", "build")
@@ -209,6 +209,16 @@ def _load(bundle: Union[str, Path], variant: Optional[str]) -> tuple[Any, Any, O
                           "impulse plan, which represents spectral-analysis, raw and flatten "
                           "DSP blocks, native-engine classifiers, K-means and GMM blocks") \
             from None
+    audio = [f"{d.spec.id} ('{d.spec.type}')" for d in imp.dsp_blocks
+             if d.spec.type in ("mfcc", "mfe", "spectrogram")]
+    if audio:
+        # the host plan runs them (edgert_impulse_run); their microcontroller build (float32
+        # FFT, double-precision normalisation in software on a Cortex-M4F) is not verified
+        # against the host nor profiled yet
+        raise ExportError(f"cannot export {bundle} as C: DSP block {', '.join(audio)} is an "
+                          "audio block, which export-c does not write yet (its microcontroller "
+                          "build is not verified against the host); the host runs it "
+                          "(edgert classify, stream, eim)")
     return imp, plan, variant
 
 

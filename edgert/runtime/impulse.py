@@ -29,7 +29,8 @@ Public API (stable; the dataset tools build on it)::
     imp.run_learn(features_by_dsp: {dsp id: (n, F)}, variant=None) -> {learn id: array}
     imp.learn_blocks[i]: KerasRunner (.quantize_input(X, variant), .invoke(Xq, variant),
         .predict(X, variant)) / AnomalyRunner (.score(X))
-    stream = imp.stream(smoothing=None, variant=None)   # edgert.runtime.stream.Stream
+    stream = imp.stream(smoothing=None, variant=None, continuous=None)
+        # edgert.runtime.stream.Stream; audio impulses slice by slice
     stream.push(samples) -> list of StreamResult (results that became due)
     imp.classify_window(raw, variant=None) -> WindowResult   # ONE window, one C call
         # raw: window_samples rows of len(imp.axes) values at imp.frequency, in imp.axes
@@ -562,10 +563,13 @@ class Impulse:
         return FeatureResult(self.feature_labels, allf, feats, starts.astype(np.int64),
                              starts * (1000.0 / self.frequency), self.frequency)
 
-    def stream(self, smoothing: Any = None, variant: Optional[str] = None):
-        """A streaming classifier over this impulse (see :mod:`edgert.runtime.stream`)."""
+    def stream(self, smoothing: Any = None, variant: Optional[str] = None,
+               continuous: Optional[bool] = None):
+        """A streaming classifier over this impulse (see :mod:`edgert.runtime.stream`): audio
+        impulses slice by slice (``continuous``: None = when possible, False = whole windows,
+        True = slice by slice or ConfigurationError)."""
         from .stream import Stream
-        return Stream(self, smoothing=smoothing, variant=variant)
+        return Stream(self, smoothing=smoothing, variant=variant, continuous=continuous)
 
     def describe(self) -> dict[str, Any]:
         """A JSON-able description (what `edgert info` prints)."""

@@ -33,7 +33,7 @@ from ..engine.export import plan_to_c
 from ..engine.plan import Plan
 
 _DSP_UNION = {lib.EDGERT_DSP_SPECTRAL: "spectral", lib.EDGERT_DSP_RAW: "raw",
-              lib.EDGERT_DSP_FLATTEN: "flatten"}
+              lib.EDGERT_DSP_FLATTEN: "flatten", lib.EDGERT_DSP_AUDIO: "audio"}
 
 
 def _ident(name: str) -> str:

@@ -110,6 +110,9 @@ DSP_WRITERS: dict[str, tuple[int, Callable[[Any, Any], None]]] = {
     "spectral-analysis": (lib.EDGERT_DSP_SPECTRAL, _copy_params("spectral")),
     "raw": (lib.EDGERT_DSP_RAW, _copy_params("raw")),
     "flatten": (lib.EDGERT_DSP_FLATTEN, _copy_params("flatten")),
+    "mfcc": (lib.EDGERT_DSP_AUDIO, _copy_params("audio")),
+    "mfe": (lib.EDGERT_DSP_AUDIO, _copy_params("audio")),
+    "spectrogram": (lib.EDGERT_DSP_AUDIO, _copy_params("audio")),
 }
 
 
@@ -182,6 +185,7 @@ class WindowBuffers:
         self._plan = plan           # what args points into stays alive with the buffers
         #: ``call(data_ptr, n_rows, n_windows)``: edgert_impulse_run_bound into these buffers
         self.call: Callable[[Any, int, int], int] = functools.partial(_RUN_BOUND, self.args)
+        self.learn_call = self._bind_learn(plan)
 
     def stage_times(self) -> tuple[int, int, int, int]:
         """(DSP, classifier, anomaly, whole call) of the last run in the ``timing`` unit
@@ -194,6 +198,18 @@ class WindowBuffers:
         return (int(ticks[lib.EDGERT_IMPULSE_STAGE_DSP]),
                 int(ticks[lib.EDGERT_IMPULSE_STAGE_CLASSIFIER]),
                 int(ticks[lib.EDGERT_IMPULSE_STAGE_ANOMALY]), int(t.total))
+
+
+    def _bind_learn(self, plan: "ImpulsePlan") -> Callable[[int], int]:
+        """``learn_call(n_windows)``: edgert_impulse_run_features on the first n_windows rows
+        of :attr:`features` (DSP features the caller computed, e.g. slice by slice) into these
+        buffers: the learn blocks and the prediction, one C call."""
+        def call(n_windows: int, run: Any = lib.edgert_impulse_run_features, c: Any = plan.c,
+                 features: Any = self.features_ptr, results: Any = self.results_c,
+                 outputs: Any = self.outputs_ptr, null: Any = ffi.NULL,
+                 scratch: Any = self.scratch_ptr, nbytes: int = self.scratch_bytes) -> int:
+            return run(c, features, n_windows, results, outputs, null, scratch, nbytes)
+        return call
 
 
 class ImpulsePlan:

@@ -10,9 +10,24 @@ of the impulse's compiled plan (:mod:`edgert.runtime.impulse_plan`): a push cost
 copy of the chunk into the stream's sample buffer and, when windows are due, that call and the
 result objects. Impulses the plan cannot represent take the batch path (same numbers).
 
+Audio impulses (every DSP block MFCC, MFE or spectrogram, as Edge Impulse's
+``run_classifier_continuous`` requires) are streamed slice by slice, a slice being the window
+increase: :class:`edgert.runtime.continuous.SliceFeatures` computes the frames each slice adds
+once and keeps them while the window slides, runs the blocks' whole-window steps on the
+assembled window, and the networks of all windows a push completes run in one batched call.
+The numbers are still ``Impulse.classify``'s, bit for bit; the DSP cost per window is the
+slice's frames plus the whole-window step instead of the whole window
+(``Stream.continuous`` tells which path a stream takes; ``Impulse.stream(continuous=False)``
+computes whole windows instead, ``True`` refuses an impulse that cannot be streamed slice by
+slice).
+
 Optional smoothing (:class:`Smoothing`): the average of the last ``window`` results per class
 (divided by the number of results actually held, so the first results are not diluted), a
 detection threshold on that average, and suppression of repeated detections of the same label.
+``Smoothing(sdk_filter=True)`` averages as Edge Impulse's SDK did instead (its moving-average
+filter up to April 2022: zero-filled ring, float32 running sum divided by ``window``, anomaly
+not averaged; :class:`edgert.runtime.continuous.MovingAverageFilter`); ``Smoothing.sdk(slices)``
+is that filter with the SDK's size, ``slices // 2``.
 """
 from __future__ import annotations
 
@@ -25,6 +40,7 @@ import numpy as np
 
 from .._ffi import ffi, lib
 from ..errors import ConfigurationError, InputError
+from .continuous import MovingAverageFilter, SliceFeatures, continuous_unsupported_reason
 from .impulse_plan import PASS_WINDOWS
 from .results import ClassificationResult, WindowResult
 
@@ -40,10 +56,20 @@ _RUN_BOUND = lib.edgert_impulse_run_bound
 class Smoothing:
     """``window``: results averaged; ``threshold``: minimum averaged probability for a
     detection; ``suppress_repeats``: report a label again only after another label (or
-    nothing) was detected in between."""
+    nothing) was detected in between; ``sdk_filter``: average as Edge Impulse's SDK's
+    moving-average filter did (divide by ``window`` from the first result on, float32 running
+    sum, anomaly score not averaged) instead of over the results held."""
     window: int = 4
     threshold: float = 0.6
     suppress_repeats: bool = True
+    sdk_filter: bool = False
+
+    @classmethod
+    def sdk(cls, slices_per_window: int = 4, threshold: float = 0.6,
+            suppress_repeats: bool = True) -> "Smoothing":
+        """The SDK's filter as ``run_classifier_continuous`` applied it: over
+        ``EI_CLASSIFIER_SLICES_PER_MODEL_WINDOW / 2`` results (at least 1)."""
+        return cls(max(1, int(slices_per_window) // 2), threshold, suppress_repeats, True)
 
     def __post_init__(self) -> None:
         if int(self.window) < 1:
@@ -144,8 +170,9 @@ class Stream:
     """Feed samples with :meth:`push`; get the results that became due."""
 
     def __init__(self, impulse: Any, smoothing: Optional[Smoothing] = None,
-                 variant: Optional[str] = None):
+                 variant: Optional[str] = None, continuous: Optional[bool] = None):
         self.impulse = impulse
+        self._want_continuous = continuous
         self.variant = impulse.resolve_variant(variant)
         self.smoothing = smoothing
         self.W = impulse.window_samples
@@ -154,7 +181,25 @@ class Stream:
         self._total = 0          # rows received so far
         self._next = 0           # start row of the next window to emit
         self._held: deque = deque(maxlen=smoothing.window if smoothing else 1)
+        self._maf: Optional[MovingAverageFilter] = None
+        if smoothing is not None and smoothing.sdk_filter:
+            self._maf = MovingAverageFilter(smoothing.window, len(impulse.labels))
         self._last_detection: Optional[str] = None
+        self._slices: Optional[SliceFeatures] = None
+        self._plan = None
+        reason = continuous_unsupported_reason(impulse)
+        if continuous and reason is not None:
+            raise ConfigurationError(f"this impulse cannot be streamed slice by slice: {reason}")
+        if reason is None and continuous is not False:
+            # audio: slice by slice; windows end on slice boundaries after (-W) % S lead rows;
+            # the learn blocks of the windows a push completes in one call of the compiled
+            # plan when there is one (edgert_impulse_run_features), else the batch path
+            self._slices = SliceFeatures(impulse, self.S, lead=(-self.W) % self.S)
+            self._learn_plan = impulse._plan_or_none(self.variant)
+            if self._learn_plan is not None:
+                self._out = self._learn_plan.buffers(PASS_WINDOWS)
+                self._ms_per_row = 1000.0 / float(impulse.frequency)
+            return
         self._plan = impulse._plan_or_none(self.variant)
         if self._plan is None:
             self._ring = _Ring(self.W, self.n_axes)
@@ -180,9 +225,16 @@ class Stream:
     def samples_received(self) -> int:
         return self._total
 
+    @property
+    def continuous(self) -> bool:
+        """Whether this stream computes audio features slice by slice (see the module
+        docstring), rather than whole windows."""
+        return self._slices is not None
+
     def reset(self) -> None:
         """Forget everything received (a new, independent stream)."""
-        self.__init__(self.impulse, self.smoothing, self.variant)  # type: ignore[misc]
+        self.__init__(self.impulse, self.smoothing, self.variant,  # type: ignore[misc]
+                      self._want_continuous)
 
     def _validate(self, samples: Any) -> np.ndarray:
         try:
@@ -209,6 +261,8 @@ class Stream:
         """Append samples ((rows, axes) or flat interleaved); returns the results of every
         window that became complete, oldest first. A chunk holding NaN/inf is refused whole
         (InputError; nothing of it is used)."""
+        if self._slices is not None:
+            return self._push_slices(samples)
         if self._plan is None:
             return self._push_batch(samples)
         # the compiled-plan path: one checked copy into the sample buffer, then one C call
@@ -277,6 +331,46 @@ class Stream:
             self._next = s
         self._ring.write(chunk)
         self._total = after
+        return results
+
+    # ------------------------------------------------------------- the slice-by-slice path
+    def _push_slices(self, samples: Any) -> list[StreamResult]:
+        chunk = self._chunk(samples)
+        if not np.isfinite(chunk).all():
+            raise InputError("the chunk holds NaN/inf values; nothing of it was used")
+        k0 = self._slices.windows_done
+        feats = self._slices.push(chunk)
+        self._total += chunk.shape[0]
+        n = next(iter(feats.values())).shape[0]
+        if n == 0:
+            return []
+        self._next = (k0 + n) * self.S
+        if self._learn_plan is not None:
+            return self._learn_with_plan(feats, k0, n)
+        outs = self.impulse.run_learn(feats, self.variant)
+        due = (k0 + np.arange(n, dtype=np.int64)) * self.S
+        res = ClassificationResult(
+            bundle=self.impulse.bundle, variant=self.variant,
+            frequency=self.impulse.frequency, source_frequency=self.impulse.frequency,
+            data=np.zeros((0, self.n_axes), dtype=np.float32), start_rows=due,
+            window_samples=self.W, outputs=outs, features=feats)
+        return [self._smooth(w.replace(index=k0 + j)) for j, w in enumerate(res)]
+
+    def _learn_with_plan(self, feats: dict[int, np.ndarray], k0: int,
+                         n: int) -> list[StreamResult]:
+        plan, out = self._learn_plan, self._out
+        results: list[StreamResult] = []
+        for j0 in range(0, n, PASS_WINDOWS):
+            m = min(PASS_WINDOWS, n - j0)
+            for bid, sl in plan.feature_slices.items():
+                out.features[:m, sl] = feats[bid][j0:j0 + m]
+            st = out.learn_call(m)
+            if st:   # DSP features are finite: a bug, not bad input
+                raise plan._fail(st)
+            for j in range(m):
+                k = k0 + j0 + j
+                w = plan.window_result(out, j, k, k * self.S * self._ms_per_row)
+                results.append(StreamResult(w) if self.smoothing is None else self._smooth(w))
         return results
 
     # ------------------------------------------------------------- the compiled-plan path
@@ -374,10 +468,16 @@ class Stream:
         self._held.append(w)
         n = len(self._held)
         labels = list(w.scores)
-        avg = {lab: sum(r.scores[lab] for r in self._held) / n for lab in labels}
         an = None
-        if w.anomaly is not None:
-            an = sum(r.anomaly for r in self._held) / n
+        if self._maf is not None:
+            # the SDK's filter: divided by its size from the first result on; anomaly as is
+            p = self._maf(np.array([w.scores[lab] for lab in labels], dtype=np.float32))
+            avg = dict(zip(labels, p.astype(np.float64).tolist()))
+            an = w.anomaly
+        else:
+            avg = {lab: sum(r.scores[lab] for r in self._held) / n for lab in labels}
+            if w.anomaly is not None:
+                an = sum(r.anomaly for r in self._held) / n
         detection = None
         if avg:
             best = max(avg, key=avg.get)  # type: ignore[arg-type]

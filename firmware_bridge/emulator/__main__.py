@@ -9,7 +9,7 @@ import threading
 import time
 from typing import List, Union
 
-from .firmware import FIRMWARE_FORMATS, AtFirmware
+from .firmware import FIRMWARE_FORMATS, AtFirmware, wav_microphone
 from .forwarder_board import ForwarderBoard
 from .link import Faults
 
@@ -27,6 +27,10 @@ and plugs it back in after --replug-after seconds.
 examples:
   python -m firmware_bridge.emulator --link /tmp/ttyEI0
   python -m firmware_bridge.emulator --link /tmp/ttyEI0 --firmware 2020 --time-scale 0.1
+  python -m firmware_bridge.emulator --link /tmp/ttyEI0 \
+      --microphone-wav examples/kws-demo/audio/helloworld.01.wav
+  then: edgert bridge --port /tmp/ttyEI0 --sample microphone --label hello \
+      --length-ms 6000 --output hello.cbor
   python -m firmware_bridge.emulator --forwarder --axes 6 --frequency 1000 \\
       --count 4 --link '/tmp/fwd{n}'
   then: edgert bridge --port /tmp/ttyEI0
@@ -47,6 +51,12 @@ def main(argv=None) -> int:
                    help="AT+CONFIG? ID ({n} = board number)")
     p.add_argument("--time-scale", type=float, default=1.0,
                    help="multiply every firmware delay (0.1 = ten times faster)")
+    p.add_argument("--microphone-wav", metavar="FILE",
+                   help="what the board's microphone hears: a 16 kHz 16-bit mono WAV, played "
+                   "from its start at every recording (default: a 440 Hz tone)")
+    p.add_argument("--mic-padding", action="store_true",
+                   help="pad the microphone document's header for 4-byte aligned samples, as "
+                   "boards on Edge Impulse's shared firmware-sdk do (the DISCO board does not)")
     p.add_argument("--axes", type=int, default=3, help="forwarder: values per line (3)")
     p.add_argument("--frequency", type=float, default=62.5, help="forwarder: lines/s (62.5)")
     p.add_argument("--separator", choices=(",", "tab", "space"), default=",")
@@ -61,6 +71,12 @@ def main(argv=None) -> int:
     if args.count > 1 and (not args.link or "{n}" not in args.link):
         p.error("--count > 1 needs --link containing {n}")
 
+    mic = None
+    if args.microphone_wav:
+        try:
+            mic = wav_microphone(args.microphone_wav)
+        except (OSError, ValueError) as exc:   # edgert's InputError is a ValueError too
+            p.error(f"--microphone-wav: {exc}")
     boards: List[Union[AtFirmware, ForwarderBoard]] = []
     for n in range(args.count):
         link = args.link.format(n=n) if args.link else None
@@ -74,7 +90,8 @@ def main(argv=None) -> int:
         else:
             board = AtFirmware(link, device_id=args.device_id.format(n=n),
                                firmware=args.firmware, time_scale=args.time_scale,
-                               faults=faults, seed=n)
+                               faults=faults, seed=n, microphone_source=mic,
+                               mic_padding=args.mic_padding)
         boards.append(board.start())
 
     devices = [b.device for b in boards]

@@ -20,8 +20,17 @@ Behaviour follows the firmware, not what would be convenient for a host:
   ``sensor_aq`` streams it (CBOR: definite maps, an indefinite ``values`` array, floats in their
   smallest lossless width, HS256 over all bytes) using :func:`edgert.acquisition.encode_cbor`.
   Accelerometer readings are the sensor's milli-g integers divided by 100 in float32, as the
-  firmware computes them. The microphone writes the ``Ref-BINARY-i16`` variant to the temporary
-  buffer (``AT+READBUFFER``); its header is written without the firmware's alignment padding.
+  firmware computes them.
+- The microphone (``ei_microphone.h``): ``AT+SAMPLESTART=Built-in microphone`` sets the interval
+  to 1000/16000 ms, prints its log (``Interval: 0.06250 ms.``, ``File name: /fs/<label>`` - no
+  counter), records exactly ``length_ms * 16`` int16 samples and writes them to the temporary
+  buffer (``AT+READBUFFER``, announced by ``Used buffer, from=0, to=N``): the ``sensor_aq``
+  header up to the indefinite ``values`` array's ``9F`` (its closing ``FF`` dropped), then the
+  reference ``6E "Ref-BINARY-i16" FF``, then the raw little-endian samples, HS256 over all of
+  it. The DISCO-L475VG-IOT01A firmware pads nothing; boards on Edge Impulse's shared
+  firmware-sdk (``insert_ref``) pad the reference text with spaces so that the samples start
+  4-byte aligned: ``mic_padding=True`` emulates those. The samples come from
+  ``microphone_source(start, n)`` (e.g. :func:`wav_microphone`; default: a 440 Hz tone).
 - ``AT+READFILE`` / ``AT+READBUFFER`` print the bytes base64-encoded 513 bytes at a time
   (concatenated: one line that decodes as one string).
 - ``AT+RUNIMPULSE`` loops: ``Sampling... Storing in file name: /fs/device-classification.<n>``,
@@ -50,7 +59,8 @@ from .link import Faults, LinkClosed, PtyLink
 log = logging.getLogger("firmware_bridge.emulator")
 
 __all__ = ["AtFirmware", "ImpulseInfo", "FIRMWARE_FORMATS", "ST_PROMPT", "AT_VERSION",
-           "synthetic_accelerometer"]
+           "synthetic_accelerometer", "synthetic_microphone", "wav_microphone",
+           "microphone_file", "MIC_RATE"]
 
 #: What the ST board prints as its prompt (REPL restart: erase line, CR, "> ").
 ST_PROMPT = b"\x1b[2K\r> "
@@ -58,6 +68,9 @@ AT_VERSION = "1.3.0"
 FIRMWARE_FORMATS = ("current", "2024", "2020")
 ACCELEROMETER = "Built-in accelerometer"
 MICROPHONE = "Built-in microphone"
+#: the DISCO board's microphone rate (AUDIO_SAMPLING_FREQUENCY)
+MIC_RATE = 16000
+MicrophoneFn = Callable[[int, int], np.ndarray]
 
 ResultFn = Callable[[int, np.ndarray], Tuple[Dict[str, float], Optional[float]]]
 
@@ -98,6 +111,57 @@ def synthetic_accelerometer(seed: int = 0) -> Callable[[int, int, float], np.nda
         return (mg.astype(np.float32) / np.float32(100.0)).astype(np.float32)
 
     return source
+
+
+def synthetic_microphone(frequency: float = 440.0, amplitude: int = 3000) -> MicrophoneFn:
+    """A tone: ``f(start, n)`` -> n int16 samples from sample ``start`` of the stream."""
+    def source(start: int, n: int) -> np.ndarray:
+        t = (start + np.arange(n)) / MIC_RATE
+        return np.round(amplitude * np.sin(2 * np.pi * frequency * t)).astype(np.int16)
+    return source
+
+
+def wav_microphone(path: str, loop: bool = False) -> MicrophoneFn:
+    """A microphone that plays a 16-bit PCM mono WAV file recorded at 16 kHz (from its start
+    at every recording; past its end silence, or the file again with ``loop``)."""
+    from edgert.recording.wav import parse_wav
+    with open(path, "rb") as f:
+        values, rate, _, _ = parse_wav(f.read(), path)
+    if rate != MIC_RATE:
+        raise ValueError(f"{path}: {rate:g} Hz; the board's microphone records at {MIC_RATE} Hz")
+    pcm = values[:, 0].astype(np.int16)
+
+    def source(start: int, n: int) -> np.ndarray:
+        del start   # every recording starts the file again
+        if loop:
+            return np.resize(pcm, n)
+        return np.concatenate([pcm[:n], np.zeros(max(0, n - pcm.size), np.int16)])
+    return source
+
+
+def microphone_file(pcm: np.ndarray, device_id: str, device_type: str, hmac_key: str,
+                    padding: bool = False) -> bytes:
+    """The bytes ``ei_microphone_record`` leaves in the temporary buffer for these samples:
+    the header ``sensor_aq_init`` encodes (its last byte, the ``FF`` closing the empty values
+    array, dropped), the reference ``Ref-BINARY-i16`` text and ``FF``, the samples; signed
+    with the first 32 bytes of the key over all of it (the signature field holding 64 ``0``
+    while hashed). ``padding``: the firmware-sdk boards' spaces after the reference text up to
+    a 4-byte aligned sample start (the DISCO board has none)."""
+    from edgert.acquisition.cbor_codec import PLACEHOLDER, hmac_hex, key_bytes
+    doc = DataAcquisition(device_name=device_id, device_type=device_type,
+                          interval_ms=float(np.float32(1000.0 / MIC_RATE)),
+                          sensors=[Sensor("audio", "wav")], values=pcm.astype(np.int16),
+                          alg="HS256")
+    data = bytearray(encode_cbor(doc, None))   # placeholder signature, signed below
+    ref = b"\x6eRef-BINARY-i16\xff"
+    at = data.index(b"\x9f" + ref) + 1          # the header ends after the values array's 9F
+    if padding:
+        extra = (4 - (at & 3)) & 3                 # the firmware-sdk's EXTRA_BYTES(header)
+        data[at:at + len(ref)] = bytes([0x6E + extra]) + b"Ref-BINARY-i16" + b" " * extra + \
+            b"\xff"
+    sig = data.index(PLACEHOLDER)
+    data[sig:sig + 64] = hmac_hex(key_bytes(hmac_key.encode("utf-8")[:32]), bytes(data))
+    return bytes(data)
 
 
 def default_results(info: ImpulseInfo) -> ResultFn:
@@ -145,7 +209,8 @@ class AtFirmware:
                  time_scale: float = 1.0, faults: Optional[Faults] = None,
                  impulse: Optional[ImpulseInfo] = None, results: Optional[ResultFn] = None,
                  accelerometer: Optional[Callable[[int, int, float], np.ndarray]] = None,
-                 microphone: bool = True, seed: int = 0):
+                 microphone: bool = True, microphone_source: Optional[MicrophoneFn] = None,
+                 mic_padding: bool = False, seed: int = 0):
         if firmware not in FIRMWARE_FORMATS:
             raise ValueError(f"firmware must be one of {FIRMWARE_FORMATS}, got {firmware!r}")
         self.device_id = device_id
@@ -156,6 +221,8 @@ class AtFirmware:
         self.results = results or default_results(self.impulse)
         self.accelerometer = accelerometer or synthetic_accelerometer(seed)
         self.microphone = microphone
+        self.microphone_source = microphone_source or synthetic_microphone()
+        self.mic_padding = bool(mic_padding)
         self.config = _Config()
         self.files: Dict[str, bytes] = {}
         self.recorded: Dict[str, Recorded] = {}
@@ -633,12 +700,16 @@ class AtFirmware:
         self._out("Starting in 2000 ms... (or until all flash was erased)\n")
         self._sleep(2000)
         self._out("Sampling...\n")
-        n = int(c.length_ms * 16)
-        t = (self._sample_clock + np.arange(n)) / 16000.0
-        pcm = np.round(3000 * np.sin(2 * np.pi * 440 * t)).astype(np.int16)
+        # max_audio_event_count = length_ms events of 1 ms (16 samples); anything over that
+        # is cut from the file
+        n = int(c.length_ms) * (MIC_RATE // 1000)
+        pcm = np.asarray(self.microphone_source(self._sample_clock, n), dtype=np.int16)
+        if pcm.shape != (n,):
+            raise ValueError(f"microphone source gave {pcm.shape} samples, wanted ({n},)")
         self._sample_clock += n
         self._sleep(c.length_ms)
-        data = self._document(pcm, c.interval_ms, [Sensor("audio", "wav")], c.hmac_key)
+        data = microphone_file(pcm, self.device_id, self.device_type, c.hmac_key,
+                               self.mic_padding)
         self.temp_buffer = data
         self.recorded[name] = Recorded(pcm, data, c.interval_ms, MICROPHONE)
         self._out(f"Done sampling, total bytes collected: {len(data)}\n")

@@ -5,11 +5,11 @@
 /* edgert_impulse_scratch_size(.., 1, ..) of the host build that wrote this; a build
  * with other options (-DEDGERT_DSP_FLOAT32) may need another size: a run with too
  * little returns EDGERT_ERR_SCRATCH, so query it once at start-up to be sure. */
-#define MULTI_I8_SCRATCH_BYTES 2128u
+#define MULTI_I8_SCRATCH_BYTES 2288u
 #define MULTI_I8_WINDOW_SAMPLES 19
 #define MULTI_I8_N_AXES 3
 #define MULTI_I8_WINDOW_VALUES 57
-#define MULTI_I8_N_FEATURES 40
+#define MULTI_I8_N_FEATURES 50
 #define MULTI_I8_N_LABELS 4
 #define MULTI_I8_HAS_ANOMALY 1
 extern const edgert_impulse_plan multi_i8_impulse;
