@@ -159,10 +159,10 @@ def test_hostile_sizes_are_fast():
              b"\xa1\x61a\x7f" + b"\x61a" * 100000,
              b"{" + b'"a":[' * 50000, b"[" * 300000, b'{"a":' * 100000 + b"1" + b"}" * 100000]
     for data in cases:
-        t0 = time.perf_counter()
+        t0 = time.process_time()      # CPU time: other work on a shared machine does not count
         with pytest.raises(AcquisitionFormatError):
             decode(data)
-        assert time.perf_counter() - t0 < 2.0
+        assert time.process_time() - t0 < 2.0
 
 
 # ---------------------------------------------------------------------------- round trips
@@ -208,7 +208,8 @@ def test_round_trip_random_documents(doc, key):
 def test_hostile_item_floods_are_linear_and_bounded():
     """Shapes that defeat the scanner's fast path (one CBOR item per byte or two: empty arrays,
     empty maps, deep little arrays, indefinite rows) cost about 1-2 us per byte; 300 kB of them
-    must fail within the same bound as the other hostile inputs (a quadratic path would not)."""
+    must fail within a bound a quadratic path (~90 s at 1 ns per byte pair) could never meet.
+    CPU time of this process, generous: other work on a shared machine does not count."""
     n = 300_000
     head = (b"\xa3\x69protected\xa2\x63ver\x62v1\x63alg\x64none\x69signature\x62xx"
             b"\x67payload\xa3\x6binterval_ms\x01\x67sensors\x81\xa2\x64name\x61a\x65units\x61u"
@@ -219,7 +220,7 @@ def test_hostile_item_floods_are_linear_and_bounded():
              head + b"\x9f\x01\xff" * (n // 3) + b"\xff\xff",
              head + b"\x80" * n + b"\xff\xff"]
     for data in cases:
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         with pytest.raises(AcquisitionFormatError):
             decode(data)
-        assert time.perf_counter() - t0 < 2.0, data[:40]
+        assert time.process_time() - t0 < 5.0, data[:40]

@@ -79,9 +79,16 @@ def noise_mask(block: str, version: int, fs: int, p: dict, x: np.ndarray) -> np.
     noise: MFCC values whose whole (mirrored) normalisation window holds the same cepstrum
     to 1e-9, not ~0 (identical frames: a periodic tone whose period divides the stride, one
     frame) and, for MFE v1/v2, all values when every frame's energies are the same to 1e-9
-    (the 0-1 scaling then spreads the noise of X - mean(X, ..., X)). The reference's output there depends on the last bits of its DCT and
-    sums (spec, Precision); nothing else is excluded."""
+    (the 0-1 scaling then spreads the noise of X - mean(X, ..., X)), and for spectrogram v1/v2
+    all values when the whole power matrix is constant to 1e-9 (a frame holding one non-zero
+    sample has a flat spectrum: its min-max scaling spreads the FFT's rounding noise over
+    0..1, on both sides). The reference's output there depends on the last bits of its DCT,
+    FFT and sums (spec, Precision); nothing else is excluded."""
     n, s, F = ref.frame_geometry(version, fs, p["frame_length"], p["frame_stride"], x.size)
+    if block == "spectrogram":
+        P = ref.power_spectrum(ref.frames(x, n, s, F), p["fft_length"])
+        peak = np.abs(P).max()
+        return np.full(P.shape, bool(peak > 0 and np.ptp(P) <= 1e-9 * peak))
     if block == "mfcc":
         raw, _ = ref.features("mfcc", version, {**p, "win_size": 0}, fs, x)
         X = raw.reshape(F, -1)
@@ -116,8 +123,9 @@ def check_against_reference(block: str, version: int, fs: int, L: int, p: dict, 
         assert str(ei.value).startswith(str(exc)), (str(ei.value), str(exc))
         return
     assume(want.size > 0)
-    normalised = (block == "mfcc" and p["win_size"] > 0) or (block == "mfe" and version <= 2)
-    if normalised and impl.n_frames(L) == 1:
+    normalised = (block == "mfcc" and p["win_size"] > 0) or (block == "mfe" and version <= 2) \
+        or (block == "spectrogram" and version <= 2)
+    if normalised and block != "spectrogram" and impl.n_frames(L) == 1:
         # one frame: every column is constant, so the normalisation's output is the rounding
         # noise of X - mean(X, ..., X) divided by ~1e-10 - implementation noise on both sides
         # (spec, Precision); there is nothing to compare
