@@ -261,11 +261,23 @@ class Gateway:
 
 # --- endpoints ----------------------------------------------------------------------------------
 
+_FLAG_TRUE = frozenset((b"true", b"1", b"yes"))
+_FLAG_FALSE = frozenset((b"false", b"0", b"no"))
+
+
 def _query_flag(scope: Dict[str, Any], name: str, default: bool) -> bool:
-    from urllib.parse import parse_qs
     raw = scope.get("query_string", b"")
     if name.encode("ascii") not in raw:
         return default
+    key, sep, value = raw.partition(b"=")      # the common case: ?sync=true, nothing else
+    if sep and b"&" not in value and b"%" not in value and b"+" not in value and \
+            key == name.encode("ascii"):
+        v = value.strip().lower()
+        if v in _FLAG_TRUE:
+            return True
+        if v in _FLAG_FALSE:
+            return False
+    from urllib.parse import parse_qs
     values = parse_qs(raw.decode("latin-1")).get(name)
     if not values:
         return default
@@ -278,10 +290,22 @@ def _query_flag(scope: Dict[str, Any], name: str, default: bool) -> bool:
 
 
 class LiveEndpoint:
-    """``POST /api/classify`` (raw ASGI: the body is read with limits and deadlines)."""
+    """``POST /api/classify`` (raw ASGI: the body is read with limits and deadlines).
+
+    A synchronous request that is cheap and free of I/O runs on the event loop: a body of at
+    most ``limits.inline_max_bytes`` whose recording is in the impulse's columns and rate with
+    at most ``limits.inline_max_windows`` windows - the typical device request, one window:
+    parsing it, one C call and the answer take tens of microseconds, less than handing it to a
+    worker thread and back (and no thread then competes with the loop for the GIL). What it
+    still has to write - anomaly events (a committed outbox write), webhook deliveries - runs
+    on a worker thread; so does every other request (large bodies, long recordings,
+    resampling), so the loop is never held for long."""
 
     def __init__(self, gw: Gateway) -> None:
         self.gw = gw
+        lim = gw.cfg.limits
+        self.inline_bytes = lim.inline_max_bytes if lim.inline_max_windows > 0 else 0
+        self.inline_windows = lim.inline_max_windows
 
     async def __call__(self, scope: Dict[str, Any], receive: Any, send: Any) -> None:
         gw = self.gw
@@ -291,8 +315,15 @@ class LiveEndpoint:
         except ApiError as exc:
             await send_error(send, exc.status, exc.message, close=True)
             return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        length = declared_length(headers)
+        ctype = meta = raw_length = None
+        for k, v in scope["headers"]:   # the three headers this endpoint reads
+            if k == b"content-length":
+                raw_length = v
+            elif k == b"content-type":
+                ctype = v.decode("latin-1")
+            elif k == b"x-metadata":
+                meta = v.decode("latin-1")
+        length = _length(raw_length)
         if length is not None and length > lim.max_classify_bytes:
             await send_error(send, 413, f"body of {length} bytes exceeds the limit of "
                              f"{lim.max_classify_bytes} bytes (limits.max_classify_bytes); "
@@ -306,15 +337,25 @@ class LiveEndpoint:
         except BodyError as exc:
             await send_error(send, exc.status, exc.message, close=True)
             return
-        ctype, meta = headers.get("content-type"), headers.get("x-metadata")
+        live = gw.live
         loop = asyncio.get_running_loop()
         try:
             if sync:
-                text = await loop.run_in_executor(gw.classify_pool, gw.live.run_sync, body,
-                                                  ctype, meta)
+                if len(body) <= self.inline_bytes:
+                    req = live.parse_sync(body, ctype, meta)
+                    if live.quick(req, self.inline_windows):
+                        live.classify_sync(req)
+                        if not live.finish_needs_io(req):
+                            text = live.finish_sync(req)
+                            await send_bytes(send, 200, text, "application/json")
+                            return
+                    text = await loop.run_in_executor(gw.classify_pool, live.finish_sync, req)
+                else:
+                    text = await loop.run_in_executor(gw.classify_pool, live.run_sync, body,
+                                                      ctype, meta)
                 await send_bytes(send, 200, text, "application/json")
                 return
-            rid, created = await loop.run_in_executor(gw.io_pool, gw.live.accept, body,
+            rid, created = await loop.run_in_executor(gw.io_pool, live.accept, body,
                                                       ctype, meta)
         except LiveInputError as exc:
             await send_error(send, exc.status, str(exc))
@@ -324,6 +365,17 @@ class LiveEndpoint:
             return
         gw.submit_async(rid)
         await send_json(send, 202, {"id": rid, "accepted_at": created})
+
+
+def _length(raw: Optional[bytes]) -> Optional[int]:
+    """A Content-Length header's value as a number (None when absent or not a number)."""
+    if raw is None:
+        return None
+    try:
+        n = int(raw)
+    except ValueError:
+        return None
+    return n if n >= 0 else None
 
 
 class GateEndpoints:

@@ -31,6 +31,8 @@ answered, so an accepted request is classified after a restart too) for
 from __future__ import annotations
 
 import datetime as _dt
+import functools
+import itertools
 import json
 import logging
 import math
@@ -56,6 +58,13 @@ ACCEPTED_TYPES = (CT_JSON, CT_CBOR, CT_OCTET)
 
 ERROR_INPUT = 1
 ERROR_INTERNAL = 2
+#: Results of at most this many windows are read window by window (from the compiled plan's
+#: rows); longer ones through whole-recording arrays.
+_WINDOWS_ONE_BY_ONE = 16
+
+
+def _by_score(item: Tuple[str, float]) -> float:
+    return -item[1]
 
 
 class LiveInputError(EdgertError, ValueError):
@@ -77,16 +86,24 @@ def new_id() -> str:
 
 
 _tz: List[Any] = [None, 0.0]  # the local time zone's offset, and when it was looked up
+_last_text: List[Any] = [(-1, "")]  # (millisecond, its text): the last time made
 
 
 def now_text(ts: Optional[float] = None) -> str:
     """Local time with its offset and milliseconds, as seed 002 writes it (the offset is
-    looked up once a minute: asking the system every time costs more than the rest)."""
+    looked up once a minute: asking the system every time costs more than the rest; the text
+    is made once per millisecond)."""
     now = time.time() if ts is None else ts
+    ms = round(now * 1e6) // 1000
+    last = _last_text[0]
+    if ms == last[0] and now - _tz[1] <= 60.0:
+        return last[1]
     if _tz[0] is None or now - _tz[1] > 60.0 or now < _tz[1]:
         _tz[0] = _dt.datetime.fromtimestamp(now).astimezone().tzinfo
         _tz[1] = now
-    return _dt.datetime.fromtimestamp(now, _tz[0]).isoformat(timespec="milliseconds")
+    text = _dt.datetime.fromtimestamp(now, _tz[0]).isoformat(timespec="milliseconds")
+    _last_text[0] = (ms, text)
+    return text
 
 
 def media_type(content_type: Optional[str], body: bytes) -> str:
@@ -120,20 +137,50 @@ def _string_map(doc: Any, what: str) -> Dict[str, str]:
     return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in doc.items()}
 
 
+_SHORT_FORM_KEYS = frozenset({"values", "interval_ms", "frequency", "sensors", "axes",
+                              "device_id", "device_name", "device_type", "tenant", "metadata",
+                              "filename"})
+_chain = itertools.chain.from_iterable
+
+
+@functools.lru_cache(maxsize=16)
+def _default_sensors(axes: Tuple[str, ...]) -> Tuple[SensorAxis, ...]:
+    return tuple(SensorAxis(a) for a in axes)
+
+
+def _float_rows(raw: List[Any]) -> np.ndarray:
+    """``values`` as float64: rows of equal length (what devices send) in one pass over the
+    numbers, anything else through numpy's nested-list conversion (same numbers; its errors
+    are the caller's to report)."""
+    first = raw[0]
+    if first.__class__ is list:
+        width = len(first)
+        if width:
+            for row in raw:
+                if row.__class__ is not list or len(row) != width:
+                    break
+            else:
+                try:
+                    return np.fromiter(_chain(raw), np.float64,
+                                       len(raw) * width).reshape(-1, width)
+                except (ValueError, TypeError, OverflowError):
+                    pass  # the general conversion below says what is wrong
+    return np.array(raw, dtype=np.float64)
+
+
 def _short_form(doc: Dict[str, Any], axes: Sequence[str]) -> Tuple[Recording, Dict[str, Any]]:
     """The ``{"values": ..., "interval_ms": ...}`` form as a Recording."""
-    allowed = {"values", "interval_ms", "frequency", "sensors", "axes", "device_id",
-               "device_name", "device_type", "tenant", "metadata", "filename"}
-    unknown = sorted(set(doc) - allowed)
-    if unknown:
-        raise LiveInputError(f"unknown field(s) {', '.join(unknown)}; the short form takes "
-                             f"{', '.join(sorted(allowed))}")
+    for key in doc:
+        if key not in _SHORT_FORM_KEYS:
+            unknown = sorted(set(doc) - _SHORT_FORM_KEYS)
+            raise LiveInputError(f"unknown field(s) {', '.join(unknown)}; the short form takes "
+                                 f"{', '.join(sorted(_SHORT_FORM_KEYS))}")
     raw = doc.get("values")
     if not isinstance(raw, list) or not raw:
         raise LiveInputError('"values" must be a non-empty array: one array of numbers per '
                              'time step ([[x, y, z], ...]), or numbers for one axis')
     try:
-        exact = np.array(raw, dtype=np.float64)
+        exact = _float_rows(raw)
     except (ValueError, TypeError, OverflowError):
         raise LiveInputError('"values" must hold numbers only, every row with as many as '
                              'there are axes ([[x, y, z], ...])') from None
@@ -142,8 +189,9 @@ def _short_form(doc: Dict[str, Any], axes: Sequence[str]) -> Tuple[Recording, Di
     if exact.ndim != 2:
         raise LiveInputError(f'"values" must be rows of numbers, got {exact.ndim} levels of '
                              "arrays")
-    bad = ~(np.abs(exact) <= FLOAT32_MAX)
-    if bad.any():
+    # (NaN fails both comparisons)
+    if exact.size and not (-FLOAT32_MAX <= exact.min() and exact.max() <= FLOAT32_MAX):
+        bad = ~(np.abs(exact) <= FLOAT32_MAX)
         r, c = (int(i) for i in np.argwhere(bad)[0])
         raise LiveInputError(f"values[{r}][{c}] is {exact[r, c]:g}: every value must be a "
                              f"finite number within float32's range (+-{FLOAT32_MAX:.4g}), "
@@ -172,7 +220,7 @@ def _short_form(doc: Dict[str, Any], axes: Sequence[str]) -> Tuple[Recording, Di
             raise LiveInputError(f"the rows have {values.shape[1]} values but the impulse takes "
                                  f"{len(axes)} axes ({', '.join(axes)}); name the columns with "
                                  '"sensors": ["..."]')
-        sensors = tuple(SensorAxis(a) for a in axes)
+        sensors = _default_sensors(tuple(axes))
     else:
         if not isinstance(names, list) or len(names) != values.shape[1]:
             raise LiveInputError(f'"sensors" must name each of the {values.shape[1]} columns')
@@ -233,6 +281,23 @@ def _document(body: bytes, ctype: str, hmac_key: Optional[str]) -> Recording:
                              f"{str(exc).removeprefix('live: ')}") from None
 
 
+class SyncRequest:
+    """A synchronous request between its steps (see :meth:`LiveService.parse_sync`)."""
+
+    __slots__ = ("rid", "created", "rec", "info", "iat", "started", "res", "seconds", "wins")
+
+    def __init__(self, rid: str, created: str, rec: Recording, info: Dict[str, Any]) -> None:
+        self.rid = rid
+        self.created = created
+        self.rec = rec
+        self.info = info
+        self.iat = int(time.time())
+        self.started = ""
+        self.res: Any = None
+        self.seconds = 0.0
+        self.wins: Optional[List[Any]] = None   # the result's WindowResults
+
+
 class LiveService:
     """Sync and async classification requests, their results and webhooks (thread-side: every
     method runs on a worker thread)."""
@@ -253,6 +318,8 @@ class LiveService:
         self.version = str(project.get("deploy_version", ""))
         self.tenant = str(project.get("owner") or "default")
         self.axes = tuple(impulse.axes)
+        self.window_samples = int(impulse.window_samples)
+        self.window_increase = max(1, int(impulse.window_increase_samples))
         self.labels = tuple(impulse.labels)
         first_k = next((b for b in impulse.bundle.learn if b.type == "keras"), None)
         first_a = next((b for b in impulse.bundle.learn
@@ -272,41 +339,44 @@ class LiveService:
                 "anomaly_events": [], "sample": {}, "metadata": info.get("metadata") or {},
                 "created_at": created_at, "started_at": None}
 
+    @staticmethod
+    def _windows(res: Any) -> List[Any]:
+        """The WindowResults of ``res``: a few one by one (read straight from the compiled
+        plan's rows: no whole-recording arrays are made), many through whole-array
+        conversions."""
+        n = len(res)
+        return [res[w] for w in range(n)] if n <= _WINDOWS_ONE_BY_ONE else list(res)
+
     def _result(self, rid: str, res: Any, rec: Recording, info: Dict[str, Any],
                 created_at: str, started_at: str, seconds: float,
-                events: List[Dict[str, Any]]) -> Dict[str, Any]:
+                events: List[Dict[str, Any]], wins: Optional[List[Any]] = None
+                ) -> Dict[str, Any]:
         out = self._base(rid, info, created_at)
         n = len(res)
+        if wins is None:
+            wins = self._windows(res)
+        names = res.labels                   # the first classifier's (none: no scores)
+        has_anomaly = bool(res.anomaly_blocks)
         windows: List[Dict[str, Any]] = []
+        for win in wins:
+            entry = {"start_ms": win.start_ms, "end_ms": win.end_ms, "label": win.label,
+                     "scores": win.scores if names else {}}
+            if has_anomaly:
+                entry["anomaly"] = win.anomaly
+            windows.append(entry)
         scores: Dict[str, float] = {}
         labels: List[str] = []
-        probs = res.probabilities
-        an = res.anomaly
-        starts, ends = res.start_ms.tolist(), res.end_ms.tolist()
-        preds = [str(p) for p in res.predictions]
-        an_l = an.astype(np.float64).tolist() if an is not None else None
-        if probs is not None and len(res.labels):
-            rows = probs.astype(np.float64).tolist()
-            names = list(res.labels)
-            for w in range(n):
-                entry = {"start_ms": starts[w], "end_ms": ends[w], "label": preds[w],
-                         "scores": dict(zip(names, rows[w]))}
-                if an_l is not None:
-                    entry["anomaly"] = an_l[w]
-                windows.append(entry)
-            best = probs.max(axis=0).astype(np.float64).tolist() if n else [0.0] * len(names)
-            scores = dict(zip(names, best))
-            labels = [lab for lab, s in sorted(scores.items(), key=lambda kv: -kv[1])
-                      if s >= res.min_score]
-        else:
-            for w in range(n):
-                entry = {"start_ms": starts[w], "end_ms": ends[w], "label": preds[w],
-                         "scores": {}}
-                if an_l is not None:
-                    entry["anomaly"] = an_l[w]
-                windows.append(entry)
-        if an_l is not None and n:
-            top = max(an_l)
+        if names:
+            # per label the highest probability over the windows
+            scores = dict(wins[0].scores) if n else dict.fromkeys(names, 0.0)
+            for win in wins[1:]:
+                for k, v in win.scores.items():
+                    if v > scores[k]:
+                        scores[k] = v
+            min_score = res.min_score
+            labels = [lab for lab, s in sorted(scores.items(), key=_by_score) if s >= min_score]
+        if has_anomaly and n:
+            top = max(win.anomaly for win in wins)
             scores["anomaly"] = top
             if top > res.anomaly_threshold:
                 labels.append("anomaly")
@@ -330,39 +400,92 @@ class LiveService:
     def _deliveries(self, text: bytes) -> List[Tuple[str, bytes]]:
         return [(url, text) for url in self.webhook_urls]
 
+    @staticmethod
+    def _anomalous(res: Any, wins: Optional[List[Any]] = None) -> bool:
+        if wins is not None:
+            return any(w.anomalous for w in wins)
+        return bool(res.anomaly_blocks) and bool(res.anomalous.any())
+
+    def _events(self, rid: str, rec: Recording, res: Any, info: Dict[str, Any],
+                iat: Optional[int], wins: Optional[List[Any]] = None) -> List[Dict[str, Any]]:
+        """Queue the anomaly events of ``res`` in the outbox (a committed SQLite write)."""
+        if not self._anomalous(res, wins):
+            return []
+        try:
+            return self.events.queue(rec, res, f"live-{rid}", origin="live", iat=iat,
+                                     values=info.get("values"))
+        except EdgertError as exc:  # the outbox is full: said in the result and the log
+            log.error("result %s: anomaly events not queued: %s", rid, exc)
+            return [{"error": f"not queued: {exc}"}]
+
     def _classify(self, rid: str, rec: Recording, info: Dict[str, Any], created_at: str,
                   iat: Optional[int]) -> Dict[str, Any]:
         started = now_text()
         t0 = time.perf_counter()
         res = self.classifier.classify(rec, source="live")
         seconds = time.perf_counter() - t0
-        events: List[Dict[str, Any]] = []
-        if res.anomaly is not None and bool(np.any(res.anomalous)):
-            try:
-                events = self.events.queue(rec, res, f"live-{rid}", origin="live", iat=iat,
-                                           values=info.get("values"))
-            except EdgertError as exc:  # the outbox is full: said in the result and the log
-                log.error("result %s: anomaly events not queued: %s", rid, exc)
-                events = [{"error": f"not queued: {exc}"}]
+        events = self._events(rid, rec, res, info, iat)
         return self._result(rid, res, rec, info, created_at, started, seconds, events)
 
     # -- synchronous --------------------------------------------------------------------------
-    def run_sync(self, body: bytes, content_type: Optional[str],
-                 meta_header: Optional[str]) -> bytes:
-        """Classify now; the result object as JSON bytes (also stored and sent to the
-        webhooks). :class:`LiveInputError` / :class:`EdgertError` for bad input."""
+    # A synchronous request goes through three steps: parse (CPU), classify (CPU, mostly C),
+    # finish (anomaly events into the outbox, the result stored, webhook deliveries: SQLite).
+    # The endpoint runs on the event loop what is short and free of I/O - a small body, a
+    # recording of a few windows in the impulse's own layout, no event and no webhook - and
+    # hands the rest to a worker thread (see LiveEndpoint in edgert.daemon.app).
+    def parse_sync(self, body: bytes, content_type: Optional[str],
+                   meta_header: Optional[str]) -> "SyncRequest":
+        """Step 1: the request parsed (:class:`LiveInputError` for bad input)."""
         created = now_text()
-        rid = new_id()
         rec, info = parse_request(body, content_type, self.hmac_key, self.axes,
                                   header_metadata(meta_header))
-        result = self._classify(rid, rec, info, created, int(time.time()))
+        return SyncRequest(new_id(), created, rec, info)
+
+    def quick(self, req: "SyncRequest", max_windows: int) -> bool:
+        """The recording runs the impulse's lean path (its columns, rate and dtype) and has at
+        most ``max_windows`` windows: classifying it costs microseconds."""
+        return self.classifier.lean(req.rec) and \
+            self.impulse_windows(req.rec.values.shape[0]) <= max_windows
+
+    def impulse_windows(self, rows: int) -> int:
+        W, S = self.window_samples, self.window_increase
+        return (rows - W) // S + 1 if rows >= W else 1
+
+    def classify_sync(self, req: "SyncRequest") -> None:
+        """Step 2: classify (:class:`EdgertError` for input the impulse refuses)."""
+        req.started = now_text()
+        t0 = time.perf_counter()
+        req.res = res = self.classifier.classify(req.rec, source="live")
+        req.seconds = time.perf_counter() - t0
+        req.wins = self._windows(res)
+
+    def finish_needs_io(self, req: "SyncRequest") -> bool:
+        """Step 3 writes more than the batched result: anomaly events or webhook deliveries."""
+        return bool(self.webhook_urls) or self._anomalous(req.res, req.wins)
+
+    def finish_sync(self, req: "SyncRequest") -> bytes:
+        """Step 3 (classifying first if step 2 has not run): the result object as JSON bytes,
+        its anomaly events queued, stored and sent to the webhooks."""
+        if req.res is None:
+            self.classify_sync(req)
+        events = self._events(req.rid, req.rec, req.res, req.info, req.iat, req.wins)
+        result = self._result(req.rid, req.res, req.rec, req.info, req.created, req.started,
+                              req.seconds, events, req.wins)
         text = json_bytes(result)
+        rid, created = req.rid, req.created
         if self.webhook_urls:  # deliveries are stored with the result before the answer
             self.db.finish(rid, "done", text, created, self._deliveries(text))
             self.on_delivery()
         else:  # the answer carries the result; stored within milliseconds, in batches
             self.db.finish_soon(rid, "done", text, created)
         return text
+
+    def run_sync(self, body: bytes, content_type: Optional[str],
+                 meta_header: Optional[str]) -> bytes:
+        """All three steps (on a worker thread): the result object as JSON bytes (also stored
+        and sent to the webhooks). :class:`LiveInputError` / :class:`EdgertError` for bad
+        input."""
+        return self.finish_sync(self.parse_sync(body, content_type, meta_header))
 
     # -- asynchronous -------------------------------------------------------------------------
     def accept(self, body: bytes, content_type: Optional[str],
@@ -432,4 +555,4 @@ class LiveService:
 
 
 __all__ = ["LiveInputError", "LiveService", "header_metadata", "media_type", "new_id",
-           "now_text", "parse_request"]
+           "now_text", "parse_request", "SyncRequest"]

@@ -103,9 +103,11 @@ class ConnectionGuard:
 
 class _LingeringTransport:
     """The transport uvicorn sees: ``close()`` starts a lingering close instead of closing
-    at once; writes made in one turn of the event loop go out as one (uvicorn writes a
-    response's head and its body separately: two system calls, each running the loopback
-    peer's TCP work too); everything else is the real transport's."""
+    at once; a response's writes go out as one (uvicorn writes a response's head and its
+    body separately: two system calls, each running the loopback peer's TCP work too) - when
+    the response is complete (:meth:`GuardedProtocol.on_response_complete`), or at the end of
+    the event loop's turn for a response still streaming; everything else is the real
+    transport's."""
 
     __slots__ = ("_real", "_proto", "_closing", "_pending")
 
@@ -193,6 +195,7 @@ class GuardedProtocol:
         super().__init__(*args, **kwargs)  # type: ignore[call-arg]
         self.app = _WithConnection(self.app, self)  # type: ignore[has-type]
         self._real: Optional[asyncio.Transport] = None
+        self._writer: Optional[_LingeringTransport] = None
         self._refused = False
         self._timer: Optional[asyncio.TimerHandle] = None
         self._lingering = False
@@ -215,7 +218,8 @@ class GuardedProtocol:
         g.active += 1
         g.live.add(self)
         self._counted = True
-        super().connection_made(_LingeringTransport(transport, self))  # type: ignore[misc]
+        self._writer = _LingeringTransport(transport, self)
+        super().connection_made(self._writer)  # type: ignore[misc]
         self._arm(g.header_timeout, self._header_deadline)
 
     def data_received(self, data: bytes) -> None:
@@ -257,6 +261,11 @@ class GuardedProtocol:
 
     # -- uvicorn hooks ----------------------------------------------------------------------
     def on_response_complete(self) -> None:
+        # the whole response out now, in one write: not after whatever else this turn of the
+        # loop runs (a burst of requests would otherwise all be answered at its end)
+        writer = self._writer
+        if writer is not None:
+            writer.flush()
         super().on_response_complete()  # type: ignore[misc]
         if self._lingering or self._real is None or self._real.is_closing():
             return
