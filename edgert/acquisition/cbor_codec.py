@@ -34,7 +34,6 @@ import re
 import struct
 from typing import Any
 
-import cbor2
 import numpy as np
 
 from ..errors import AcquisitionFormatError
@@ -452,6 +451,7 @@ def _values_in_chunks(data: bytes, start: int, end: int, runs: list[tuple[int, i
         return None
     if any(a[1] != b[0] for a, b in zip(runs, runs[1:])):
         return None
+    import cbor2  # imported when first needed (~1 MB a JSON-only process never pays)
     parts, row = [], 0
     for a, b in runs:
         rows = cbor2.loads(b"\x9f" + data[a:b] + b"\xff")
@@ -461,6 +461,7 @@ def _values_in_chunks(data: bytes, start: int, end: int, runs: list[tuple[int, i
 
 
 def _loads(data: bytes) -> Any:
+    import cbor2  # imported when first needed (~1 MB a JSON-only process never pays)
     try:
         # duplicate keys were rejected by _scan (cbor2 < 6 has no allow_duplicate_keys)
         return cbor2.loads(data, max_depth=MAX_NESTING + 1, str_errors="strict")

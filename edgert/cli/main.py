@@ -46,7 +46,10 @@ class Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
+    """The ``edgert`` parser with every subcommand, or - ``command`` given - with only the
+    module of that name (``classify-all`` -> ``commands/classify_all.py``): a long-running
+    command (the daemon) then does not keep every other command's modules in memory."""
     parser = Parser(
         prog="edgert", description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -57,16 +60,30 @@ def build_parser() -> argparse.ArgumentParser:
                         help="only errors on stderr, no progress bars")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     from . import commands
+    only = command.replace("-", "_") if command else None
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
+        if info.name.startswith("_") or (only is not None and info.name != only):
             continue
         module = importlib.import_module(f"{commands.__name__}.{info.name}")
         module.register(sub)
     return parser
 
 
+def _parser_for(argv: Optional[Sequence[str]]) -> argparse.ArgumentParser:
+    """The parser for ``argv``: only its command's module when that module defines it (the
+    first argument that is not an option names the command), else every command."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in args if not a.startswith("-")), None)
+    if command and command.replace("-", "_").isidentifier():
+        parser = build_parser(command)
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        if command in sub.choices:
+            return parser
+    return build_parser()
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = build_parser()
+    parser = _parser_for(argv)
     args = parser.parse_args(argv)
     level = logging.ERROR if args.quiet else (
         logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]

@@ -90,9 +90,15 @@ CREATE TABLE IF NOT EXISTS scans (
 
 RESULT_STATES = ("accepted", "in-progress", "done", "error")
 log = logging.getLogger("edgert.daemon.db")
-#: Results written per statement at most by the background writer (5 parameters each: within
-#: SQLite's oldest limit of 999), and how long it lets a burst gather before writing.
-_BATCH = 128
+#: Results the background writer takes per round at most, how many rows its statements write
+#: (5 parameters each: within SQLite's oldest limit of 999), and how long it lets a burst
+#: gather before writing.
+_BATCH = 256
+_CHUNKS = (64, 16, 4, 1)
+_UPSERT = {n: "INSERT INTO results (id, status, accepted_ts, created_at, result) VALUES "
+              + ",".join(["(?, ?, ?, ?, ?)"] * n)
+              + " ON CONFLICT(id) DO UPDATE SET status=excluded.status, result=excluded.result,"
+              " body=NULL" for n in _CHUNKS}
 _GATHER_S = 0.005
 
 
@@ -119,6 +125,7 @@ class GatewayDB:
         # wakes for the first, waits a moment for more, and writes them all at once
         self._pending: Dict[str, Tuple[str, bytes, str]] = {}
         self._order: List[str] = []
+        self._first_at = 0.0  # (monotonic) when the oldest result in _order was added
         self._pending_lock = threading.Lock()
         self._wake = threading.Event()
         self._closing = False
@@ -156,19 +163,20 @@ class GatewayDB:
         with self._pending_lock:
             rows = [(rid,) + self._pending[rid] for rid in ids]
         now = time.time()
-        # one statement for the whole batch (atomic on its own): every step into SQLite lets
-        # go of the GIL, and taking it back from a busy event loop thread costs that thread
-        # a switch; a statement per row would cost one per result
-        args: List[Any] = []
-        for rid, st, text, created in rows:
-            args += (rid, st, now, created, text.decode("utf-8"))
         try:
             with self._lock:
-                self._conn.execute(
-                    "INSERT INTO results (id, status, accepted_ts, created_at, result) VALUES "
-                    + ",".join(["(?, ?, ?, ?, ?)"] * len(rows))
-                    + " ON CONFLICT(id) DO UPDATE SET status=excluded.status, "
-                    "result=excluded.result, body=NULL", args)
+                # a statement per chunk of _CHUNKS rows (atomic on its own): every step into
+                # SQLite lets go of the GIL, and taking it back from a busy event loop thread
+                # costs that thread a switch - a statement per row would cost one per result;
+                # a few fixed sizes keep the prepared statements few (each is cached)
+                k = 0
+                for size in _CHUNKS:
+                    while len(rows) - k >= size:
+                        args: List[Any] = []
+                        for rid, st, text, created in rows[k:k + size]:
+                            args += (rid, st, now, created, text.decode("utf-8"))
+                        self._conn.execute(_UPSERT[size], args)
+                        k += size
         except Exception:  # noqa: BLE001 - logged; the answers were already sent
             log.exception("results: %d finished result(s) could not be stored", len(ids))
         with self._pending_lock:
@@ -181,9 +189,16 @@ class GatewayDB:
         webhook deliveries. :meth:`result` sees it at once."""
         with self._pending_lock:
             self._pending[rid] = (status, text, created_at)
+            if not self._order:
+                self._first_at = time.monotonic()
             self._order.append(rid)
         if not self._wake.is_set():
             self._wake.set()
+
+    def backlog_age(self) -> float:
+        """Seconds the oldest finished result not yet taken by the writer has waited (0 when
+        none waits): how far the writer thread is behind."""
+        return time.monotonic() - self._first_at if self._order else 0.0
 
     def _tx(self, statements: Iterable[Tuple[str, Sequence[Any]]]) -> None:
         with self._lock:

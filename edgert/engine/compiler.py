@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import numpy as np
-import tflite
+import tflite as _tflite
 
 from ..errors import ModelError, UnsupportedOperatorError
 from . import quant
@@ -24,8 +24,12 @@ from .plan import (ALIGN, DT_FLOAT32, DT_INT8, DT_INT16, DT_INT32, MAX_IO,
 from .reader import Graph, OpDesc, TensorDesc
 
 MAX_TENSOR_BYTES = (1 << 31) - 1
-_DT_OF_TYPE = {tflite.TensorType.FLOAT32: DT_FLOAT32, tflite.TensorType.INT8: DT_INT8,
-               tflite.TensorType.INT32: DT_INT32}
+# the schema's tensor type codes, as numbers (the schema package itself may be released after
+# the models are read: edgert.engine.reader.release_schema)
+_TT_INT32 = int(_tflite.TensorType.INT32)
+_DT_OF_TYPE = {int(_tflite.TensorType.FLOAT32): DT_FLOAT32, int(_tflite.TensorType.INT8): DT_INT8,
+               _TT_INT32: DT_INT32}
+del _tflite
 
 # Builtin operators the native engine runs, with the highest op version accepted (newer
 # versions add types/features checked separately below, so these bounds are generous).
@@ -212,7 +216,7 @@ class _Compiler:
             bias = np.zeros(units, dtype=np.int64)
             if b >= 0:
                 bt = self.gt(b)
-                if bt.type_code != tflite.TensorType.INT32:
+                if bt.type_code != _TT_INT32:
                     raise UnsupportedOperatorError(f"{op.where()}: bias '{bt.name}' is {bt.type_name}, "
                                                    "expected int32")
                 bias = self.const_data(op, b, "bias").reshape(-1).astype(np.int64)
@@ -294,7 +298,7 @@ class _Compiler:
                   for sc in scales]
             bias = np.zeros(oc, dtype=np.int32)
             if b >= 0:
-                if self.gt(b).type_code != tflite.TensorType.INT32:
+                if self.gt(b).type_code != _TT_INT32:
                     raise UnsupportedOperatorError(f"{op.where()}: bias is {self.gt(b).type_name}, expected int32")
                 bias = self.const_data(op, b, "bias").reshape(-1).astype(np.int32)
                 if bias.size != oc:

@@ -8,32 +8,51 @@ reaches the C core.
 """
 from __future__ import annotations
 
+import importlib
 import struct
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import numpy as np
-import tflite
+import tflite as _tflite_at_import
 
 from ..errors import ModelError
 
+
+def _schema() -> Any:
+    """The ``tflite`` schema package (imported again after :func:`release_schema`)."""
+    return sys.modules.get("tflite") or importlib.import_module("tflite")
+
+
+def release_schema() -> None:
+    """Forget the ``tflite`` schema package and ``flatbuffers`` (~200 modules, ~3 MB): a
+    long-running process that has read its models (the gateway daemon) calls this once they
+    are compiled. Nothing here keeps a reference to them (the tables below hold numbers and
+    names); the next model read imports them again. Call it while no model is being read."""
+    _OPTIONS.clear()
+    for name in [m for m in sys.modules if m == "tflite" or m.startswith("tflite.")
+                 or m == "flatbuffers" or m.startswith("flatbuffers.")]:
+        del sys.modules[name]
+
+
 #: TensorType code -> numpy dtype (types we can at least describe; support is checked later).
 TENSOR_DTYPES: dict[int, np.dtype] = {
-    tflite.TensorType.FLOAT32: np.dtype(np.float32),
-    tflite.TensorType.FLOAT16: np.dtype(np.float16),
-    tflite.TensorType.INT32: np.dtype(np.int32),
-    tflite.TensorType.UINT8: np.dtype(np.uint8),
-    tflite.TensorType.INT64: np.dtype(np.int64),
-    tflite.TensorType.INT16: np.dtype(np.int16),
-    tflite.TensorType.INT8: np.dtype(np.int8),
-    tflite.TensorType.FLOAT64: np.dtype(np.float64),
-    tflite.TensorType.BOOL: np.dtype(np.bool_),
+    _tflite_at_import.TensorType.FLOAT32: np.dtype(np.float32),
+    _tflite_at_import.TensorType.FLOAT16: np.dtype(np.float16),
+    _tflite_at_import.TensorType.INT32: np.dtype(np.int32),
+    _tflite_at_import.TensorType.UINT8: np.dtype(np.uint8),
+    _tflite_at_import.TensorType.INT64: np.dtype(np.int64),
+    _tflite_at_import.TensorType.INT16: np.dtype(np.int16),
+    _tflite_at_import.TensorType.INT8: np.dtype(np.int8),
+    _tflite_at_import.TensorType.FLOAT64: np.dtype(np.float64),
+    _tflite_at_import.TensorType.BOOL: np.dtype(np.bool_),
 }
 TENSOR_TYPE_NAMES: dict[int, str] = {
-    v: k for k, v in vars(tflite.TensorType).items() if not k.startswith("_") and isinstance(v, int)
+    v: k for k, v in vars(_tflite_at_import.TensorType).items() if not k.startswith("_") and isinstance(v, int)
 }
 BUILTIN_NAMES: dict[int, str] = {
-    v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_") and isinstance(v, int)
+    v: k for k, v in vars(_tflite_at_import.BuiltinOperator).items() if not k.startswith("_") and isinstance(v, int)
 }
 
 _DECODE_ERRORS = (IndexError, struct.error, ValueError, TypeError, AttributeError,
@@ -138,8 +157,14 @@ class Options:
         raise AttributeError(name)
 
 
+#: The code of the CUSTOM builtin operator.
+_CUSTOM = int(_tflite_at_import.BuiltinOperator.CUSTOM)
+del _tflite_at_import  # the tables hold numbers and names; reads use _schema()
+
+
 # Builtin options class per BuiltinOptions union type (only the ones kernels read).
 def _options_classes() -> dict[int, type]:
+    tflite = _schema()
     out = {}
     for name, code in vars(tflite.BuiltinOptions).items():
         if name.startswith("_") or not isinstance(code, int) or code == 0:
@@ -150,7 +175,8 @@ def _options_classes() -> dict[int, type]:
     return out
 
 
-_OPTIONS = _options_classes()
+#: filled on the first read (emptied by release_schema)
+_OPTIONS: dict[int, type] = {}
 
 
 def _vector(n: int, getter, what: str, limit: int) -> list[int]:
@@ -184,6 +210,9 @@ def read_graph(buf: bytes) -> Graph:
 
 
 def _read(buf: bytes) -> Graph:
+    tflite = _schema()
+    options_classes = _OPTIONS or _options_classes()
+    _OPTIONS.update(options_classes)
     model = tflite.Model.GetRootAsModel(buf, 0)
     n_sub = model.SubgraphsLength()
     if n_sub < 1:
@@ -201,7 +230,7 @@ def _read(buf: bytes) -> Graph:
         oc = model.OperatorCodes(i)
         code = max(int(oc.BuiltinCode()), int(oc.DeprecatedBuiltinCode()))
         name = BUILTIN_NAMES.get(code, f"BUILTIN_{code}")
-        if code == tflite.BuiltinOperator.CUSTOM:
+        if code == _CUSTOM:
             cc = oc.CustomCode()
             name = "CUSTOM" + (f" '{cc.decode('utf-8', 'replace')}'" if cc else "")
         opcodes.append((code, name, int(oc.Version())))
@@ -261,7 +290,7 @@ def _read(buf: bytes) -> Graph:
             options_type=int(op.BuiltinOptionsType()),
         )
         table = op.BuiltinOptions()
-        cls = _OPTIONS.get(desc.options_type)
+        cls = options_classes.get(desc.options_type)
         if table is not None and cls is not None:
             opt = cls()
             opt.Init(table.Bytes, table.Pos)

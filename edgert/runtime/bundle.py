@@ -14,15 +14,18 @@ from __future__ import annotations
 import json
 import math
 import struct
-import zipfile
+import sys
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
 from ..errors import BundleError
+
+if TYPE_CHECKING:
+    import zipfile
 
 FORMAT = "edgert-impulse/1"
 DSP_TYPES = ("spectral-analysis", "raw", "flatten", "mfcc", "mfe", "spectrogram")
@@ -147,6 +150,15 @@ class Bundle:
 
 
 # ------------------------------------------------------------------------------------ files
+class _NotAZipError(Exception):
+    """Stands for zipfile.BadZipFile where no zip was opened (zipfile not imported)."""
+
+
+def _bad_zip() -> type:
+    zf = sys.modules.get("zipfile")
+    return zf.BadZipFile if zf is not None else _NotAZipError
+
+
 class BundleFiles:
     """Read access to the files of a bundle directory or zip (names relative to the root),
     every file checked against MAX_MEMBER_BYTES / MAX_MEMBER_RATIO before it is read. A context
@@ -154,12 +166,13 @@ class BundleFiles:
 
     def __init__(self, path: Path):
         self.path = path
-        self._zip: Optional[zipfile.ZipFile] = None
+        self._zip: Optional["zipfile.ZipFile"] = None
         self._prefix = ""
         if path.is_dir():
             return
         if not path.exists():
             raise BundleError(f"{path}: no such bundle (expected a directory or a .zip)")
+        import zipfile  # for zipped bundles only (a long-running process keeps what it imports)
         try:
             self._zip = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, OSError) as exc:
@@ -189,7 +202,7 @@ class BundleFiles:
         except (KeyError, FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
             raise BundleError(f"{self.path}/{IMPULSE_FILE}: {field_name} names {name!r}, "
                               f"which is missing from the bundle") from exc
-        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError,
+        except (_bad_zip(), zlib.error, OSError, EOFError, RuntimeError,
                 NotImplementedError) as exc:
             # a damaged member (bad CRC, broken deflate data), an encrypted or unsupported
             # compression method, an unreadable file

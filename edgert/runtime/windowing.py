@@ -18,7 +18,6 @@ and applied by ``edgert_resample_poly`` in C.
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 
 import numpy as np
 
@@ -94,6 +93,7 @@ def resample_ratio(f_in: float, f_out: float) -> tuple[int, int]:
         raise InputError(f"cannot resample from {f_in:g} Hz to {f_out:g} Hz: that is "
                          f"{ratio:g} times as many samples; check the recording's "
                          "interval/frequency")
+    from fractions import Fraction  # (imported when first resampling)
     r = Fraction(ratio).limit_denominator(1000)
     if r.numerator < 1:
         raise InputError(f"cannot resample from {f_in} Hz to {f_out} Hz (ratio too small)")

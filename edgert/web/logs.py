@@ -167,6 +167,11 @@ def _stop_listeners() -> None:
         _writers.pop().stop()  # writes what is queued, flushes
 
 
+def backlog() -> int:
+    """Log records queued and not written yet (how far the writer thread is behind)."""
+    return sum(w.pending.qsize() for w in _writers)
+
+
 def configure(fmt: str = "text", level: int = logging.INFO, stream: Optional[Any] = None) -> None:
     """Replace the root logger's handlers with one writing ``fmt`` lines to ``stream``
     (stderr by default), at ``level``, from a thread of its own."""
@@ -187,4 +192,5 @@ def configure(fmt: str = "text", level: int = logging.INFO, stream: Optional[Any
 atexit.register(_stop_listeners)
 
 
-__all__ = ["DEFAULT_LIMIT", "FORMATS", "JsonFormatter", "TextFormatter", "configure", "escape"]
+__all__ = ["DEFAULT_LIMIT", "FORMATS", "JsonFormatter", "TextFormatter", "backlog", "configure",
+           "escape"]
