@@ -36,7 +36,7 @@ from edgert.errors import AcquisitionFormatError
 
 from .device import DeviceConfig, parse_config
 from .inference_output import Event, InferenceOutputParser
-from .ports import Disconnected, SerialLink
+from .ports import SerialLink
 
 log = logging.getLogger("firmware_bridge.at")
 

@@ -237,6 +237,31 @@ def task_batches(items: Sequence[Any], n_workers: int) -> List[List[Any]]:
     return [list(items[i:i + size]) for i in range(0, len(items), size)]
 
 
+def run_batches(client: Any, fn: Callable[..., List[Any]], args: Sequence[Any],
+                items: Sequence[Any]) -> Iterator[Tuple[int, List[Any]]]:
+    """Submit ``fn(*args, batch)`` for the items in batches (:func:`task_batches`) and yield
+    ``(batch number, its outcomes)`` as the tasks complete. A task that failed on every retry
+    is a DatasetError (an EdgertError raised by the task is re-raised as it is); the futures
+    are released at the end, whatever happens."""
+    distributed = import_distributed()
+    n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+    futures = [client.submit(fn, *args, batch, pure=False)
+               for batch in task_batches(items, n_workers)]
+    number = {fut.key: i for i, fut in enumerate(futures)}
+    try:
+        for fut in distributed.as_completed(futures):
+            try:
+                outcomes = fut.result()
+            except EdgertError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a task that failed on every retry
+                raise DatasetError(f"a Dask task failed: {type(exc).__name__}: {exc}") from None
+            yield number[fut.key], outcomes
+    finally:
+        for fut in futures:
+            fut.release()
+
+
 def bundle_path(impulse: Any) -> str:
     """The bundle's absolute path, as the workers will open it."""
     source = getattr(getattr(impulse, "bundle", None), "source", None)
@@ -252,28 +277,18 @@ def classify_rows(impulse: Any, ds: Any, todo: Sequence[Any], variant: Optional[
     """Classify the dataset rows ``todo`` on the cluster behind ``client``; the encoded cache
     rows are written by this process. Returns ``{row id: error}`` for the rows whose outcome
     is not cached (the rest are read back from the cache by the caller)."""
-    distributed = import_distributed()
     from tqdm import tqdm
     job = ClassifyJob(bundle_path(impulse), getattr(impulse, "backend", "auto"), fp, variant)
     root = Path(ds.root).resolve()
     items = [SampleItem(r.id, str(root / r.path), r.path, r.sha256, r.label) for r in todo]
-    n_workers = max(1, len(client.scheduler_info().get("workers", {})))
     callback = progress if callable(progress) else None
     bar = tqdm(total=len(items), unit="sample", desc="classify (dask)",
                disable=callback is not None or not progress, file=sys.stderr, leave=False)
     uncached: Dict[int, Optional[str]] = {}
     done: set = set()
     pending: List[Tuple[Any, ...]] = []
-    futures = [client.submit(classify_batch, job, batch, pure=False)
-               for batch in task_batches(items, n_workers)]
     try:
-        for fut in distributed.as_completed(futures):
-            try:
-                outcomes = fut.result()
-            except EdgertError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a task that failed on every retry
-                raise DatasetError(f"a Dask task failed: {type(exc).__name__}: {exc}") from None
+        for _, outcomes in run_batches(client, classify_batch, (job,), items):
             for sample_id, error, entry in outcomes:
                 if sample_id in done:       # a rescheduled task reported it already
                     continue
@@ -293,8 +308,6 @@ def classify_rows(impulse: Any, ds: Any, todo: Sequence[Any], variant: Optional[
         ds.cache_write(pending)
     finally:
         bar.close()
-        for fut in futures:
-            fut.release()
     return uncached
 
 
@@ -305,7 +318,7 @@ def refresh_on_cluster(ds: Any, client: Any, impulse: Any = None, variant: Optio
     same task and their results cached (the key a later :func:`classify_all` with the same
     ``variant`` looks up), so a fresh classify-all reads and decodes each file once, on a
     worker. Returns refresh()'s counts."""
-    distributed = import_distributed()
+    import_distributed()
     from tqdm import tqdm
     from .decoding import default_reader
     from .manifest import labelling, read_manifest
@@ -321,7 +334,6 @@ def refresh_on_cluster(ds: Any, client: Any, impulse: Any = None, variant: Optio
                           impulse_fingerprint(impulse), variant)
     manifest = read_manifest(ds.root)
     entries: List[Tuple[Any, ...]] = []
-    n_workers = max(1, len(client.scheduler_info().get("workers", {})))
     callback = progress if callable(progress) else None
 
     def indexer(files: Sequence[Any]) -> Iterator[Any]:
@@ -336,20 +348,11 @@ def refresh_on_cluster(ds: Any, client: Any, impulse: Any = None, variant: Optio
                 cat, label = None, None
             wanted = job is not None and cat is not None and category in (None, "all", cat)
             tasks.append(FileTask(f, wanted, label))
-        futures = [client.submit(index_batch, job, ds.hmac_key, b, pure=False)
-                   for b in task_batches(tasks, n_workers)]
         bar = tqdm(total=len(tasks), unit="file", desc="index (dask)",
                    disable=callback is not None or not progress, file=sys.stderr, leave=False)
         indexed: Dict[str, Tuple[Any, Dict[str, Any]]] = {}
         try:
-            for fut in distributed.as_completed(futures):
-                try:
-                    outcomes = fut.result()
-                except EdgertError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - a task that failed on every retry
-                    raise DatasetError(f"a Dask task failed: {type(exc).__name__}: {exc}") \
-                        from None
+            for _, outcomes in run_batches(client, index_batch, (job, ds.hmac_key), tasks):
                 for f, fields, entry in outcomes:
                     if entry is not None:
                         entries.append(entry)
@@ -359,8 +362,6 @@ def refresh_on_cluster(ds: Any, client: Any, impulse: Any = None, variant: Optio
                     callback(len(indexed), len(tasks))
         finally:
             bar.close()
-            for fut in futures:
-                fut.release()
         # rows are inserted in the folder's order, so sample ids are those of a local refresh
         for t in tasks:
             f, fields = indexed[t.file.rel]
@@ -373,5 +374,5 @@ def refresh_on_cluster(ds: Any, client: Any, impulse: Any = None, variant: Optio
 
 __all__ = ["ClassifyJob", "EXTRA", "SampleItem", "bundle_path", "classify_batch",
            "classify_rows", "dask_client", "import_distributed", "index_batch",
-           "refresh_on_cluster", "task_batches",
+           "refresh_on_cluster", "run_batches", "task_batches",
            "worker_impulse"]

@@ -534,8 +534,7 @@ class _Compiler:
                        for v in np.asarray(self.const_data(op, ax, "axis")).reshape(-1)})
         if not axes or any(not 0 <= v < rank for v in axes):
             raise ModelError(f"{op.where()}: axes {axes} for a rank-{rank} input")
-        o = self.opts(op, "ReducerOptions")
-        keep = bool(o.KeepDims()) if o else False
+        # keep_dims changes only the output's shape, which the output tensor already has
         mask = 0
         for v in axes:
             mask |= 1 << (v + 4 - rank)

@@ -237,25 +237,12 @@ class Stream:
                       self._want_continuous)
 
     def _validate(self, samples: Any) -> np.ndarray:
-        try:
-            if np.iscomplexobj(samples):
-                raise TypeError("complex values")
-            with np.errstate(over="ignore"):   # too large for float32 -> inf, reported below
-                arr = np.asarray(samples, dtype=np.float32)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"samples must be numbers ((rows, axes) or flat interleaved): "
-                             f"{exc}") from None
-        if arr.ndim == 1:
-            if arr.size % self.n_axes:
-                raise InputError(f"a flat chunk must hold a multiple of {self.n_axes} values "
-                                 f"(interleaved {', '.join(self.impulse.axes)}), got {arr.size}")
-            arr = arr.reshape(-1, self.n_axes)
-        if arr.ndim != 2 or arr.shape[1] != self.n_axes:
-            raise InputError(f"expected samples of {self.n_axes} axes "
-                             f"({', '.join(self.impulse.axes)}), got shape {arr.shape}")
+        """:meth:`_chunk`, with NaN/inf refused up front (the batch path copies no values
+        through the checked C copy)."""
+        arr = self._chunk(samples)
         if not np.isfinite(arr).all():
             raise InputError("the chunk holds NaN/inf values; nothing of it was used")
-        return np.ascontiguousarray(arr)
+        return arr
 
     def push(self, samples: Any) -> list[StreamResult]:
         """Append samples ((rows, axes) or flat interleaved); returns the results of every

@@ -439,29 +439,18 @@ def features_on_cluster(impulse: Any, sources: Sequence[Tuple[str, Path]],
     ``sources`` (the K-means seeding that follows depends on the order of the windows)."""
     from tqdm import tqdm
     from ..dataset.sample_classification import impulse_fingerprint
-    from ..dataset.distributed import (ClassifyJob, bundle_path, import_distributed,
-                                       task_batches)
-    distributed = import_distributed()
+    from ..dataset.distributed import ClassifyJob, bundle_path, run_batches
     job = ClassifyJob(bundle_path(impulse), getattr(impulse, "backend", "auto"),
                       impulse_fingerprint(impulse), None)
     items = [(name, str(Path(path).resolve())) for name, path in sources]
-    n_workers = max(1, len(client.scheduler_info().get("workers", {})))
-    batches = task_batches(items, n_workers)
-    futures = [client.submit(features_batch, job, list(dsp_ids), b, pure=False)
-               for b in batches]
+    done: Dict[int, List[Tuple[str, Optional[Any], Optional[str]]]] = {}
     with tqdm(total=len(items), unit="recording", desc="features (dask)", disable=not progress,
               file=sys.stderr, leave=False) as bar:
-        for fut in distributed.as_completed(futures):
-            bar.update(len(fut.result()))
-    try:
-        return [r for fut in futures for r in fut.result()]
-    except EdgertErrorBase:
-        raise
-    except Exception as exc:  # noqa: BLE001 - a task that failed on every retry
-        raise InputError(f"a Dask task failed: {type(exc).__name__}: {exc}") from None
-    finally:
-        for fut in futures:
-            fut.release()
+        for number, outcomes in run_batches(client, features_batch, (job, list(dsp_ids)),
+                                            items):
+            done[number] = outcomes
+            bar.update(len(outcomes))
+    return [r for number in sorted(done) for r in done[number]]
 
 
 def fit_bundle(bundle: Union[str, os.PathLike], data: Sequence[Union[str, os.PathLike]], *,
