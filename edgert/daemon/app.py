@@ -14,8 +14,10 @@ thread pools, webhook sender, jobs); :func:`create_app` builds the ASGI applicat
 Every endpoint needs ``x-api-key`` (compared in constant time): a missing or wrong key gets
 401 on the ingestion endpoints (as upstream) and 403 with seed 002's JSON elsewhere. Every
 other error is JSON ``{"success": false, "error": "..."}`` saying what to fix. C work runs
-on the classification threads, SQLite and file work on the I/O threads; the event loop only
-moves bytes.
+on the classification threads, except short synchronous one-window requests (under
+``limits.inline_max_bytes`` / ``inline_max_windows``), which the event loop classifies itself:
+a hand-off to a thread would cost more than the ~10 us of work. SQLite and file work runs on the
+I/O threads.
 """
 from __future__ import annotations
 
@@ -70,8 +72,8 @@ _SWITCH_INTERVAL_S = 0.001
 #: (results waiting longer, log records queued), and how long it then leaves them the GIL
 #: (see Gateway._share_gil).
 _SHARE_EVERY_S = 0.005
-_BACKLOG_S = 0.05
-_LOG_BACKLOG = 500
+_BACKLOG_S = 0.02
+_LOG_BACKLOG = 200
 _HANDOFF_S = 0.0002
 
 
@@ -518,11 +520,38 @@ def create_app(gw: Gateway) -> Any:
     return AccessLog(GateEndpoints(app, gw, live), gw.metrics.http, prefix="gw")
 
 
+#: glibc's mallopt parameter number for the arena count (malloc.h: M_ARENA_MAX).
+_M_ARENA_MAX = -8
+
+
+def _cap_malloc_arenas(arenas: int = 2) -> None:
+    """Cap glibc's malloc arenas before the daemon starts its threads.
+
+    By default glibc gives each thread that allocates concurrently an arena of its own, up to
+    eight per core; the daemon's dozen threads can then each keep a mostly idle heap. Two
+    arenas are plenty when the event loop does most allocation. deploy/edgert-daemon.service
+    sets MALLOC_ARENA_MAX=2 too; this gives a daemon started any other way the same bound. A
+    MALLOC_ARENA_MAX the operator set wins; other libcs (musl) have no arenas and are left
+    alone.
+    """
+    import platform
+    if os.environ.get("MALLOC_ARENA_MAX") or platform.system() != "Linux":
+        return
+    if platform.libc_ver()[0] != "glibc":
+        return
+    import ctypes
+    try:
+        ctypes.CDLL(None).mallopt(_M_ARENA_MAX, arenas)
+    except (OSError, AttributeError):  # pragma: no cover - no mallopt in this libc
+        log.debug("mallopt unavailable; malloc arenas left as they are")
+
+
 def serve(cfg: DaemonConfig, on_started: Any = None) -> None:
     """Run the daemon in this thread until SIGTERM/SIGINT, then stop gracefully: requests in
     progress finish, then the outbox and databases close (what is queued stays on disk)."""
     from ..web.server import HttpServer
 
+    _cap_malloc_arenas()
     gw = Gateway(cfg)
     lim = cfg.limits
     # This process is the daemon: everything it keeps is loaded now. What the loading left
