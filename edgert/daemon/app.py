@@ -85,12 +85,10 @@ class Gateway:
         lim = cfg.limits
         self.started_at = time.time()
         self.impulse = Impulse.load(cfg.bundle)
-        # the one-window plan built now (not by the first request), then the model reader's
-        # schema package forgotten: every model is compiled (~3 MB less for the process)
+        # the one-window plan built now (not by the first request)
         reason = self.impulse.plan_unsupported_reason()
         if reason:
             log.info("live requests take the batch path: %s", reason)
-        release_schema()
         bundle = self.impulse.bundle
         self.project_id = int(bundle.project.get("id", 0) or 0)
         self.project_name = str(bundle.project.get("name", ""))
@@ -553,6 +551,10 @@ def serve(cfg: DaemonConfig, on_started: Any = None) -> None:
 
     _cap_malloc_arenas()
     gw = Gateway(cfg)
+    # Every model is compiled: the model reader's schema package is forgotten (~3 MB less).
+    # Only here, in the daemon's own process: code that embeds a Gateway (tests, other
+    # applications) may hold the tflite modules, and would then see two copies of them.
+    release_schema()
     lim = cfg.limits
     # This process is the daemon: everything it keeps is loaded now. What the loading left
     # is collected, and the rest moved out of the collector's sight (a full collection would
