@@ -27,6 +27,7 @@
 
 #include "edgert.h"
 #include "spectral_internal.h"
+#include "window_internal.h"
 
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
@@ -1094,13 +1095,12 @@ int edgert_audio_features_batch(const edgert_audio_params *p, const float *data,
     st = make_geometry(p, n_samples, n_axes, &g);
     if (st != EDGERT_OK)
         return st;
-    if (n_rows < 0 || row_stride < 1 || n_windows < 0 || out_stride < g.ly.n_features)
+    if (out_stride < g.ly.n_features)
         return EDGERT_ERR_ARG;
-    if (axes[0] < 0 || axes[0] >= row_stride)
-        return EDGERT_ERR_ARG;
-    for (w = 0; w < n_windows; w++)
-        if (starts[w] < 0 || starts[w] > n_rows - n_samples)
-            return EDGERT_ERR_ARG;
+    /* one axis (make_geometry refuses others) */
+    st = edgert_check_windows(axes, 1, row_stride, starts, n_windows, n_rows, n_samples);
+    if (st != EDGERT_OK)
+        return st;
     if (n_windows == 0)
         return EDGERT_OK;
     if (scratch == NULL)

@@ -10,23 +10,17 @@
 
 #include "edgert.h"
 #include "dsp_real.h"
+#include "window_internal.h"
 
 static int check_common(const float *data, int32_t n_rows, int32_t row_stride,
                         const int32_t *axes, int32_t n_axes, const int32_t *starts,
                         int32_t n_windows, int32_t n_samples, const float *out)
 {
-    int32_t a, w;
     if (data == NULL || axes == NULL || starts == NULL || out == NULL)
         return EDGERT_ERR_NULL;
-    if (n_axes < 1 || n_samples < 1 || n_rows < 0 || row_stride < 1 || n_windows < 0)
+    if (n_samples < 1)
         return EDGERT_ERR_ARG;
-    for (a = 0; a < n_axes; a++)
-        if (axes[a] < 0 || axes[a] >= row_stride)
-            return EDGERT_ERR_ARG;
-    for (w = 0; w < n_windows; w++)
-        if (starts[w] < 0 || starts[w] > n_rows - n_samples)
-            return EDGERT_ERR_ARG;
-    return EDGERT_OK;
+    return edgert_check_windows(axes, n_axes, row_stride, starts, n_windows, n_rows, n_samples);
 }
 
 int edgert_raw_features_batch(const edgert_raw_params *p, const float *data, int32_t n_rows,

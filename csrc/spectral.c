@@ -24,6 +24,7 @@
 
 #include "edgert.h"
 #include "spectral_internal.h"
+#include "window_internal.h"
 
 #if !defined(EDGERT_NO_SIMD) && !defined(EDGERT_DSP_FLOAT32) && (defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
 #include <emmintrin.h>
@@ -566,14 +567,11 @@ int edgert_spectral_features_batch(const edgert_spectral_params *p, const float 
     st = make_layout(p, n_samples, n_axes, &ly);
     if (st != EDGERT_OK)
         return st;
-    if (n_rows < 0 || row_stride < 1 || n_windows < 0 || out_stride < ly.n_features)
+    if (out_stride < ly.n_features)
         return EDGERT_ERR_ARG;
-    for (a = 0; a < n_axes; a++)
-        if (axes[a] < 0 || axes[a] >= row_stride)
-            return EDGERT_ERR_ARG;
-    for (w = 0; w < n_windows; w++)
-        if (starts[w] < 0 || starts[w] > n_rows - n_samples)
-            return EDGERT_ERR_ARG;
+    st = edgert_check_windows(axes, n_axes, row_stride, starts, n_windows, n_rows, n_samples);
+    if (st != EDGERT_OK)
+        return st;
     if (n_windows == 0)
         return EDGERT_OK;
     map_scratch(p, &ly, &sm);

@@ -2,6 +2,7 @@
  * Reentrant, no allocation. */
 #include <math.h>
 #include "edgert.h"
+#include "window_internal.h"
 
 static int finite_f(float v) { return v == v && v - v == 0.0f; }
 
@@ -14,6 +15,22 @@ int edgert_window_count(int64_t n_rows, int32_t window, int32_t stride, int32_t 
         *count = (n_rows - window) / stride + 1;
     else
         *count = zero_pad ? 1 : 0;
+    return EDGERT_OK;
+}
+
+int edgert_check_windows(const int32_t *axes, int32_t n_axes, int32_t row_stride,
+                         const int32_t *starts, int32_t n_windows, int32_t n_rows,
+                         int32_t n_samples)
+{
+    int32_t a, w;
+    if (n_axes < 1 || row_stride < 1 || n_rows < 0 || n_windows < 0)
+        return EDGERT_ERR_ARG;
+    for (a = 0; a < n_axes; a++)
+        if (axes[a] < 0 || axes[a] >= row_stride)
+            return EDGERT_ERR_ARG;
+    for (w = 0; w < n_windows; w++)
+        if (starts[w] < 0 || starts[w] > n_rows - n_samples)
+            return EDGERT_ERR_ARG;
     return EDGERT_OK;
 }
 

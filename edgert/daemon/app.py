@@ -44,7 +44,8 @@ from ..ingestion.service import IngestionService
 from ..runtime.impulse import Impulse
 from ..web.app import (AccessLog, ROUTE_KEY, UNMATCHED, error_response, internal_error_handler,
                        json_response, route, send_bytes, send_error, send_json)
-from ..web.body import BodyError, ClientDisconnected, declared_length, read_body
+from ..web.body import (BodyError, ClientDisconnected, declared_length, parse_content_length,
+                        read_body)
 from ..web.logs import escape
 from .anomalies import EventQueue
 from .classify import Classifier
@@ -360,7 +361,7 @@ class LiveEndpoint:
                 ctype = v.decode("latin-1")
             elif k == b"x-metadata":
                 meta = v.decode("latin-1")
-        length = _length(raw_length)
+        length = parse_content_length(raw_length)
         if length is not None and length > lim.max_classify_bytes:
             await send_error(send, 413, f"body of {length} bytes exceeds the limit of "
                              f"{lim.max_classify_bytes} bytes (limits.max_classify_bytes); "
@@ -402,17 +403,6 @@ class LiveEndpoint:
             return
         gw.submit_async(rid)
         await send_json(send, 202, {"id": rid, "accepted_at": created})
-
-
-def _length(raw: Optional[bytes]) -> Optional[int]:
-    """A Content-Length header's value as a number (None when absent or not a number)."""
-    if raw is None:
-        return None
-    try:
-        n = int(raw)
-    except ValueError:
-        return None
-    return n if n >= 0 else None
 
 
 class GateEndpoints:

@@ -204,12 +204,20 @@ def _request_id(message: bytes) -> Optional[int]:
     return int(found.group(1)) if found else None
 
 
-def serve_error(socket_path: str, message: str, name: str = "model.eim") -> int:
-    """Create the socket, accept the connection and answer every request with
-    ``{"success": false, "error": message}`` until the client closes it. Returns 1."""
+def serve_one_client(socket_path: str, handle: Callable[[socket.socket], int],
+                     on_startup_error: Callable[[Exception], int],
+                     startup_errors: tuple = (StartupError,),
+                     cleanup: Optional[Callable[[], None]] = None) -> int:
+    """The runner's life around its one client: watch the parent, create the socket (stop
+    signals held off meanwhile, so a signal never leaves a half-made socket file), accept the
+    client, then ``handle(conn)`` gives the exit status. ``startup_errors`` raised on the way
+    go to ``on_startup_error``, which gives the status. A stop signal ends it all; the cleanup
+    (connection, socket file, then ``cleanup``) runs with stop signals blocked, so a second
+    signal does not cut it short, and the process then ends by that signal (:func:`finish`)."""
     listener: Optional[Listener] = None
     conn: Optional[socket.socket] = None
     stopped: Optional[int] = None
+    status = 1
     with stop_signals_raise():
         try:
             try:
@@ -218,17 +226,9 @@ def serve_error(socket_path: str, message: str, name: str = "model.eim") -> int:
                     listener = Listener(socket_path)
                 conn = listener.accept(alive)
                 listener.close()
-                for msg in _messages(conn):
-                    resp: dict[str, Any] = {}
-                    rid = _request_id(msg)
-                    if rid is not None:
-                        resp["id"] = rid
-                    resp.update({"success": False, "error": message})
-                    conn.sendall(json.dumps(resp).encode() + b"\n\0")
-            except (BrokenPipeError, ConnectionResetError):
-                pass                         # the client went away: nothing more to tell
-            except (StartupError, OSError) as exc:
-                sys.stderr.write(f"{name}: ERROR: {exc}\n")
+                status = handle(conn)
+            except startup_errors as exc:
+                status = on_startup_error(exc)
         except Stopped as exc:
             stopped = exc.signum
         finally:
@@ -239,10 +239,35 @@ def serve_error(socket_path: str, message: str, name: str = "model.eim") -> int:
                         conn.close()
                     if listener is not None:
                         listener.close()
+                    if cleanup is not None:
+                        cleanup()
                     break
                 except Stopped as exc:
                     stopped = stopped or exc.signum
-    return finish(stopped, 1)
+    return finish(stopped, status)
+
+
+def serve_error(socket_path: str, message: str, name: str = "model.eim") -> int:
+    """Create the socket, accept the connection and answer every request with
+    ``{"success": false, "error": message}`` until the client closes it. Returns 1."""
+    def answer_errors(conn: socket.socket) -> int:
+        try:
+            for msg in _messages(conn):
+                resp: dict[str, Any] = {}
+                rid = _request_id(msg)
+                if rid is not None:
+                    resp["id"] = rid
+                resp.update({"success": False, "error": message})
+                conn.sendall(json.dumps(resp).encode() + b"\n\0")
+        except (BrokenPipeError, ConnectionResetError):
+            pass                         # the client went away: nothing more to tell
+        return 1
+
+    def report(exc: Exception) -> int:
+        sys.stderr.write(f"{name}: ERROR: {exc}\n")
+        return 1
+
+    return serve_one_client(socket_path, answer_errors, report, (StartupError, OSError))
 
 
 def fail(name: str, message: str, argv: list[str]) -> int:

@@ -28,14 +28,12 @@ import json
 import logging
 import os
 import select
-import signal
 import socket
 import sys
 import time
-from typing import Any, Optional
+from typing import Any
 
-from .lifecycle import (STOP_SIGNALS, Listener, StartupError, Stopped, finish, parent_watch,
-                       stop_signals_blocked, stop_signals_raise)
+from .lifecycle import serve_one_client
 from .model import EimModel
 from .protocol import Framer, MalformedMessage, Message, decode, encode, error, request_id_in
 from .session import Session
@@ -122,37 +120,16 @@ def serve(model: EimModel, socket_path: str, *, shared_memory: bool = True) -> i
     status; after a stop signal, cleans up and ends the process by that signal."""
     session = Session(model, make_segment=FeatureSegment if shared_memory else None,
                       debug_out=write_stderr_nonblocking)
-    listener: Optional[Listener] = None
-    conn: Optional[socket.socket] = None
-    stopped: Optional[int] = None
-    status = 0
-    with stop_signals_raise():
-        try:
-            try:
-                alive = parent_watch()
-                with stop_signals_blocked():
-                    listener = Listener(socket_path)
-                conn = listener.accept(alive)
-                listener.close()
-                serve_connection(conn, session)
-            except StartupError as exc:
-                log.error("%s", exc)
-                status = 1
-        except Stopped as exc:
-            stopped = exc.signum
-        finally:
-            while True:        # a second signal during the cleanup does not cut it short
-                try:
-                    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-                    if conn is not None:
-                        conn.close()
-                    if listener is not None:
-                        listener.close()
-                    session.close()
-                    break
-                except Stopped as exc:
-                    stopped = stopped or exc.signum
-    return finish(stopped, status)
+
+    def handle(conn: socket.socket) -> int:
+        serve_connection(conn, session)
+        return 0
+
+    def report(exc: Exception) -> int:
+        log.error("%s", exc)
+        return 1
+
+    return serve_one_client(socket_path, handle, report, cleanup=session.close)
 
 
 def serve_stream(model: EimModel, infile: Any, outfile: Any) -> int:

@@ -785,7 +785,7 @@ def _reduce(toks: list[Tok], p: _Parser) -> Value:
         lt = next((i for i, t in enumerate(toks) if t.text == "("), -1)
         if lt > 0 and toks[-1].text == ")":
             return _reduce(toks[lt + 1:-1], p)
-    if toks and toks[0].text == "{" and toks[-1].text == "}" and _balanced_braces(toks):
+    if toks and toks[0].text == "{" and toks[-1].text == "}" and _balanced(toks, "{", "}"):
         # a compound literal `(float[3]) { ... }` whose cast was stripped above
         out, cur, level = InitList(), [], 0
         for t in toks[1:-1]:
@@ -821,7 +821,7 @@ def _reduce(toks: list[Tok], p: _Parser) -> Value:
             return ord(_unescape(t.text[1:-1])[:1] or "\0")
     if len(toks) == 2 and toks[0].text == "&" and toks[1].kind == "ident":
         return AddressOf(toks[1].text)
-    if toks[0].text == "(" and toks[-1].text == ")" and _balanced_outer(toks):
+    if toks[0].text == "(" and toks[-1].text == ")" and _balanced(toks):
         return _reduce(toks[1:-1], p)
     if len(toks) >= 3 and toks[0].kind == "ident" and toks[1].text == "(" and toks[-1].text == ")" \
             and _balanced_from(toks, 1):
@@ -846,24 +846,13 @@ def _reduce(toks: list[Tok], p: _Parser) -> Value:
         return Expr(text, tuple(t.text for t in toks if t.kind == "ident"))
 
 
-def _balanced_outer(toks: list[Tok]) -> bool:
+def _balanced(toks: list[Tok], opening: str = "(", closing: str = ")") -> bool:
+    """True when the first token's bracket closes at the last token (``(a)(b)`` is not)."""
     level = 0
     for i, t in enumerate(toks):
-        if t.text == "(":
+        if t.text == opening:
             level += 1
-        elif t.text == ")":
-            level -= 1
-            if level == 0 and i != len(toks) - 1:
-                return False
-    return level == 0
-
-
-def _balanced_braces(toks: list[Tok]) -> bool:
-    level = 0
-    for i, t in enumerate(toks):
-        if t.text == "{":
-            level += 1
-        elif t.text == "}":
+        elif t.text == closing:
             level -= 1
             if level == 0 and i != len(toks) - 1:
                 return False
@@ -871,7 +860,7 @@ def _balanced_braces(toks: list[Tok]) -> bool:
 
 
 def _balanced_from(toks: list[Tok], start: int) -> bool:
-    return _balanced_outer(toks[start:])
+    return _balanced(toks[start:])
 
 
 # ------------------------------------------------------------------- constant expressions

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Any, Awaitable, Callable, List, Optional
+from typing import Any, Awaitable, Callable, List, Optional, Union
 
 Receive = Callable[[], Awaitable[Any]]
 
@@ -56,9 +56,9 @@ else:  # pragma: no cover - Python 3.9/3.10
         return await asyncio.wait_for(receive(), seconds)
 
 
-def declared_length(headers: Any) -> Optional[int]:
-    """The request's Content-Length as a number (None when absent or not a valid number)."""
-    raw = headers.get("content-length")
+def parse_content_length(raw: Union[str, bytes, None]) -> Optional[int]:
+    """A Content-Length value (text, or raw header bytes) as a number: None when absent or
+    not a non-negative whole number."""
     if raw is None:
         return None
     try:
@@ -66,6 +66,11 @@ def declared_length(headers: Any) -> Optional[int]:
     except ValueError:
         return None
     return n if n >= 0 else None
+
+
+def declared_length(headers: Any) -> Optional[int]:
+    """The request's Content-Length as a number (None when absent or not a valid number)."""
+    return parse_content_length(headers.get("content-length"))
 
 
 async def read_body(receive: Receive, *, limit: int, read_timeout: float,
@@ -104,4 +109,4 @@ async def read_body(receive: Receive, *, limit: int, read_timeout: float,
 
 
 __all__ = ["BodyError", "BodyTimeout", "BodyTooLarge", "ClientDisconnected", "declared_length",
-           "read_body"]
+           "parse_content_length", "read_body"]
