@@ -212,12 +212,18 @@ def _load(bundle: Union[str, Path], variant: Optional[str]) -> tuple[Any, Any, O
     audio = [f"{d.spec.id} ('{d.spec.type}')" for d in imp.dsp_blocks
              if d.spec.type in ("mfcc", "mfe", "spectrogram")]
     if audio:
-        # the host plan runs them (edgert_impulse_run); their microcontroller build (float32
+        # The host plan runs them (edgert_impulse_run); their microcontroller build (float32
         # FFT, double-precision normalisation in software on a Cortex-M4F) is not verified
-        # against the host nor profiled yet
+        # against the host nor profiled yet. It would not fit either: tried with the refusal
+        # lifted (2026-12-05), examples/kws-demo exports and compiles, but its 1 s window as
+        # float32 (64,000 bytes) plus the plan's scratch (92,928 bytes) overflow the
+        # DISCO-L475's 128 KB of RAM the harness's linker script holds it to. Fitting needs an
+        # int16 window and the frame-by-frame audio API (edgert_audio_frame_rows/_finish).
+        window_bytes = plan.window_samples * len(imp.axes) * 4
         raise ExportError(f"cannot export {bundle} as C: DSP block {', '.join(audio)} is an "
                           "audio block, which export-c does not write yet (its microcontroller "
-                          "build is not verified against the host); the host runs it "
+                          "build is not verified against the host, and its float32 window "
+                          f"alone takes {window_bytes:,} bytes of RAM); the host runs it "
                           "(edgert classify, stream, eim)")
     return imp, plan, variant
 
