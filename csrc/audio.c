@@ -840,34 +840,36 @@ static double fragile_spread(int32_t W, double max_abs)
     return 1e-9 * (double)W * max_abs;
 }
 
-/* D = float32(X - window mean): the mean of rows i-p..i+p (mirrored) as a sequential sum in
- * window order, divided by W. X and D: R x C row-major; ext: R + W - 1, acc: R doubles. */
+/* Column c of X extended by the mirror table into ext (R + W - 1 values). */
+static void extend_column(const double *X, int32_t C, int32_t c, const int32_t *mir,
+                          int32_t n_ext, double *ext)
+{
+    int32_t i;
+    for (i = 0; i < n_ext; i++)
+        ext[i] = X[(size_t)mir[i] * (size_t)C + (size_t)c];
+}
+
+/* Column c of D = float32(X - window mean): the mean of rows i-p..i+p (mirrored) as a
+ * sequential sum in window order, divided by W. X and D: R x C row-major; ext: R + W - 1,
+ * acc: R doubles (left holding the window sums). */
+static void center_column(const double *X, int32_t R, int32_t C, int32_t W,
+                          const int32_t *mir, int32_t c, double *ext, double *acc, double *D)
+{
+    int32_t i;
+    const double wd = (double)W;
+    extend_column(X, C, c, mir, R + W - 1, ext);
+    window_sums(ext, R, W, acc);
+    for (i = 0; i < R; i++)
+        D[(size_t)i * C + c] = (double)(float)(X[(size_t)i * C + c] - acc[i] / wd);
+}
+
+/* D = float32(X - window mean) for every column (center_column). */
 static void sliding_center(const double *X, int32_t R, int32_t C, int32_t W,
                            const int32_t *mir, double *ext, double *acc, double *D)
 {
-    int32_t i, c, n_ext = R + W - 1;
-    double wd = (double)W;
-    for (c = 0; c < C; c++) {
-        for (i = 0; i < n_ext; i++)
-            ext[i] = X[(size_t)mir[i] * (size_t)C + (size_t)c];
-        window_sums(ext, R, W, acc);
-        for (i = 0; i < R; i++)
-            D[(size_t)i * C + c] = (double)(float)(X[(size_t)i * C + c] - acc[i] / wd);
-    }
-}
-
-/* Column c of X extended by the mirror table into ext (R + W - 1 values); returns max |x|. */
-static double extend_column(const double *X, int32_t C, int32_t c, const int32_t *mir,
-                            int32_t n_ext, double *ext)
-{
-    int32_t i;
-    double m = 0.0;
-    for (i = 0; i < n_ext; i++) {
-        double v = X[(size_t)mir[i] * (size_t)C + (size_t)c];
-        ext[i] = v;
-        m = fabs(v) > m ? fabs(v) : m;
-    }
-    return m;
+    int32_t c;
+    for (c = 0; c < C; c++)
+        center_column(X, R, C, W, mir, c, ext, acc, D);
 }
 
 /* MFCC normalisation (mean and variance) of R x C rows X into out: all columns through the
@@ -921,10 +923,7 @@ static void cmvn(const double *X, int32_t R, int32_t C, int32_t W, const int32_t
             continue;
         }
         /* the reference's order of operations, for this column */
-        extend_column(X, C, c, mir, n_ext, ext);
-        window_sums(ext, R, W, S);
-        for (i = 0; i < R; i++)
-            D[(size_t)i * C + c] = (double)(float)(X[(size_t)i * C + c] - S[i] / wd);
+        center_column(X, R, C, W, mir, c, ext, S, D);
         extend_column(D, C, c, mir, n_ext, ext);
         window_sums(ext, R, W, S);
         for (i = 0; i < R; i++)
