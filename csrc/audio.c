@@ -368,6 +368,14 @@ int edgert_audio_check(const edgert_audio_params *p, int32_t n_samples, int32_t 
     return st;
 }
 
+/* Scratch of edgert_audio_features_batch: its state (16-aligned) + the frame/finish scratch +
+ * the row sets + 16 bytes of slack to align the base. */
+static size_t batch_bytes_of(const geometry *g, const state_map *sm, const scratch_map *xm)
+{
+    return al16(sm->total) + xm->total +
+           (size_t)batch_row_sets(g) * al16((size_t)g->ly.n_features * sizeof(double)) + 16u;
+}
+
 int edgert_audio_scratch_size(const edgert_audio_params *p, int32_t n_samples,
                               size_t *state_bytes, size_t *scratch_bytes, size_t *batch_bytes)
 {
@@ -384,10 +392,23 @@ int edgert_audio_scratch_size(const edgert_audio_params *p, int32_t n_samples,
     map_scratch(&g, &xm);
     *state_bytes = sm.total;
     *scratch_bytes = xm.total;
-    /* state (16-aligned) + scratch + row sets */
-    *batch_bytes = al16(sm.total) + xm.total +
-                   (size_t)batch_row_sets(&g) * al16((size_t)g.ly.n_features * sizeof(double)) +
-                   16u;
+    *batch_bytes = batch_bytes_of(&g, &sm, &xm);
+    return EDGERT_OK;
+}
+
+int edgert__audio_sizes(const edgert_audio_params *p, int32_t n_samples, int32_t n_axes,
+                        int32_t *n_features, size_t *batch_bytes)
+{
+    geometry g;
+    state_map sm;
+    scratch_map xm;
+    int st = make_geometry(p, n_samples, n_axes, &g);
+    if (st != EDGERT_OK)
+        return st;
+    map_state(&g, &sm);
+    map_scratch(&g, &xm);
+    *n_features = g.ly.n_features;
+    *batch_bytes = batch_bytes_of(&g, &sm, &xm);
     return EDGERT_OK;
 }
 
@@ -1084,7 +1105,7 @@ int edgert_audio_features_batch(const edgert_audio_params *p, const float *data,
     scratch_ptrs s;
     unsigned char *base;
     double *sets;
-    size_t need, xs, set_bytes;
+    size_t xs, set_bytes;
     int32_t w, F, pf, S, n_sets, j;
     int32_t set_start[AUDIO_BATCH_ROW_SETS], set_used[AUDIO_BATCH_ROW_SETS];
     int st;
@@ -1106,11 +1127,10 @@ int edgert_audio_features_batch(const edgert_audio_params *p, const float *data,
         return EDGERT_ERR_NULL;
     map_state(&g, &sm);
     map_scratch(&g, &xm);
+    if (scratch_bytes < batch_bytes_of(&g, &sm, &xm))
+        return EDGERT_ERR_SCRATCH;
     n_sets = batch_row_sets(&g);
     set_bytes = al16((size_t)g.ly.n_features * sizeof(double));
-    need = al16(sm.total) + xm.total + (size_t)n_sets * set_bytes + 16u;
-    if (scratch_bytes < need)
-        return EDGERT_ERR_SCRATCH;
     base = (unsigned char *)scratch;
     base += (16u - ((size_t)base & 15u)) & 15u;
     st = init_state(p, n_samples, base, sm.total);

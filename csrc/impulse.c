@@ -62,16 +62,9 @@ static int dsp_count(const edgert_impulse_dsp *d, int32_t window, int32_t *n_fea
     case EDGERT_DSP_FLATTEN:
         if (!EDGERT_WITH_DSP_FLATTEN) return EDGERT_ERR_UNSUPPORTED;
         return edgert_flatten_check(&d->p.flatten, d->n_axes, n_features);
-    case EDGERT_DSP_AUDIO: {
-        edgert_audio_layout ly;
-        size_t state = 0, stage = 0;
-        int st;
+    case EDGERT_DSP_AUDIO:
         if (!EDGERT_WITH_DSP_AUDIO) return EDGERT_ERR_UNSUPPORTED;
-        st = edgert_audio_check(&d->p.audio, window, d->n_axes, &ly);
-        if (st != EDGERT_OK) return st;
-        *n_features = ly.n_features;
-        return edgert_audio_scratch_size(&d->p.audio, window, &state, &stage, scratch_bytes);
-    }
+        return edgert__audio_sizes(&d->p.audio, window, d->n_axes, n_features, scratch_bytes);
     default:
         return EDGERT_ERR_MODEL;
     }

@@ -15,6 +15,15 @@
 #include "dsp_real.h"
 #include "edgert_config.h"
 
+/* ---- feature count and batch scratch of a block in one check (impulse.c validates its
+ * DSP blocks on every run) ---- */
+/* edgert_spectral_check and edgert_spectral_scratch_size (spectral.c) */
+int edgert__spectral_sizes(const edgert_spectral_params *p, int32_t n_samples, int32_t n_axes,
+                           int32_t *n_features, size_t *scratch_bytes);
+/* edgert_audio_check and edgert_audio_scratch_size's batch bytes (audio.c) */
+int edgert__audio_sizes(const edgert_audio_params *p, int32_t n_samples, int32_t n_axes,
+                        int32_t *n_features, size_t *batch_bytes);
+
 /* ---- filter.c ---- */
 /* Butterworth low/high-pass of even order 2..8 as order/2 second-order sections in scipy's
  * sos layout (b0 b1 b2 a0 a1 a2, a0 == 1), designed in double at cutoff fc for rate fs.
@@ -22,10 +31,6 @@
  * scipy's zpk2sos (whole gain in the first section). The spectral block rounds these to float32
  * (the reference casts butter's sos to float32) and runs them in float32 arithmetic like scipy's
  * float32 sosfilt (no input decimation) or in double (after decimation, float64 data). */
-/* edgert_spectral_check and edgert_spectral_scratch_size in one parameter check (spectral.c;
- * used by impulse.c) */
-int edgert__spectral_sizes(const edgert_spectral_params *p, int32_t n_samples, int32_t n_axes,
-                           int32_t *n_features, size_t *scratch_bytes);
 int edgert__butter_sos(int32_t type, int32_t order, double fc, double fs, double *sos);
 /* Direct form II transposed cascade in the working precision, in place, scipy sosfilt
  * semantics. zi: 2 values per section, state in/out (must not be NULL; zero it for a zero
