@@ -115,11 +115,12 @@ static double round_half_even(double v)
 static double mel_of(double f) { return 1127.0 * log(1.0 + f / 700.0); }
 static double hz_of(double m) { return 700.0 * (exp(m / 1127.0) - 1.0); }
 
-/* bin edge b_j of the mel filterbank, j = 0..M+1 (numpy linspace of the mel range, back to
- * Hz, last edge - 0.001 Hz, floor(K*h/fs)) */
-static double mel_edge(const geometry *g, double fs, int32_t version, int32_t j)
+/* bin edge b_j of the mel filterbank, j = 0..M+1 (numpy linspace of the mel range lo..hi =
+ * mel_of(low_frequency)..mel_of(high_frequency), which the caller computes once for all edges,
+ * back to Hz, last edge - 0.001 Hz, floor(K*h/fs)) */
+static double mel_edge(const geometry *g, double lo, double hi, double fs, int32_t version,
+                       int32_t j)
 {
-    double lo = mel_of(g->ly.low_frequency), hi = mel_of(g->ly.high_frequency);
     double step = (hi - lo) / (double)(g->M + 1);
     double m = j == g->M + 1 ? hi : (double)j * step + lo;
     double h = hz_of(m);
@@ -240,6 +241,7 @@ static int make_geometry(const edgert_audio_params *p, int32_t L, int32_t n_axes
     }
     if (mel) {
         double low = p->low_frequency, high = p->high_frequency, prev2 = 0.0, prev1 = 0.0;
+        double mel_lo, mel_hi;
         int32_t j;
         if (v <= 3 && low == 0.0)
             low = 300.0; /* spec quirk 3 */
@@ -258,8 +260,10 @@ static int make_geometry(const edgert_audio_params *p, int32_t L, int32_t n_axes
         if (g->M > 2 * g->B)
             return fail(ly, EDGERT_AUDIO_EMPTY_FILTER);
         g->w_cap = 0;
+        mel_lo = mel_of(low);
+        mel_hi = mel_of(high);
         for (j = 0; j < g->M + 2; j++) {
-            double b = mel_edge(g, fs, v, j);
+            double b = mel_edge(g, mel_lo, mel_hi, fs, v, j);
             if (j >= 2) {
                 int32_t first = 0, cnt = filter_support(prev2, prev1, b, &first);
                 if (cnt <= 0)
@@ -444,11 +448,12 @@ static int init_state(const edgert_audio_params *p, int32_t L, unsigned char *ba
         int32_t *fstart = (int32_t *)(base + sm.fstart), *flen = (int32_t *)(base + sm.flen);
         double *fw = (double *)(base + sm.fw);
         double e[3] = {0.0, 0.0, 0.0};
+        const double mel_lo = mel_of(g.ly.low_frequency), mel_hi = mel_of(g.ly.high_frequency);
         int32_t off = 0;
         for (j = 0; j < g.M + 2; j++) {
             e[0] = e[1];
             e[1] = e[2];
-            e[2] = mel_edge(&g, p->sampling_freq, p->version, j);
+            e[2] = mel_edge(&g, mel_lo, mel_hi, p->sampling_freq, p->version, j);
             if (j >= 2) {
                 int32_t first = 0, cnt = filter_support(e[0], e[1], e[2], &first), k;
                 double l = e[0], m = e[1], r = e[2];
