@@ -378,7 +378,8 @@ def test_add_sample_like_the_ingestion_api(folder):
         cbor = (DATA / "testing" / "updown.06.cbor").read_bytes()
         un = d.add_sample(cbor, filename="x/../noise", category="anomaly", no_label=True)
         assert un.path == "anomaly/noise.cbor" and un.label is None
-        with pytest.raises(DatasetError, match="already stored"):
+        # the message names the first stored copy (the folder's own, not the upload above)
+        with pytest.raises(DatasetError, match="already stored as testing/updown.06.cbor$"):
             d.add_sample(cbor, filename="y", disallow_duplicates=True)
         with pytest.raises(EdgertError):
             d.add_sample(b'{"protected": 1}', filename="bad.json")

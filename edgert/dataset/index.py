@@ -340,13 +340,6 @@ class Dataset:
                             no_label=no_label, metadata=metadata,
                             disallow_duplicates=disallow_duplicates)
 
-    def find_sha256(self, sha256: str) -> Optional[str]:
-        """The path of a stored sample with this content hash, or None."""
-        with self._lock:
-            row = self.conn.execute("SELECT path FROM samples WHERE sha256 = ?",
-                                    (sha256,)).fetchone()
-        return None if row is None else str(row["path"])
-
     def index_new_file(self, path: Path, rel: str, added: str) -> SampleRow:
         """Index one file just written into the folder (a new row); its row."""
         with self._lock:

@@ -60,9 +60,9 @@ def store_upload(dataset: Any, data: bytes, *, filename: str, category: str,
     name = upload_file_name(filename, data)
     sha = hashlib.sha256(data).hexdigest()
     if disallow_duplicates:
-        dup = dataset.find_sha256(sha)
+        dup = dataset.find_content(sha)
         if dup is not None:
-            raise DatasetError(f"the same content is already stored as {dup}")
+            raise DatasetError(f"the same content is already stored as {dup.path}")
     sample = dataset.reader(Path(name), bytes(data), dataset.hmac_key)   # raises when malformed
     del sample
     if metadata:
