@@ -337,13 +337,17 @@ class Dataset:
                             no_label=no_label, metadata=metadata,
                             disallow_duplicates=disallow_duplicates)
 
-    def index_new_file(self, path: Path, rel: str, added: str) -> SampleRow:
-        """Index one file just written into the folder (a new row); its row."""
+    def index_new_file(self, path: Path, rel: str, added: str,
+                       sample: Optional[Recording] = None) -> SampleRow:
+        """Index one file just written into the folder (a new row); its row. ``sample``: the
+        file's content as this dataset's reader decoded it (an upload checked before it was
+        written), so it is not decoded again."""
+        reader = self.reader if sample is None else (lambda _path, _data, _key: sample)
         with self._lock:
             with self.conn:
                 st = path.stat()
                 f = FileToIndex(path, rel, st.st_mtime_ns, st.st_size)
-                fields, _ = file_fields(f, path.read_bytes(), self.reader, self.hmac_key)
+                fields, _ = file_fields(f, path.read_bytes(), reader, self.hmac_key)
                 fields = self._with_labelling(f, fields, read_manifest(self.root))
                 fields["added"] = added
                 cur = self._insert(fields)
