@@ -196,6 +196,32 @@ def test_classify_all_job_and_result_page(daemon, api, impulse):
     assert [r.sample.filename for r in anomaly.result] == ["anomaly.27"]
 
 
+@pytest.mark.parametrize("body, status, expected", [
+    ({"modelVariants": ["float32"]}, 400, "no float32 model"),
+    ({"modelVariants": ["int8", "fp16"]}, 400, "unknown model variant 'fp16'"),
+    ({"modelVariants": ["int8"]}, 200, ["int8"]),
+    ({"modelVariants": []}, 200, ["int8"]),  # none named: the bundle's default (its only)
+    ({}, 200, ["int8"]),
+])
+def test_classify_job_model_variants(daemon, body, status, expected):
+    """modelVariants of StartClassifyJobRequest: each named variant checked against the
+    bundle (this one has only int8), and the job records the variants it classifies with."""
+    r = daemon.client.post("/v1/api/43/jobs/classify", json=body)
+    assert r.status_code == status, r.text
+    if status != 200:
+        assert r.json()["success"] is False and expected in r.json()["error"], r.text
+        return
+    job_id = r.json()["id"]
+    deadline = time.monotonic() + 60
+    while True:
+        job = _raw(daemon, "GET", f"/v1/api/43/jobs/{job_id}/status")["job"]
+        if "finished" in job or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert job["finishedSuccessful"] is True, job
+    assert job["metadata"]["variants"] == expected
+
+
 # --- LearnApi ---------------------------------------------------------------------------------
 
 def test_anomaly_metadata_through_the_client(daemon, api):

@@ -188,7 +188,7 @@ class StudioApi:
         except DatasetError as exc:
             raise ApiError(400, str(exc)) from None
         body = await self.gw.read_small_body(request)
-        variants: List[Optional[str]] = [None]
+        requested: List[Optional[str]] = [None]
         if body.strip():
             try:
                 doc = json.loads(body)
@@ -201,8 +201,8 @@ class StudioApi:
             if mv is not None:
                 if not isinstance(mv, list) or not all(isinstance(v, str) for v in mv):
                     raise ApiError(400, 'modelVariants must be a list such as ["int8"]')
-                variants = [self._variant(v) for v in mv] or [None]
-        variants = [self._variant(v) for v in variants]
+                requested = mv or [None]
+        variants = [self._variant(v) for v in requested]
         gw = self.gw
 
         def work(progress: Callable[[int, int], None]) -> None:
