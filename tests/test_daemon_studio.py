@@ -279,3 +279,16 @@ def test_the_client_sees_403_with_the_seed_body(daemon, threshold_value_fix):
         "error": "no access to current endpoint, make sure you are using correct API key"}
     r = httpx.get(f"{daemon.url}/v1/api/43/raw-data?category=testing")  # no key at all
     assert r.status_code == 403 and r.json()["success"] is False
+
+
+def test_sample_values_of_a_csv_are_its_float32_values_in_shortest_form():
+    """A sample that is not a data-acquisition document (a CSV) has no numbers of its own to
+    answer with: its float32 values, as the shortest decimals naming them (0.1, not
+    0.10000000149011612)."""
+    from edgert.daemon.studio import _values
+    from edgert.recording import Recording, SensorAxis
+    rec = Recording(np.array([[0.1, 2.5], [1e-3, -7.0], [3.3, 1e20]], np.float32), 62.5,
+                    (SensorAxis("a"), SensorAxis("b")), "x.csv")
+    csv = b"timestamp,a,b\n0,0.1,2.5\n16,0.001,-7\n32,3.3,1e20\n"
+    assert _values(csv, rec, None) == [[0.1, 2.5], [0.001, -7.0], [3.3, 1e20]]
+    assert _values(csv, rec, 2) == [[0.1, 2.5], [0.001, -7.0]]

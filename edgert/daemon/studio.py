@@ -27,13 +27,11 @@ import json
 import logging
 from typing import Any, Callable, Dict, List, Optional
 
-import numpy as np
-
 from ..dataset import SampleFilter, SampleRow
 from ..dataset.schema import STUDIO_CATEGORY
 from ..errors import DatasetError, EdgertError
 from ..web.app import json_response, route
-from .anomalies import document_values
+from .anomalies import document_values, shortest_float32
 from .jobs import CLASSIFY_ALL, CLASSIFY_SAMPLE
 
 log = logging.getLogger("edgert.daemon.studio")
@@ -77,8 +75,8 @@ def _values(data: bytes, rec: Any, limit: Optional[int]) -> List[List[float]]:
     try:
         v = document_values(data)
     except EdgertError:
-        v = np.asarray(rec.values, dtype=np.float32)
-        v = (v.reshape(-1, 1) if v.ndim == 1 else v).astype(str).astype(np.float64)
+        v = shortest_float32(rec.values)
+        v = v.reshape(-1, 1) if v.ndim == 1 else v
     if limit is not None:
         v = v[:limit]
     return v.tolist()
