@@ -92,7 +92,7 @@ RESULT_STATES = ("accepted", "in-progress", "done", "error")
 log = logging.getLogger("edgert.daemon.db")
 #: Results the background writer takes per round at most, how many rows its statements write
 #: (5 parameters each: within SQLite's oldest limit of 999), and how long it lets a burst
-#: gather before writing.
+#: gather before writing. ``_UPSERT[1]`` is also :meth:`GatewayDB.finish`'s statement.
 _BATCH = 256
 _CHUNKS = (64, 16, 4, 1)
 _UPSERT = {n: "INSERT INTO results (id, status, accepted_ts, created_at, result) VALUES "
@@ -243,10 +243,7 @@ class GatewayDB:
         one, whose body is dropped) and its webhook deliveries, in one transaction."""
         now = time.time()
         stmts: List[Tuple[str, Sequence[Any]]] = [
-            ("INSERT INTO results (id, status, accepted_ts, created_at, result) "
-             "VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET status=excluded.status, "
-             "result=excluded.result, body=NULL",
-             (rid, status, now, created_at, text.decode("utf-8")))]
+            (_UPSERT[1], (rid, status, now, created_at, text.decode("utf-8")))]
         for url, body in deliveries:
             stmts.append(("INSERT OR IGNORE INTO webhook_deliveries (result_id, url, body, "
                           "next_attempt_at, created) VALUES (?, ?, ?, ?, ?)",
