@@ -232,10 +232,9 @@ class GatewayDB:
         st, body, ctype, req = rows[0]
         return st, bytes(body), ctype or "", json.loads(req or "{}")
 
-    def set_status(self, rid: str, status: str, result: Optional[Dict[str, Any]] = None
-                   ) -> None:
-        self._tx([("UPDATE results SET status=?, result=? WHERE id=?",
-                   (status, None if result is None else json.dumps(result), rid))])
+    def set_status(self, rid: str, status: str) -> None:
+        """A waiting result's new status; its result stays NULL until :meth:`finish`."""
+        self._tx([("UPDATE results SET status=?, result=NULL WHERE id=?", (status, rid))])
 
     def finish(self, rid: str, status: str, text: bytes, created_at: str,
                deliveries: Sequence[Tuple[str, bytes]] = ()) -> None:
