@@ -42,7 +42,7 @@ from .._ffi import ffi, lib
 from ..errors import ConfigurationError, InputError
 from .continuous import MovingAverageFilter, SliceFeatures, continuous_unsupported_reason
 from .impulse_plan import PASS_WINDOWS
-from .results import ClassificationResult, WindowResult
+from .results import ClassificationResult, WindowResult, result_layout
 
 _F32 = np.dtype(np.float32)
 _NDARRAY = np.ndarray
@@ -178,6 +178,8 @@ class Stream:
         self.W = impulse.window_samples
         self.S = impulse.window_increase_samples
         self.n_axes = len(impulse.axes)
+        #: the anomaly threshold and the anomaly prediction's name that smoothing detects by
+        self._layout = result_layout(impulse.bundle)
         self._total = 0          # rows received so far
         self._next = 0           # start row of the next window to emit
         self._held: deque = deque(maxlen=smoothing.window if smoothing else 1)
@@ -470,11 +472,8 @@ class Stream:
             best = max(avg, key=avg.get)  # type: ignore[arg-type]
             if avg[best] >= sm.threshold:
                 detection = best
-        if an is not None and an > self.impulse_anomaly_threshold:
-            from .results import reserved_names
-            labels = [lab for b in self.impulse.bundle.learn if b.type == "keras"
-                      for lab in b.labels]
-            detection = reserved_names(labels).anomaly_prediction
+        if an is not None and an > self._layout.anomaly_threshold:
+            detection = self._layout.names.anomaly_prediction
         suppressed = False
         if sm.suppress_repeats and detection is not None and detection == self._last_detection:
             suppressed = True
@@ -483,10 +482,7 @@ class Stream:
 
     @property
     def impulse_anomaly_threshold(self) -> float:
-        for b in self.impulse.bundle.learn:
-            if b.type in ("anomaly", "anomaly-gmm"):
-                return float(b.threshold("min_anomaly_score", 0.3))
-        return float("inf")
+        return self._layout.anomaly_threshold
 
 
 __all__ = ["Stream", "Smoothing", "StreamResult"]
