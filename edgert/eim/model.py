@@ -56,7 +56,7 @@ from ..errors import ConfigurationError, EdgertError, InputError
 from ..runtime.continuous import (AUDIO_BLOCK_TYPES, MovingAverageFilter, SliceFeatures,
                                   continuous_unsupported_reason)
 from ..runtime.impulse import Impulse, KerasRunner
-from ..runtime.results import predict_labels
+from ..runtime.results import predict_labels, reserved_names
 
 #: model_parameters.sensor codes (the SDK's EI_CLASSIFIER_SENSOR_*)
 SENSORS = {"microphone": 1, "accelerometer": 2, "camera": 3, "9dof": 4, "environmental": 5,
@@ -152,6 +152,7 @@ class EimModel:
         self._classifier = keras[0] if keras else None
         self._anomaly = anomaly[0] if anomaly else None
         self.labels: tuple[str, ...] = impulse.labels
+        self._names = reserved_names(self.labels)   # what prediction() calls the two specials
         # numeric thresholds per learn block: {block id: {key: value}}
         self.thresholds: dict[int, dict[str, float]] = {}
         self.threshold_types: dict[int, str] = {}
@@ -294,7 +295,7 @@ class EimModel:
                                                                         0.3)
             an = np.array([outcome.anomaly], dtype=np.float32)
         probs = None if outcome.probabilities is None else outcome.probabilities[None, :]
-        return str(predict_labels(self.labels, probs, an, min_score, an_thr, 1)[0])
+        return str(predict_labels(self.labels, probs, an, min_score, an_thr, 1, self._names)[0])
 
     def continuous(self) -> "ContinuousClassifier":
         return ContinuousClassifier(self)
