@@ -239,8 +239,8 @@ class Stream:
                       self._want_continuous)
 
     def _validate(self, samples: Any) -> np.ndarray:
-        """:meth:`_chunk`, with NaN/inf refused up front (the batch path copies no values
-        through the checked C copy)."""
+        """:meth:`_chunk`, with NaN/inf refused up front (the batch and slice-by-slice paths
+        copy no values through the checked C copy)."""
         arr = self._chunk(samples)
         if not np.isfinite(arr).all():
             raise InputError("the chunk holds NaN/inf values; nothing of it was used")
@@ -324,9 +324,7 @@ class Stream:
 
     # ------------------------------------------------------------- the slice-by-slice path
     def _push_slices(self, samples: Any) -> list[StreamResult]:
-        chunk = self._chunk(samples)
-        if not np.isfinite(chunk).all():
-            raise InputError("the chunk holds NaN/inf values; nothing of it was used")
+        chunk = self._validate(samples)
         k0 = self._slices.windows_done
         feats = self._slices.push(chunk)
         self._total += chunk.shape[0]
