@@ -476,15 +476,6 @@ class ImpulsePlan:
         if st:
             raise self._fail(st)
 
-    def run_consecutive(self, data_ptr: Any, n_rows: int, n_windows: int,
-                        buf: WindowBuffers) -> None:
-        """Windows 0, S, 2S, ... (``n_windows`` <= ``buf.capacity`` of them) of ``n_rows`` rows
-        at the cffi float pointer ``data_ptr``, into ``buf`` (the per-window paths of
-        ``Impulse.classify`` and ``Stream.push``)."""
-        st = buf.call(data_ptr, n_rows, n_windows)
-        if st:
-            raise self._fail(st)
-
     def classify_window(self, raw: Any, index: int = 0, start_ms: float = 0.0) -> WindowResult:
         """One window's :class:`WindowResult` (``index``/``start_ms`` label it)."""
         try:
