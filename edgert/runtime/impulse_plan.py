@@ -164,7 +164,6 @@ class WindowBuffers:
         self.staging = np.zeros((plan.window_samples + capacity * plan.window_increase,
                                  plan.n_axes), dtype=np.float32)
         f = ffi.from_buffer
-        self.results_ptr = self.results_c
         self.features_ptr = f("float[]", self.features, require_writable=True)
         self.outputs_ptr = f("float[]", self.outputs, require_writable=True)
         self.scratch_ptr = f(self.scratch, require_writable=True)
