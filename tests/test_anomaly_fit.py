@@ -245,6 +245,26 @@ def test_no_usable_data(tmp_path):
                    out=tmp_path / "o")
 
 
+def test_a_dataset_folder_is_decoded_once(tmp_path, monkeypatch):
+    """A folder's recordings reach the features through its index (Dataset.load hands out
+    what indexing decoded): every document is decoded once, not again by path."""
+    import edgert.recording.files as recording_files
+    real = recording_files.decode_verified
+    decoded = []
+
+    def counting(data, *args, **kwargs):
+        decoded.append(len(data))
+        return real(data, *args, **kwargs)
+
+    monkeypatch.setattr(recording_files, "decode_verified", counting)
+    rep = fit_bundle(BUNDLE, [DATA], clusters=3, out=tmp_path / "o")
+    documents = [f for f in DATA.rglob("*") if f.suffix in (".json", ".cbor")
+                 and not f.name.endswith(".metadata.json")
+                 and not any(part.startswith(".") for part in f.relative_to(DATA).parts)]
+    assert rep.recordings > 0 and len(documents) > rep.recordings
+    assert len(decoded) == len(documents)
+
+
 def test_cli_fit_json(tmp_path, capsys, caplog):
     out = tmp_path / "cli-bundle"
     rc = cli_main(["-q", "anomaly", "fit", str(BUNDLE), str(DATA), "--clusters", "5",

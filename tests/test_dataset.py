@@ -364,6 +364,29 @@ def test_bad_csv_files_are_error_rows(tmp_path, text, why):
         assert good.sensors == [{"name": "accX", "units": "m/s2"}] and good.frequency == 62.5
 
 
+def test_add_sample_decodes_the_upload_once(folder, monkeypatch):
+    """The upload is decoded (and its signature checked) once, before it is written; the
+    index is built from that decode, not from decoding the stored file again."""
+    import edgert.recording.files as recording_files
+    real = recording_files.decode_verified
+    decoded = []
+
+    def counting(data, *args, **kwargs):
+        decoded.append(bytes(data))
+        return real(data, *args, **kwargs)
+
+    with Dataset(folder, hmac_key=KEY, index_path=":memory:") as d:
+        doc = (DATA / "testing" / "wave.00.json").read_bytes()
+        want = d.add_sample(doc, filename="shake.01", category="testing")   # unpatched
+        monkeypatch.setattr(recording_files, "decode_verified", counting)
+        row = d.add_sample(doc, filename="shake.01", category="testing")
+        assert decoded == [doc]
+        assert row.path == "testing/shake.01.1.json" and row.label == want.label == "shake"
+        assert row.signature_valid and row.sha256 == want.sha256
+        assert (row.values_count, row.sensors, row.created, row.interval_ms) == \
+            (want.values_count, want.sensors, want.created, want.interval_ms)
+
+
 def test_add_sample_like_the_ingestion_api(folder):
     from edgert.errors import EdgertError
     with Dataset(folder, hmac_key=KEY, index_path=":memory:") as d:
@@ -378,7 +401,8 @@ def test_add_sample_like_the_ingestion_api(folder):
         cbor = (DATA / "testing" / "updown.06.cbor").read_bytes()
         un = d.add_sample(cbor, filename="x/../noise", category="anomaly", no_label=True)
         assert un.path == "anomaly/noise.cbor" and un.label is None
-        with pytest.raises(DatasetError, match="already stored"):
+        # the message names the first stored copy (the folder's own, not the upload above)
+        with pytest.raises(DatasetError, match="already stored as testing/updown.06.cbor$"):
             d.add_sample(cbor, filename="y", disallow_duplicates=True)
         with pytest.raises(EdgertError):
             d.add_sample(b'{"protected": 1}', filename="bad.json")

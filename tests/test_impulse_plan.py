@@ -543,3 +543,10 @@ def test_labels_named_like_the_special_predictions(multi, monkeypatch):
     W = imp.window_samples
     assert [imp.classify_window(x[s:s + W]).label for s in ref.start_rows] == \
         ref.predictions.tolist()
+    # smoothing over one result detects what the prediction says, by the same renamed name
+    from edgert.runtime.stream import Smoothing
+    smoothed = imp.stream(smoothing=Smoothing(window=1, threshold=0.0, suppress_repeats=False))
+    detections = [g.detection for g in smoothed.push(x)]
+    assert detections == [p if p == "anomaly (detected)" else w.top_label
+                          for p, w in zip(ref.predictions.tolist(), ref)]
+    assert "anomaly (detected)" in detections

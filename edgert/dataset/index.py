@@ -296,10 +296,7 @@ class Dataset:
                 old = known.get(f.rel)
                 if old is None:
                     fields["added"] = now
-                    cols = ", ".join(fields)
-                    self.conn.execute(
-                        f"INSERT INTO samples ({cols}) VALUES ({', '.join('?' * len(fields))})",
-                        list(fields.values()))
+                    self._insert(fields)
                     stats["added"] += 1
                 else:
                     sets = ", ".join(f"{c} = ?" for c in fields)
@@ -340,36 +337,31 @@ class Dataset:
                             no_label=no_label, metadata=metadata,
                             disallow_duplicates=disallow_duplicates)
 
-    def find_sha256(self, sha256: str) -> Optional[str]:
-        """The path of a stored sample with this content hash, or None."""
-        with self._lock:
-            row = self.conn.execute("SELECT path FROM samples WHERE sha256 = ?",
-                                    (sha256,)).fetchone()
-        return None if row is None else str(row["path"])
-
-    def index_new_file(self, path: Path, rel: str, added: str) -> SampleRow:
-        """Index one file just written into the folder (a new row); its row."""
+    def index_new_file(self, path: Path, rel: str, added: str,
+                       sample: Optional[Recording] = None) -> SampleRow:
+        """Index one file just written into the folder (a new row); its row. ``sample``: the
+        file's content as this dataset's reader decoded it (an upload checked before it was
+        written), so it is not decoded again."""
+        reader = self.reader if sample is None else (lambda _path, _data, _key: sample)
         with self._lock:
             with self.conn:
-                fields = self._index_file(path, rel, path.stat(), read_manifest(self.root))
+                st = path.stat()
+                f = FileToIndex(path, rel, st.st_mtime_ns, st.st_size)
+                fields, _ = file_fields(f, path.read_bytes(), reader, self.hmac_key)
+                fields = self._with_labelling(f, fields, read_manifest(self.root))
                 fields["added"] = added
-                cols = ", ".join(fields)
-                cur = self.conn.execute(
-                    f"INSERT INTO samples ({cols}) VALUES ({', '.join('?' * len(fields))})",
-                    list(fields.values()))
+                cur = self._insert(fields)
             return self.get(int(cur.lastrowid))
 
     def _set_error(self, sample_id: int, reason: str) -> None:
         self.conn.execute("UPDATE samples SET error = ? WHERE id = ?", (reason, sample_id))
 
-    def _index_file(self, path: Path, rel: str, st: os.stat_result,
-                    manifest: Dict[str, Dict[str, Any]], remember: bool = False
-                    ) -> Dict[str, Any]:
-        f = FileToIndex(path, rel, st.st_mtime_ns, st.st_size)
-        fields, sample = file_fields(f, path.read_bytes(), self.reader, self.hmac_key)
-        if remember and sample is not None:
-            self._remember(rel, fields["sha256"], sample)
-        return self._with_labelling(f, fields, manifest)
+    def _insert(self, fields: Dict[str, Any]) -> sqlite3.Cursor:
+        """Insert a new sample row (caller holds the lock and the transaction)."""
+        cols = ", ".join(fields)
+        return self.conn.execute(
+            f"INSERT INTO samples ({cols}) VALUES ({', '.join('?' * len(fields))})",
+            list(fields.values()))
 
     @staticmethod
     def _with_labelling(f: FileToIndex, fields: Dict[str, Any],

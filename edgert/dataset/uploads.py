@@ -60,11 +60,10 @@ def store_upload(dataset: Any, data: bytes, *, filename: str, category: str,
     name = upload_file_name(filename, data)
     sha = hashlib.sha256(data).hexdigest()
     if disallow_duplicates:
-        dup = dataset.find_sha256(sha)
+        dup = dataset.find_content(sha)
         if dup is not None:
-            raise DatasetError(f"the same content is already stored as {dup}")
+            raise DatasetError(f"the same content is already stored as {dup.path}")
     sample = dataset.reader(Path(name), bytes(data), dataset.hmac_key)   # raises when malformed
-    del sample
     if metadata:
         meta_text = json.dumps(string_metadata(metadata, "metadata")) + "\n"
     folder = dataset.root / category
@@ -88,8 +87,10 @@ def store_upload(dataset: Any, data: bytes, *, filename: str, category: str,
             if label is not None or no_label:
                 set_manifest_label(dataset.root, rel, {"type": "unlabeled"} if no_label
                                    else {"type": "label", "label": str(label)})
-            return dataset.index_new_file(target, rel,
-                                          format_date(datetime.now(timezone.utc)))
+            # indexed from the decode above: the stored name differs from ``name`` at most
+            # by a ``.N`` before the extension, which changes neither the format nor the label
+            return dataset.index_new_file(target, rel, format_date(datetime.now(timezone.utc)),
+                                          sample)
     except OSError as exc:
         raise DatasetError(f"{folder}: cannot store {name!r} ({exc.strerror or exc})") \
             from None

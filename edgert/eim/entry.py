@@ -10,7 +10,7 @@ from typing import Any
 from .._version import __version__
 from ..errors import EdgertError
 from .lifecycle import fail
-from .model import EimModel
+from .model import DEFAULT_SLICES_PER_WINDOW, EimModel
 
 log = logging.getLogger("edgert.eim")
 
@@ -21,7 +21,8 @@ def load_model(archive: str, config: dict[str, Any]) -> EimModel:
     from ..runtime.impulse import Impulse
     impulse = Impulse.load(archive, backend=config.get("backend", "auto"))
     return EimModel(impulse, variant=config.get("variant"),
-                    slices_per_window=int(config.get("slices_per_window", 4)),
+                    slices_per_window=int(config.get("slices_per_window",
+                                                     DEFAULT_SLICES_PER_WINDOW)),
                     average_over=config.get("average_over"), sensor=config.get("sensor"))
 
 

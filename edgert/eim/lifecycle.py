@@ -20,7 +20,10 @@ from typing import Any, Callable, Iterator, Optional
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 PARENT_CHECK_S = 0.5
+#: The largest message accepted, in bytes from its first ``{`` (the runner's 32 MiB buffer).
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+# the outermost "id": N of a message is not known without parsing; the last one is the
+# official clients' (they add "id" last), and a nested set_threshold "id" comes before it
 _ID = re.compile(rb'"id"\s*:\s*(-?\d{1,18})\s*[,}]')
 
 
@@ -198,8 +201,14 @@ def _request_id(message: bytes) -> Optional[int]:
             return rid
     except (ValueError, RecursionError):
         pass
+    return request_id_in(message)
+
+
+def request_id_in(data: bytes) -> Optional[int]:
+    """The last ``"id": <integer>`` in raw message bytes (for answering a message that could
+    not be parsed), or None."""
     found = None
-    for m in _ID.finditer(message):
+    for m in _ID.finditer(data):
         found = m
     return int(found.group(1)) if found else None
 

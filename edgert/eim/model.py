@@ -53,10 +53,10 @@ import numpy as np
 
 from .._version import __version__
 from ..errors import ConfigurationError, EdgertError, InputError
-from ..runtime.continuous import (MovingAverageFilter, SliceFeatures,
+from ..runtime.continuous import (AUDIO_BLOCK_TYPES, MovingAverageFilter, SliceFeatures,
                                   continuous_unsupported_reason)
 from ..runtime.impulse import Impulse, KerasRunner
-from ..runtime.results import predict_labels
+from ..runtime.results import predict_labels, reserved_names
 
 #: model_parameters.sensor codes (the SDK's EI_CLASSIFIER_SENSOR_*)
 SENSORS = {"microphone": 1, "accelerometer": 2, "camera": 3, "9dof": 4, "environmental": 5,
@@ -68,7 +68,6 @@ THRESHOLD_TYPES = {"keras": "classification", "anomaly": "anomaly", "anomaly-gmm
 #: engine_type codes (the SDK's EI_CLASSIFIER_TFLITE / _TFLITE_FULL / _NONE): the native
 #: engine computes TFLite Micro's arithmetic, the "tflite" backend is the LiteRT interpreter
 ENGINE_TYPES = {"native": 2, "tflite": 4, None: 255}
-AUDIO_BLOCKS = ("mfcc", "mfe", "spectrogram")
 DEFAULT_SLICES_PER_WINDOW = 4
 
 
@@ -79,8 +78,8 @@ def infer_sensor(impulse: Impulse) -> str:
     a mixture of those is sensor fusion; anything else is unknown."""
     axes = [a.lower() for a in impulse.axes]
     types = {d.spec.type for d in impulse.dsp_blocks}
-    if len(axes) == 1 and (types & set(AUDIO_BLOCKS) or axes[0] in ("audio", "mic",
-                                                                   "microphone")):
+    if len(axes) == 1 and (types & set(AUDIO_BLOCK_TYPES) or
+                           axes[0] in ("audio", "mic", "microphone")):
         return "microphone"
     kinds = set()
     for a in axes:
@@ -153,6 +152,7 @@ class EimModel:
         self._classifier = keras[0] if keras else None
         self._anomaly = anomaly[0] if anomaly else None
         self.labels: tuple[str, ...] = impulse.labels
+        self._names = reserved_names(self.labels)   # what prediction() calls the two specials
         # numeric thresholds per learn block: {block id: {key: value}}
         self.thresholds: dict[int, dict[str, float]] = {}
         self.threshold_types: dict[int, str] = {}
@@ -295,7 +295,7 @@ class EimModel:
                                                                         0.3)
             an = np.array([outcome.anomaly], dtype=np.float32)
         probs = None if outcome.probabilities is None else outcome.probabilities[None, :]
-        return str(predict_labels(self.labels, probs, an, min_score, an_thr, 1)[0])
+        return str(predict_labels(self.labels, probs, an, min_score, an_thr, 1, self._names)[0])
 
     def continuous(self) -> "ContinuousClassifier":
         return ContinuousClassifier(self)

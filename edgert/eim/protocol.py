@@ -20,22 +20,18 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import time
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
 import numpy as np
 
-#: The largest message accepted, in bytes from its first ``{`` (the runner's 32 MiB buffer).
-MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+# the limit and the request-id reader are the error runner's (lifecycle: standard library only)
+from .lifecycle import MAX_MESSAGE_BYTES, request_id_in
 
 _OPEN, _CLOSE = ord("{"), ord("}")
 #: chunks with at most this many braces are walked brace by brace, others with numpy
 _FEW_BRACES = 64
-# the outermost "id": N of a message is not known without parsing; the last one is the
-# official clients' (they add "id" last), and a nested set_threshold "id" comes before it
-_ID_PATTERN = re.compile(rb'"id"\s*:\s*(-?\d{1,18})\s*[,}]')
 
 
 @dataclass(frozen=True)
@@ -165,15 +161,6 @@ class Framer:
             return
         self._parts.append(data[start:end] if (start, end) != (0, len(data)) else data)
         self._size += n
-
-
-def request_id_in(data: bytes) -> Optional[int]:
-    """The last ``"id": <integer>`` in raw message bytes (for answering a message that could
-    not be parsed), or None."""
-    found = None
-    for m in _ID_PATTERN.finditer(data):
-        found = m
-    return int(found.group(1)) if found else None
 
 
 class MalformedMessage(ValueError):

@@ -32,7 +32,7 @@ Backends:
   interpreter's own exceptions.
 
 :mod:`.export` writes a compiled plan as C99 source for a microcontroller build of the same
-C core; :mod:`.builder` writes small .tflite files (tests, fixtures).
+C core; :mod:`edgert.importer.tflite_writer` writes small .tflite files (import, tests).
 """
 from __future__ import annotations
 

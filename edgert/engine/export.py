@@ -26,7 +26,8 @@ from .plan import Plan
 from .reader import read_graph
 
 
-def _ident(name: str) -> str:
+def c_identifier(name: str) -> str:
+    """``name`` as a C identifier: other characters become ``_``, ``m_`` before a digit."""
     s = re.sub(r"[^0-9A-Za-z_]", "_", name)
     if not s or s[0].isdigit():
         s = "m_" + s
@@ -37,7 +38,7 @@ def plan_to_c(plan: Plan, name: str = "model", source: str = "") -> str:
     """C99 source defining ``<name>_plan``, ``<name>_consts`` and the size macros."""
     from .native import CPlan
 
-    n = _ident(name)
+    n = c_identifier(name)
     N = n.upper()
     cp = CPlan(plan)   # the exact bytes of every op record, validated by the C core
     words = np.frombuffer(np.pad(plan.consts, (0, (-plan.consts.size) % 4)).tobytes(), dtype="<u4")
@@ -89,4 +90,4 @@ def export_c_source(path_or_bytes: Union[str, os.PathLike, bytes], name: str = "
     return plan_to_c(plan, name, os.path.basename(src))
 
 
-__all__ = ["plan_to_c", "export_c_source"]
+__all__ = ["plan_to_c", "export_c_source", "c_identifier"]

@@ -39,7 +39,7 @@ def parse_wav(data: bytes, name: str) -> tuple[np.ndarray, float, str, str]:
     if len(data) < 12:
         raise fail(f"truncated WAV header ({len(data)} bytes; a WAV file starts with a 12-byte "
                    "RIFF header): the file is cut short or not a WAV file")
-    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+    if not is_wav(data):
         kind = "RIFX (big-endian) WAV" if data[:4] == b"RIFX" else "not a RIFF/WAVE file"
         raise fail(f"{kind}: expected a 16-bit PCM mono WAV file; {_CONVERT}")
     fmt = None

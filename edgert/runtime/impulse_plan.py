@@ -53,7 +53,7 @@ import numpy as np
 
 from .._ffi import ffi, lib, status_error, strerror
 from ..errors import ConfigurationError, InputError
-from .results import WindowResult, plan_window_reader, reserved_names, result_layout
+from .results import WindowResult, plan_window_reader, result_layout
 
 log = logging.getLogger("edgert.runtime.impulse_plan")
 
@@ -164,7 +164,6 @@ class WindowBuffers:
         self.staging = np.zeros((plan.window_samples + capacity * plan.window_increase,
                                  plan.n_axes), dtype=np.float32)
         f = ffi.from_buffer
-        self.results_ptr = self.results_c
         self.features_ptr = f("float[]", self.features, require_writable=True)
         self.outputs_ptr = f("float[]", self.outputs, require_writable=True)
         self.scratch_ptr = f(self.scratch, require_writable=True)
@@ -247,12 +246,11 @@ class ImpulsePlan:
         self._shape = (self.window_samples, self.n_axes)
         self._flat_shape = (self.window_values,)
         self._has_anomaly = self.anomaly >= 0
-        # what the two special predictions are called (renamed when a label has the name)
-        names = reserved_names([lab for b in impulse.bundle.learn if b.type == "keras"
-                                for lab in b.labels])
-        #: prediction index (label index, -1 uncertain, -2 anomaly) -> its name
-        self._prediction_names = self.labels + (names.anomaly_prediction,
-                                                names.uncertain_prediction)
+        #: what the bundle fixes about every ClassificationResult (made once, shared)
+        self.result_layout = result_layout(impulse.bundle)
+        #: prediction index (label index, -1 uncertain, -2 anomaly) -> its name (the two
+        #: special predictions renamed when a label has the name); a tuple: read per window
+        self._prediction_names = tuple(self.result_layout.prediction_names)
         # prediction, top (-1 without labels), anomaly, n_labels, score 0, score 1, ...
         self._unpack_result = struct.Struct(f"=iifi{self.n_labels}f").unpack_from
         #: ``window_result(buffers, row, index, start_ms)``: the WindowResult of row ``row``
@@ -260,8 +258,6 @@ class ImpulsePlan:
         self.window_result = plan_window_reader(
             self.labels, self.window_size_ms, self._prediction_names, self._has_anomaly,
             self._unpack_result, _RESULT_BYTES)
-        #: what the bundle fixes about every ClassificationResult (made once, shared)
-        self.result_layout = result_layout(impulse.bundle)
         #: the first classifier's columns / the first anomaly block's column in an outputs row
         self.classifier_columns: Optional[slice] = (
             self.output_slices[self.learn_ids[self.classifier]] if self.classifier >= 0
@@ -476,15 +472,6 @@ class ImpulsePlan:
         else:
             ptr = _FROM_BUFFER(_FLOATS, self._window(raw))
         st = _RUN_BOUND(out.args, ptr, self.window_samples, 1)
-        if st:
-            raise self._fail(st)
-
-    def run_consecutive(self, data_ptr: Any, n_rows: int, n_windows: int,
-                        buf: WindowBuffers) -> None:
-        """Windows 0, S, 2S, ... (``n_windows`` <= ``buf.capacity`` of them) of ``n_rows`` rows
-        at the cffi float pointer ``data_ptr``, into ``buf`` (the per-window paths of
-        ``Impulse.classify`` and ``Stream.push``)."""
-        st = buf.call(data_ptr, n_rows, n_windows)
         if st:
             raise self._fail(st)
 

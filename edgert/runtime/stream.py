@@ -42,7 +42,7 @@ from .._ffi import ffi, lib
 from ..errors import ConfigurationError, InputError
 from .continuous import MovingAverageFilter, SliceFeatures, continuous_unsupported_reason
 from .impulse_plan import PASS_WINDOWS
-from .results import ClassificationResult, WindowResult
+from .results import ClassificationResult, WindowResult, result_layout
 
 _F32 = np.dtype(np.float32)
 _NDARRAY = np.ndarray
@@ -178,6 +178,8 @@ class Stream:
         self.W = impulse.window_samples
         self.S = impulse.window_increase_samples
         self.n_axes = len(impulse.axes)
+        #: the anomaly threshold and the anomaly prediction's name that smoothing detects by
+        self._layout = result_layout(impulse.bundle)
         self._total = 0          # rows received so far
         self._next = 0           # start row of the next window to emit
         self._held: deque = deque(maxlen=smoothing.window if smoothing else 1)
@@ -237,8 +239,8 @@ class Stream:
                       self._want_continuous)
 
     def _validate(self, samples: Any) -> np.ndarray:
-        """:meth:`_chunk`, with NaN/inf refused up front (the batch path copies no values
-        through the checked C copy)."""
+        """:meth:`_chunk`, with NaN/inf refused up front (the batch and slice-by-slice paths
+        copy no values through the checked C copy)."""
         arr = self._chunk(samples)
         if not np.isfinite(arr).all():
             raise InputError("the chunk holds NaN/inf values; nothing of it was used")
@@ -322,9 +324,7 @@ class Stream:
 
     # ------------------------------------------------------------- the slice-by-slice path
     def _push_slices(self, samples: Any) -> list[StreamResult]:
-        chunk = self._chunk(samples)
-        if not np.isfinite(chunk).all():
-            raise InputError("the chunk holds NaN/inf values; nothing of it was used")
+        chunk = self._validate(samples)
         k0 = self._slices.windows_done
         feats = self._slices.push(chunk)
         self._total += chunk.shape[0]
@@ -470,11 +470,8 @@ class Stream:
             best = max(avg, key=avg.get)  # type: ignore[arg-type]
             if avg[best] >= sm.threshold:
                 detection = best
-        if an is not None and an > self.impulse_anomaly_threshold:
-            from .results import reserved_names
-            labels = [lab for b in self.impulse.bundle.learn if b.type == "keras"
-                      for lab in b.labels]
-            detection = reserved_names(labels).anomaly_prediction
+        if an is not None and an > self._layout.anomaly_threshold:
+            detection = self._layout.names.anomaly_prediction
         suppressed = False
         if sm.suppress_repeats and detection is not None and detection == self._last_detection:
             suppressed = True
@@ -483,10 +480,7 @@ class Stream:
 
     @property
     def impulse_anomaly_threshold(self) -> float:
-        for b in self.impulse.bundle.learn:
-            if b.type in ("anomaly", "anomaly-gmm"):
-                return float(b.threshold("min_anomaly_score", 0.3))
-        return float("inf")
+        return self._layout.anomaly_threshold
 
 
 __all__ = ["Stream", "Smoothing", "StreamResult"]

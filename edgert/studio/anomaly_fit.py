@@ -27,19 +27,24 @@ The output is a metadata document in the format of Studio's ``GET .../training/a
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
+import functools
 import json
 import logging
 import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from ..errors import BundleError, ConfigurationError, EdgertError as EdgertErrorBase, InputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..recording import Recording
 
 log = logging.getLogger(__name__)
 
@@ -378,41 +383,45 @@ def default_axes(impulse: Any, block: Dict[str, Any], labels: Sequence[str]) -> 
 
 
 def _iter_recordings(data: Sequence[Union[str, os.PathLike]], category: Optional[str],
-                     labels: Optional[Sequence[str]], hmac_key: Optional[str]):
-    """(name, path, error) of every training recording: files as given, and the samples of
-    dataset folders that pass ``category``/``labels`` (error: why the index could not read
-    one)."""
+                     labels: Optional[Sequence[str]], hmac_key: Optional[str],
+                     open_datasets: contextlib.ExitStack):
+    """(name, path, load, error) of every training recording: files as given (``load`` None),
+    and the samples of dataset folders that pass ``category``/``labels`` (error: why the index
+    could not read one). A folder's dataset stays open on ``open_datasets``; its ``load()``
+    hands out the recording its index decoded (:meth:`Dataset.load`), not decoded again."""
     from ..dataset import Dataset, SampleFilter
     for item in data:
         p = Path(item)
         if p.is_dir():
-            with Dataset(p, index_path=":memory:", hmac_key=hmac_key) as ds:
-                flt = SampleFilter(category=category or "all", labels=labels)
-                for row in ds.query(flt):
-                    yield row.path, p / row.path, row.error
+            ds = open_datasets.enter_context(Dataset(p, index_path=":memory:",
+                                                     hmac_key=hmac_key))
+            flt = SampleFilter(category=category or "all", labels=labels)
+            for row in ds.query(flt):
+                yield row.path, p / row.path, functools.partial(ds.load, row), row.error
         elif p.is_file():
-            yield str(p), p, None
+            yield str(p), p, None, None
         else:
             raise FileNotFoundError(2, "no such file or folder", str(p))
 
 
-def recording_features(imp: Any, path: Union[str, os.PathLike], dsp_ids: Sequence[int]
-                       ) -> np.ndarray:
+def recording_features(imp: Any, source: Union[str, os.PathLike, "Recording"],
+                       dsp_ids: Sequence[int]) -> np.ndarray:
     """The anomaly block's input features (its DSP blocks' features concatenated, float32)
-    of every window of one recording file; the unit of work of a local or Dask fit."""
-    from ..recording import load_recording
-    fr = imp.features(load_recording(path))
+    of every window of one recording (a file path, or a decoded Recording); the unit of work
+    of a local or Dask fit."""
+    from ..recording import Recording, load_recording
+    fr = imp.features(source if isinstance(source, Recording) else load_recording(source))
     parts = [fr.by_block[d] for d in dsp_ids]
     return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
 
 
-def _features_local(imp: Any, sources: Sequence[Tuple[str, Path]], dsp_ids: Sequence[int],
-                    progress: bool):
+def _features_local(imp: Any, sources: Sequence[Tuple[str, Path, Any]],
+                    dsp_ids: Sequence[int], progress: bool):
     from tqdm import tqdm
-    for name, path in tqdm(sources, desc="features", unit="recording", disable=not progress,
-                           leave=False):
+    for name, path, load in tqdm(sources, desc="features", unit="recording",
+                                 disable=not progress, leave=False):
         try:
-            yield name, recording_features(imp, path, dsp_ids), None
+            yield name, recording_features(imp, path if load is None else load(), dsp_ids), None
         except (ValueError, EdgertErrorBase) as exc:
             yield name, None, str(exc)
 
@@ -478,21 +487,25 @@ def fit_bundle(bundle: Union[str, os.PathLike], data: Sequence[Union[str, os.Pat
     skipped: List[Tuple[str, str]] = []
     n_rec = 0
     sources = []
-    for name, path, err in _iter_recordings(data, category, labels, hmac_key):
-        if err is not None:
-            skipped.append((name, err))
+    with contextlib.ExitStack() as open_datasets:
+        for name, path, load, err in _iter_recordings(data, category, labels, hmac_key,
+                                                      open_datasets):
+            if err is not None:
+                skipped.append((name, err))
+            else:
+                sources.append((name, path, load))
+        if client is not None:
+            open_datasets.close()       # the workers read and decode the files themselves
+            computed = features_on_cluster(imp, [(n, p) for n, p, _ in sources], dsp_ids,
+                                           client, progress)
         else:
-            sources.append((name, path))
-    if client is not None:
-        computed = features_on_cluster(imp, sources, dsp_ids, client, progress)
-    else:
-        computed = _features_local(imp, sources, dsp_ids, progress)
-    for name, rows, err in computed:
-        if rows is None:
-            skipped.append((name, err or "unreadable"))
-            continue
-        feats.append(rows)
-        n_rec += 1
+            computed = _features_local(imp, sources, dsp_ids, progress)
+        for name, rows, err in computed:
+            if rows is None:
+                skipped.append((name, err or "unreadable"))
+                continue
+            feats.append(rows)
+            n_rec += 1
     for name, why in skipped:
         log.warning("anomaly fit: skipping %s: %s", name, why)
     if not feats:
