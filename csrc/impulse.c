@@ -259,11 +259,17 @@ typedef struct {
     size_t arena_bytes, dsp_bytes;
 } layout_t;
 
+/* Scratch bytes per window of a pass (before each buffer's 16-byte rounding). */
+static uint64_t per_window(const need_t *nd)
+{
+    return nd->feats + nd->outs + nd->gather + nd->netin + nd->netout + nd->kscore;
+}
+
 /* Bytes for passes of g windows (16 bytes of slack to align the base); 0 on overflow. */
 static uint64_t need_bytes(const need_t *nd, uint64_t g)
 {
     const uint64_t limit = (uint64_t)1 << 48;
-    uint64_t per = nd->feats + nd->outs + nd->gather + nd->netin + nd->netout + nd->kscore;
+    uint64_t per = per_window(nd);
     if (g > 0 && per > limit / g) return 0;
     return 16u + al16(g * nd->feats) + al16(g * nd->outs) + al16(g * nd->gather) +
            al16(g * nd->netin) + al16(g * nd->netout) + al16(g * nd->kscore) +
@@ -501,8 +507,7 @@ static int run_checked(const edgert_impulse_plan *plan, const need_t *nd, const 
     b = need_bytes(nd, 1);
     if (b == 0 || b > scratch_bytes) return EDGERT_ERR_SCRATCH;
     {   /* the largest pass the scratch holds: need_bytes(g) <= fixed + g * per */
-        const uint64_t per = nd->feats + nd->outs + nd->gather + nd->netin + nd->netout +
-                             nd->kscore;
+        const uint64_t per = per_window(nd);
         const uint64_t fixed = 16u * 8u + al16(nd->arena) + al16(nd->dsp);
         g = (per == 0 || scratch_bytes <= fixed) ? 1 : ((uint64_t)scratch_bytes - fixed) / per;
         if (g < 1) g = 1;
