@@ -46,19 +46,10 @@ import numpy as np  # noqa: E402
 
 from edgert import Impulse  # noqa: E402
 from firmware_bridge.runner import Bridge, ForwarderWorker, OutputSink  # noqa: E402
+from run_all import cpu_model  # noqa: E402  (one copy for every bench)
 
 AXES = ["accX", "accY", "accZ", "gyrX", "gyrY", "gyrZ"]
 RATE = 1000.0
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def make_bundle(tmp: Path) -> Path:

@@ -49,6 +49,8 @@ from typing import Dict, List, Optional, Tuple
 import shutil
 import threading
 
+from run_all import cpu_model  # one copy for every bench
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 BUNDLE = ROOT / "examples" / "motion-demo"
@@ -60,16 +62,6 @@ P99_TARGET_MS = 10.0
 def _f32(v: float) -> "object":
     import numpy as np
     return np.float32(v)
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def proc_status(pid: int) -> Dict[str, int]:
