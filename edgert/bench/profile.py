@@ -64,23 +64,16 @@ def _keras(imp: Any) -> list:
     return [b for b in imp.learn_blocks if isinstance(b, KerasRunner)]
 
 
-def _one_window(imp: Any, variant: Optional[str]):
-    fn = getattr(imp, "classify_window", None)
-    if fn is not None:
-        return lambda w: fn(w, variant)
-    return lambda w: imp.classify(w, variant=variant)[0]
-
-
 def profile_host(path: Union[str, Path], variant: Optional[str] = None,
                  seconds: float = 2.0) -> dict[str, Any]:
     """Measure the impulse on this machine (see the module docstring)."""
     from ..runtime.impulse import Impulse
     warm = Impulse.load(path)   # imports and first-use set-up outside the measurement
     variant = warm.resolve_variant(variant)
-    _one_window(warm, variant)(BundleWorkload(warm, variant).windows[0])
+    warm.classify_window(BundleWorkload(warm, variant).windows[0], variant)
     with traced() as held:     # the impulse and its first window (arenas, per-thread buffers)
         imp = Impulse.load(path)
-        run = _one_window(imp, variant)
+        run = lambda w: imp.classify_window(w, variant)  # noqa: E731
         first = np.zeros((imp.window_samples, len(imp.axes)), np.float32)
         run(first)
     work = BundleWorkload(imp, variant)   # the measurement's own data, not counted

@@ -211,12 +211,9 @@ def bench_bundle(path: Union[str, Path], variant: Optional[str] = None, threads:
     stages, missing, built = bundle_stages(imp, variant, work)
     whole, whole_info = _whole_recording_tasks(imp, variant, threads)
     # what one window costs on top of the loaded impulse (after a warm-up window)
-    one = getattr(imp, "classify_window", None)
-    run_one = (lambda: one(work.windows[0], variant)) if one else (
-        lambda: imp.classify(work.windows[0], variant=variant))
-    run_one()
+    imp.classify_window(work.windows[0], variant)
     with traced() as window_mem:
-        run_one()
+        imp.classify_window(work.windows[0], variant)
     checks = _bundle_checks(imp, variant, work, built["interpreters"])
     all_stages = stages + whole
     update, close = _progress_bar(seconds, progress, "bench")
@@ -296,12 +293,10 @@ def _describe_bundle(imp: Any, variant: Optional[str], path: str) -> dict[str, A
                       "arena_bytes": int(getattr(m, "arena_bytes", 0) or 0) or None,
                       **_model_engine(m, data)})
         learn.append(d)
-    plan_reason = None
-    if hasattr(imp, "plan_unsupported_reason"):
-        try:
-            plan_reason = imp.plan_unsupported_reason(variant)
-        except EdgertError as exc:
-            plan_reason = str(exc)
+    try:
+        plan_reason = imp.plan_unsupported_reason(variant)
+    except EdgertError as exc:
+        plan_reason = str(exc)
     return {"path": path, "project": dict(imp.bundle.project).get("name"),
             "variant": variant, "frequency": imp.frequency, "axes": list(imp.axes),
             "window_samples": imp.window_samples,
@@ -310,10 +305,8 @@ def _describe_bundle(imp: Any, variant: Optional[str], path: str) -> dict[str, A
                      "version": d.spec.implementation_version, "features": d.n_features}
                     for d in imp.dsp_blocks],
             "learn": learn,
-            "one_window_path": ("impulse plan (classify_window)" if hasattr(
-                imp, "classify_window") and plan_reason is None else
-                "batch path" + (f" ({plan_reason})" if plan_reason else
-                                " (this runtime has no impulse plan)"))}
+            "one_window_path": ("impulse plan (classify_window)" if plan_reason is None
+                                else f"batch path ({plan_reason})")}
 
 
 def _bundle_memory(imp: Any, variant: Optional[str], keras: list, load_mem: Any,
@@ -329,13 +322,11 @@ def _bundle_memory(imp: Any, variant: Optional[str], keras: list, load_mem: Any,
             sum(m.arena_bytes for m in models), "arena")
         add("edgert", "network constants (weights, biases, quantization tables)",
             sum(int(getattr(m, "consts_bytes", 0) or 0) for m in models), "plan")
-    plan = None
-    if hasattr(imp, "plan"):
-        try:
-            plan = imp.plan(variant)
-        except EdgertError:
-            plan = None
-    if plan is not None and hasattr(plan, "scratch_bytes"):
+    try:
+        plan = imp.plan(variant)
+    except EdgertError:
+        plan = None
+    if plan is not None:
         add("edgert", "impulse plan scratch for one window", plan.scratch_bytes(1), "plan")
     add("edgert", "held by the loaded impulse (Python objects and numpy buffers)",
         load_mem.held, "tracemalloc")
