@@ -216,15 +216,7 @@ def bench_bundle(path: Union[str, Path], variant: Optional[str] = None, threads:
         imp.classify_window(work.windows[0], variant)
     checks = _bundle_checks(imp, variant, work, built["interpreters"])
     all_stages = stages + whole
-    update, close = _progress_bar(seconds, progress, "bench")
-    overhead = timer_overhead_ns()
-    t0 = time.perf_counter()
-    try:
-        rounds = measure_interleaved([s.task for s in all_stages], seconds, SLICE_S,
-                                     progress=update)
-    finally:
-        close()
-    elapsed = time.perf_counter() - t0
+    method = _measure(all_stages, seconds, progress, "bench")
     stage_docs = [_stage_doc(s) for s in all_stages]
     keras = [b for b in imp.learn_blocks if isinstance(b, KerasRunner)]
     memory = _bundle_memory(imp, variant, keras, load_mem, window_mem, built["interpreters"])
@@ -237,7 +229,7 @@ def bench_bundle(path: Union[str, Path], variant: Optional[str] = None, threads:
     doc = {
         "schema": BENCH_SCHEMA_ID, "kind": "bundle", "edgert_version": __version__,
         "date": _now(), "machine": machine(load_before),
-        "method": _method(seconds, elapsed, rounds, overhead),
+        "method": method,
         "subject": _describe_bundle(imp, variant, str(path)),
         "stages": stage_docs,
         "throughput": _throughput(whole, whole_info),
@@ -261,7 +253,19 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _method(seconds: float, elapsed: float, rounds: int, overhead: dict) -> dict[str, Any]:
+def _measure(stages: list[Stage], seconds: float, progress: bool, desc: str
+             ) -> dict[str, Any]:
+    """Time the stages' tasks interleaved for ``seconds`` (:mod:`.timing`), with a progress
+    bar named ``desc`` unless ``progress`` is False; returns the document's ``method``."""
+    update, close = _progress_bar(seconds, progress, desc)
+    overhead = timer_overhead_ns()
+    t0 = time.perf_counter()
+    try:
+        rounds = measure_interleaved([s.task for s in stages], seconds, SLICE_S,
+                                     progress=update)
+    finally:
+        close()
+    elapsed = time.perf_counter() - t0
     return {"seconds": float(seconds), "elapsed_seconds": round(elapsed, 3), "rounds": rounds,
             "slice_ms": SLICE_S * 1e3, "timer": TIMER_NOTE, "timer_overhead_ns": overhead,
             "ratio": RATIO_NOTE}
@@ -373,15 +377,7 @@ def bench_model(path: Union[str, Path], seconds: float = 6.0, progress: bool = T
                        [x[:batch] for x in work.inputs])
     stages, missing, interps = model_stages(model, data, work, batch)
     checks = _model_checks(model, work, interps)
-    update, close = _progress_bar(seconds, progress, "bench-model")
-    overhead = timer_overhead_ns()
-    t0 = time.perf_counter()
-    try:
-        rounds = measure_interleaved([s.task for s in stages], seconds, SLICE_S,
-                                     progress=update)
-    finally:
-        close()
-    elapsed = time.perf_counter() - t0
+    method = _measure(stages, seconds, progress, "bench-model")
     stage_docs = [_stage_doc(s) for s in stages]
     name = "edgert" if engine["engine"] == "native" else "edgert-fallback"
     pairs = [("inference", f"{name}-{how}", k) for k in interps for how in ("batched",
@@ -414,7 +410,7 @@ def bench_model(path: Union[str, Path], seconds: float = 6.0, progress: bool = T
     return {
         "schema": BENCH_SCHEMA_ID, "kind": "model", "edgert_version": __version__,
         "date": _now(), "machine": machine(load_before),
-        "method": _method(seconds, elapsed, rounds, overhead),
+        "method": method,
         "subject": {"path": str(path), "bytes": len(data), **engine,
                     "inputs": [{"shape": list(i.shape), "dtype": str(np.dtype(i.dtype))}
                                for i in model.inputs],
