@@ -36,6 +36,7 @@ import numpy as np
 from .._version import __version__
 from ..errors import EdgertError
 from .memory import loaded_size, micro_arena_bytes, traced
+from .run import _now, cpu_model
 from .schema import PROFILE_SCHEMA_ID
 from .stages import BundleWorkload, synthetic_recording
 from .timing import Task, measure_interleaved
@@ -52,11 +53,6 @@ M4F_WINDOWS = 4
 
 class ProfileUnavailable(EdgertError):
     """The target cannot be profiled here; the message says what is missing and how to get it."""
-
-
-def _now() -> str:
-    import datetime as _dt
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _keras(imp: Any) -> list:
@@ -140,7 +136,6 @@ def _native_library() -> str:
 
 
 def _cpu() -> str:
-    from .run import cpu_model
     import platform
     return f"{cpu_model()}, {platform.machine()}"
 
