@@ -164,7 +164,7 @@ def bundle_stages(imp: Any, variant: Optional[str], work: BundleWorkload
                             Task("stream/edgert", push)))
 
     # ---------------------------------------------------------------- references
-    ref_dsp = _dsp_reference(imp, work, missing)
+    ref_dsp = _dsp_reference(imp, missing)
     if ref_dsp is not None:
         stages.append(Stage("dsp", "numpy-reference", "the numpy/scipy spectral reference "
                             "(edgert.bench.reference_dsp) on one window",
@@ -217,9 +217,9 @@ def bundle_stages(imp: Any, variant: Optional[str], work: BundleWorkload
         def whole(i: int) -> None:
             feats = ref_dsp(wins[i % n], keep=True)
             for b, fn in zip(keras, fns):
-                fn(_learn_row(imp, b.spec, feats))
+                fn(_learn_row(b.spec, feats))
             for b, r in km:
-                r.score(_learn_row(imp, b.spec, feats))
+                r.score(_learn_row(b.spec, feats))
         stages.append(Stage("impulse", "python-reference",
                             "per-window Python pipeline: numpy/scipy DSP + "
                             f"{whole_net or 'no network'} + numpy K-means, one window",
@@ -247,13 +247,12 @@ def _net(block: Any, interp: Interpreter, variant: str) -> Callable[[np.ndarray]
                         np.dtype(tin.dtype) == np.int8, np.dtype(tout.dtype) == np.int8)
 
 
-def _learn_row(imp: Any, spec: Any, feats: dict) -> np.ndarray:
+def _learn_row(spec: Any, feats: dict) -> np.ndarray:
     parts = [feats[d] for d in spec.dsp]
     return (parts[0] if len(parts) == 1 else np.concatenate(parts)).astype(np.float32)
 
 
-def _dsp_reference(imp: Any, work: BundleWorkload, missing: list[Unavailable]
-                   ) -> Optional[Callable[..., Any]]:
+def _dsp_reference(imp: Any, missing: list[Unavailable]) -> Optional[Callable[..., Any]]:
     """window -> features of every DSP block by the numpy reference (``keep=True``: a dict
     {dsp id: features}), or None (the reason appended to ``missing``)."""
     why = dsp_reference_missing()
