@@ -35,7 +35,7 @@ import numpy as np
 
 from .._version import __version__
 from ..errors import EdgertError
-from .memory import loaded_size, micro_arena_bytes, traced
+from .memory import loaded_size, traced
 from .run import _now, cpu_model
 from .schema import PROFILE_SCHEMA_ID
 from .stages import BundleWorkload, synthetic_recording
@@ -141,24 +141,18 @@ def _cpu() -> str:
 
 
 def _micro_sizes(keras: list, variant: Optional[str]) -> Optional[dict]:
-    if not keras:
-        return None
-    try:
-        from tflite_micro.python.tflite_micro import runtime
-    except ImportError:
+    from .reference import Interpreter, interpreter_kinds
+    if not keras or interpreter_kinds()["tflite-micro"] is not None:
         return None
     arena = 0
     data = 0
     for b in keras:
         buf = b.spec.models[variant].data
-        it = runtime.Interpreter.from_bytes(buf, arena_size=max(10 * len(buf), 256 * 1024))
-        t = b.model(variant).inputs[0]
-        it.set_input(np.zeros(t.shape, np.dtype(t.dtype)), 0)
-        it.invoke()
-        rep = micro_arena_bytes(it)
-        if rep is None:
+        # built as the bench builds it (its arena sizing), a first invoke on zeros done
+        total = Interpreter("tflite-micro", buf).memory.get("arena_bytes")
+        if total is None:
             return None
-        arena += rep["total"]
+        arena += total
         data += len(buf)
     lib = 0
     import tflite_micro
