@@ -91,6 +91,11 @@ class ExportReport:
         return d
 
 
+def _reserved(name: str) -> bool:
+    """The harness's or the C core's prefix, or a C keyword."""
+    return name in RESERVED_NAMES or name in C_KEYWORDS or name.startswith("edgert")
+
+
 def default_name(bundle: Union[str, Path]) -> str:
     """A C prefix from the bundle's file name: ``examples/motion-demo`` -> ``motion_demo``."""
     p = Path(bundle)
@@ -99,7 +104,7 @@ def default_name(bundle: Union[str, Path]) -> str:
     n = re.sub(r"_+", "_", n)
     if not n or n[0].isdigit():
         n = "m_" + n
-    if n in RESERVED_NAMES or n in C_KEYWORDS or n.startswith("edgert"):
+    if _reserved(n):
         n = n + "_model"
     return n
 
@@ -109,7 +114,7 @@ def check_name(name: str) -> str:
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,31}", name or ""):
         raise ExportError(f"--name {name!r}: use lower-case letters, digits and underscores "
                           "(a C identifier of at most 32 characters, not starting with a digit)")
-    if name in RESERVED_NAMES or name in C_KEYWORDS or name.startswith("edgert"):
+    if _reserved(name):
         raise ExportError(f"--name {name!r} is reserved (the harness's or the C core's "
                           "prefix, or a C keyword); choose another")
     return name
