@@ -42,6 +42,7 @@ from typing import Any, Optional, Union
 
 from .._version import __version__
 from ..errors import ConfigurationError, EdgertError
+from ..runtime.continuous import AUDIO_BLOCK_TYPES
 from ..runtime.impulse_export import exported_networks, impulse_plan_sources
 from .config import config_header, config_settings
 from .readme import readme_text
@@ -215,7 +216,7 @@ def _load(bundle: Union[str, Path], variant: Optional[str]) -> tuple[Any, Any, O
                           "DSP blocks, native-engine classifiers, K-means and GMM blocks") \
             from None
     audio = [f"{d.spec.id} ('{d.spec.type}')" for d in imp.dsp_blocks
-             if d.spec.type in ("mfcc", "mfe", "spectrogram")]
+             if d.spec.type in AUDIO_BLOCK_TYPES]
     if audio:
         # The host plan runs them (edgert_impulse_run); their microcontroller build (float32
         # FFT, double-precision normalisation in software on a Cortex-M4F) is not verified
