@@ -223,6 +223,12 @@ class AtClient:
                 break
         return bytes(got)
 
+    def discard_stale_output(self) -> None:
+        """Before a command: drop what arrived since the last prompt (counted as garbled)."""
+        stale = self._lines.clear()
+        if stale.strip():
+            self.note_garbled(_text(stale), "output between commands")
+
     # -- commands -----------------------------------------------------------------------------
     def connect(self, timeout: float = BREAK_TIMEOUT) -> None:
         """Bring the board to an idle prompt (see the module docstring)."""
@@ -241,9 +247,7 @@ class AtClient:
         """Run one command; returns its response lines (echo and prompt removed)."""
         if timeout is None:
             timeout = LONG_TIMEOUT if command.startswith(_LONG_COMMANDS) else self.timeout
-        stale = self._lines.clear()
-        if stale.strip():
-            self.note_garbled(_text(stale), "output between commands")
+        self.discard_stale_output()
         self.counters.commands += 1
         self.write_command(command)
         lines = self._read_until_prompt(timeout, command)
@@ -428,9 +432,7 @@ class ImpulseSession:
 
     def start(self) -> None:
         c = self.client
-        stale = c._lines.clear()
-        if stale.strip():
-            c.note_garbled(_text(stale), "output between commands")
+        c.discard_stale_output()
         c.write_command(self.command)
         self.running = True
         self._echo_seen = False
