@@ -27,7 +27,14 @@ __all__ = ["ReadingParser", "ParsedChunk", "detect_frequency", "units_for", "Hos
            "WindowOutput", "FrequencyDetection"]
 
 _SEPARATORS = bytes.maketrans(b",\t\r\x0b\x0c", b"     ")
+_ERROR_PREFIXES = (b"ERR", b"<ERR")
 MIN_DETECTABLE_HZ = 2.0
+
+
+def _is_error(fields: List[bytes]) -> bool:
+    """A line (split into fields) that reports a device error: ``ERR...``/``<ERR...``, any
+    case."""
+    return fields[0].upper().startswith(_ERROR_PREFIXES)
 
 
 def units_for(axis: str) -> str:
@@ -94,7 +101,7 @@ class ReadingParser:
         for f, line in zip(fields, lines):
             if not f:
                 continue                      # blank line
-            if n is None and not f[0].upper().startswith((b"ERR", b"<ERR")):
+            if n is None and not _is_error(f):
                 try:
                     [float(x) for x in f]
                     n = self.n_axes = len(f)
@@ -102,7 +109,7 @@ class ReadingParser:
                     pass
             if len(f) == n:
                 good.append(f)
-            elif f[0].upper().startswith((b"ERR", b"<ERR")):
+            elif _is_error(f):
                 errors.append(line.decode("ascii", "replace").strip())
             else:
                 garbled.append(line.decode("ascii", "replace").strip())
@@ -156,7 +163,7 @@ def detect_frequency(read: Any, expected: Optional[float] = None,
         buf += read()
     text = bytes(buf).translate(_SEPARATORS)
     lines = [line.split() for line in text.split(b"\n") if line.strip()]
-    err = [line for line in lines if line[0].upper().startswith((b"ERR", b"<ERR"))]
+    err = [line for line in lines if _is_error(line)]
     if err:
         raise ConfigurationError("the board reported an error: "
                                  + b" ".join(err[0]).decode("ascii", "replace"))
