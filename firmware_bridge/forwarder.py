@@ -173,10 +173,9 @@ def detect_frequency(read: Any, expected: Optional[float] = None,
             + ("only a single reading" if lines else "no readings")
             + f" in {seconds:g} s; the data forwarder can only detect frequencies above "
             f"{MIN_DETECTABLE_HZ:g} Hz - pass --frequency")
-    ref = lines[1]  # lines[0] may have been cut
     # the most common field count is the reading's width (a cut first/last line differs)
     counts = [len(f) for f in lines]
-    width = max(set(counts), key=counts.count) if counts else len(ref)
+    width = max(set(counts), key=counts.count)
     if len(lines[0]) != width:
         lines = lines[1:]
     if lines and len(lines[-1]) != width:
