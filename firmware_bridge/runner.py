@@ -378,7 +378,6 @@ class ForwarderWorker(_Worker):
         self.device_name = device
         self.inference: Optional[HostInference] = None
         self.parser: Optional[ReadingParser] = None
-        self.readings = 0
 
     def _check_frequency(self, hz: float, how: str) -> None:
         want = float(self.impulse.frequency)
@@ -444,7 +443,6 @@ class ForwarderWorker(_Worker):
                 raise BoardFailed(f"the board reported an error: {chunk.errors[0]!r} (the data "
                                   "forwarder stops on ERR lines)")
             if len(chunk.rows):
-                self.readings += len(chunk.rows)
                 self.data_arrived()
                 for w in inf.push(chunk.rows):
                     self._window(w)
