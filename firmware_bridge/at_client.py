@@ -27,7 +27,7 @@ import logging
 import math
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, List, Optional, Tuple
 
 from edgert.acquisition import DataAcquisition
@@ -145,7 +145,6 @@ class _Counters:
     timeouts: int = 0
     retries: int = 0
     echo_mismatches: int = 0
-    garbled_samples: List[str] = field(default_factory=list)
 
 
 class AtClient:
