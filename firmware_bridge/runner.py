@@ -24,7 +24,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import IO, Any, List, NamedTuple, Optional, Sequence
 
-from edgert.errors import ConfigurationError, EdgertError
+from edgert.errors import EdgertError
 
 from .at_client import AtClient, AtCommandError, AtError, AtProtocolError, AtTimeout
 from .capture import AnomalyUploader
@@ -428,10 +428,7 @@ class ForwarderWorker(_Worker):
 
     def _session(self) -> None:
         if self.inference is None:
-            try:
-                self._first_session()
-            except ConfigurationError as exc:
-                raise BoardFailed(str(exc)) from None
+            self._first_session()   # a ConfigurationError ends this board, as BoardFailed does
         else:
             self.inference.restart()
             self.parser.reset()
