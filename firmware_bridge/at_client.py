@@ -426,7 +426,6 @@ class ImpulseSession:
         self.parser = InferenceOutputParser()
         self.running = False
         self.last_data = time.monotonic()
-        self.started_at = 0.0
         self._echo_seen = False
 
     def start(self) -> None:
@@ -435,7 +434,7 @@ class ImpulseSession:
         c.write_command(self.command)
         self.running = True
         self._echo_seen = False
-        self.started_at = self.last_data = time.monotonic()
+        self.last_data = time.monotonic()
 
     def _handle(self, line: str) -> List[Event]:
         if not self._echo_seen:
