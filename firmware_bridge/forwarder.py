@@ -248,7 +248,6 @@ class HostInference:
         self._stream = impulse.stream(variant=variant)
         self._base_ms = 0.0
         self._k = 0                  # windows of the current stream
-        self._rows_in = 0            # rows pushed into the current stream
         self._held: List[np.ndarray] = []
         self._held_from = 0          # stream row of _held[0][0]
 
@@ -256,7 +255,6 @@ class HostInference:
         self._stream = self.impulse.stream(variant=self.variant)
         self._base_ms = (time.monotonic() - self.t0) * 1000.0
         self._k = 0
-        self._rows_in = 0
         self._held = []
         self._held_from = 0
 
@@ -276,7 +274,6 @@ class HostInference:
         if self.keep_rows:
             self._held.append(chunk)
         results = self._stream.push(chunk.astype(np.float32))
-        self._rows_in += chunk.shape[0]
         out = []
         for r in results:
             start = self._k * self.S
