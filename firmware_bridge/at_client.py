@@ -471,10 +471,8 @@ class ImpulseSession:
         (raises AtTimeout when the board does not stop)."""
         if not self.running:
             return []
-        c = self.client
-        c.link.write(b"b")
         events: List[Event] = []
-        for line in c._read_until_prompt(timeout, "b"):
+        for line in self.client.stop_running(timeout):
             events += self._handle(line)
         events += self.parser.flush()
         self.running = False
