@@ -64,6 +64,25 @@ def test_bad_config_files_say_what_is_wrong(tmp_path, text, words):
         build(flags, environ={})
 
 
+WHOLE_LIMITS = ("max_connections", "max_classify_bytes", "max_file_bytes", "max_document_bytes",
+                "classify_threads", "inline_max_bytes", "inline_max_windows", "io_threads",
+                "max_results", "webhook_max_attempts", "outbox_max_bytes")
+
+
+def test_counted_limits_are_whole_numbers_and_timed_ones_may_be_fractions():
+    from edgert.daemon.config import Limits
+    for name in WHOLE_LIMITS:
+        with pytest.raises(ConfigurationError, match=f"limits.{name} must be a whole number"):
+            Limits(**{name: 2.5}).validate()
+        got = getattr(Limits(**{name: 3.0}).validate(), name)
+        assert got == 3 and type(got) is int, name
+    for name in ("request_timeout", "body_timeout", "classify_sync_max_ms",
+                 "results_retention_s", "webhook_timeout_s", "webhook_backoff_s",
+                 "webhook_backoff_cap_s", "outbox_request_timeout_s", "outbox_retry_base_s",
+                 "outbox_retry_cap_s", "graceful_timeout_s"):
+        assert getattr(Limits(**{name: 2.5}).validate(), name) == 2.5, name
+
+
 @pytest.mark.parametrize("argv, words", [
     (["--db", "g.db", "--api-key", "k"], "no bundle"),
     (["--bundle", "nowhere", "--db", "g.db", "--api-key", "k"], "no such file or folder"),

@@ -196,6 +196,32 @@ def test_classify_all_job_and_result_page(daemon, api, impulse):
     assert [r.sample.filename for r in anomaly.result] == ["anomaly.27"]
 
 
+@pytest.mark.parametrize("body, status, expected", [
+    ({"modelVariants": ["float32"]}, 400, "no float32 model"),
+    ({"modelVariants": ["int8", "fp16"]}, 400, "unknown model variant 'fp16'"),
+    ({"modelVariants": ["int8"]}, 200, ["int8"]),
+    ({"modelVariants": []}, 200, ["int8"]),  # none named: the bundle's default (its only)
+    ({}, 200, ["int8"]),
+])
+def test_classify_job_model_variants(daemon, body, status, expected):
+    """modelVariants of StartClassifyJobRequest: each named variant checked against the
+    bundle (this one has only int8), and the job records the variants it classifies with."""
+    r = daemon.client.post("/v1/api/43/jobs/classify", json=body)
+    assert r.status_code == status, r.text
+    if status != 200:
+        assert r.json()["success"] is False and expected in r.json()["error"], r.text
+        return
+    job_id = r.json()["id"]
+    deadline = time.monotonic() + 60
+    while True:
+        job = _raw(daemon, "GET", f"/v1/api/43/jobs/{job_id}/status")["job"]
+        if "finished" in job or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert job["finishedSuccessful"] is True, job
+    assert job["metadata"]["variants"] == expected
+
+
 # --- LearnApi ---------------------------------------------------------------------------------
 
 def test_anomaly_metadata_through_the_client(daemon, api):
@@ -253,3 +279,16 @@ def test_the_client_sees_403_with_the_seed_body(daemon, threshold_value_fix):
         "error": "no access to current endpoint, make sure you are using correct API key"}
     r = httpx.get(f"{daemon.url}/v1/api/43/raw-data?category=testing")  # no key at all
     assert r.status_code == 403 and r.json()["success"] is False
+
+
+def test_sample_values_of_a_csv_are_its_float32_values_in_shortest_form():
+    """A sample that is not a data-acquisition document (a CSV) has no numbers of its own to
+    answer with: its float32 values, as the shortest decimals naming them (0.1, not
+    0.10000000149011612)."""
+    from edgert.daemon.studio import _values
+    from edgert.recording import Recording, SensorAxis
+    rec = Recording(np.array([[0.1, 2.5], [1e-3, -7.0], [3.3, 1e20]], np.float32), 62.5,
+                    (SensorAxis("a"), SensorAxis("b")), "x.csv")
+    csv = b"timestamp,a,b\n0,0.1,2.5\n16,0.001,-7\n32,3.3,1e20\n"
+    assert _values(csv, rec, None) == [[0.1, 2.5], [0.001, -7.0], [3.3, 1e20]]
+    assert _values(csv, rec, 2) == [[0.1, 2.5], [0.001, -7.0]]

@@ -263,3 +263,45 @@ def test_a_refused_connection_gets_one_answer_however_it_sends():
             assert reply.count(b"HTTP/1.1 503 ") == 1, reply
             assert idle.fileno() >= 0
         assert srv.refused_busy == 1
+
+
+def test_uncaught_errors_are_a_json_500_naming_the_request_id(caplog):
+    """An endpoint that raises (Starlette's handler answers) and an ASGI callable that raises
+    before answering (the access log answers): the same JSON 500, naming the exception's type
+    and the request id its log line carries."""
+    import re
+
+    import httpx
+    from starlette.applications import Starlette
+
+    from edgert.web.app import AccessLog, internal_error_handler, route
+    from edgert.web.server import HttpServer
+
+    async def boom(request):
+        raise RuntimeError("kaput")
+
+    routed = Starlette(routes=[route("/boom", boom, ["GET"])],
+                       exception_handlers={Exception: internal_error_handler})
+
+    async def app(scope, receive, send):
+        if scope["type"] == "http" and scope["path"] == "/raw":
+            raise KeyError("x")
+        await routed(scope, receive, send)
+
+    server = HttpServer(AccessLog(app, prefix="t")).start()
+    try:
+        with caplog.at_level(logging.ERROR, logger="edgert.web"):
+            for path, kind in (("/boom", "RuntimeError"), ("/raw", "KeyError")):
+                r = httpx.get(server.url + path, timeout=10)
+                assert r.status_code == 500, r.text
+                doc = r.json()
+                got = re.fullmatch(rf"internal error \({kind}\); the server log has the "
+                                   r"details under request id (t-\d+)", doc["error"])
+                assert doc["success"] is False and got, doc
+                line = f"request {got.group(1)} (GET {path}): internal error {kind}"
+                deadline = time.monotonic() + 5  # (Starlette's answer goes out before the log)
+                while line not in caplog.text and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                assert line in caplog.text
+    finally:
+        server.stop()

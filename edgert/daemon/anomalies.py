@@ -82,7 +82,7 @@ def find_events(res: Any) -> List[AnomalyEvent]:
     return events
 
 
-def _shortest_float32(values: np.ndarray) -> np.ndarray:
+def shortest_float32(values: np.ndarray) -> np.ndarray:
     """float32 samples as the float64 numbers their shortest decimal form names (0.1, not
     0.10000000149011612), so the JSON holds what the device sent."""
     v = np.asarray(values, dtype=np.float32)
@@ -121,7 +121,7 @@ def event_document(rec: Recording, event: AnomalyEvent, hmac_key: Optional[str],
         out = chosen.astype(np.float64)
     else:
         part = rec.values[rows]
-        out = _shortest_float32(part.reshape(-1, 1) if part.ndim == 1 else part)
+        out = shortest_float32(part.reshape(-1, 1) if part.ndim == 1 else part)
     if iat is None and rec.created is not None:
         iat = int(rec.created.timestamp())
     doc = DataAcquisition(
@@ -176,4 +176,4 @@ class EventQueue:
 
 
 __all__ = ["AnomalyEvent", "EventQueue", "document_values", "event_document",
-           "event_filename", "event_rows", "find_events"]
+           "event_filename", "event_rows", "find_events", "shortest_float32"]

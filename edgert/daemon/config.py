@@ -99,14 +99,13 @@ class Limits:
                                              f"({_ZERO_ALLOWED[f.name]})")
             elif v <= 0:
                 raise ConfigurationError(f"limits.{f.name} must be positive, got {v!r}")
-        for name in ("max_connections", "max_classify_bytes", "max_file_bytes",
-                     "max_document_bytes", "classify_threads", "inline_max_bytes",
-                     "inline_max_windows", "io_threads", "max_results",
-                     "webhook_max_attempts", "outbox_max_bytes"):
-            v = getattr(self, name)
+        for f in dataclasses.fields(self):
+            if f.type not in ("int", int):  # (a string under postponed annotations)
+                continue
+            v = getattr(self, f.name)
             if float(v) != int(v):
-                raise ConfigurationError(f"limits.{name} must be a whole number, got {v!r}")
-            setattr(self, name, int(v))
+                raise ConfigurationError(f"limits.{f.name} must be a whole number, got {v!r}")
+            setattr(self, f.name, int(v))
         if self.outbox_retry_cap_s < self.outbox_retry_base_s:
             raise ConfigurationError("limits.outbox_retry_cap_s must be >= outbox_retry_base_s")
         return self

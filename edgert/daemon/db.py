@@ -92,7 +92,7 @@ RESULT_STATES = ("accepted", "in-progress", "done", "error")
 log = logging.getLogger("edgert.daemon.db")
 #: Results the background writer takes per round at most, how many rows its statements write
 #: (5 parameters each: within SQLite's oldest limit of 999), and how long it lets a burst
-#: gather before writing.
+#: gather before writing. ``_UPSERT[1]`` is also :meth:`GatewayDB.finish`'s statement.
 _BATCH = 256
 _CHUNKS = (64, 16, 4, 1)
 _UPSERT = {n: "INSERT INTO results (id, status, accepted_ts, created_at, result) VALUES "
@@ -232,10 +232,9 @@ class GatewayDB:
         st, body, ctype, req = rows[0]
         return st, bytes(body), ctype or "", json.loads(req or "{}")
 
-    def set_status(self, rid: str, status: str, result: Optional[Dict[str, Any]] = None
-                   ) -> None:
-        self._tx([("UPDATE results SET status=?, result=? WHERE id=?",
-                   (status, None if result is None else json.dumps(result), rid))])
+    def set_status(self, rid: str, status: str) -> None:
+        """A waiting result's new status; its result stays NULL until :meth:`finish`."""
+        self._tx([("UPDATE results SET status=?, result=NULL WHERE id=?", (status, rid))])
 
     def finish(self, rid: str, status: str, text: bytes, created_at: str,
                deliveries: Sequence[Tuple[str, bytes]] = ()) -> None:
@@ -243,10 +242,7 @@ class GatewayDB:
         one, whose body is dropped) and its webhook deliveries, in one transaction."""
         now = time.time()
         stmts: List[Tuple[str, Sequence[Any]]] = [
-            ("INSERT INTO results (id, status, accepted_ts, created_at, result) "
-             "VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET status=excluded.status, "
-             "result=excluded.result, body=NULL",
-             (rid, status, now, created_at, text.decode("utf-8")))]
+            (_UPSERT[1], (rid, status, now, created_at, text.decode("utf-8")))]
         for url, body in deliveries:
             stmts.append(("INSERT OR IGNORE INTO webhook_deliveries (result_id, url, body, "
                           "next_attempt_at, created) VALUES (?, ?, ?, ?, ?)",

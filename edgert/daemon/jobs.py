@@ -17,6 +17,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, Optional
 
+from ..dataset.filters import format_date
+
 log = logging.getLogger("edgert.daemon.jobs")
 
 CLASSIFY_ALL = "classify"
@@ -25,10 +27,10 @@ _CATEGORIES = {CLASSIFY_ALL: "Classify all samples", CLASSIFY_SAMPLE: "Classify 
 
 
 def _iso(ts: Optional[float]) -> Optional[str]:
+    """Studio's date text (UTC, milliseconds, ``Z``) of an epoch time."""
     if ts is None:
         return None
-    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime(
-        "%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return format_date(_dt.datetime.fromtimestamp(ts, _dt.timezone.utc))
 
 
 class JobRunner:

@@ -320,13 +320,6 @@ class LiveService:
         self.axes = tuple(impulse.axes)
         self.window_samples = int(impulse.window_samples)
         self.window_increase = max(1, int(impulse.window_increase_samples))
-        self.labels = tuple(impulse.labels)
-        first_k = next((b for b in impulse.bundle.learn if b.type == "keras"), None)
-        first_a = next((b for b in impulse.bundle.learn
-                        if b.type in ("anomaly", "anomaly-gmm")), None)
-        self.min_score = float(first_k.threshold("min_score", 0.6)) if first_k else 0.6
-        self.anomaly_threshold = (float(first_a.threshold("min_anomaly_score", 0.3))
-                                  if first_a else math.inf)
 
     # -- building results -------------------------------------------------------------------
     def _base(self, rid: str, info: Dict[str, Any], created_at: str) -> Dict[str, Any]:

@@ -27,13 +27,11 @@ import json
 import logging
 from typing import Any, Callable, Dict, List, Optional
 
-import numpy as np
-
 from ..dataset import SampleFilter, SampleRow
 from ..dataset.schema import STUDIO_CATEGORY
 from ..errors import DatasetError, EdgertError
 from ..web.app import json_response, route
-from .anomalies import document_values
+from .anomalies import document_values, shortest_float32
 from .jobs import CLASSIFY_ALL, CLASSIFY_SAMPLE
 
 log = logging.getLogger("edgert.daemon.studio")
@@ -77,8 +75,8 @@ def _values(data: bytes, rec: Any, limit: Optional[int]) -> List[List[float]]:
     try:
         v = document_values(data)
     except EdgertError:
-        v = np.asarray(rec.values, dtype=np.float32)
-        v = (v.reshape(-1, 1) if v.ndim == 1 else v).astype(str).astype(np.float64)
+        v = shortest_float32(rec.values)
+        v = v.reshape(-1, 1) if v.ndim == 1 else v
     if limit is not None:
         v = v[:limit]
     return v.tolist()
@@ -188,7 +186,7 @@ class StudioApi:
         except DatasetError as exc:
             raise ApiError(400, str(exc)) from None
         body = await self.gw.read_small_body(request)
-        variants: List[Optional[str]] = [None]
+        requested: List[Optional[str]] = [None]
         if body.strip():
             try:
                 doc = json.loads(body)
@@ -201,8 +199,8 @@ class StudioApi:
             if mv is not None:
                 if not isinstance(mv, list) or not all(isinstance(v, str) for v in mv):
                     raise ApiError(400, 'modelVariants must be a list such as ["int8"]')
-                variants = [self._variant(v) for v in mv] or [None]
-        variants = [self._variant(v) for v in variants]
+                requested = mv or [None]
+        variants = [self._variant(v) for v in requested]
         gw = self.gw
 
         def work(progress: Callable[[int, int], None]) -> None:

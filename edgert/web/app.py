@@ -118,12 +118,17 @@ class RouteTag:
         await self.app(scope, receive, send)
 
 
+def _internal_error_message(exc: BaseException, request_id: str) -> str:
+    """The message of every 500: the exception's type and where to look in the log."""
+    return (f"internal error ({type(exc).__name__}); the server log has the details under "
+            f"request id {request_id}")
+
+
 async def internal_error_handler(request: Any, exc: Exception) -> Any:
     """Starlette's handler for uncaught exceptions: a JSON 500 naming the request id (the
     exception itself is logged by :class:`AccessLog`, which sees it re-raised)."""
     rid = request.scope.get(REQUEST_ID_KEY, "-")
-    return error_response(500, f"internal error ({type(exc).__name__}); the server log has "
-                          f"the details under request id {rid}")
+    return error_response(500, _internal_error_message(exc, rid))
 
 
 def route(path: str, endpoint: Any, methods: Optional[Sequence[str]] = None,
@@ -204,9 +209,8 @@ class AccessLog:
                       exc_info=True)
             if state[0] == 0:
                 try:
-                    await send_error(send_wrapper, 500, f"internal error ({type(exc).__name__})"
-                                     f"; the server log has the details under request id "
-                                     f"{rid}", close=True)
+                    await send_error(send_wrapper, 500, _internal_error_message(exc, rid),
+                                     close=True)
                 except Exception:  # noqa: BLE001 - the connection is gone
                     pass
         finally:
