@@ -49,6 +49,7 @@ from edgert.dsp import AUDIO_BLOCKS  # noqa: E402
 from edgert.runtime.impulse import Impulse  # noqa: E402
 from edgert.runtime.bundle import load_bundle  # noqa: E402
 from tests.reference import audio_ref  # noqa: E402
+from run_all import cpu_model  # noqa: E402  (one copy for every bench)
 
 FS = 16000
 CONFIGS = [
@@ -61,16 +62,6 @@ CONFIGS = [
     ("sg", "Spectrogram v4, FFT 128, 20 ms / 10 ms", "spectrogram", 4, {}, None),
 ]
 SLICES_MS = (100, 250, 500)
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def speech(seconds: float, seed: int = 0) -> np.ndarray:

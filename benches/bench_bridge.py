@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import io
 import json
 import os
 import platform
@@ -46,19 +45,10 @@ import numpy as np  # noqa: E402
 
 from edgert import Impulse  # noqa: E402
 from firmware_bridge.runner import Bridge, ForwarderWorker, OutputSink  # noqa: E402
+from run_all import cpu_model, process_cpu_seconds  # noqa: E402  (one copy for every bench)
 
 AXES = ["accX", "accY", "accZ", "gyrX", "gyrY", "gyrZ"]
 RATE = 1000.0
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def make_bundle(tmp: Path) -> Path:
@@ -70,11 +60,6 @@ def make_bundle(tmp: Path) -> Path:
     doc["input"]["axes"] = AXES
     (dst / "impulse.json").write_text(json.dumps(doc, indent=1))
     return dst
-
-
-def proc_cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_once(impulse, n_boards: int, seconds: float, warmup: float, tmp: Path) -> dict:
@@ -94,9 +79,9 @@ def run_once(impulse, n_boards: int, seconds: float, warmup: float, tmp: Path) -
         time.sleep(warmup)
         r0 = [w.readings for w in workers]
         n0 = [w.stats.windows for w in workers]
-        c0, e0, t0 = time.process_time(), proc_cpu_seconds(emu.pid), time.monotonic()
+        c0, e0, t0 = time.process_time(), process_cpu_seconds(emu.pid), time.monotonic()
         time.sleep(seconds)
-        c1, e1, t1 = time.process_time(), proc_cpu_seconds(emu.pid), time.monotonic()
+        c1, e1, t1 = time.process_time(), process_cpu_seconds(emu.pid), time.monotonic()
         r1 = [w.readings for w in workers]
         n1 = [w.stats.windows for w in workers]
         bridge.stop()

@@ -49,6 +49,8 @@ from typing import Dict, List, Optional, Tuple
 import shutil
 import threading
 
+from run_all import cpu_model, process_cpu_seconds  # one copy for every bench
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 BUNDLE = ROOT / "examples" / "motion-demo"
@@ -60,16 +62,6 @@ P99_TARGET_MS = 10.0
 def _f32(v: float) -> "object":
     import numpy as np
     return np.float32(v)
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def proc_status(pid: int) -> Dict[str, int]:
@@ -145,22 +137,17 @@ def ensure_wrk() -> str:
     return path
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def run_closed(wrk: str, url: str, body: str, conns: int, seconds: float, pid: int,
                tmp: Path) -> Dict[str, float]:
     """wrk as fast as ``conns`` connections go (each sends its next request on the
     answer): the daemon's capacity, latency then being mostly queueing."""
     script = tmp / "closed.lua"
     script.write_text(LUA % {"body": json.dumps(body), "key": KEY, "base": 0, "frac": 0.0})
-    cpu0 = cpu_seconds(pid)
+    cpu0 = process_cpu_seconds(pid)
     out = subprocess.run([wrk, "-t1", f"-c{conns}", f"-d{seconds:g}s", "--timeout", "2s",
                           "-s", str(script), url], capture_output=True, text=True,
                          timeout=seconds + 30)
-    cpu = cpu_seconds(pid) - cpu0
+    cpu = process_cpu_seconds(pid) - cpu0
     line = next(ln for ln in out.stdout.splitlines() if ln.startswith("WRKJSON "))
     r = json.loads(line[len("WRKJSON "):])
     return {"conns": conns, "done_rate": r["requests"] / (r["duration_us"] / 1e6),
@@ -179,11 +166,11 @@ def run_rate(wrk: str, url: str, body: str, rate: float, seconds: float, pid: in
     script = tmp / f"paced-{int(rate)}.lua"
     script.write_text(LUA % {"body": json.dumps(body), "key": KEY, "base": int(pace),
                              "frac": pace - int(pace)})
-    cpu0 = cpu_seconds(pid)
+    cpu0 = process_cpu_seconds(pid)
     out = subprocess.run([wrk, "-t1", f"-c{conns}", f"-d{seconds:g}s", "--timeout", "2s",
                           "-s", str(script), url], capture_output=True, text=True,
                          timeout=seconds + 30)
-    cpu = cpu_seconds(pid) - cpu0
+    cpu = process_cpu_seconds(pid) - cpu0
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("WRKJSON ")), None)
     if line is None:
         raise SystemExit(f"wrk failed: {out.stdout}\\n{out.stderr}")

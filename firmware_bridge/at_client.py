@@ -27,7 +27,7 @@ import logging
 import math
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, List, Optional, Tuple
 
 from edgert.acquisition import DataAcquisition
@@ -145,7 +145,6 @@ class _Counters:
     timeouts: int = 0
     retries: int = 0
     echo_mismatches: int = 0
-    garbled_samples: List[str] = field(default_factory=list)
 
 
 class AtClient:
@@ -223,6 +222,12 @@ class AtClient:
                 break
         return bytes(got)
 
+    def discard_stale_output(self) -> None:
+        """Before a command: drop what arrived since the last prompt (counted as garbled)."""
+        stale = self._lines.clear()
+        if stale.strip():
+            self.note_garbled(_text(stale), "output between commands")
+
     # -- commands -----------------------------------------------------------------------------
     def connect(self, timeout: float = BREAK_TIMEOUT) -> None:
         """Bring the board to an idle prompt (see the module docstring)."""
@@ -241,9 +246,7 @@ class AtClient:
         """Run one command; returns its response lines (echo and prompt removed)."""
         if timeout is None:
             timeout = LONG_TIMEOUT if command.startswith(_LONG_COMMANDS) else self.timeout
-        stale = self._lines.clear()
-        if stale.strip():
-            self.note_garbled(_text(stale), "output between commands")
+        self.discard_stale_output()
         self.counters.commands += 1
         self.write_command(command)
         lines = self._read_until_prompt(timeout, command)
@@ -423,18 +426,15 @@ class ImpulseSession:
         self.parser = InferenceOutputParser()
         self.running = False
         self.last_data = time.monotonic()
-        self.started_at = 0.0
         self._echo_seen = False
 
     def start(self) -> None:
         c = self.client
-        stale = c._lines.clear()
-        if stale.strip():
-            c.note_garbled(_text(stale), "output between commands")
+        c.discard_stale_output()
         c.write_command(self.command)
         self.running = True
         self._echo_seen = False
-        self.started_at = self.last_data = time.monotonic()
+        self.last_data = time.monotonic()
 
     def _handle(self, line: str) -> List[Event]:
         if not self._echo_seen:
@@ -471,10 +471,8 @@ class ImpulseSession:
         (raises AtTimeout when the board does not stop)."""
         if not self.running:
             return []
-        c = self.client
-        c.link.write(b"b")
         events: List[Event] = []
-        for line in c._read_until_prompt(timeout, "b"):
+        for line in self.client.stop_running(timeout):
             events += self._handle(line)
         events += self.parser.flush()
         self.running = False

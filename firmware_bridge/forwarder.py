@@ -27,7 +27,14 @@ __all__ = ["ReadingParser", "ParsedChunk", "detect_frequency", "units_for", "Hos
            "WindowOutput", "FrequencyDetection"]
 
 _SEPARATORS = bytes.maketrans(b",\t\r\x0b\x0c", b"     ")
+_ERROR_PREFIXES = (b"ERR", b"<ERR")
 MIN_DETECTABLE_HZ = 2.0
+
+
+def _is_error(fields: List[bytes]) -> bool:
+    """A line (split into fields) that reports a device error: ``ERR...``/``<ERR...``, any
+    case."""
+    return fields[0].upper().startswith(_ERROR_PREFIXES)
 
 
 def units_for(axis: str) -> str:
@@ -94,7 +101,7 @@ class ReadingParser:
         for f, line in zip(fields, lines):
             if not f:
                 continue                      # blank line
-            if n is None and not f[0].upper().startswith((b"ERR", b"<ERR")):
+            if n is None and not _is_error(f):
                 try:
                     [float(x) for x in f]
                     n = self.n_axes = len(f)
@@ -102,7 +109,7 @@ class ReadingParser:
                     pass
             if len(f) == n:
                 good.append(f)
-            elif f[0].upper().startswith((b"ERR", b"<ERR")):
+            elif _is_error(f):
                 errors.append(line.decode("ascii", "replace").strip())
             else:
                 garbled.append(line.decode("ascii", "replace").strip())
@@ -156,7 +163,7 @@ def detect_frequency(read: Any, expected: Optional[float] = None,
         buf += read()
     text = bytes(buf).translate(_SEPARATORS)
     lines = [line.split() for line in text.split(b"\n") if line.strip()]
-    err = [line for line in lines if line[0].upper().startswith((b"ERR", b"<ERR"))]
+    err = [line for line in lines if _is_error(line)]
     if err:
         raise ConfigurationError("the board reported an error: "
                                  + b" ".join(err[0]).decode("ascii", "replace"))
@@ -166,10 +173,9 @@ def detect_frequency(read: Any, expected: Optional[float] = None,
             + ("only a single reading" if lines else "no readings")
             + f" in {seconds:g} s; the data forwarder can only detect frequencies above "
             f"{MIN_DETECTABLE_HZ:g} Hz - pass --frequency")
-    ref = lines[1]  # lines[0] may have been cut
     # the most common field count is the reading's width (a cut first/last line differs)
     counts = [len(f) for f in lines]
-    width = max(set(counts), key=counts.count) if counts else len(ref)
+    width = max(set(counts), key=counts.count)
     if len(lines[0]) != width:
         lines = lines[1:]
     if lines and len(lines[-1]) != width:
@@ -242,7 +248,6 @@ class HostInference:
         self._stream = impulse.stream(variant=variant)
         self._base_ms = 0.0
         self._k = 0                  # windows of the current stream
-        self._rows_in = 0            # rows pushed into the current stream
         self._held: List[np.ndarray] = []
         self._held_from = 0          # stream row of _held[0][0]
 
@@ -250,7 +255,6 @@ class HostInference:
         self._stream = self.impulse.stream(variant=self.variant)
         self._base_ms = (time.monotonic() - self.t0) * 1000.0
         self._k = 0
-        self._rows_in = 0
         self._held = []
         self._held_from = 0
 
@@ -270,7 +274,6 @@ class HostInference:
         if self.keep_rows:
             self._held.append(chunk)
         results = self._stream.push(chunk.astype(np.float32))
-        self._rows_in += chunk.shape[0]
         out = []
         for r in results:
             start = self._k * self.S

@@ -22,9 +22,9 @@ import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from typing import IO, Any, List, Optional, Sequence
+from typing import IO, Any, List, NamedTuple, Optional, Sequence
 
-from edgert.errors import ConfigurationError, EdgertError
+from edgert.errors import EdgertError
 
 from .at_client import AtClient, AtCommandError, AtError, AtProtocolError, AtTimeout
 from .capture import AnomalyUploader
@@ -48,6 +48,15 @@ class BoardFailed(Exception):
 
 class _Hung(Exception):
     pass
+
+
+class _PendingCapture(NamedTuple):
+    """An anomalous window's raw-data file, to fetch once the firmware has closed it
+    (``complete``) or at ``deadline`` (monotonic seconds), whichever comes first."""
+
+    file: str
+    deadline: float
+    complete: bool = False
 
 
 @dataclass
@@ -262,14 +271,15 @@ class AtBoardWorker(_Worker):
         self.connected_once = True
         log.info("%s: %s, AT %s, connected", self.tag, cfg.device_type, cfg.at_version)
         session = client.run_impulse(self.debug)
-        pending: Optional[tuple] = None  # (file, deadline)
+        pending: Optional[_PendingCapture] = None
         try:
             while not self.stop_event.is_set():
                 events = session.poll(0.2)
                 for ev in events:
                     pending = self._event(ev, pending)
-                if pending is not None and (pending[2] or time.monotonic() >= pending[1]):
-                    session = self._capture(client, session, pending[0])
+                if pending is not None and (pending.complete or
+                                            time.monotonic() >= pending.deadline):
+                    session = self._capture(client, session, pending.file)
                     pending = None
                     continue
                 if not session.running:
@@ -289,7 +299,8 @@ class AtBoardWorker(_Worker):
                 except (AtError, Disconnected) as exc:
                     log.warning("%s: could not stop the inference loop: %s", self.tag, exc)
 
-    def _event(self, ev: Any, pending: Optional[tuple]) -> Optional[tuple]:
+    def _event(self, ev: Any, pending: Optional[_PendingCapture]
+               ) -> Optional[_PendingCapture]:
         if isinstance(ev, InferenceResult):
             self.stats.windows += 1
             self.data_arrived()
@@ -306,16 +317,16 @@ class AtBoardWorker(_Worker):
             if self.uploader is not None and self.uploader.is_anomalous(ev.anomaly):
                 if ev.file:
                     # the file is complete once the firmware says so (or after capture_wait)
-                    return (ev.file, time.monotonic() + self.capture_wait, False)
+                    return _PendingCapture(ev.file, time.monotonic() + self.capture_wait)
                 log.warning("%s: anomalous window, but the board did not name its raw-data "
                             "file; nothing to upload", self.tag)
                 self.stats.failed_captures += 1
         elif isinstance(ev, FileComplete):
-            if pending is not None and ev.name == pending[0]:
-                return (pending[0], pending[1], True)
+            if pending is not None and ev.name == pending.file:
+                return pending._replace(complete=True)
         elif isinstance(ev, FileStored):
-            if pending is not None and ev.name != pending[0]:
-                return (pending[0], pending[1], True)  # the anomalous file is closed
+            if pending is not None and ev.name != pending.file:
+                return pending._replace(complete=True)  # the anomalous file is closed
         elif isinstance(ev, (GarbledLine,)):
             self.garbled(ev.line)
         elif isinstance(ev, GarbledResult):
@@ -378,7 +389,6 @@ class ForwarderWorker(_Worker):
         self.device_name = device
         self.inference: Optional[HostInference] = None
         self.parser: Optional[ReadingParser] = None
-        self.readings = 0
 
     def _check_frequency(self, hz: float, how: str) -> None:
         want = float(self.impulse.frequency)
@@ -418,10 +428,7 @@ class ForwarderWorker(_Worker):
 
     def _session(self) -> None:
         if self.inference is None:
-            try:
-                self._first_session()
-            except ConfigurationError as exc:
-                raise BoardFailed(str(exc)) from None
+            self._first_session()   # a ConfigurationError ends this board, as BoardFailed does
         else:
             self.inference.restart()
             self.parser.reset()
@@ -444,7 +451,6 @@ class ForwarderWorker(_Worker):
                 raise BoardFailed(f"the board reported an error: {chunk.errors[0]!r} (the data "
                                   "forwarder stops on ERR lines)")
             if len(chunk.rows):
-                self.readings += len(chunk.rows)
                 self.data_arrived()
                 for w in inf.push(chunk.rows):
                     self._window(w)

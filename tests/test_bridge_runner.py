@@ -241,6 +241,23 @@ def test_forwarder_err_line_stops_that_board(tmp_path, demo):
     assert not worker.is_alive() and "ERR: sensor not responding" in worker.stats.error
 
 
+def test_forwarder_configuration_error_ends_that_board_with_its_message(tmp_path, demo):
+    # --axes that do not name the impulse's axes: HostInference refuses (ConfigurationError);
+    # the board ends with that message as its error, not as an internal error
+    board = ForwarderBoard(str(tmp_path / "ttyUSB4"), n_axes=3, frequency=62.5).start()
+    stop = threading.Event()
+    worker = ForwarderWorker(board.device, OutputSink(Collector()), stop, demo,
+                             axes=["a", "b", "c"], frequency=62.5)
+    try:
+        worker.start()
+        worker.join(10)
+    finally:
+        board.close()
+    assert not worker.is_alive() and worker.stats.windows == 0
+    assert worker.stats.error.startswith("the impulse needs axes ") and \
+        "(missing " in worker.stats.error, worker.stats.error
+
+
 def test_forwarder_garbage_unplug_and_replug(tmp_path, demo):
     board = ForwarderBoard(str(tmp_path / "ttyUSB3"), n_axes=3, frequency=62.5,
                            faults=Faults(garble_rate=0.05, truncate_rate=0.05, seed=5)).start()

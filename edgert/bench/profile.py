@@ -35,7 +35,8 @@ import numpy as np
 
 from .._version import __version__
 from ..errors import EdgertError
-from .memory import loaded_size, micro_arena_bytes, traced
+from .memory import loaded_size, traced
+from .run import _now, cpu_model
 from .schema import PROFILE_SCHEMA_ID
 from .stages import BundleWorkload, synthetic_recording
 from .timing import Task, measure_interleaved
@@ -54,21 +55,9 @@ class ProfileUnavailable(EdgertError):
     """The target cannot be profiled here; the message says what is missing and how to get it."""
 
 
-def _now() -> str:
-    import datetime as _dt
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _keras(imp: Any) -> list:
     from ..runtime.impulse import KerasRunner
     return [b for b in imp.learn_blocks if isinstance(b, KerasRunner)]
-
-
-def _one_window(imp: Any, variant: Optional[str]):
-    fn = getattr(imp, "classify_window", None)
-    if fn is not None:
-        return lambda w: fn(w, variant)
-    return lambda w: imp.classify(w, variant=variant)[0]
 
 
 def profile_host(path: Union[str, Path], variant: Optional[str] = None,
@@ -77,10 +66,10 @@ def profile_host(path: Union[str, Path], variant: Optional[str] = None,
     from ..runtime.impulse import Impulse
     warm = Impulse.load(path)   # imports and first-use set-up outside the measurement
     variant = warm.resolve_variant(variant)
-    _one_window(warm, variant)(BundleWorkload(warm, variant).windows[0])
+    warm.classify_window(BundleWorkload(warm, variant).windows[0], variant)
     with traced() as held:     # the impulse and its first window (arenas, per-thread buffers)
         imp = Impulse.load(path)
-        run = _one_window(imp, variant)
+        run = lambda w: imp.classify_window(w, variant)  # noqa: E731
         first = np.zeros((imp.window_samples, len(imp.axes)), np.float32)
         run(first)
     work = BundleWorkload(imp, variant)   # the measurement's own data, not counted
@@ -147,30 +136,23 @@ def _native_library() -> str:
 
 
 def _cpu() -> str:
-    from .run import cpu_model
     import platform
     return f"{cpu_model()}, {platform.machine()}"
 
 
 def _micro_sizes(keras: list, variant: Optional[str]) -> Optional[dict]:
-    if not keras:
-        return None
-    try:
-        from tflite_micro.python.tflite_micro import runtime
-    except ImportError:
+    from .reference import Interpreter, interpreter_kinds
+    if not keras or interpreter_kinds()["tflite-micro"] is not None:
         return None
     arena = 0
     data = 0
     for b in keras:
         buf = b.spec.models[variant].data
-        it = runtime.Interpreter.from_bytes(buf, arena_size=max(10 * len(buf), 256 * 1024))
-        t = b.model(variant).inputs[0]
-        it.set_input(np.zeros(t.shape, np.dtype(t.dtype)), 0)
-        it.invoke()
-        rep = micro_arena_bytes(it)
-        if rep is None:
+        # built as the bench builds it (its arena sizing), a first invoke on zeros done
+        total = Interpreter("tflite-micro", buf).memory.get("arena_bytes")
+        if total is None:
             return None
-        arena += rep["total"]
+        arena += total
         data += len(buf)
     lib = 0
     import tflite_micro

@@ -211,23 +211,12 @@ def bench_bundle(path: Union[str, Path], variant: Optional[str] = None, threads:
     stages, missing, built = bundle_stages(imp, variant, work)
     whole, whole_info = _whole_recording_tasks(imp, variant, threads)
     # what one window costs on top of the loaded impulse (after a warm-up window)
-    one = getattr(imp, "classify_window", None)
-    run_one = (lambda: one(work.windows[0], variant)) if one else (
-        lambda: imp.classify(work.windows[0], variant=variant))
-    run_one()
+    imp.classify_window(work.windows[0], variant)
     with traced() as window_mem:
-        run_one()
+        imp.classify_window(work.windows[0], variant)
     checks = _bundle_checks(imp, variant, work, built["interpreters"])
     all_stages = stages + whole
-    update, close = _progress_bar(seconds, progress, "bench")
-    overhead = timer_overhead_ns()
-    t0 = time.perf_counter()
-    try:
-        rounds = measure_interleaved([s.task for s in all_stages], seconds, SLICE_S,
-                                     progress=update)
-    finally:
-        close()
-    elapsed = time.perf_counter() - t0
+    method = _measure(all_stages, seconds, progress, "bench")
     stage_docs = [_stage_doc(s) for s in all_stages]
     keras = [b for b in imp.learn_blocks if isinstance(b, KerasRunner)]
     memory = _bundle_memory(imp, variant, keras, load_mem, window_mem, built["interpreters"])
@@ -240,7 +229,7 @@ def bench_bundle(path: Union[str, Path], variant: Optional[str] = None, threads:
     doc = {
         "schema": BENCH_SCHEMA_ID, "kind": "bundle", "edgert_version": __version__,
         "date": _now(), "machine": machine(load_before),
-        "method": _method(seconds, elapsed, rounds, overhead),
+        "method": method,
         "subject": _describe_bundle(imp, variant, str(path)),
         "stages": stage_docs,
         "throughput": _throughput(whole, whole_info),
@@ -264,7 +253,19 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _method(seconds: float, elapsed: float, rounds: int, overhead: dict) -> dict[str, Any]:
+def _measure(stages: list[Stage], seconds: float, progress: bool, desc: str
+             ) -> dict[str, Any]:
+    """Time the stages' tasks interleaved for ``seconds`` (:mod:`.timing`), with a progress
+    bar named ``desc`` unless ``progress`` is False; returns the document's ``method``."""
+    update, close = _progress_bar(seconds, progress, desc)
+    overhead = timer_overhead_ns()
+    t0 = time.perf_counter()
+    try:
+        rounds = measure_interleaved([s.task for s in stages], seconds, SLICE_S,
+                                     progress=update)
+    finally:
+        close()
+    elapsed = time.perf_counter() - t0
     return {"seconds": float(seconds), "elapsed_seconds": round(elapsed, 3), "rounds": rounds,
             "slice_ms": SLICE_S * 1e3, "timer": TIMER_NOTE, "timer_overhead_ns": overhead,
             "ratio": RATIO_NOTE}
@@ -296,12 +297,10 @@ def _describe_bundle(imp: Any, variant: Optional[str], path: str) -> dict[str, A
                       "arena_bytes": int(getattr(m, "arena_bytes", 0) or 0) or None,
                       **_model_engine(m, data)})
         learn.append(d)
-    plan_reason = None
-    if hasattr(imp, "plan_unsupported_reason"):
-        try:
-            plan_reason = imp.plan_unsupported_reason(variant)
-        except EdgertError as exc:
-            plan_reason = str(exc)
+    try:
+        plan_reason = imp.plan_unsupported_reason(variant)
+    except EdgertError as exc:
+        plan_reason = str(exc)
     return {"path": path, "project": dict(imp.bundle.project).get("name"),
             "variant": variant, "frequency": imp.frequency, "axes": list(imp.axes),
             "window_samples": imp.window_samples,
@@ -310,10 +309,8 @@ def _describe_bundle(imp: Any, variant: Optional[str], path: str) -> dict[str, A
                      "version": d.spec.implementation_version, "features": d.n_features}
                     for d in imp.dsp_blocks],
             "learn": learn,
-            "one_window_path": ("impulse plan (classify_window)" if hasattr(
-                imp, "classify_window") and plan_reason is None else
-                "batch path" + (f" ({plan_reason})" if plan_reason else
-                                " (this runtime has no impulse plan)"))}
+            "one_window_path": ("impulse plan (classify_window)" if plan_reason is None
+                                else f"batch path ({plan_reason})")}
 
 
 def _bundle_memory(imp: Any, variant: Optional[str], keras: list, load_mem: Any,
@@ -329,13 +326,11 @@ def _bundle_memory(imp: Any, variant: Optional[str], keras: list, load_mem: Any,
             sum(m.arena_bytes for m in models), "arena")
         add("edgert", "network constants (weights, biases, quantization tables)",
             sum(int(getattr(m, "consts_bytes", 0) or 0) for m in models), "plan")
-    plan = None
-    if hasattr(imp, "plan"):
-        try:
-            plan = imp.plan(variant)
-        except EdgertError:
-            plan = None
-    if plan is not None and hasattr(plan, "scratch_bytes"):
+    try:
+        plan = imp.plan(variant)
+    except EdgertError:
+        plan = None
+    if plan is not None:
         add("edgert", "impulse plan scratch for one window", plan.scratch_bytes(1), "plan")
     add("edgert", "held by the loaded impulse (Python objects and numpy buffers)",
         load_mem.held, "tracemalloc")
@@ -382,15 +377,7 @@ def bench_model(path: Union[str, Path], seconds: float = 6.0, progress: bool = T
                        [x[:batch] for x in work.inputs])
     stages, missing, interps = model_stages(model, data, work, batch)
     checks = _model_checks(model, work, interps)
-    update, close = _progress_bar(seconds, progress, "bench-model")
-    overhead = timer_overhead_ns()
-    t0 = time.perf_counter()
-    try:
-        rounds = measure_interleaved([s.task for s in stages], seconds, SLICE_S,
-                                     progress=update)
-    finally:
-        close()
-    elapsed = time.perf_counter() - t0
+    method = _measure(stages, seconds, progress, "bench-model")
     stage_docs = [_stage_doc(s) for s in stages]
     name = "edgert" if engine["engine"] == "native" else "edgert-fallback"
     pairs = [("inference", f"{name}-{how}", k) for k in interps for how in ("batched",
@@ -423,7 +410,7 @@ def bench_model(path: Union[str, Path], seconds: float = 6.0, progress: bool = T
     return {
         "schema": BENCH_SCHEMA_ID, "kind": "model", "edgert_version": __version__,
         "date": _now(), "machine": machine(load_before),
-        "method": _method(seconds, elapsed, rounds, overhead),
+        "method": method,
         "subject": {"path": str(path), "bytes": len(data), **engine,
                     "inputs": [{"shape": list(i.shape), "dtype": str(np.dtype(i.dtype))}
                                for i in model.inputs],

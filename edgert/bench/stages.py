@@ -14,9 +14,8 @@ classification  litert-xnnpack,    the same through the interpreter, per window,
                 tflite-micro
 anomaly         edgert / numpy-..  K-means score (C / numpy)
 impulse         edgert             the whole impulse on one window: ``classify_window``
-                                   (one C call through the impulse plan) when the
-                                   runtime has it, else ``classify`` of a one-window
-                                   recording (stage by stage)
+                                   (one C call through the impulse plan; the batch
+                                   path when the plan cannot represent the impulse)
 impulse         edgert-plan-c      the impulse plan's C entry point alone (when present)
 impulse         python-reference   numpy DSP + tflite-micro (else LiteRT) + numpy K-means
 stream          edgert             ``Stream.push`` of one window increase of samples,
@@ -135,25 +134,18 @@ def bundle_stages(imp: Any, variant: Optional[str], work: BundleWorkload
                             Task("anomaly/edgert", score)))
     wins = work.windows
     if keras or anomaly:
-        if hasattr(imp, "classify_window"):
-            stages.append(Stage("impulse", "edgert", "Impulse.classify_window: the whole "
-                                "impulse on one window, one C call through the impulse plan",
-                                Task("impulse/edgert",
-                                     lambda i: imp.classify_window(wins[i % n], variant))))
-            plan = _plan_of(imp, variant)
-            if plan is not None:
-                buf = plan.buffers()
-                stages.append(Stage("impulse", "edgert-plan-c",
-                                    "ImpulsePlan.run_into: the plan's C entry point alone "
-                                    "(one cffi call, no result objects)",
-                                    Task("impulse/edgert-plan-c",
-                                         lambda i: plan.run_into(wins[i % n], buf))))
-        else:
-            stages.append(Stage("impulse", "edgert", "Impulse.classify on a one-window "
-                                "recording (stage by stage; this runtime has no one-window "
-                                "plan)", Task("impulse/edgert",
-                                              lambda i: imp.classify(wins[i % n],
-                                                                     variant=variant))))
+        stages.append(Stage("impulse", "edgert", "Impulse.classify_window: the whole "
+                            "impulse on one window, one C call through the impulse plan",
+                            Task("impulse/edgert",
+                                 lambda i: imp.classify_window(wins[i % n], variant))))
+        plan = _plan_of(imp, variant)
+        if plan is not None:
+            buf = plan.buffers()
+            stages.append(Stage("impulse", "edgert-plan-c",
+                                "ImpulsePlan.run_into: the plan's C entry point alone "
+                                "(one cffi call, no result objects)",
+                                Task("impulse/edgert-plan-c",
+                                     lambda i: plan.run_into(wins[i % n], buf))))
         stream = imp.stream(variant=variant)
         W, S = imp.window_samples, imp.window_increase_samples
         feed = synthetic_recording(W + S * 512, len(imp.axes), imp.frequency, seed=1)
@@ -172,7 +164,7 @@ def bundle_stages(imp: Any, variant: Optional[str], work: BundleWorkload
                             Task("stream/edgert", push)))
 
     # ---------------------------------------------------------------- references
-    ref_dsp = _dsp_reference(imp, work, missing)
+    ref_dsp = _dsp_reference(imp, missing)
     if ref_dsp is not None:
         stages.append(Stage("dsp", "numpy-reference", "the numpy/scipy spectral reference "
                             "(edgert.bench.reference_dsp) on one window",
@@ -225,9 +217,9 @@ def bundle_stages(imp: Any, variant: Optional[str], work: BundleWorkload
         def whole(i: int) -> None:
             feats = ref_dsp(wins[i % n], keep=True)
             for b, fn in zip(keras, fns):
-                fn(_learn_row(imp, b.spec, feats))
+                fn(_learn_row(b.spec, feats))
             for b, r in km:
-                r.score(_learn_row(imp, b.spec, feats))
+                r.score(_learn_row(b.spec, feats))
         stages.append(Stage("impulse", "python-reference",
                             "per-window Python pipeline: numpy/scipy DSP + "
                             f"{whole_net or 'no network'} + numpy K-means, one window",
@@ -240,12 +232,9 @@ def bundle_stages(imp: Any, variant: Optional[str], work: BundleWorkload
 
 
 def _plan_of(imp: Any, variant: Optional[str]) -> Any:
-    """The impulse plan when this runtime has one and the impulse fits it, else None."""
-    fn = getattr(imp, "plan", None)
-    if fn is None:
-        return None
+    """The impulse plan when the impulse fits it, else None."""
     try:
-        return fn(variant)
+        return imp.plan(variant)
     except Exception as exc:  # noqa: BLE001 - PlanUnsupportedError and kin: say why, go on
         log.info("no impulse plan for this bundle: %s", exc)
         return None
@@ -258,13 +247,12 @@ def _net(block: Any, interp: Interpreter, variant: str) -> Callable[[np.ndarray]
                         np.dtype(tin.dtype) == np.int8, np.dtype(tout.dtype) == np.int8)
 
 
-def _learn_row(imp: Any, spec: Any, feats: dict) -> np.ndarray:
+def _learn_row(spec: Any, feats: dict) -> np.ndarray:
     parts = [feats[d] for d in spec.dsp]
     return (parts[0] if len(parts) == 1 else np.concatenate(parts)).astype(np.float32)
 
 
-def _dsp_reference(imp: Any, work: BundleWorkload, missing: list[Unavailable]
-                   ) -> Optional[Callable[..., Any]]:
+def _dsp_reference(imp: Any, missing: list[Unavailable]) -> Optional[Callable[..., Any]]:
     """window -> features of every DSP block by the numpy reference (``keep=True``: a dict
     {dsp id: features}), or None (the reason appended to ``missing``)."""
     why = dsp_reference_missing()

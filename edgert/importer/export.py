@@ -19,6 +19,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from ..runtime.continuous import AUDIO_BLOCK_TYPES
 from .cheader import (AddressOf, Call, Expr, Header, HeaderError, Ident, InitList, NumberArray,
                       Variable, eval_macro, parse_header)
 from .layouts import layout_for, name_from_comment
@@ -26,8 +27,6 @@ from .source import ExportError, ExportFiles, header_order
 
 SUPPORTED_DSP = {"spectral_analysis": "spectral-analysis", "raw": "raw", "flatten": "flatten",
                  "mfcc": "mfcc", "mfe": "mfe", "spectrogram": "spectrogram"}
-#: edgert's audio block types: their parameters keep Studio's underscore keys
-AUDIO_TYPES = {"mfcc", "mfe", "spectrogram"}
 #: audio-like blocks edgert does not run (the Syntiant NDP's own log-mel front ends)
 AUDIO_DSP = {"audio_syntiant", "audio_mfcc", "audio_mfe"}
 SUPPORTED_TEXT = ("edgert runs spectral-analysis, MFCC, MFE and spectrogram (v1-v4), raw and "
@@ -343,7 +342,7 @@ def _dsp_blocks(V: _Vars, loc: str) -> list[DspBlock]:
         btype = SUPPORTED_DSP.get(kind)
         # Studio's keys: dashes for spectral/raw/flatten (scale-axes), underscores for the
         # audio blocks (num_cepstral)
-        studio = params if btype in AUDIO_TYPES else \
+        studio = params if btype in AUDIO_BLOCK_TYPES else \
             {k.replace("_", "-"): v for k, v in params.items()}
         blocks.append(DspBlock(int(bid), kind, btype,
                                int(version) if isinstance(version, (int, float)) else 1,

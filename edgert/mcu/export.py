@@ -42,6 +42,7 @@ from typing import Any, Optional, Union
 
 from .._version import __version__
 from ..errors import ConfigurationError, EdgertError
+from ..runtime.continuous import AUDIO_BLOCK_TYPES
 from ..runtime.impulse_export import exported_networks, impulse_plan_sources
 from .config import config_header, config_settings
 from .readme import readme_text
@@ -91,6 +92,11 @@ class ExportReport:
         return d
 
 
+def _reserved(name: str) -> bool:
+    """The harness's or the C core's prefix, or a C keyword."""
+    return name in RESERVED_NAMES or name in C_KEYWORDS or name.startswith("edgert")
+
+
 def default_name(bundle: Union[str, Path]) -> str:
     """A C prefix from the bundle's file name: ``examples/motion-demo`` -> ``motion_demo``."""
     p = Path(bundle)
@@ -99,7 +105,7 @@ def default_name(bundle: Union[str, Path]) -> str:
     n = re.sub(r"_+", "_", n)
     if not n or n[0].isdigit():
         n = "m_" + n
-    if n in RESERVED_NAMES or n in C_KEYWORDS or n.startswith("edgert"):
+    if _reserved(n):
         n = n + "_model"
     return n
 
@@ -109,7 +115,7 @@ def check_name(name: str) -> str:
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,31}", name or ""):
         raise ExportError(f"--name {name!r}: use lower-case letters, digits and underscores "
                           "(a C identifier of at most 32 characters, not starting with a digit)")
-    if name in RESERVED_NAMES or name in C_KEYWORDS or name.startswith("edgert"):
+    if _reserved(name):
         raise ExportError(f"--name {name!r} is reserved (the harness's or the C core's "
                           "prefix, or a C keyword); choose another")
     return name
@@ -210,7 +216,7 @@ def _load(bundle: Union[str, Path], variant: Optional[str]) -> tuple[Any, Any, O
                           "DSP blocks, native-engine classifiers, K-means and GMM blocks") \
             from None
     audio = [f"{d.spec.id} ('{d.spec.type}')" for d in imp.dsp_blocks
-             if d.spec.type in ("mfcc", "mfe", "spectrogram")]
+             if d.spec.type in AUDIO_BLOCK_TYPES]
     if audio:
         # The host plan runs them (edgert_impulse_run); their microcontroller build (float32
         # FFT, double-precision normalisation in software on a Cortex-M4F) is not verified

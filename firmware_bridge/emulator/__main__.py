@@ -113,9 +113,7 @@ def main(argv=None) -> int:
                 b.unplug()
             time.sleep(args.replug_after)
             for b in boards:
-                b.link.plug()
-                if b.link.on_replug is not None:
-                    b.link.on_replug()
+                b.link.plug_back()
         threading.Thread(target=run, daemon=True).start()
 
     signal.signal(signal.SIGUSR1, replug)

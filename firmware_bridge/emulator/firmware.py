@@ -650,14 +650,19 @@ class AtFirmware:
         self._sample_clock += n
         return values
 
-    def _document(self, values: np.ndarray, interval_ms: float, sensors: List[Sensor],
-                  key: str) -> bytes:
+    def _store_accelerometer_file(self, name: str, values: np.ndarray,
+                                  interval_ms: float) -> None:
+        """Write accelerometer ``values`` to the file ``name`` as ``sensor_aq`` does (signed
+        with the board's HMAC key) and keep them in :attr:`recorded`."""
         doc = DataAcquisition(device_name=self.device_id, device_type=self.device_type,
-                              interval_ms=float(np.float32(interval_ms)), sensors=sensors,
-                              values=(values if values.dtype == np.int16
-                                      else values.astype(np.float64)), alg="HS256")
+                              interval_ms=float(np.float32(interval_ms)),
+                              sensors=[Sensor("accX", "m/s2"), Sensor("accY", "m/s2"),
+                                       Sensor("accZ", "m/s2")],
+                              values=values.astype(np.float64), alg="HS256")
         # the firmware copies at most 32 bytes of the key into its signing context
-        return encode_cbor(doc, key.encode("utf-8")[:32])
+        data = encode_cbor(doc, self.config.hmac_key.encode("utf-8")[:32])
+        self.files[name] = data
+        self.recorded[name] = Recorded(values, data, interval_ms, ACCELEROMETER)
 
     def _sample_start(self, sensor: str) -> None:
         if sensor == ACCELEROMETER:
@@ -681,11 +686,7 @@ class AtFirmware:
         n = max(1, math.ceil(c.length_ms / c.interval_ms))
         values = self._readings(n, c.interval_ms)
         self._sleep(c.length_ms + 100)
-        data = self._document(values, c.interval_ms, [Sensor("accX", "m/s2"),
-                                                      Sensor("accY", "m/s2"),
-                                                      Sensor("accZ", "m/s2")], c.hmac_key)
-        self.files[name] = data
-        self.recorded[name] = Recorded(values, data, c.interval_ms, ACCELEROMETER)
+        self._store_accelerometer_file(name, values, c.interval_ms)
         self._out(f"Done sampling\nTotal samples collected: {n}\n")
         self._out("Not uploading file, not connected to WiFi\n")
         self._out("OK\n")
@@ -761,12 +762,7 @@ class AtFirmware:
             scores, anomaly = self.results(self.windows, values)
             self.windows += 1
             self._out(self._result_text(scores, anomaly))
-            data = self._document(values, imp.interval_ms, [Sensor("accX", "m/s2"),
-                                                            Sensor("accY", "m/s2"),
-                                                            Sensor("accZ", "m/s2")],
-                                  self.config.hmac_key)
-            self.files[name] = data
-            self.recorded[name] = Recorded(values, data, imp.interval_ms, ACCELEROMETER)
+            self._store_accelerometer_file(name, values, imp.interval_ms)
             self._out(f"Finished inferencing, raw data is stored in '{name}'. Use "
                       "AT+UPLOADFILE to send back to Edge Impulse.\n")
             self._out("Starting inferencing in 2 seconds...\n")

@@ -137,6 +137,10 @@ class PtyLink:
 
     def replug(self) -> str:
         self.unplug()
+        return self.plug_back()
+
+    def plug_back(self) -> str:
+        """Plug in again after an unplug: :meth:`plug`, then ``on_replug`` (the board boots)."""
         dev = self.plug()
         if self.on_replug is not None:
             self.on_replug()
@@ -243,9 +247,7 @@ class PtyLink:
         self.unplug()
         if replug_after is not None:
             time.sleep(replug_after)
-            self.plug()
-            if self.on_replug is not None:
-                self.on_replug()
+            self.plug_back()
 
     def _send(self, data: bytes) -> None:
         if not data:

@@ -21,8 +21,9 @@ p99 over many windows):
   classification  edgert's native engine | each installed interpreter (LiteRT with XNNPACK,
                   LiteRT reference kernels, tflite-micro), with numpy (de)quantization
   anomaly         K-means in C | in numpy
-  impulse         the whole impulse on one window (the one-window plan when this edgert has
-                  it) | the per-window Python pipeline; and whole-recording classification
+  impulse         the whole impulse on one window (the compiled one-window plan, or the batch
+                  path for an impulse the plan cannot represent) | the per-window Python
+                  pipeline; and whole-recording classification
                   (all windows in whole-array C calls) with 1 and --threads threads
   stream          Stream.push of one window increase of samples
 Every task gets a short time slice in turn until --seconds have passed, so the speed-up

@@ -160,9 +160,8 @@ def run(args: argparse.Namespace) -> int:
 def _hint_other_categories(ds: Any, category: str) -> None:
     """No sample of ``category`` passed: say where the dataset's samples are (a plain folder
     of recordings is all training) and how to classify them."""
-    from ...dataset import SampleFilter
-    counts = {c: ds.count(SampleFilter(category=c)) for c in
-              ("training", "testing", "validation", "post-processing", "anomaly")}
+    from ...dataset import CATEGORIES, SampleFilter
+    counts = {c: ds.count(SampleFilter(category=c)) for c in CATEGORIES}
     elsewhere = {c: n for c, n in counts.items() if n and c != category}
     if not elsewhere:
         return
