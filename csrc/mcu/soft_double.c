@@ -3,9 +3,9 @@
  *
  * The Cortex-M4F's FPU is single precision: every double operation is a call into libgcc's
  * __aeabi_d* helpers (or into libm's double functions). The harness links with
- * -Wl,--wrap=SYMBOL for each of them (see Makefile: SOFT_DOUBLE_WRAPS), so every call from
+ * -Wl,--wrap=SYMBOL for each of them (see export.mk: SOFT_DOUBLE_WRAPS), so every call from
  * the core (and from libm, whose objects call the helpers too) goes through a wrapper here
- * that counts it and forwards to the real function. demo_main.c reads the count around each
+ * that counts it and forwards to the real function. harness_main.c reads the count around each
  * stage of the pipeline: the measured number of software double operations per window.
  * (Harness-only state; the core stays free of mutable statics.)
  */
